@@ -1,0 +1,58 @@
+"""Settings: the one place configuration is read from (environment variables prefixed ``LEADGATE_``).
+
+Nothing reads the environment at import time: call ``get_settings()``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "dev-insecure-secret"
+
+
+class Settings(BaseSettings):
+    """leadgate settings.
+
+    Attributes:
+        env: ``dev`` (default), ``test`` or ``prod``; outside dev the default secret is refused.
+        database_url: SQLAlchemy URL. Default: SQLite file ``leadgate.db`` in the working directory
+            (WAL mode). PostgreSQL: ``postgresql+psycopg://user@host:5432/db``.
+        secret_key: signing secret; must be changed outside ``dev``.
+        max_body_bytes: largest accepted HTTP request body in bytes (413 above it). Default 1 MiB.
+        max_batch_leads: most leads accepted by ``POST /v1/leads/batch``.
+        model_name: registry name of the default propensity model.
+        policy_file: policy YAML used by ``serve`` and ``qualify`` unless given on the command line;
+            None means the policy shipped with the package.
+        mapping_file, feature_set_file: defaults for the API's lead mapping and the feature set.
+        host, port: where ``leadgate serve`` listens.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LEADGATE_", env_file=None, extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = "sqlite:///leadgate.db"
+    secret_key: str = DEFAULT_SECRET
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_batch_leads: int = Field(default=1000, ge=1)
+    model_name: str = "propensity"
+    policy_file: Path | None = None
+    feature_set_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _no_default_secret_outside_dev(self) -> Settings:
+        if self.env == "prod" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("LEADGATE_SECRET_KEY must be set to a non-default value when LEADGATE_ENV=prod")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide ``Settings`` (read once, on first call)."""
+    return Settings()

@@ -1,0 +1,105 @@
+"""Lead contracts: ``RawLead`` (as received from a channel) and ``Lead`` v1 (validated, normalized).
+
+A lead keeps what was known when it arrived (``attributes``, the only input features may read) apart from
+what was recorded after sales contact (``post_decision``, kept for audit and analysis, never a feature)
+and from its ``outcome`` (the label, filled in when it is known).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+
+from leadgate.contracts.errors import ContractError
+
+Scalar = str | int | float | bool | None
+"""A single attribute value (the Python type)."""
+
+# The validated form of ``Scalar``: finite floats, strings of at most 10,000 characters.
+_ScalarIn = Annotated[
+    bool | int | Annotated[float, Field(allow_inf_nan=False)] | Annotated[str, Field(max_length=10_000)] | None,
+    Field(union_mode="smart"),
+]
+_AttrName = Annotated[str, Field(min_length=1, max_length=128)]
+Attributes = dict[_AttrName, _ScalarIn]
+
+LeadId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class RawLead(BaseModel):
+    """A lead as a channel delivered it, before mapping: one CSV row, form post or webhook body.
+
+    Attributes:
+        source: channel name (``csv:xeducation``, ``api``, ``chat``).
+        external_id: the channel's own id for the record, if any; with ``source`` it is the idempotency key.
+        payload: the original fields, unmodified (strings for CSV).
+        received_at: when leadgate received it (UTC).
+    """
+
+    model_config = _FROZEN
+    schema_version: Literal["raw_lead/v1"] = "raw_lead/v1"
+    source: Annotated[str, Field(min_length=1, max_length=64)]
+    external_id: str | None = None
+    payload: dict[str, Any]
+    received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Outcome(BaseModel):
+    """What became of the lead, when known. ``converted`` is the training label."""
+
+    model_config = _FROZEN
+    converted: bool | None = None
+    recorded_at: datetime | None = None
+
+
+class Lead(BaseModel):
+    """A validated lead, contract ``lead/v1``.
+
+    Attributes:
+        lead_id: stable id, unique per source (``[A-Za-z0-9][A-Za-z0-9._:@-]*``, at most 128 chars).
+        source: channel the lead came from.
+        received_at: arrival time (UTC); the decision time features are computed for.
+        email, first_name, last_name, company, title, country, city, phone: contact fields, all optional.
+        attributes: pre-decision values known on arrival (mapped names, e.g. ``lead_origin``); the only
+            values a feature set may read. Values are scalars; floats are finite.
+        post_decision: values recorded after sales contact (e.g. rep tags); never fed to a model.
+        outcome: the label when it is known.
+    """
+
+    model_config = _FROZEN
+    schema_version: Literal["lead/v1"] = "lead/v1"
+    lead_id: LeadId
+    source: Annotated[str, Field(min_length=1, max_length=64)] = "api"
+    received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    email: EmailStr | None = None
+    first_name: Annotated[str, Field(max_length=200)] | None = None
+    last_name: Annotated[str, Field(max_length=200)] | None = None
+    company: Annotated[str, Field(max_length=300)] | None = None
+    title: Annotated[str, Field(max_length=300)] | None = None
+    country: Annotated[str, Field(max_length=100)] | None = None
+    city: Annotated[str, Field(max_length=100)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    attributes: Attributes = Field(default_factory=dict)
+    post_decision: Attributes = Field(default_factory=dict)
+    outcome: Outcome | None = None
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def validate_lead(data: dict[str, Any]) -> Lead:
+    """Validate a plain dict as ``Lead`` v1.
+
+    Raises:
+        ContractError: with one ``FieldError(path, reason)`` per broken rule.
+    """
+    try:
+        return Lead.model_validate(data)
+    except ValidationError as exc:
+        raise ContractError("lead/v1", ContractError.from_validation_error("lead/v1", exc).errors) from exc

@@ -1,0 +1,159 @@
+"""ORM tables. JSON payloads are stored as text written with orjson (portable and fast on both backends).
+
+Tables:
+    leads: one row per lead (unique ``lead_id``), the validated ``lead/v1`` JSON and its input hash.
+    dead_letters: rejected input with the original record and the reasons; never deleted automatically.
+    import_runs: one row per file import, with the committed row offset used by ``--resume``.
+    models, model_aliases: the model registry (artifact bytes, sha256, feature set, metrics; aliases).
+    decisions: the append-only, hash-chained decision log.
+    decision_explanations: explanations stored inline or computed on first request (append-only).
+    audit_head: the chain head (last record hash, count), locked by each writer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all leadgate tables."""
+
+
+class LeadRow(Base):
+    """A stored lead (``lead/v1`` JSON in ``data``)."""
+
+    __tablename__ = "leads"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    input_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[str] = mapped_column(Text, nullable=False)
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"), nullable=True)
+
+
+class DeadLetterRow(Base):
+    """A rejected record: where it came from, the original record and why it was rejected."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_dead_letters_dedupe_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    dedupe_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"), nullable=True)
+    row_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    record: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    errors: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ImportRunRow(Base):
+    """One import of one file; ``rows_committed`` is the resume point."""
+
+    __tablename__ = "import_runs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    file_path: Mapped[str] = mapped_column(Text, nullable=False)
+    file_sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    mapping_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    rows_committed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rows_imported: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ModelRow(Base):
+    """A registered model version: pickled estimator bytes and their sha256."""
+
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_models_name_version"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    artifact: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    feature_set: Mapped[str] = mapped_column(Text, nullable=False)
+    metrics: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ModelAliasRow(Base):
+    """An alias (``champion``, ``challenger``) pointing at one version of a model name."""
+
+    __tablename__ = "model_aliases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class DecisionRow(Base):
+    """One decision (``decision/v1``), immutable once written; ``record_hash`` chains to ``prev_hash``."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_lead_id_id", "lead_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    decision_id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+    lead_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    decided_at: Mapped[str] = mapped_column(String(32), nullable=False)  # ISO-8601 UTC, as hashed
+    input_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    feature_set: Mapped[str] = mapped_column(String(80), nullable=False)
+    features: Mapped[str] = mapped_column(Text, nullable=False)
+    model_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    model_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    scorer: Mapped[str] = mapped_column(String(16), nullable=False)
+    fallback_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    probability: Mapped[float] = mapped_column(Float, nullable=False)
+    confidence: Mapped[float] = mapped_column(Float, nullable=False)
+    fit_score: Mapped[float] = mapped_column(Float, nullable=False)
+    policy_version: Mapped[str] = mapped_column(String(80), nullable=False)
+    tier: Mapped[str] = mapped_column(String(16), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    reasons: Mapped[str] = mapped_column(Text, nullable=False)
+    review_required: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    record_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class DecisionExplanationRow(Base):
+    """The explanation of one decision, stored inline or on first request; one row per decision."""
+
+    __tablename__ = "decision_explanations"
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.decision_id"), primary_key=True)
+    explanation: Mapped[str] = mapped_column(Text, nullable=False)
+    explanation_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    computed: Mapped[str] = mapped_column(String(16), nullable=False)  # inline | on_request
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class AuditHeadRow(Base):
+    """The head of the decision hash chain (a single row, id 1), locked by every writer."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -1,0 +1,138 @@
+"""Stream a CSV file as chunks of validated leads and rejected rows (dead letters).
+
+Row numbers are 1-based data rows (the header is row 0), so resuming after ``n`` committed rows
+starts at row ``n + 1``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from leadgate.contracts.errors import FieldError
+from leadgate.contracts.lead import Lead
+from leadgate.ingest.mapping import ColumnMapping, RowMapper
+
+
+class FileFormatError(ValueError):
+    """The file as a whole cannot be read with the mapping (e.g. undeclared or missing columns)."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A rejected row: its number, the original cells and the reasons."""
+
+    row_number: int
+    record: dict[str, str | None]
+    errors: list[FieldError]
+
+    @property
+    def reason(self) -> str:
+        """All reasons in one line."""
+        return "; ".join(str(e) for e in self.errors)
+
+
+@dataclass
+class CsvChunk:
+    """Consecutive rows ``first_row..last_row`` split into valid leads and rejected rows."""
+
+    first_row: int
+    last_row: int
+    leads: list[tuple[int, Lead]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 hex digest of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_header(header: list[str] | None, mapping: ColumnMapping) -> None:
+    """Refuse a file whose header does not match the mapping.
+
+    Raises:
+        FileFormatError: listing undeclared and missing columns. Undeclared columns are refused rather
+            than dropped, so no data is lost silently.
+    """
+    if not header:
+        raise FileFormatError("the file is empty: no header row")
+    extra = [h for h in header if h not in mapping.columns]
+    missing = [h for h in mapping.columns if h not in header]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    problems = []
+    if extra:
+        problems.append(f"columns not declared in mapping {mapping.name!r}: {extra}")
+    if missing:
+        problems.append(f"columns declared but absent from the file: {missing}")
+    if dupes:
+        problems.append(f"duplicate header names: {dupes}")
+    if problems:
+        raise FileFormatError("; ".join(problems))
+
+
+def read_csv_chunks(
+    path: str | Path, mapping: ColumnMapping, *, start_row: int = 0, chunk_size: int = 5000
+) -> Iterator[CsvChunk]:
+    """Yield the rows after ``start_row`` in chunks of at most ``chunk_size`` rows.
+
+    Args:
+        path: CSV file (UTF-8, optional BOM, header row first).
+        mapping: the column mapping.
+        start_row: number of data rows already committed; they are skipped.
+        chunk_size: rows per chunk (>= 1).
+
+    Raises:
+        FileFormatError: the header does not match the mapping.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        check_header(header, mapping)
+        assert header is not None
+        mapper = mapping.compile(header)
+        width = len(header)
+        row_number = 0
+        for row_number, _ in zip(range(1, start_row + 1), reader, strict=False):
+            pass
+        if row_number < start_row:
+            return
+        while True:
+            batch = list(itertools.islice(reader, chunk_size))
+            if not batch:
+                return
+            first = row_number + 1
+            row_number += len(batch)
+            yield _map_batch(mapper, header, batch, first, width)
+
+
+def _map_batch(mapper: RowMapper, header: list[str], batch: list[list[str]], first: int, width: int) -> CsvChunk:
+    chunk = CsvChunk(first_row=first, last_row=first + len(batch) - 1)
+    good_rows: list[list[str]] = []
+    good_numbers: list[int] = []
+    for offset, cells in enumerate(batch):
+        number = first + offset
+        if len(cells) == width:
+            good_rows.append(cells)
+            good_numbers.append(number)
+            continue
+        record: dict[str, str | None] = dict(zip(header, cells, strict=False))
+        if len(cells) > width:
+            record["__extra__"] = ",".join(cells[width:])
+        reason = FieldError("<row>", f"has {len(cells)} fields, the header has {width}")
+        chunk.rejected.append(Rejected(number, record, [reason]))
+    leads, errors = mapper.to_leads(good_rows)
+    for i, lead in enumerate(leads):
+        if lead is None:
+            chunk.rejected.append(Rejected(good_numbers[i], dict(zip(header, good_rows[i], strict=True)), errors[i]))
+        else:
+            chunk.leads.append((good_numbers[i], lead))
+    chunk.rejected.sort(key=lambda r: r.row_number)
+    return chunk

@@ -1,0 +1,60 @@
+"""Shared fixtures. ``db_url`` runs a storage test on SQLite and on PostgreSQL.
+
+PostgreSQL is the server at ``LEADGATE_TEST_PG`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``);
+each test gets a fresh database created from it and dropped afterwards. If the server cannot be
+reached the PostgreSQL cases fail (they are never skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from leadgate.db import make_engine, upgrade
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "xeducation"
+LEADS_CSV = EXAMPLES / "Leads.csv"
+MAPPING = EXAMPLES / "mapping.yaml"
+FEATURES = EXAMPLES / "features.yaml"
+PG_ADMIN_URL = os.environ.get("LEADGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_database() -> Iterator[str]:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"lg_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated database URL: SQLite file in tmp_path, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'leadgate.db'}"
+        upgrade(url)
+        yield url
+    else:
+        for url in _pg_database():
+            upgrade(url)
+            yield url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on ``db_url``, disposed after the test."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
