@@ -24,10 +24,12 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 policy_app = typer.Typer(help="Qualification policies.", no_args_is_help=True)
 models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 audit_app = typer.Typer(help="The decision audit log.", no_args_is_help=True)
+schemas_app = typer.Typer(help="Published JSON Schemas of the data contracts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
+app.add_typer(schemas_app, name="schemas")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -188,6 +190,17 @@ def models_list(database_url: DbUrl = None) -> None:
     for r in rows:
         table.add_row(r["name"], str(r["version"]), ", ".join(r["aliases"]), r["content_hash"][:16], str(r["created_at"]))
     console.print(table)
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path, typer.Argument(file_okay=False, help="Output folder.")] = Path("schemas"),
+) -> None:
+    """Write the JSON Schema of every published contract (lead.v1, decision.v1, ...)."""
+    from leadgate.contracts.schemas import export_schemas
+
+    for path in export_schemas(directory):
+        console.print(f"wrote {path}")
 
 
 def main() -> None:
