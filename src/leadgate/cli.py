@@ -9,6 +9,7 @@ or ``--database-url`` on any command.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -135,6 +136,302 @@ def import_cmd(
     console.print(table)
     if summary.rejected:
         console.print(f"{summary.rejected} rejected rows are in the dead_letters table with their reasons")
+
+
+FeaturesOpt = Annotated[
+    Path | None,
+    typer.Option("--features", exists=True, dir_okay=False, help="Feature-set YAML (default: the shipped one)."),
+]
+ExplainOpt = Annotated[
+    str, typer.Option("--explain", help="Explanations computed inline: all, routed (sent to sales) or none.")
+]
+
+
+def _feature_set(path: Path | None):  # type: ignore[no-untyped-def]
+    from leadgate.defaults import default_path
+    from leadgate.features import load_feature_set
+
+    return load_feature_set(path or default_path("features.yaml"))
+
+
+def _load_mapping(path: Path):  # type: ignore[no-untyped-def]
+    from leadgate.ingest import MappingError, load_mapping
+
+    try:
+        return load_mapping(path)
+    except MappingError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _training_data(data: Path, mapping: Path, features: Path | None):  # type: ignore[no-untyped-def]
+    from leadgate.features import LeakageError
+    from leadgate.pipeline import load_training_data
+
+    try:
+        return load_training_data(data, _load_mapping(mapping), _feature_set(features))
+    except (LeakageError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command("train")
+def train_cmd(
+    data: Annotated[Path, typer.Option("--data", exists=True, dir_okay=False, help="Labelled CSV.")],
+    mapping: MappingOpt,
+    features: FeaturesOpt = None,
+    name: Annotated[str, typer.Option(help="Registry name of the model.")] = "propensity",
+    database_url: DbUrl = None,
+) -> None:
+    """Train the calibrated LightGBM propensity model and register it as ``NAME@champion``.
+
+    Refuses a feature set that reads a post-decision column (no leakage).
+    """
+    from leadgate.db import make_engine
+    from leadgate.pipeline import train_and_register
+
+    td = _training_data(data, mapping, features)
+    engine = make_engine(_url(database_url))
+    try:
+        with console.status(f"training on {len(td.labels)} leads ({td.feature_set.ref})"):
+            registered = train_and_register(engine, td, name)
+    finally:
+        engine.dispose()
+    m = registered.metrics
+    console.print(
+        f"registered [bold]{registered.ref}[/] (alias champion), sha256 {registered.content_hash[:16]}…, "
+        f"{m['n_train']} leads, base rate {m['base_rate']:.3f}, calibration {m['calibration']}"
+    )
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    data: Annotated[Path, typer.Option("--data", exists=True, dir_okay=False, help="Labelled CSV.")],
+    mapping: MappingOpt,
+    report_dir: Annotated[Path, typer.Option("--report-dir", file_okay=False, help="Where reports go.")],
+    features: FeaturesOpt = None,
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 5,
+    seed: Annotated[int, typer.Option(help="Fold seed.")] = 42,
+) -> None:
+    """Stratified k-fold evaluation of the model against the Mautic-points, Odoo-naive-Bayes and
+    logistic-regression baselines; writes report.json, report.md and calibration.png."""
+    from leadgate.scoring import PropensityScorer, evaluate
+
+    td = _training_data(data, mapping, features)
+    with console.status(f"{folds}-fold cross-validation on {len(td.labels)} leads"):
+        report = evaluate(
+            td.frame,
+            td.labels,
+            td.feature_set.ref,
+            lambda: PropensityScorer.from_feature_set(td.feature_set),
+            report_dir,
+            n_splits=folds,
+            seed=seed,
+        )
+    table = Table(title=f"{folds}-fold CV, seed {seed}, {len(td.labels)} leads ({td.feature_set.ref})")
+    metrics = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "lift_at_10", "precision_at_10")
+    table.add_column("scorer")
+    for col in metrics:
+        table.add_column(col, justify="right")
+    rows = {"model": report["model"], **report["baselines"]}
+    for label, values in rows.items():
+        table.add_row(label, *(f"{values[k]:.4f}" for k in metrics))
+    console.print(table)
+    console.print(f"reports written to {report_dir}/ (report.json, report.md, calibration.png)")
+
+
+@app.command("qualify")
+def qualify_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file of leads.")],
+    mapping: MappingOpt,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="Decisions CSV to write.")] = None,
+    explain: ExplainOpt = "routed",
+    policy: Annotated[
+        Path | None, typer.Option("--policy", exists=True, dir_okay=False, help="Policy YAML (default: shipped).")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Model reference name[@alias|@version].")] = "propensity@champion",
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run of this file.")] = False,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 5000,
+    database_url: DbUrl = None,
+) -> None:
+    """Import, score and decide every lead of a file; store the decisions (audited) and write --out."""
+    if explain not in ("all", "routed", "none"):
+        raise _fail(f"--explain must be all, routed or none, not {explain!r}")
+    summary = _qualify(file, mapping, out, explain, policy, model, resume, chunk_size, database_url)
+    _print_summary(summary, out)
+
+
+def _qualify(file, mapping, out, explain, policy, model, resume, chunk_size, database_url):  # type: ignore[no-untyped-def]
+    from leadgate.db import make_engine
+    from leadgate.defaults import default_path
+    from leadgate.ingest import FileFormatError
+    from leadgate.pipeline import ImportInProgressError, Qualifier, qualify_file
+    from leadgate.policy import PolicyError, load_policy
+
+    column_mapping = _load_mapping(mapping)
+    try:
+        loaded_policy = load_policy(policy or default_path("policy.yaml"))
+    except PolicyError as exc:
+        raise _fail(str(exc)) from exc
+    engine = make_engine(_url(database_url))
+    try:
+        qualifier = Qualifier.load(engine, loaded_policy, model_ref=model)
+        if qualifier.model is None:
+            err_console.print(f"[yellow]no model registered as {model}: every lead is scored by the rule fallback[/]")
+        total = _count_rows(file)
+        with _progress() as progress:
+            task = progress.add_task("qualifying", total=total, rate="")
+            started = time.perf_counter()
+
+            def advance(n: int) -> None:
+                progress.advance(task, n)
+                done = progress.tasks[0].completed
+                progress.update(task, rate=f"{done / max(time.perf_counter() - started, 1e-9):,.0f} leads/s")
+
+            summary = qualify_file(
+                engine,
+                file,
+                column_mapping,
+                qualifier,
+                out=out,
+                explain=explain,
+                resume=resume,
+                chunk_size=chunk_size,
+                progress=advance,
+            )
+    except (ImportInProgressError, FileFormatError) as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    return summary
+
+
+def _print_summary(summary, out: Path | None) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title=f"{summary.decisions} decisions in {summary.seconds:.1f} s")
+    table.add_column("tier")
+    table.add_column("leads", justify="right")
+    table.add_column("share", justify="right")
+    for tier in ("hot", "warm", "nurture", "disqualified"):
+        n = summary.tiers.get(tier, 0)
+        table.add_row(tier, str(n), f"{n / max(summary.decisions, 1):.1%}")
+    console.print(table)
+    actions = Table(title="actions")
+    actions.add_column("action")
+    actions.add_column("leads", justify="right")
+    for action, n in sorted(summary.actions.items()):
+        actions.add_row(action, str(n))
+    console.print(actions)
+    imp = summary.imported
+    console.print(
+        f"rows {imp.rows_committed}: {imp.imported} new leads, {imp.updated} updated, {imp.unchanged} unchanged, "
+        f"{imp.rejected} rejected (dead letters); {summary.explained} explained inline"
+        + (f"; decisions written to {out}" if out else "")
+    )
+
+
+@app.command("explain")
+def explain_cmd(
+    lead_id: Annotated[str, typer.Argument(help="Lead id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+    database_url: DbUrl = None,
+) -> None:
+    """Show a lead's latest decision and why: the top factors that raised and lowered its score.
+
+    An explanation not computed when the lead was qualified is computed now and stored.
+    """
+    from leadgate.db import make_engine
+    from leadgate.defaults import default_path
+    from leadgate.pipeline import Qualifier, latest_decision
+    from leadgate.policy import load_policy
+
+    engine = make_engine(_url(database_url))
+    try:
+        qualifier = Qualifier.load(engine, load_policy(default_path("policy.yaml")))
+        decision = latest_decision(engine, qualifier, lead_id)
+    finally:
+        engine.dispose()
+    if decision is None:
+        raise _fail(f"no decision for lead {lead_id!r}")
+    if as_json:
+        console.print_json(decision.model_dump_json())
+        return
+    s = decision.score
+    console.print(f"[bold]lead {decision.lead_id}[/]  decided {decision.decided_at:%Y-%m-%d %H:%M:%S} UTC")
+    console.print(
+        f"probability to convert [bold]{s.probability:.1%}[/] (confidence {s.confidence:.2f}, fit {s.fit_score:.0f}/100)"
+        f" -> tier [bold]{decision.tier}[/], action [bold]{decision.action}[/]"
+        + (" (human review required)" if decision.review_required else "")
+    )
+    console.print(
+        f"scored by {s.scorer} {s.model_name}@{s.model_version} (sha256 {s.model_hash[:12]}…), "
+        f"features {s.feature_set}, policy {decision.policy_version}",
+        highlight=False,
+    )
+    if s.fallback_reason:
+        console.print(f"fallback: {s.fallback_reason}")
+    for reason in decision.reasons:
+        console.print(f"  policy: {reason}", highlight=False)
+    if s.explanation is not None:
+        console.print("[green]raised the score:[/]")
+        for f in s.explanation.positive or []:
+            console.print(f"  + {f.text}", highlight=False)
+        console.print("[red]lowered the score:[/]")
+        for f in s.explanation.negative or []:
+            console.print(f"  - {f.text}", highlight=False)
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str | None, typer.Option(help="Interface (default LEADGATE_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default LEADGATE_PORT or 8000).")] = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from leadgate.api import create_app
+    from leadgate.config import Settings
+
+    settings = get_settings()
+    if database_url:
+        settings = Settings(**{**settings.model_dump(), "database_url": database_url})
+    host = host or settings.host
+    port = port or settings.port
+    console.print(f"leadgate API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command("quickstart")
+def quickstart_cmd(
+    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Labelled leads.")] = Path(
+        "examples/xeducation/Leads.csv"
+    ),
+    mapping: Annotated[Path, typer.Option(exists=True, dir_okay=False)] = Path("examples/xeducation/mapping.yaml"),
+    out: Annotated[Path, typer.Option(dir_okay=False, help="Decisions CSV.")] = Path("out/decisions.csv"),
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API at the end.")] = True,
+    database_url: DbUrl = None,
+) -> None:
+    """The main job on the embedded default: migrate, train on the bundled leads, qualify them all, serve."""
+    from leadgate.db import make_engine
+    from leadgate.registry import ModelNotFoundError, load_model
+
+    db_upgrade(database_url)
+    engine = make_engine(_url(database_url))
+    try:
+        with engine.connect() as conn:
+            load_model(conn, "propensity@champion")
+        have_model = True
+    except ModelNotFoundError:
+        have_model = False
+    finally:
+        engine.dispose()
+    if have_model:
+        console.print("model propensity@champion already registered: not retraining")
+    else:
+        train_cmd(data=data, mapping=mapping, features=None, name="propensity", database_url=database_url)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    summary = _qualify(data, mapping, out, "routed", None, "propensity@champion", False, 5000, database_url)
+    _print_summary(summary, out)
+    if serve:
+        serve_cmd(host=None, port=None, database_url=database_url)
 
 
 @policy_app.command("check")

@@ -10,19 +10,32 @@ transaction together with the import checkpoint, so an import killed at any poin
 
 from __future__ import annotations
 
+import csv
 import hashlib
-from collections.abc import Callable
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import orjson
+import pandas as pd
 from sqlalchemy import Connection, Engine
 
+from leadgate.contracts.decision import Decision, Explanation, Score
 from leadgate.contracts.lead import Lead
 from leadgate.db import store
 from leadgate.db.engine import write_lock
+from leadgate.defaults import default_path
+from leadgate.features import FeatureSet, load_feature_set
 from leadgate.ingest import ColumnMapping, CsvChunk, Rejected, file_sha256, input_hash, read_csv_chunks
+from leadgate.policy import Policy, decide_many
+from leadgate.registry import ModelNotFoundError, RegisteredModel, load_model, register_model
+from leadgate.scoring import FitScorer, PropensityScorer, RuleFallbackScorer
 
 
 class ImportInProgressError(RuntimeError):
@@ -80,7 +93,8 @@ def dead_letter_row(source: str, file_hash: str, run_id: int | None, rejected: R
     }
 
 
-ChunkHook = Callable[[Connection, CsvChunk, int], None]
+ChunkHook = Callable[[Connection, CsvChunk, int], Callable[[], None] | None]
+"""Work added inside a chunk's transaction; may return a callback to run once the chunk is committed."""
 
 
 def _run_file(
@@ -114,11 +128,12 @@ def _run_file(
     for chunk in read_csv_chunks(path, mapping, start_row=start_row, chunk_size=chunk_size):
         rows = [lead_row(lead, run_id) for _, lead in chunk.leads]
         dead = [dead_letter_row(mapping.source, file_hash, run_id, r) for r in chunk.rejected]
+        after_commit = None
         with lock, engine.begin() as conn:
             inserted, updated, unchanged = store.write_leads(conn, rows)
             store.write_dead_letters(conn, dead)
             if on_chunk is not None:
-                on_chunk(conn, chunk, run_id)
+                after_commit = on_chunk(conn, chunk, run_id)
             store.checkpoint_run(
                 conn,
                 run_id,
@@ -127,6 +142,8 @@ def _run_file(
                 unchanged=unchanged,
                 rejected=len(dead),
             )
+        if after_commit is not None:
+            after_commit()
         totals["imported"] += inserted
         totals["updated"] += updated
         totals["unchanged"] += unchanged
@@ -175,3 +192,525 @@ def import_file(
         FileFormatError: the header does not match the mapping.
     """
     return _run_file(engine, path, mapping, resume=resume, chunk_size=chunk_size, on_chunk=None, progress=progress)
+
+
+# --------------------------------------------------------------------------- qualification
+
+ExplainMode = Literal["all", "routed", "none"]
+ACTOR = "leadgate"
+
+
+@dataclass
+class ScoredBatch:
+    """Scores of a batch of leads (arrays of shape (n,)) and the model input they came from."""
+
+    frame: pd.DataFrame
+    probability: np.ndarray
+    confidence: np.ndarray
+    fit_score: np.ndarray
+    scorer: list[str]
+    fallback_reason: list[str | None]
+
+
+class Qualifier:
+    """Scores leads and applies the policy, in memory (no I/O): the compute half of qualification.
+
+    Args:
+        model: the registered propensity model, or None to score every lead with the rule fallback.
+        policy: the qualification policy.
+        fit_scorer: the rule-based ICP fit scorer (0-100 points).
+        fallback: the rule-based scorer used without a model or when required features are missing.
+        feature_set: the feature set to use when there is no model (else the model's own).
+    """
+
+    def __init__(
+        self,
+        model: RegisteredModel | None,
+        policy: Policy,
+        fit_scorer: FitScorer,
+        fallback: RuleFallbackScorer,
+        feature_set: FeatureSet,
+    ):
+        self.model = model
+        self.policy = policy
+        self.fit_scorer = fit_scorer
+        self.fallback = fallback
+        self.feature_set = model.feature_set if model is not None else feature_set
+        self.policy_ref = policy.ref
+        if model is not None:
+            self.model_name, self.model_version, self.model_hash = model.name, str(model.version), model.content_hash
+        else:
+            self.model_name, self.model_version, self.model_hash = self._fallback_identity()
+        self._specs = [(f.name, f.source_name) for f in self.feature_set.features]
+        self._cache: dict[str, RegisteredModel] = {}
+        self._fallback_id = self._fallback_identity()
+
+    @classmethod
+    def load(
+        cls,
+        engine: Engine,
+        policy: Policy,
+        model_ref: str = "propensity@champion",
+        feature_set: FeatureSet | None = None,
+    ) -> Qualifier:
+        """Load the model ``model_ref`` from the registry; without one, qualify with the rule fallback.
+
+        Raises:
+            ValueError: no model is registered and no ``feature_set`` is given for the fallback.
+        """
+        with engine.connect() as conn:
+            try:
+                model: RegisteredModel | None = load_model(conn, model_ref)
+            except ModelNotFoundError:
+                model = None
+        if model is None and feature_set is None:
+            feature_set = load_feature_set(default_path("features.yaml"))
+        fs = model.feature_set if model is not None else feature_set
+        assert fs is not None
+        return cls(model, policy, FitScorer().fit(), RuleFallbackScorer().fit(), fs)
+
+    def _fallback_identity(self) -> tuple[str, str, str]:
+        """``(name, version, sha256)`` of the rule fallback: its rule set's name, version and content hash."""
+        rules = self.fallback.rule_set_
+        digest = hashlib.sha256(rules.model_dump_json().encode()).hexdigest()
+        return "rule_fallback", f"{rules.name}@{rules.version}", digest
+
+    # -- scoring
+
+    def features_of(self, lead: Lead) -> dict[str, Any]:
+        """Feature name -> the lead's value as the model sees it (before encoding)."""
+        attrs = lead.attributes
+        return {name: attrs.get(src) for name, src in self._specs}
+
+    def score(self, leads: Sequence[Lead]) -> ScoredBatch:
+        """Probability, confidence, fit score and scorer kind of each lead.
+
+        Leads missing a ``required`` feature, and every lead when no model is registered, are scored by
+        the rule fallback; ``fallback_reason`` says why.
+        """
+        frame = self.feature_set.frame_from_leads(leads)
+        n = len(leads)
+        fit = np.asarray(self.fit_scorer.score(frame), dtype=np.float64)
+        if self.model is None:
+            proba = self.fallback.predict_proba(frame)[:, 1]
+            conf = self.fallback.confidence(frame)
+            return ScoredBatch(frame, proba, conf, fit, ["rule_fallback"] * n, ["no model registered"] * n)
+        proba = np.empty(n)
+        conf = np.empty(n)
+        scorer = ["model"] * n
+        reason: list[str | None] = [None] * n
+        missing = self.feature_set.missing_required(frame)
+        ok = ~missing
+        if ok.any():
+            assessed = self.model.estimator.assess(frame[ok] if missing.any() else frame, explain=False)
+            proba[ok] = assessed.probability
+            conf[ok] = assessed.confidence
+        if missing.any():
+            sub = frame[missing]
+            proba[missing] = self.fallback.predict_proba(sub)[:, 1]
+            conf[missing] = self.fallback.confidence(sub)
+            names = [f.name for f in self.feature_set.features if f.required]
+            for i in np.flatnonzero(missing):
+                absent = [nm for nm in names if _is_missing(frame.at[i, nm])]
+                scorer[i] = "rule_fallback"
+                reason[i] = "required features missing: " + ", ".join(absent)
+        return ScoredBatch(frame, proba, conf, fit, scorer, reason)
+
+    def explain(self, batch: ScoredBatch, rows: Sequence[int]) -> dict[int, Explanation]:
+        """Explanations of the leads at positions ``rows`` of ``batch``: TreeSHAP for model scores,
+        the fit rules for fallback scores."""
+        out: dict[int, Explanation] = {}
+        model_rows = [i for i in rows if batch.scorer[i] == "model"]
+        if model_rows and self.model is not None:
+            explanations = self.model.estimator.explain(batch.frame.iloc[model_rows].reset_index(drop=True))
+            out.update(zip(model_rows, explanations, strict=True))
+        for i in rows:
+            if batch.scorer[i] != "model":
+                out[i] = self.fit_scorer.explain_one(batch.frame.iloc[i])
+        return out
+
+    def explain_features(
+        self, features: dict[str, Any], scorer: str, model_name: str, model_version: str, engine: Engine
+    ) -> Explanation:
+        """Explain a stored decision from its stored feature values with the model version that made it.
+
+        Raises:
+            ModelNotFoundError: that model version is not in the registry any more.
+        """
+        frame = self.feature_set_for(model_name, model_version, engine).frame_from_records(
+            [{name: features.get(name) for name in features}]
+        )
+        if scorer != "model":
+            return self.fit_scorer.explain_one(frame.iloc[0])
+        model = self._model_version(model_name, model_version, engine)
+        return model.estimator.explain(frame)[0]
+
+    def _model_version(self, name: str, version: str, engine: Engine) -> RegisteredModel:
+        if self.model is not None and (self.model.name, str(self.model.version)) == (name, version):
+            return self.model
+        key = f"{name}@{version}"
+        if key not in self._cache:
+            with engine.connect() as conn:
+                self._cache[key] = load_model(conn, key)
+        return self._cache[key]
+
+    def feature_set_for(self, name: str, version: str, engine: Engine) -> FeatureSet:
+        """Feature set of the model ``name@version``, keyed by feature name (stored decisions use names)."""
+        fs = self.feature_set if name == "rule_fallback" else self._model_version(name, version, engine).feature_set
+        return fs.model_copy(update={"features": [f.model_copy(update={"source": None}) for f in fs.features]})
+
+    # -- deciding
+
+    def decide(
+        self, leads: Sequence[Lead], explain: ExplainMode = "all", now: datetime | None = None
+    ) -> tuple[list[dict[str, Any]], dict[int, Explanation]]:
+        """Score and decide ``leads``.
+
+        Returns:
+            ``(rows, explanations)``: one stored-form decision row per lead (the ``decisions`` table
+            columns without the chain hashes) and the explanations computed inline, by row position
+            (all leads for ``all``, those routed to sales for ``routed``, none for ``none``).
+        """
+        batch = self.score(leads)
+        verdicts = decide_many(
+            [lead.attributes for lead in leads],
+            batch.probability,
+            batch.confidence,
+            batch.fit_score,
+            batch.scorer,
+            self.policy,
+            lead_fields=[_lead_fields(lead) for lead in leads] if self.policy.compiled().needs_lead_fields else None,
+        )
+        decided_at = store.iso(now or store.utcnow())
+        model_id = (self.model_name, self.model_version, self.model_hash)
+        rows = []
+        for i, lead in enumerate(leads):
+            v = verdicts[i]
+            rows.append(
+                {
+                    "decision_id": str(uuid.uuid4()),
+                    "lead_id": lead.lead_id,
+                    "decided_at": decided_at,
+                    "input_hash": input_hash(lead),
+                    "feature_set": self.feature_set.ref,
+                    "features": orjson.dumps(self.features_of(lead)).decode(),
+                    "model_name": model_id[0] if batch.scorer[i] == "model" else self._fallback_id[0],
+                    "model_version": model_id[1] if batch.scorer[i] == "model" else self._fallback_id[1],
+                    "model_hash": model_id[2] if batch.scorer[i] == "model" else self._fallback_id[2],
+                    "scorer": batch.scorer[i],
+                    "fallback_reason": batch.fallback_reason[i],
+                    "probability": float(batch.probability[i]),
+                    "confidence": float(batch.confidence[i]),
+                    "fit_score": float(batch.fit_score[i]),
+                    "policy_version": self.policy_ref,
+                    "tier": v.tier,
+                    "action": v.action,
+                    "reasons": orjson.dumps(list(v.reasons)).decode(),
+                    "review_required": bool(v.review_required),
+                    "actor": ACTOR,
+                }
+            )
+        if explain == "all":
+            wanted = list(range(len(leads)))
+        elif explain == "routed":
+            wanted = [i for i, r in enumerate(rows) if r["action"] == "route_to_sales"]
+        else:
+            wanted = []
+        return rows, self.explain(batch, wanted) if wanted else {}
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _lead_fields(lead: Lead) -> dict[str, Any]:
+    return {name: getattr(lead, name) for name in _LEAD_FIELDS}
+
+
+_LEAD_FIELDS = ("lead_id", "source", "email", "first_name", "last_name", "company", "title", "country", "city", "phone")
+
+
+def explanation_row(decision_id: str, explanation: Explanation, computed: str) -> dict[str, Any]:
+    """The ``decision_explanations`` row of an explanation (``computed`` is ``inline`` or ``on_request``)."""
+    text = explanation.model_dump_json()
+    return {
+        "decision_id": decision_id,
+        "explanation": text,
+        "explanation_hash": hashlib.sha256(text.encode()).hexdigest(),
+        "computed": computed,
+        "created_at": store.utcnow(),
+    }
+
+
+def store_decisions(
+    conn: Connection, rows: list[dict[str, Any]], explanations: dict[int, Explanation]
+) -> None:
+    """Append decision rows to the audit chain and store their inline explanations (caller's transaction)."""
+    store.append_decisions(conn, rows)
+    store.write_explanations(
+        conn, [explanation_row(rows[i]["decision_id"], e, "inline") for i, e in sorted(explanations.items())]
+    )
+
+
+def qualify_leads(
+    engine: Engine, qualifier: Qualifier, leads: Sequence[Lead], explain: ExplainMode = "all"
+) -> list[Decision]:
+    """Store ``leads``, qualify them and store the decisions, all in one transaction.
+
+    Returns:
+        One ``Decision`` per lead, in order, with its explanation when computed inline.
+    """
+    rows, explanations = qualifier.decide(leads, explain)
+    lead_rows = [lead_row(lead, None) for lead in leads]
+    with write_lock(engine), engine.begin() as conn:
+        store.write_leads(conn, lead_rows)
+        store_decisions(conn, rows, explanations)
+    return [decision_from_row(row, explanations.get(i)) for i, row in enumerate(rows)]
+
+
+def decision_from_row(row: dict[str, Any], explanation: Explanation | None) -> Decision:
+    """The ``Decision`` contract of a stored decision row."""
+    score = Score(
+        probability=row["probability"],
+        confidence=row["confidence"],
+        fit_score=row["fit_score"],
+        scorer=row["scorer"],
+        fallback_reason=row["fallback_reason"],
+        model_name=row["model_name"],
+        model_version=row["model_version"],
+        model_hash=row["model_hash"],
+        feature_set=row["feature_set"],
+        explanation=explanation,
+    )
+    return Decision(
+        decision_id=row["decision_id"],
+        lead_id=row["lead_id"],
+        decided_at=datetime.fromisoformat(row["decided_at"].replace("Z", "+00:00")),
+        input_hash=row["input_hash"],
+        features=orjson.loads(row["features"]),
+        score=score,
+        policy_version=row["policy_version"],
+        tier=row["tier"],
+        action=row["action"],
+        reasons=orjson.loads(row["reasons"]),
+        review_required=row["review_required"],
+        actor=row["actor"],
+    )
+
+
+def explain_stored(engine: Engine, qualifier: Qualifier, row: dict[str, Any]) -> tuple[Explanation, str]:
+    """The explanation of a stored decision: the stored one, or computed now and stored (first request).
+
+    Recomputes with the exact model version that made the decision (loaded from the registry by
+    ``name@version``) from the feature values stored on the decision.
+
+    Returns:
+        ``(explanation, computed)`` where ``computed`` is ``inline`` or ``on_request``.
+
+    Raises:
+        ModelNotFoundError: the decision's model version is no longer in the registry.
+    """
+    with engine.connect() as conn:
+        stored = store.get_explanation(conn, row["decision_id"])
+    if stored is not None:
+        return Explanation.model_validate(stored[0]), stored[1]
+    explanation = qualifier.explain_features(
+        orjson.loads(row["features"]), row["scorer"], row["model_name"], row["model_version"], engine
+    )
+    with write_lock(engine), engine.begin() as conn:
+        store.write_explanations(conn, [explanation_row(row["decision_id"], explanation, "on_request")])
+        stored = store.get_explanation(conn, row["decision_id"])
+    assert stored is not None
+    return Explanation.model_validate(stored[0]), stored[1]
+
+
+def latest_decision(engine: Engine, qualifier: Qualifier, lead_id: str, explain: bool = True) -> Decision | None:
+    """The lead's most recent decision, with its explanation (computed and stored on first request)."""
+    with engine.connect() as conn:
+        row = store.latest_decision(conn, lead_id)
+    if row is None:
+        return None
+    explanation = explain_stored(engine, qualifier, row)[0] if explain else None
+    return decision_from_row(row, explanation)
+
+
+@dataclass
+class QualifySummary:
+    """Counts of a file qualification: the import counts plus decisions per tier and action."""
+
+    imported: ImportSummary
+    decisions: int
+    tiers: dict[str, int]
+    actions: dict[str, int]
+    explained: int
+    seconds: float
+
+
+DECISION_CSV_COLUMNS = [
+    "lead_id",
+    "decision_id",
+    "probability",
+    "confidence",
+    "fit_score",
+    "tier",
+    "action",
+    "review_required",
+    "scorer",
+    "model",
+    "policy",
+    "reasons",
+    "top_positive",
+    "top_negative",
+]
+
+
+def _csv_row(r: dict[str, Any], e: Explanation | None) -> list[Any]:
+    return [
+        r["lead_id"],
+        r["decision_id"],
+        f"{r['probability']:.6f}",
+        f"{r['confidence']:.4f}",
+        f"{r['fit_score']:.1f}",
+        r["tier"],
+        r["action"],
+        r["review_required"],
+        r["scorer"],
+        f"{r['model_name']}@{r['model_version']}",
+        r["policy_version"],
+        "; ".join(orjson.loads(r["reasons"])),
+        " | ".join(f.text for f in e.positive) if e else "",
+        " | ".join(f.text for f in e.negative) if e else "",
+    ]
+
+
+def qualify_file(
+    engine: Engine,
+    path: str | Path,
+    mapping: ColumnMapping,
+    qualifier: Qualifier,
+    *,
+    out: str | Path | None = None,
+    explain: ExplainMode = "routed",
+    resume: bool = False,
+    chunk_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> QualifySummary:
+    """Import ``path`` and qualify every valid lead, chunk by chunk.
+
+    Each chunk's leads, dead letters, decisions, explanations and import checkpoint commit in one
+    transaction; with ``resume`` an interrupted run continues after its last committed row (the
+    decisions CSV is appended to).
+
+    Args:
+        out: decisions CSV to write (columns ``DECISION_CSV_COLUMNS``), or None.
+        explain: which decisions get their explanation computed inline: ``all``, ``routed`` (those routed
+            to sales) or ``none``; the others are computed on first request.
+
+    Raises:
+        ImportInProgressError, FileFormatError: as ``import_file``.
+    """
+    started = time.perf_counter()
+    tiers: dict[str, int] = {}
+    actions: dict[str, int] = {}
+    counts = {"decisions": 0, "explained": 0}
+    writer = None
+    fh = None
+    if out is not None:
+        out = Path(out)
+        append = resume and out.exists()
+        fh = open(out, "a" if append else "w", newline="", encoding="utf-8")  # noqa: SIM115
+        writer = csv.writer(fh)
+        if not append:
+            writer.writerow(DECISION_CSV_COLUMNS)
+
+    def on_chunk(conn: Connection, chunk: CsvChunk, run_id: int) -> Callable[[], None] | None:
+        leads = [lead for _, lead in chunk.leads]
+        if not leads:
+            return None
+        rows, explanations = qualifier.decide(leads, explain)
+        store_decisions(conn, rows, explanations)
+
+        def after_commit() -> None:
+            # Counted and written only once committed, so a crash never leaves uncommitted rows in the CSV.
+            counts["decisions"] += len(rows)
+            counts["explained"] += len(explanations)
+            for i, r in enumerate(rows):
+                tiers[r["tier"]] = tiers.get(r["tier"], 0) + 1
+                actions[r["action"]] = actions.get(r["action"], 0) + 1
+                if writer is not None:
+                    writer.writerow(_csv_row(r, explanations.get(i)))
+            if fh is not None:
+                fh.flush()
+
+        return after_commit
+
+    try:
+        summary = _run_file(
+            engine, path, mapping, resume=resume, chunk_size=chunk_size, on_chunk=on_chunk, progress=progress
+        )
+    finally:
+        if fh is not None:
+            fh.close()
+    return QualifySummary(
+        imported=summary,
+        decisions=counts["decisions"],
+        tiers=tiers,
+        actions=actions,
+        explained=counts["explained"],
+        seconds=time.perf_counter() - started,
+    )
+
+
+# --------------------------------------------------------------------------- training data
+
+
+@dataclass
+class TrainingData:
+    """Model input and labels read from a labelled file, after the leakage check."""
+
+    frame: pd.DataFrame
+    labels: np.ndarray
+    feature_set: FeatureSet
+    rejected: int
+
+
+def load_training_data(path: str | Path, mapping: ColumnMapping, feature_set: FeatureSet) -> TrainingData:
+    """Read a labelled CSV for training or evaluation.
+
+    The leakage check runs first, before any row is read.
+
+    Raises:
+        LeakageError: a feature reads a column the mapping declares ``post_decision``, ``label`` or ``id``.
+        ValueError: the mapping has no label column, or no row has a label.
+    """
+    stages = mapping.stages()
+    feature_set.check_sources(stages)
+    if "label" not in stages.values():
+        raise ValueError(f"mapping {mapping.name!r} declares no label column: nothing to learn from")
+    leads: list[Lead] = []
+    rejected = 0
+    for chunk in read_csv_chunks(path, mapping):
+        rejected += len(chunk.rejected)
+        leads.extend(lead for _, lead in chunk.leads if lead.outcome is not None and lead.outcome.converted is not None)
+    if not leads:
+        raise ValueError(f"{path}: no labelled rows")
+    labels = np.array([1 if lead.outcome and lead.outcome.converted else 0 for lead in leads], dtype=np.int64)
+    return TrainingData(feature_set.frame_from_leads(leads), labels, feature_set, rejected)
+
+
+def train_and_register(engine: Engine, data: TrainingData, name: str = "propensity") -> RegisteredModel:
+    """Fit the calibrated propensity model on ``data`` and register it as ``name@champion``.
+
+    Returns:
+        The registered version; its metrics hold the training size, base rate and calibration choice.
+    """
+    estimator = PropensityScorer.from_feature_set(data.feature_set).fit(data.frame, data.labels)
+    metrics = {
+        "n_train": len(data.labels),
+        "base_rate": float(data.labels.mean()),
+        "rejected_rows": data.rejected,
+        "calibration": estimator.calibration_,
+        "calibration_report": estimator.calibration_report_,
+    }
+    with write_lock(engine), engine.begin() as conn:
+        return register_model(conn, name, estimator, data.feature_set, metrics)

@@ -1,0 +1,78 @@
+"""Application factory: settings, database engine, the loaded qualifier, routers and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from leadgate import __version__
+from leadgate.api.limits import BodySizeLimit
+from leadgate.api.state import AppState
+from leadgate.config import Settings, get_settings
+
+
+def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """FastAPI validation errors as ``[{path, reason, type}]`` with dotted paths (``body.attributes.x``)."""
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        if len(loc) >= 2 and loc[-1] in {"bool", "int", "float", "str", "constrained-str", "none"}:
+            loc = loc[:-1]
+        out.append({"path": ".".join(loc), "reason": err.get("msg", ""), "type": err.get("type", "")})
+    # one entry per path: union members each report the same path
+    seen: dict[str, dict[str, Any]] = {}
+    for e in out:
+        seen.setdefault(e["path"], e)
+    return list(seen.values())
+
+
+def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
+    """Build the leadgate API.
+
+    Args:
+        settings: defaults to ``get_settings()``.
+        state: an already-built ``AppState`` (tests, the benchmark); else built at startup from settings.
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = state is None
+        app.state.lg = state or AppState.from_settings(settings)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.lg.close()
+
+    app = FastAPI(
+        title="leadgate",
+        version=__version__,
+        description="Qualify leads: validate, store, score, decide and explain. Every decision is audited.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = field_errors(exc)
+        lg: AppState = request.app.state.lg
+        lg.dead_letter(request.url.path, exc.body, errors)
+        return JSONResponse(status_code=422, content={"detail": errors})
+
+    from leadgate.api import health, leads
+
+    app.include_router(health.router)
+    app.include_router(leads.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def dumps(value: Any) -> bytes:
+    """orjson with numpy support, for responses."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)

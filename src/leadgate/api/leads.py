@@ -1,0 +1,104 @@
+"""``/v1/leads``: submit leads (one or a batch), read a lead and its latest decision."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Request
+from pydantic import BaseModel, Field, ValidationError
+
+from leadgate.api.state import AppState
+from leadgate.contracts.decision import Decision
+from leadgate.contracts.errors import ContractError
+from leadgate.contracts.lead import Lead
+from leadgate.db import store
+from leadgate.pipeline import latest_decision, qualify_leads
+
+router = APIRouter(prefix="/v1/leads", tags=["leads"])
+
+
+class BatchIn(BaseModel):
+    """``POST /v1/leads/batch`` body: up to ``LEADGATE_MAX_BATCH_LEADS`` lead objects (``lead/v1``)."""
+
+    leads: list[dict[str, Any]] = Field(min_length=1)
+
+
+class BatchItem(BaseModel):
+    """One batch entry: its index, and either the decision or the field errors that rejected it."""
+
+    index: int
+    lead_id: str | None = None
+    decision: Decision | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+class BatchOut(BaseModel):
+    """Result of a batch: counts and one item per submitted lead, in order."""
+
+    accepted: int
+    rejected: int
+    results: list[BatchItem]
+
+
+def _state(request: Request) -> AppState:
+    return request.app.state.lg  # type: ignore[no-any-return]
+
+
+@router.post("", response_model=Decision, summary="Validate, store and qualify one lead")
+def post_lead(lead: Annotated[Lead, Body()], request: Request) -> Decision:
+    """Validate the lead (``lead/v1``), store it, qualify it synchronously and return the decision.
+
+    The decision carries its explanation inline. Invalid input gets 422 with one ``{path, reason}`` per
+    field error and is kept in the dead-letter table.
+    """
+    lg = _state(request)
+    return qualify_leads(lg.engine, lg.qualifier, [lead], explain="all")[0]
+
+
+@router.post("/batch", response_model=BatchOut, summary="Validate, store and qualify a batch of leads")
+def post_batch(batch: BatchIn, request: Request) -> BatchOut:
+    """Qualify every valid lead of the batch; invalid ones are reported per item and dead-lettered.
+
+    Explanations of routed leads are computed inline, the others on first request.
+    Returns 413 when the batch has more than ``LEADGATE_MAX_BATCH_LEADS`` leads.
+    """
+    lg = _state(request)
+    if len(batch.leads) > lg.settings.max_batch_leads:
+        raise HTTPException(413, f"batch of {len(batch.leads)} leads is over the limit of {lg.settings.max_batch_leads}")
+    valid: list[tuple[int, Lead]] = []
+    items: dict[int, BatchItem] = {}
+    for i, raw in enumerate(batch.leads):
+        try:
+            valid.append((i, Lead.model_validate(raw)))
+        except ValidationError as exc:
+            errors = [{"path": e.path, "reason": e.reason} for e in ContractError.from_validation_error("lead/v1", exc).errors]
+            lg.dead_letter(f"{request.url.path}#{i}", raw, errors)
+            items[i] = BatchItem(index=i, lead_id=raw.get("lead_id") if isinstance(raw.get("lead_id"), str) else None, errors=errors)
+    if valid:
+        decisions = qualify_leads(lg.engine, lg.qualifier, [lead for _, lead in valid], explain="routed")
+        for (i, lead), decision in zip(valid, decisions, strict=True):
+            items[i] = BatchItem(index=i, lead_id=lead.lead_id, decision=decision)
+    results = [items[i] for i in range(len(batch.leads))]
+    return BatchOut(accepted=len(valid), rejected=len(results) - len(valid), results=results)
+
+
+@router.get("/{lead_id}", response_model=Lead, summary="A stored lead")
+def get_lead(lead_id: str, request: Request) -> Lead:
+    """The stored ``lead/v1`` record; 404 if unknown."""
+    lg = _state(request)
+    with lg.engine.connect() as conn:
+        data = store.get_lead(conn, lead_id)
+    if data is None:
+        raise HTTPException(404, f"lead {lead_id!r} not found")
+    return Lead.model_validate(data)
+
+
+@router.get("/{lead_id}/decision", response_model=Decision, summary="The lead's latest decision, explained")
+def get_decision(lead_id: str, request: Request) -> Decision:
+    """The most recent decision with its explanation; an explanation not computed inline is computed
+    now with the model version that made the decision, stored, and returned. 404 if none."""
+    lg = _state(request)
+    decision = latest_decision(lg.engine, lg.qualifier, lead_id)
+    if decision is None:
+        raise HTTPException(404, f"no decision for lead {lead_id!r}")
+    return decision

@@ -1,0 +1,99 @@
+"""Input checks and small helpers shared by the scorers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from sklearn.exceptions import NotFittedError
+
+
+def require_frame(X: Any, what: str = "X") -> pd.DataFrame:
+    """Return ``X`` if it is a DataFrame.
+
+    Raises:
+        TypeError: naming the type received.
+
+    """
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(
+            f"{what} must be a pandas DataFrame (see FeatureSet.frame_from_records), got {type(X)!r}"
+        )
+    return X
+
+
+def check_labels(y: ArrayLike, n: int) -> NDArray[np.int64]:
+    """Outcomes as an int64 array (n,) of 0/1.
+
+    Raises:
+        ValueError: wrong length, values other than 0/1 (or booleans), or a single class.
+
+    """
+    arr = np.asarray(y)
+    if arr.ndim != 1 or len(arr) != n:
+        raise ValueError(f"y must be 1-D with {n} values, got shape {arr.shape}")
+    if arr.dtype == bool:
+        arr = arr.astype(np.int64)
+    if not np.isin(arr, (0, 1)).all():
+        raise ValueError("y must contain only 0/1 (or booleans)")
+    out = arr.astype(np.int64)
+    if out.min() == out.max():
+        raise ValueError("y has a single class: both converted and not converted leads are needed")
+    return out
+
+
+def check_columns(X: pd.DataFrame, columns: Sequence[str]) -> NDArray[np.intp]:
+    """Positions of ``columns`` in ``X``.
+
+    Raises:
+        ValueError: listing every column that ``X`` lacks.
+
+    """
+    pos = X.columns.get_indexer(list(columns))
+    if (pos < 0).any():
+        missing = [c for c, p in zip(columns, pos, strict=True) if p < 0]
+        raise ValueError(f"input lacks feature column(s): {', '.join(missing)}")
+    return np.asarray(pos, dtype=np.intp)
+
+
+def check_feature_lists(categorical: Sequence[str], numeric: Sequence[str]) -> None:
+    """Check that the declared feature lists are usable.
+
+    Raises:
+        ValueError: no feature at all, a duplicate, or a feature declared both categorical and numeric.
+
+    """
+    cat, num = list(categorical), list(numeric)
+    if not cat and not num:
+        raise ValueError("declare at least one categorical or numeric feature")
+    both = sorted(set(cat) & set(num))
+    if both:
+        raise ValueError(f"feature(s) declared both categorical and numeric: {', '.join(both)}")
+    all_names = cat + num
+    dupes = sorted({c for c in all_names if all_names.count(c) > 1})
+    if dupes:
+        raise ValueError(f"duplicate feature name(s): {', '.join(dupes)}")
+
+
+def require_fitted(estimator: object, attribute: str) -> None:
+    """Raise sklearn's ``NotFittedError`` unless ``estimator`` has ``attribute`` (cheap, for the hot path)."""
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet: call 'fit' before using it."
+        )
+
+
+def is_missing_array(values: NDArray[Any]) -> NDArray[np.bool_]:
+    """Boolean mask (n,) of None / NaN in an object or float array."""
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def proba_columns(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Stack P(class 1) (n,) into scikit-learn's ``predict_proba`` shape (n, 2): ``[1 - p, p]``."""
+    out = np.empty((len(p), 2), dtype=np.float64)
+    out[:, 1] = p
+    out[:, 0] = 1.0 - p
+    return out
