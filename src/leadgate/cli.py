@@ -8,7 +8,6 @@ or ``--database-url`` on any command.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -36,9 +35,12 @@ console = Console()
 err_console = Console(stderr=True)
 
 DbUrl = Annotated[
-    str | None, typer.Option("--database-url", help="SQLAlchemy URL; default LEADGATE_DATABASE_URL or sqlite.")
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL; default LEADGATE_DATABASE_URL or sqlite."),
 ]
-MappingOpt = Annotated[Path, typer.Option("--mapping", exists=True, dir_okay=False, help="Column-mapping YAML.")]
+MappingOpt = Annotated[
+    Path, typer.Option("--mapping", exists=True, dir_okay=False, help="Column-mapping YAML.")
+]
 
 
 def _url(database_url: str | None) -> str:
@@ -91,7 +93,9 @@ def _redact(url: str) -> str:
 def import_cmd(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file to import.")],
     mapping: MappingOpt,
-    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted import of this file.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish an interrupted import of this file.")
+    ] = False,
     chunk_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 5000,
     database_url: DbUrl = None,
 ) -> None:
@@ -140,7 +144,9 @@ def import_cmd(
 
 FeaturesOpt = Annotated[
     Path | None,
-    typer.Option("--features", exists=True, dir_okay=False, help="Feature-set YAML (default: the shipped one)."),
+    typer.Option(
+        "--features", exists=True, dir_okay=False, help="Feature-set YAML (default: the shipped one)."
+    ),
 ]
 ExplainOpt = Annotated[
     str, typer.Option("--explain", help="Explanations computed inline: all, routed (sent to sales) or none.")
@@ -211,8 +217,11 @@ def evaluate_cmd(
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 5,
     seed: Annotated[int, typer.Option(help="Fold seed.")] = 42,
 ) -> None:
-    """Stratified k-fold evaluation of the model against the Mautic-points, Odoo-naive-Bayes and
-    logistic-regression baselines; writes report.json, report.md and calibration.png."""
+    """Stratified k-fold evaluation of the model against three baselines.
+
+    Baselines: Mautic-style points, Odoo-style naive Bayes, logistic regression (same folds).
+    Writes report.json, report.md and calibration.png.
+    """
     from leadgate.scoring import PropensityScorer, evaluate
 
     td = _training_data(data, mapping, features)
@@ -245,9 +254,12 @@ def qualify_cmd(
     out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="Decisions CSV to write.")] = None,
     explain: ExplainOpt = "routed",
     policy: Annotated[
-        Path | None, typer.Option("--policy", exists=True, dir_okay=False, help="Policy YAML (default: shipped).")
+        Path | None,
+        typer.Option("--policy", exists=True, dir_okay=False, help="Policy YAML (default: shipped)."),
     ] = None,
-    model: Annotated[str, typer.Option(help="Model reference name[@alias|@version].")] = "propensity@champion",
+    model: Annotated[
+        str, typer.Option(help="Model reference name[@alias|@version].")
+    ] = "propensity@champion",
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run of this file.")] = False,
     chunk_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 5000,
     database_url: DbUrl = None,
@@ -275,7 +287,9 @@ def _qualify(file, mapping, out, explain, policy, model, resume, chunk_size, dat
     try:
         qualifier = Qualifier.load(engine, loaded_policy, model_ref=model)
         if qualifier.model is None:
-            err_console.print(f"[yellow]no model registered as {model}: every lead is scored by the rule fallback[/]")
+            err_console.print(
+                f"[yellow]no model registered as {model}: every lead is scored by the rule fallback[/]"
+            )
         total = _count_rows(file)
         with _progress() as progress:
             task = progress.add_task("qualifying", total=total, rate="")
@@ -404,7 +418,9 @@ def quickstart_cmd(
     data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Labelled leads.")] = Path(
         "examples/xeducation/Leads.csv"
     ),
-    mapping: Annotated[Path, typer.Option(exists=True, dir_okay=False)] = Path("examples/xeducation/mapping.yaml"),
+    mapping: Annotated[Path, typer.Option(exists=True, dir_okay=False)] = Path(
+        "examples/xeducation/mapping.yaml"
+    ),
     out: Annotated[Path, typer.Option(dir_okay=False, help="Decisions CSV.")] = Path("out/decisions.csv"),
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API at the end.")] = True,
     database_url: DbUrl = None,
@@ -435,14 +451,18 @@ def quickstart_cmd(
 
 
 @policy_app.command("check")
-def policy_check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Policy YAML.")]) -> None:
+def policy_check(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Policy YAML.")],
+) -> None:
     """Validate a policy file; prints ``file:line:column: path: message`` for each problem."""
     from leadgate.policy import check_policy_file, load_policy
 
     issues = check_policy_file(file)
     if issues:
         for issue in issues:
-            err_console.print(f"{file}:{issue.line}:{issue.column}: {issue.path}: {issue.message}", highlight=False)
+            err_console.print(
+                f"{file}:{issue.line}:{issue.column}: {issue.path}: {issue.message}", highlight=False
+            )
         raise typer.Exit(1)
     policy = load_policy(file)
     console.print(f"{file}: ok ({policy.ref})", highlight=False)
@@ -452,8 +472,7 @@ def policy_check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
 def audit_verify(database_url: DbUrl = None) -> None:
     """Recompute the decision hash chain; exits 1 at the first record that does not verify."""
     from leadgate.audit import verify_chain
-    from leadgate.db import make_engine
-    from leadgate.db import store
+    from leadgate.db import make_engine, store
 
     engine = make_engine(_url(database_url))
     try:
@@ -485,7 +504,13 @@ def models_list(database_url: DbUrl = None) -> None:
     for col in ("name", "version", "aliases", "sha256", "created"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], str(r["version"]), ", ".join(r["aliases"]), r["content_hash"][:16], str(r["created_at"]))
+        table.add_row(
+            r["name"],
+            str(r["version"]),
+            ", ".join(r["aliases"]),
+            r["content_hash"][:16],
+            str(r["created_at"]),
+        )
     console.print(table)
 
 
@@ -506,4 +531,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

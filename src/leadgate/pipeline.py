@@ -14,7 +14,6 @@ import csv
 import hashlib
 import math
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from leadgate.contracts.decision import Decision, Explanation, Score
-from leadgate.contracts.lead import Lead
+from leadgate.contracts.lead import Lead, lead_document
 from leadgate.db import store
 from leadgate.db.engine import write_lock
 from leadgate.defaults import default_path
@@ -62,7 +61,7 @@ def lead_row(lead: Lead, run_id: int | None) -> dict[str, Any]:
     ``content_hash`` covers the whole document except ``received_at``, so re-importing an identical
     record is recognised as unchanged.
     """
-    doc = lead.model_dump()
+    doc = lead_document(lead)
     received = doc.pop("received_at")
     content = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
     doc["received_at"] = received
@@ -93,7 +92,7 @@ def dead_letter_row(source: str, file_hash: str, run_id: int | None, rejected: R
     }
 
 
-ChunkHook = Callable[[Connection, CsvChunk, int], Callable[[], None] | None]
+ChunkHook = Callable[[Connection, CsvChunk, list[dict[str, Any]]], Callable[[], None] | None]
 """Work added inside a chunk's transaction; may return a callback to run once the chunk is committed."""
 
 
@@ -122,7 +121,10 @@ def _run_file(
         if previous is not None:
             run_id, start_row = int(previous["id"]), int(previous["rows_committed"])
         else:
-            run_id, start_row = store.start_import_run(conn, mapping.source, str(path), file_hash, mapping_hash), 0
+            run_id, start_row = (
+                store.start_import_run(conn, mapping.source, str(path), file_hash, mapping_hash),
+                0,
+            )
     totals = {"imported": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     committed = start_row
     for chunk in read_csv_chunks(path, mapping, start_row=start_row, chunk_size=chunk_size):
@@ -133,7 +135,7 @@ def _run_file(
             inserted, updated, unchanged = store.write_leads(conn, rows)
             store.write_dead_letters(conn, dead)
             if on_chunk is not None:
-                after_commit = on_chunk(conn, chunk, run_id)
+                after_commit = on_chunk(conn, chunk, rows)
             store.checkpoint_run(
                 conn,
                 run_id,
@@ -191,7 +193,9 @@ def import_file(
         ImportInProgressError: an unfinished run exists and ``resume`` is False.
         FileFormatError: the header does not match the mapping.
     """
-    return _run_file(engine, path, mapping, resume=resume, chunk_size=chunk_size, on_chunk=None, progress=progress)
+    return _run_file(
+        engine, path, mapping, resume=resume, chunk_size=chunk_size, on_chunk=None, progress=progress
+    )
 
 
 # --------------------------------------------------------------------------- qualification
@@ -238,7 +242,11 @@ class Qualifier:
         self.feature_set = model.feature_set if model is not None else feature_set
         self.policy_ref = policy.ref
         if model is not None:
-            self.model_name, self.model_version, self.model_hash = model.name, str(model.version), model.content_hash
+            self.model_name, self.model_version, self.model_hash = (
+                model.name,
+                str(model.version),
+                model.content_hash,
+            )
         else:
             self.model_name, self.model_version, self.model_hash = self._fallback_identity()
         self._specs = [(f.name, f.source_name) for f in self.feature_set.features]
@@ -317,8 +325,10 @@ class Qualifier:
         return ScoredBatch(frame, proba, conf, fit, scorer, reason)
 
     def explain(self, batch: ScoredBatch, rows: Sequence[int]) -> dict[int, Explanation]:
-        """Explanations of the leads at positions ``rows`` of ``batch``: TreeSHAP for model scores,
-        the fit rules for fallback scores."""
+        """Explanations of the leads at positions ``rows`` of ``batch``.
+
+        TreeSHAP for model scores, the fit rules for fallback scores.
+        """
         out: dict[int, Explanation] = {}
         model_rows = [i for i in rows if batch.scorer[i] == "model"]
         if model_rows and self.model is not None:
@@ -356,15 +366,27 @@ class Qualifier:
 
     def feature_set_for(self, name: str, version: str, engine: Engine) -> FeatureSet:
         """Feature set of the model ``name@version``, keyed by feature name (stored decisions use names)."""
-        fs = self.feature_set if name == "rule_fallback" else self._model_version(name, version, engine).feature_set
-        return fs.model_copy(update={"features": [f.model_copy(update={"source": None}) for f in fs.features]})
+        fs = (
+            self.feature_set
+            if name == "rule_fallback"
+            else self._model_version(name, version, engine).feature_set
+        )
+        return fs.model_copy(
+            update={"features": [f.model_copy(update={"source": None}) for f in fs.features]}
+        )
 
     # -- deciding
 
     def decide(
-        self, leads: Sequence[Lead], explain: ExplainMode = "all", now: datetime | None = None
+        self,
+        leads: Sequence[Lead],
+        explain: ExplainMode = "all",
+        now: datetime | None = None,
+        input_hashes: Sequence[str] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[int, Explanation]]:
         """Score and decide ``leads``.
+
+        ``input_hashes`` (one per lead, from ``lead_row``) saves recomputing them.
 
         Returns:
             ``(rows, explanations)``: one stored-form decision row per lead (the ``decisions`` table
@@ -379,19 +401,22 @@ class Qualifier:
             batch.fit_score,
             batch.scorer,
             self.policy,
-            lead_fields=[_lead_fields(lead) for lead in leads] if self.policy.compiled().needs_lead_fields else None,
+            lead_fields=[_lead_fields(lead) for lead in leads]
+            if self.policy.compiled().needs_lead_fields
+            else None,
         )
         decided_at = store.iso(now or store.utcnow())
         model_id = (self.model_name, self.model_version, self.model_hash)
+        hashes = input_hashes if input_hashes is not None else [input_hash(lead) for lead in leads]
         rows = []
         for i, lead in enumerate(leads):
             v = verdicts[i]
             rows.append(
                 {
-                    "decision_id": str(uuid.uuid4()),
+                    "decision_id": store.new_id(),
                     "lead_id": lead.lead_id,
                     "decided_at": decided_at,
-                    "input_hash": input_hash(lead),
+                    "input_hash": hashes[i],
                     "feature_set": self.feature_set.ref,
                     "features": orjson.dumps(self.features_of(lead)).decode(),
                     "model_name": model_id[0] if batch.scorer[i] == "model" else self._fallback_id[0],
@@ -427,7 +452,18 @@ def _lead_fields(lead: Lead) -> dict[str, Any]:
     return {name: getattr(lead, name) for name in _LEAD_FIELDS}
 
 
-_LEAD_FIELDS = ("lead_id", "source", "email", "first_name", "last_name", "company", "title", "country", "city", "phone")
+_LEAD_FIELDS = (
+    "lead_id",
+    "source",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "country",
+    "city",
+    "phone",
+)
 
 
 def explanation_row(decision_id: str, explanation: Explanation, computed: str) -> dict[str, Any]:
@@ -460,8 +496,8 @@ def qualify_leads(
     Returns:
         One ``Decision`` per lead, in order, with its explanation when computed inline.
     """
-    rows, explanations = qualifier.decide(leads, explain)
     lead_rows = [lead_row(lead, None) for lead in leads]
+    rows, explanations = qualifier.decide(leads, explain, input_hashes=[r["input_hash"] for r in lead_rows])
     with write_lock(engine), engine.begin() as conn:
         store.write_leads(conn, lead_rows)
         store_decisions(conn, rows, explanations)
@@ -524,7 +560,9 @@ def explain_stored(engine: Engine, qualifier: Qualifier, row: dict[str, Any]) ->
     return Explanation.model_validate(stored[0]), stored[1]
 
 
-def latest_decision(engine: Engine, qualifier: Qualifier, lead_id: str, explain: bool = True) -> Decision | None:
+def latest_decision(
+    engine: Engine, qualifier: Qualifier, lead_id: str, explain: bool = True
+) -> Decision | None:
     """The lead's most recent decision, with its explanation (computed and stored on first request)."""
     with engine.connect() as conn:
         row = store.latest_decision(conn, lead_id)
@@ -602,9 +640,16 @@ def qualify_file(
     decisions CSV is appended to).
 
     Args:
+        engine: the store.
+        path: CSV file.
+        mapping: its column mapping.
+        qualifier: the loaded model and policy.
         out: decisions CSV to write (columns ``DECISION_CSV_COLUMNS``), or None.
         explain: which decisions get their explanation computed inline: ``all``, ``routed`` (those routed
             to sales) or ``none``; the others are computed on first request.
+        resume: continue the interrupted run of this file after its last committed row.
+        chunk_size: rows per transaction.
+        progress: called with the number of rows of each committed chunk.
 
     Raises:
         ImportInProgressError, FileFormatError: as ``import_file``.
@@ -623,11 +668,15 @@ def qualify_file(
         if not append:
             writer.writerow(DECISION_CSV_COLUMNS)
 
-    def on_chunk(conn: Connection, chunk: CsvChunk, run_id: int) -> Callable[[], None] | None:
+    def on_chunk(
+        conn: Connection, chunk: CsvChunk, lead_rows: list[dict[str, Any]]
+    ) -> Callable[[], None] | None:
         leads = [lead for _, lead in chunk.leads]
         if not leads:
             return None
-        rows, explanations = qualifier.decide(leads, explain)
+        rows, explanations = qualifier.decide(
+            leads, explain, input_hashes=[r["input_hash"] for r in lead_rows]
+        )
         store_decisions(conn, rows, explanations)
 
         def after_commit() -> None:
@@ -691,7 +740,9 @@ def load_training_data(path: str | Path, mapping: ColumnMapping, feature_set: Fe
     rejected = 0
     for chunk in read_csv_chunks(path, mapping):
         rejected += len(chunk.rejected)
-        leads.extend(lead for _, lead in chunk.leads if lead.outcome is not None and lead.outcome.converted is not None)
+        leads.extend(
+            lead for _, lead in chunk.leads if lead.outcome is not None and lead.outcome.converted is not None
+        )
     if not leads:
         raise ValueError(f"{path}: no labelled rows")
     labels = np.array([1 if lead.outcome and lead.outcome.converted else 0 for lead in leads], dtype=np.int64)

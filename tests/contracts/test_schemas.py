@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import ROOT
 
 from leadgate.contracts import ContractError, validate_lead
 from leadgate.contracts.schemas import CONTRACTS, export_schemas, incompatibilities, schema_of
-from tests.conftest import ROOT
 
 PUBLISHED = ROOT / "schemas"
 
@@ -23,7 +23,9 @@ def test_current_contract_is_compatible_with_published_schema(name: str) -> None
 def test_published_schemas_are_up_to_date(tmp_path: Path) -> None:
     for path in export_schemas(tmp_path):
         published = PUBLISHED / path.name
-        assert published.read_bytes() == path.read_bytes(), f"run `leadgate schemas export` ({path.name} is stale)"
+        assert published.read_bytes() == path.read_bytes(), (
+            f"run `leadgate schemas export` ({path.name} is stale)"
+        )
 
 
 def _lead_schema() -> dict:
@@ -70,3 +72,25 @@ def test_bad_lead_names_field_paths() -> None:
     paths = {e.path for e in info.value.errors}
     assert paths == {"lead_id", "email", "attributes.visits"}
     assert "finite number" in str(info.value)
+
+
+def test_lead_document_equals_model_dump_on_real_leads() -> None:
+    import orjson
+    from tests.conftest import LEADS_CSV, MAPPING
+
+    from leadgate.contracts.lead import lead_document
+    from leadgate.ingest import load_mapping, read_csv_chunks
+
+    leads = [lead for c in read_csv_chunks(LEADS_CSV, load_mapping(MAPPING)) for _, lead in c.leads]
+    assert len(leads) == 9240
+    for lead in leads:
+        assert orjson.dumps(lead_document(lead)) == orjson.dumps(lead.model_dump())
+    api_lead = validate_lead(
+        {"lead_id": "x1", "email": "A@Example.com", "attributes": {"n": 1, "f": 1.5, "b": True}}
+    )
+    assert orjson.dumps(lead_document(api_lead)) == orjson.dumps(api_lead.model_dump())
+
+
+def test_attribute_types_are_kept_exactly() -> None:
+    lead = validate_lead({"lead_id": "x", "attributes": {"s": "1", "i": 1, "f": 1.0, "b": True, "n": None}})
+    assert [type(v).__name__ for v in lead.attributes.values()] == ["str", "int", "float", "bool", "NoneType"]

@@ -1,4 +1,7 @@
-"""The HTTP API (FastAPI). ``create_app(settings)`` builds the application; routers live one file per resource."""
+"""The HTTP API (FastAPI).
+
+``create_app(settings)`` builds the application; routers live one file per resource.
+"""
 
 from leadgate.api.app import create_app
 

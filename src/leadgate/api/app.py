@@ -15,6 +15,7 @@ from leadgate import __version__
 from leadgate.api.limits import BodySizeLimit
 from leadgate.api.state import AppState
 from leadgate.config import Settings, get_settings
+from leadgate.contracts.errors import _SCALAR_REASON, _SCALAR_UNION_TAGS
 
 
 def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -22,9 +23,11 @@ def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
-        if len(loc) >= 2 and loc[-1] in {"bool", "int", "float", "str", "constrained-str", "none"}:
-            loc = loc[:-1]
-        out.append({"path": ".".join(loc), "reason": err.get("msg", ""), "type": err.get("type", "")})
+        reason = err.get("msg", "")
+        if len(loc) >= 2 and loc[-1] in _SCALAR_UNION_TAGS:
+            # the message of the first union member ("should be a valid boolean") would mislead
+            loc, reason = loc[:-1], _SCALAR_REASON
+        out.append({"path": ".".join(loc), "reason": reason, "type": err.get("type", "")})
     # one entry per path: union members each report the same path
     seen: dict[str, dict[str, Any]] = {}
     for e in out:
@@ -74,5 +77,5 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
 
 
 def dumps(value: Any) -> bytes:
-    """orjson with numpy support, for responses."""
+    """Orjson with numpy support, for responses."""
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -41,7 +41,8 @@ class BatchOut(BaseModel):
 
 
 def _state(request: Request) -> AppState:
-    return request.app.state.lg  # type: ignore[no-any-return]
+    state: AppState = request.app.state.lg
+    return state
 
 
 @router.post("", response_model=Decision, summary="Validate, store and qualify one lead")
@@ -64,16 +65,25 @@ def post_batch(batch: BatchIn, request: Request) -> BatchOut:
     """
     lg = _state(request)
     if len(batch.leads) > lg.settings.max_batch_leads:
-        raise HTTPException(413, f"batch of {len(batch.leads)} leads is over the limit of {lg.settings.max_batch_leads}")
+        raise HTTPException(
+            413, f"batch of {len(batch.leads)} leads is over the limit of {lg.settings.max_batch_leads}"
+        )
     valid: list[tuple[int, Lead]] = []
     items: dict[int, BatchItem] = {}
     for i, raw in enumerate(batch.leads):
         try:
             valid.append((i, Lead.model_validate(raw)))
         except ValidationError as exc:
-            errors = [{"path": e.path, "reason": e.reason} for e in ContractError.from_validation_error("lead/v1", exc).errors]
+            errors = [
+                {"path": e.path, "reason": e.reason}
+                for e in ContractError.from_validation_error("lead/v1", exc).errors
+            ]
             lg.dead_letter(f"{request.url.path}#{i}", raw, errors)
-            items[i] = BatchItem(index=i, lead_id=raw.get("lead_id") if isinstance(raw.get("lead_id"), str) else None, errors=errors)
+            items[i] = BatchItem(
+                index=i,
+                lead_id=raw.get("lead_id") if isinstance(raw.get("lead_id"), str) else None,
+                errors=errors,
+            )
     if valid:
         decisions = qualify_leads(lg.engine, lg.qualifier, [lead for _, lead in valid], explain="routed")
         for (i, lead), decision in zip(valid, decisions, strict=True):
@@ -95,8 +105,11 @@ def get_lead(lead_id: str, request: Request) -> Lead:
 
 @router.get("/{lead_id}/decision", response_model=Decision, summary="The lead's latest decision, explained")
 def get_decision(lead_id: str, request: Request) -> Decision:
-    """The most recent decision with its explanation; an explanation not computed inline is computed
-    now with the model version that made the decision, stored, and returned. 404 if none."""
+    """The most recent decision with its explanation; 404 if none.
+
+    An explanation not computed inline is computed now with the model version that made the decision,
+    stored, and returned.
+    """
     lg = _state(request)
     decision = latest_decision(lg.engine, lg.qualifier, lead_id)
     if decision is None:

@@ -9,11 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    """The streamed body passed the limit."""
+class BodyTooLarge(HTTPException):
+    """The streamed body passed the limit.
+
+    An ``HTTPException`` (413): FastAPI re-raises those from its body parsing, where any other
+    exception becomes a 400 "There was an error parsing the body".
+    """
+
+    def __init__(self, size: int, max_bytes: int):
+        super().__init__(413, _detail(size, max_bytes))
+
+
+def _detail(size: int, max_bytes: int) -> str:
+    return f"request body of {size} bytes or more is over the limit of {max_bytes} bytes"
 
 
 class BodySizeLimit:
@@ -24,6 +36,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point: pass the request on, or answer 413 once the body passes the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -41,7 +54,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(received, self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -58,7 +71,7 @@ class BodySizeLimit:
 
     async def _reject(self, send: Send, size: int) -> None:
         body: dict[str, Any] = {
-            "detail": f"request body of {size} bytes or more is over the limit of {self.max_bytes} bytes",
+            "detail": _detail(size, self.max_bytes),
             "max_bytes": self.max_bytes,
         }
         payload = orjson.dumps(body)
@@ -66,7 +79,10 @@ class BodySizeLimit:
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": payload})

@@ -10,8 +10,8 @@ from leadgate.contracts.errors import ContractError, FieldError
 from leadgate.contracts.lead import Lead, Outcome, RawLead, Scalar, validate_lead
 
 __all__ = [
-    "ContractError",
     "ActionName",
+    "ContractError",
     "Decision",
     "Explanation",
     "Factor",

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-
-_SCALAR_UNION_TAGS = frozenset({"bool", "int", "float", "str", "constrained-str", "none"})
+_SCALAR_UNION_TAGS = frozenset({"bool", "int", "float", "str", "constrained-str", "constrained-int", "none"})
 _SCALAR_REASON = "must be a string of at most 10000 characters, a finite number, a boolean or null"
 
 
@@ -53,4 +52,7 @@ class ContractError(ValueError):
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form: ``{"contract": str, "errors": [{"path": str, "reason": str}]}``."""
-        return {"contract": self.contract, "errors": [{"path": e.path, "reason": e.reason} for e in self.errors]}
+        return {
+            "contract": self.contract,
+            "errors": [{"path": e.path, "reason": e.reason} for e in self.errors],
+        }

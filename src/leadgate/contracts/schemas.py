@@ -37,7 +37,9 @@ def export_schemas(directory: Path) -> list[Path]:
     written = []
     for name in CONTRACTS:
         path = directory / f"{name}.json"
-        path.write_bytes(orjson.dumps(schema_of(name), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        path.write_bytes(
+            orjson.dumps(schema_of(name), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        )
         written.append(path)
     return written
 
@@ -80,9 +82,10 @@ def _compare(
     if "const" in new and new.get("const") != old.get("const"):
         out.append(f"{path}: const changed from {old.get('const')!r} to {new['const']!r}")
     for key, tighter in (("maxLength", "lt"), ("maximum", "lt"), ("minLength", "gt"), ("minimum", "gt")):
-        if key in new:
-            if key not in old or (new[key] < old[key] if tighter == "lt" else new[key] > old[key]):
-                out.append(f"{path}: {key} tightened from {old.get(key)!r} to {new[key]!r}")
+        if key in new and (
+            key not in old or (new[key] < old[key] if tighter == "lt" else new[key] > old[key])
+        ):
+            out.append(f"{path}: {key} tightened from {old.get(key)!r} to {new[key]!r}")
     if "pattern" in new and new["pattern"] != old.get("pattern"):
         out.append(f"{path}: pattern changed from {old.get('pattern')!r} to {new['pattern']!r}")
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
@@ -97,13 +100,25 @@ def _compare(
         out.append(f"{path}.{prop}: became required")
     if "items" in old and "items" in new:
         _compare(f"{path}[]", old["items"], new["items"], odefs, ndefs, out)
-    if isinstance(old.get("additionalProperties"), dict) and isinstance(new.get("additionalProperties"), dict):
+    if isinstance(old.get("additionalProperties"), dict) and isinstance(
+        new.get("additionalProperties"), dict
+    ):
         _compare(f"{path}.*", old["additionalProperties"], new["additionalProperties"], odefs, ndefs, out)
     if old.get("additionalProperties", True) is not False and new.get("additionalProperties") is False:
         out.append(f"{path}: additional properties no longer allowed")
-    if "anyOf" in old and "anyOf" in new and len(old["anyOf"]) == len(new["anyOf"]):
-        for i, (o, n) in enumerate(zip(old["anyOf"], new["anyOf"], strict=True)):
-            _compare(f"{path}|{i}", o, n, odefs, ndefs, out)
+    if "anyOf" in old and "anyOf" in new:
+        # Union members may be reordered: each old member must be accepted by some new member.
+        for i, o in enumerate(old["anyOf"]):
+            candidates = [n for n in new["anyOf"] if _types(o, odefs) <= _types(n, ndefs)]
+            results: list[list[str]] = []
+            for n in candidates:
+                found: list[str] = []
+                _compare(f"{path}|{i}", o, n, odefs, ndefs, found)
+                results.append(found)
+            if not candidates:
+                out.append(f"{path}|{i}: union member {sorted(_types(o, odefs))} removed")
+            elif all(results):
+                out.extend(sorted(results, key=lambda r: len(r))[0])
 
 
 def incompatibilities(published: dict[str, Any], current: dict[str, Any]) -> list[str]:

@@ -6,7 +6,10 @@ leads, its dead letters, its decisions and the import checkpoint commit together
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +38,24 @@ HEAD: Table = AuditHeadRow.__table__  # type: ignore[assignment]
 _IN_CHUNK = 5000
 
 
+def new_id() -> str:
+    """A time-ordered UUID version 7 (RFC 9562, section 5.7) as text.
+
+    Ids that grow with time keep B-tree index inserts local, unlike random UUID4s (measurably faster
+    decision inserts at a million rows).
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (ms & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | (rand >> 62 & 0xFFF) << 64
+        | 0b10 << 62
+        | (rand & (1 << 62) - 1)
+    )
+    return str(uuid.UUID(int=value))
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -54,6 +75,40 @@ def insert_ignore(conn: Connection, table: Table, index: list[str]) -> Any:
     raise NotImplementedError(f"unsupported database {conn.dialect.name}")
 
 
+def bulk_insert(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str | None = None
+) -> None:
+    """Insert many rows through the driver's ``executemany`` with positional parameters.
+
+    The hot path of batch qualification: it skips SQLAlchemy's per-row parameter processing (about 4
+    microseconds a row). Values must already be in their stored form (str, int, float, bool, bytes,
+    datetime). ``on_conflict`` names the unique column(s) to skip conflicts on (``ON CONFLICT DO NOTHING``).
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    if on_conflict:
+        sql += f" ON CONFLICT ({on_conflict}) DO NOTHING"
+    # The column types' own bind processors (e.g. DateTime as text on SQLite), as SQLAlchemy would apply.
+    procs: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, c in enumerate(columns):
+        bind = table.c[c].type.bind_processor(conn.dialect)
+        if bind is not None:
+            procs.append((i, bind))
+    params = [tuple(r[c] for c in columns) for r in rows]
+    if procs:
+        converted = []
+        for values in params:
+            row = list(values)
+            for i, convert in procs:
+                row[i] = convert(row[i])
+            converted.append(tuple(row))
+        params = converted
+    conn.exec_driver_sql(sql, params)
+
+
 def existing_lead_hashes(conn: Connection, lead_ids: Sequence[str]) -> dict[str, str]:
     """lead_id -> stored content hash, for the ids that are already stored."""
     found: dict[str, str] = {}
@@ -68,6 +123,7 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
     """Insert new leads and update changed ones; identical ones are left alone (idempotent).
 
     Args:
+        conn: open connection inside the caller's transaction.
         rows: dicts with ``lead_id, source, received_at, input_hash, content_hash, data, import_run_id``.
 
     Returns:
@@ -90,7 +146,7 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
         else:
             unchanged += 1
     if new:
-        conn.execute(insert_ignore(conn, LEADS, ["lead_id"]), list(new.values()))
+        bulk_insert(conn, LEADS, list(new.values()), on_conflict="lead_id")
     for r in changed:
         conn.execute(
             update(LEADS)
@@ -119,6 +175,7 @@ def append_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     PostgreSQL), links each row to the previous hash, inserts them and moves the head.
 
     Args:
+        conn: open connection inside the caller's transaction.
         rows: dicts with the ``RECORD_FIELDS`` of ``leadgate.audit.chain`` (stored text forms);
             ``prev_hash`` and ``record_hash`` are filled in here.
     """
@@ -130,7 +187,7 @@ def append_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     for row in rows:
         row["prev_hash"] = prev
         prev = row["record_hash"] = chain_hash(prev, decision_record(row))
-    conn.execute(insert(DECISIONS), list(rows))
+    bulk_insert(conn, DECISIONS, rows)
     conn.execute(update(HEAD).where(HEAD.c.id == 1).values(last_hash=prev, count=head[1] + len(rows)))
 
 
@@ -152,7 +209,9 @@ def get_lead(conn: Connection, lead_id: str) -> dict[str, Any] | None:
 def latest_decision(conn: Connection, lead_id: str) -> dict[str, Any] | None:
     """The most recent stored decision row of a lead (column -> value), or None."""
     row = (
-        conn.execute(select(DECISIONS).where(DECISIONS.c.lead_id == lead_id).order_by(DECISIONS.c.id.desc()).limit(1))
+        conn.execute(
+            select(DECISIONS).where(DECISIONS.c.lead_id == lead_id).order_by(DECISIONS.c.id.desc()).limit(1)
+        )
         .mappings()
         .first()
     )
@@ -162,7 +221,9 @@ def latest_decision(conn: Connection, lead_id: str) -> dict[str, Any] | None:
 def get_explanation(conn: Connection, decision_id: str) -> tuple[dict[str, Any], str] | None:
     """``(explanation dict, computed)`` for a decision, or None when not stored yet."""
     row = conn.execute(
-        select(EXPLANATIONS.c.explanation, EXPLANATIONS.c.computed).where(EXPLANATIONS.c.decision_id == decision_id)
+        select(EXPLANATIONS.c.explanation, EXPLANATIONS.c.computed).where(
+            EXPLANATIONS.c.decision_id == decision_id
+        )
     ).first()
     return None if row is None else (orjson.loads(row[0]), row[1])
 
@@ -171,7 +232,9 @@ def iter_decisions(conn: Connection, batch: int = 10_000) -> Iterator[dict[str, 
     """All stored decisions in chain (id) order, streamed ``batch`` rows at a time."""
     last = 0
     while True:
-        rows = conn.execute(select(DECISIONS).where(DECISIONS.c.id > last).order_by(DECISIONS.c.id).limit(batch))
+        rows = conn.execute(
+            select(DECISIONS).where(DECISIONS.c.id > last).order_by(DECISIONS.c.id).limit(batch)
+        )
         chunk = [dict(r) for r in rows.mappings()]
         if not chunk:
             return
@@ -211,7 +274,11 @@ def find_resumable_run(conn: Connection, file_hash: str, mapping_hash: str) -> d
     row = (
         conn.execute(
             select(RUNS)
-            .where(RUNS.c.file_sha256 == file_hash, RUNS.c.mapping_hash == mapping_hash, RUNS.c.status == "running")
+            .where(
+                RUNS.c.file_sha256 == file_hash,
+                RUNS.c.mapping_hash == mapping_hash,
+                RUNS.c.status == "running",
+            )
             .order_by(RUNS.c.id.desc())
             .limit(1)
         )

@@ -100,8 +100,8 @@ def read_csv_chunks(
         mapper = mapping.compile(header)
         width = len(header)
         row_number = 0
-        for row_number, _ in zip(range(1, start_row + 1), reader, strict=False):
-            pass
+        for _ in itertools.islice(reader, start_row):
+            row_number += 1
         if row_number < start_row:
             return
         while True:
@@ -113,7 +113,9 @@ def read_csv_chunks(
             yield _map_batch(mapper, header, batch, first, width)
 
 
-def _map_batch(mapper: RowMapper, header: list[str], batch: list[list[str]], first: int, width: int) -> CsvChunk:
+def _map_batch(
+    mapper: RowMapper, header: list[str], batch: list[list[str]], first: int, width: int
+) -> CsvChunk:
     chunk = CsvChunk(first_row=first, last_row=first + len(batch) - 1)
     good_rows: list[list[str]] = []
     good_numbers: list[int] = []
@@ -131,7 +133,9 @@ def _map_batch(mapper: RowMapper, header: list[str], batch: list[list[str]], fir
     leads, errors = mapper.to_leads(good_rows)
     for i, lead in enumerate(leads):
         if lead is None:
-            chunk.rejected.append(Rejected(good_numbers[i], dict(zip(header, good_rows[i], strict=True)), errors[i]))
+            chunk.rejected.append(
+                Rejected(good_numbers[i], dict(zip(header, good_rows[i], strict=True)), errors[i])
+            )
         else:
             chunk.leads.append((good_numbers[i], lead))
     chunk.rejected.sort(key=lambda r: r.row_number)

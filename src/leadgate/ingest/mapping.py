@@ -163,7 +163,9 @@ class RowMapper:
                 return True
             if low in self._false:
                 return False
-            raise ValueError(f"expected a boolean ({'/'.join(sorted(self._true | self._false))}), got {raw!r}")
+            raise ValueError(
+                f"expected a boolean ({'/'.join(sorted(self._true | self._false))}), got {raw!r}"
+            )
         try:
             number: float | int = float(text)
         except ValueError:
@@ -180,7 +182,9 @@ class RowMapper:
             raise ValueError(f"must be <= {spec.max:g}, got {raw!r}")
         return number
 
-    def to_lead_dicts(self, rows: list[list[str]]) -> tuple[list[dict[str, Any] | None], dict[int, list[FieldError]]]:
+    def to_lead_dicts(
+        self, rows: list[list[str]]
+    ) -> tuple[list[dict[str, Any] | None], dict[int, list[FieldError]]]:
         """Map rows (each exactly ``len(header)`` cells) to ``lead/v1`` dicts, not yet validated as ``Lead``.
 
         Returns:
@@ -266,7 +270,9 @@ class RowMapper:
         """
         missing = [h for h in self.header if h not in row]
         if missing:
-            raise ContractError("lead/v1", [FieldError(f"columns.{h}", "column missing from the row") for h in missing])
+            raise ContractError(
+                "lead/v1", [FieldError(f"columns.{h}", "column missing from the row") for h in missing]
+            )
         leads, errors = self.to_leads([[row[h] for h in self.header]])
         if errors:
             raise ContractError("lead/v1", errors[0])

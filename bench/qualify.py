@@ -1,0 +1,258 @@
+"""Benchmark: batch qualification throughput, peak memory, and single-lead latency.
+
+Prints:
+  * leads/s of `qualify_file` (import + score + policy + audit-chained decisions, all written to a fresh
+    SQLite file) for the 9,240 real X Education leads and for N resampled leads (default 1,000,000, fresh
+    ids), with --explain none and --explain all side by side, and the peak RSS of each run;
+  * p50/p99 latency of single-lead qualification with its explanation, in process (`qualify_leads`,
+    stored) and over HTTP (`POST /v1/leads` to `leadgate serve` on 127.0.0.1).
+
+Each batch run is a separate process (clean peak RSS, nothing cached between runs).
+
+    python bench/qualify.py                       # full run (1M leads: several minutes)
+    python bench/qualify.py --big 200000          # smaller resample
+    python bench/qualify.py --skip-big --single 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LEADS = ROOT / "examples" / "xeducation" / "Leads.csv"
+MAPPING = ROOT / "examples" / "xeducation" / "mapping.yaml"
+
+WORKER = r"""
+import json, resource, sys, time
+from leadgate.db import make_engine, upgrade
+from leadgate.ingest import load_mapping
+from leadgate.pipeline import Qualifier, qualify_file, train_and_register, load_training_data
+from leadgate.features import load_feature_set
+from leadgate.defaults import default_path
+from leadgate.policy import load_default_policy
+from leadgate.registry import register_model
+import joblib
+
+url, data, mapping, explain, model_path = sys.argv[1:6]
+upgrade(url)
+engine = make_engine(url)
+model = joblib.load(model_path)
+fs = load_feature_set(default_path("features.yaml"))
+with engine.begin() as conn:
+    register_model(conn, "propensity", model, fs, {})
+q = Qualifier.load(engine, load_default_policy())
+m = load_mapping(mapping)
+t = time.perf_counter()
+s = qualify_file(engine, data, m, q, explain=explain, chunk_size=5000)
+dt = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"decisions": s.decisions, "seconds": dt, "explained": s.explained, "peak_rss": rss}))
+"""
+
+
+def resample(n: int, path: Path, seed: int = 7) -> None:
+    """Write ``n`` leads drawn with replacement from the real file, each with a fresh Prospect ID."""
+    import random
+
+    rng = random.Random(seed)
+    with open(LEADS, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        rows = list(reader)
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for _ in range(n):
+            row = list(rows[rng.randrange(len(rows))])
+            row[0] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            writer.writerow(row)
+
+
+def train_model(path: Path) -> None:
+    """Train the default model once and pickle it, so every run scores with the same model."""
+    import joblib
+
+    from leadgate.defaults import default_path
+    from leadgate.features import load_feature_set
+    from leadgate.ingest import load_mapping
+    from leadgate.pipeline import load_training_data
+    from leadgate.scoring import PropensityScorer
+
+    td = load_training_data(LEADS, load_mapping(MAPPING), load_feature_set(default_path("features.yaml")))
+    joblib.dump(PropensityScorer.from_feature_set(td.feature_set).fit(td.frame, td.labels), path)
+
+
+def batch_run(tmp: Path, data: Path, explain: str, model_path: Path) -> dict:
+    db = tmp / f"bench-{uuid.uuid4().hex[:8]}.db"
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER, f"sqlite:///{db}", str(data), str(MAPPING), explain, str(model_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["db_mb"] = sum(p.stat().st_size for p in tmp.glob(db.name + "*")) / 1e6
+    for p in tmp.glob(db.name + "*"):
+        p.unlink()
+    return result
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    qs = statistics.quantiles(samples, n=100, method="inclusive")
+    return qs[49], qs[98]
+
+
+def single_in_process(tmp: Path, n: int, model_path: Path) -> tuple[float, float]:
+    import joblib
+
+    from leadgate.db import make_engine, upgrade
+    from leadgate.defaults import default_path
+    from leadgate.features import load_feature_set
+    from leadgate.ingest import load_mapping, read_csv_chunks
+    from leadgate.pipeline import Qualifier, qualify_leads
+    from leadgate.policy import load_default_policy
+    from leadgate.registry import register_model
+
+    url = f"sqlite:///{tmp / 'single.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        register_model(
+            conn, "propensity", joblib.load(model_path), load_feature_set(default_path("features.yaml")), {}
+        )
+    q = Qualifier.load(engine, load_default_policy())
+    leads = [lead for c in read_csv_chunks(LEADS, load_mapping(MAPPING)) for _, lead in c.leads][: n + 50]
+    times = []
+    for i, lead in enumerate(leads):
+        t = time.perf_counter()
+        d = qualify_leads(engine, q, [lead], explain="all")[0]
+        elapsed = time.perf_counter() - t
+        assert d.score.explanation is not None
+        if i >= 50:  # warm-up
+            times.append(elapsed * 1000)
+    engine.dispose()
+    return percentiles(times)
+
+
+def single_http(tmp: Path, n: int, model_path: Path) -> tuple[float, float]:
+    import httpx
+    import joblib
+
+    from leadgate.db import make_engine, upgrade
+    from leadgate.defaults import default_path
+    from leadgate.features import load_feature_set
+    from leadgate.ingest import load_mapping, read_csv_chunks
+    from leadgate.registry import register_model
+
+    url = f"sqlite:///{tmp / 'http.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        register_model(
+            conn, "propensity", joblib.load(model_path), load_feature_set(default_path("features.yaml")), {}
+        )
+    engine.dispose()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LEADGATE_DATABASE_URL": url}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "leadgate.api.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for _ in range(200):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            leads = [lead for c in read_csv_chunks(LEADS, load_mapping(MAPPING)) for _, lead in c.leads][
+                : n + 50
+            ]
+            times = []
+            for i, lead in enumerate(leads):
+                body = lead.model_dump_json(exclude={"received_at"})
+                t = time.perf_counter()
+                r = client.post("/v1/leads", content=body, headers={"content-type": "application/json"})
+                elapsed = time.perf_counter() - t
+                r.raise_for_status()
+                if i >= 50:
+                    times.append(elapsed * 1000)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return percentiles(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--big", type=int, default=1_000_000, help="resampled leads for the large run")
+    parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument(
+        "--big-explain-all", action="store_true", help="also run --explain all on the large file"
+    )
+    parser.add_argument("--single", type=int, default=1000, help="single-lead requests to time")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="leadgate-bench-") as d:
+        tmp = Path(d)
+        model_path = tmp / "model.joblib"
+        train_model(model_path)
+        print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; SQLite file database (WAL)")
+        print("\nbatch qualification (import + score + policy + audited decisions, written to SQLite)")
+        print(
+            f"{'leads':>10} {'explain':>8} {'seconds':>9} {'leads/s':>10} {'explained':>10} {'peak RSS':>10} {'db size':>9}"
+        )
+        runs = [(LEADS, 9240, "none"), (LEADS, 9240, "all")]
+        if not args.skip_big:
+            big = tmp / "big.csv"
+            resample(args.big, big)
+            runs.append((big, args.big, "none"))
+            if args.big_explain_all:
+                runs.append((big, args.big, "all"))
+        for data, n, explain in runs:
+            r = batch_run(tmp, data, explain, model_path)
+            assert r["decisions"] == n, r
+            print(
+                f"{n:>10,} {explain:>8} {r['seconds']:>9.2f} {n / r['seconds']:>10,.0f} {r['explained']:>10,}"
+                f" {r['peak_rss'] / 2**20:>8.0f} MB {r['db_mb']:>7.0f} MB",
+                flush=True,
+            )
+        p50, p99 = single_in_process(tmp, args.single, model_path)
+        print(
+            f"\nsingle lead, in process, stored, with explanation: p50 {p50:.2f} ms  p99 {p99:.2f} ms  ({args.single} leads)"
+        )
+        p50, p99 = single_http(tmp, args.single, model_path)
+        print(
+            f"single lead, HTTP POST /v1/leads (uvicorn, 127.0.0.1): p50 {p50:.2f} ms  p99 {p99:.2f} ms  ({args.single} requests)"
+        )
+
+
+if __name__ == "__main__":
+    main()
