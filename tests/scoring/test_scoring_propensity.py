@@ -207,3 +207,24 @@ def test_model_is_not_a_constant(full_model, xeducation):
     X, y, _ = xeducation
     p = full_model.predict_proba(X)[:, 1]
     assert p[y == 1].mean() > p[y == 0].mean() + 0.3
+
+
+def test_empty_input(small_model, small_data):
+    X, _, _ = small_data
+    none = X.iloc[:0]
+    assert small_model.predict_proba(none).shape == (0, 2)
+    assert small_model.confidence(none).shape == (0,)
+    assert small_model.contributions(none).shape == (0, small_model.n_features_in_ + 1)
+    assert small_model.explain(none) == []
+
+
+def test_pandas_extension_dtypes_encode_like_object_columns(small_model, small_data):
+    X, _, fs = small_data
+    ext = X.copy()
+    for c in fs.categorical:
+        ext[c] = ext[c].astype("string")  # missing becomes pd.NA
+    for c in fs.numeric:
+        ext[c] = ext[c].astype("Float64")
+    np.testing.assert_array_equal(small_model.encode(ext), small_model.encode(X))
+    np.testing.assert_array_equal(small_model.encode(ext.iloc[:3]), small_model.encode(X.iloc[:3]))
+    assert small_model.explain(ext.iloc[:3]) == small_model.explain(X.iloc[:3])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,6 +85,13 @@ def require_fitted(estimator: object, attribute: str) -> None:
         raise NotFittedError(
             f"This {type(estimator).__name__} instance is not fitted yet: call 'fit' before using it."
         )
+
+
+def is_missing(value: Any) -> bool:
+    """Tell whether one value is missing: None, NaN (float or NumPy float) or ``pd.NA``."""
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
 
 
 def is_missing_array(values: NDArray[Any]) -> NDArray[np.bool_]:

@@ -4,7 +4,7 @@ Two parts:
 
 * ``SplitCells`` and ``dedup_contributions``: LightGBM's ``pred_contrib=True`` (TreeSHAP, Lundberg et al.
   2020, "From local explanations to global understanding with explainable AI for trees", Nature MI) costs
-  about 100 times a plain prediction. The TreeSHAP value of a row depends on the row only through the
+  20 to 100 times a plain prediction (more for bigger trees). The TreeSHAP value of a row depends on the row only through the
   branch it takes at every split of every tree. Two rows that fall in the same *cell* (same side of every
   split threshold of every feature, same missing-value handling, same category code) therefore get
   bit-identical contributions. ``dedup_contributions`` maps rows to cells, runs ``pred_contrib`` once per
@@ -16,7 +16,6 @@ Two parts:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from leadgate.contracts.decision import Explanation, Factor
+from leadgate.scoring._data import is_missing
 
 #: LightGBM treats |x| <= kZeroThreshold as zero when a split's missing type is "Zero" (LightGBM
 #: ``include/LightGBM/meta.h``).
@@ -131,16 +131,21 @@ def dedup_contributions(
     """
     n = matrix.shape[0]
     if n <= 1:
-        return _pred_contrib(booster, matrix, num_threads)
+        return plain_contributions(booster, matrix, num_threads)
     keys = np.ascontiguousarray(cells.keys(matrix))
     rows = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
     _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
     if len(first) == n:
-        return _pred_contrib(booster, matrix, num_threads)
-    return _pred_contrib(booster, matrix[first], num_threads)[inverse.ravel()]
+        return plain_contributions(booster, matrix, num_threads)
+    return plain_contributions(booster, matrix[first], num_threads)[inverse.ravel()]
 
 
-def _pred_contrib(booster: lgb.Booster, matrix: NDArray[np.float64], num_threads: int) -> NDArray[np.float64]:
+def plain_contributions(
+    booster: lgb.Booster, matrix: NDArray[np.float64], num_threads: int = 1
+) -> NDArray[np.float64]:
+    """Run ``booster.predict(matrix, pred_contrib=True)`` on every row: (n, n_features + 1), n may be 0."""
+    if len(matrix) == 0:  # LightGBM cannot predict contributions of zero rows
+        return np.empty((0, matrix.shape[1] + 1), dtype=np.float64)
     out = booster.predict(matrix, pred_contrib=True, num_threads=num_threads)
     return np.asarray(out, dtype=np.float64)
 
@@ -218,11 +223,6 @@ class _Unseen:
 
 #: Decoded value of an unseen category code (-1) when the raw string is not available.
 UNSEEN = _Unseen()
-
-
-def is_missing(value: Any) -> bool:
-    """Tell whether a value is missing (None or NaN)."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _format_number(v: float) -> str:

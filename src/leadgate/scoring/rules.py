@@ -38,12 +38,13 @@ from leadgate.contracts.decision import Explanation, Factor, Probability
 from leadgate.contracts.errors import ContractError
 from leadgate.scoring._data import (
     check_columns,
+    is_missing,
     is_missing_array,
     proba_columns,
     require_fitted,
     require_frame,
 )
-from leadgate.scoring.explain import MAX_FACTORS, factor_value, is_missing
+from leadgate.scoring.explain import MAX_FACTORS, factor_value
 
 if TYPE_CHECKING:
     from typing import Self
