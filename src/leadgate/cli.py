@@ -475,10 +475,18 @@ def audit_verify(database_url: DbUrl = None) -> None:
     from leadgate.db import make_engine, store
 
     engine = make_engine(_url(database_url))
+    last_hash = None
+
+    def rows():  # type: ignore[no-untyped-def]
+        nonlocal last_hash
+        for row in store.iter_decisions(conn):
+            last_hash = row["record_hash"]
+            yield row
+
     try:
         with engine.connect() as conn:
             head, count = store.chain_head(conn)
-            checked, broken = verify_chain(store.iter_decisions(conn))
+            checked, broken = verify_chain(rows())
     finally:
         engine.dispose()
     if broken is not None:
@@ -487,6 +495,9 @@ def audit_verify(database_url: DbUrl = None) -> None:
         raise _fail(f"chain head counts {count} decisions but {checked} are stored")
     if checked and head is None:
         raise _fail("chain head missing")
+    if checked and last_hash != head:
+        # Nothing links to the last decision: only the head shows it was changed and re-hashed.
+        raise _fail(f"chain head {head[:16]}… does not match the last decision's hash {str(last_hash)[:16]}…")
     console.print(f"audit chain intact: {checked} decisions, head {head[:16]}…")
 
 

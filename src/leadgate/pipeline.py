@@ -236,6 +236,9 @@ class Qualifier:
         feature_set: FeatureSet,
     ):
         self.model = model
+        if model is not None and "n_jobs" in model.estimator.get_params():
+            # Trained single-threaded for reproducibility; scoring uses every core (LightGBM threads).
+            model.estimator.set_params(n_jobs=-1)
         self.policy = policy
         self.fit_scorer = fit_scorer
         self.fallback = fallback

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import LEADS_CSV, MAPPING
 
 from leadgate.contracts import ContractError
 from leadgate.ingest import FileFormatError, MappingError, load_mapping, read_csv_chunks
-from tests.conftest import LEADS_CSV, MAPPING
 
 
 def test_xeducation_mapping_declares_every_column_and_stage() -> None:
@@ -31,12 +31,16 @@ def test_xeducation_mapping_declares_every_column_and_stage() -> None:
 
 def test_all_real_rows_map_to_leads_with_select_as_missing() -> None:
     mapping = load_mapping(MAPPING)
-    leads = [lead for chunk in read_csv_chunks(LEADS_CSV, mapping, chunk_size=1000) for _, lead in chunk.leads]
+    leads = [
+        lead for chunk in read_csv_chunks(LEADS_CSV, mapping, chunk_size=1000) for _, lead in chunk.leads
+    ]
     assert len(leads) == 9240
     assert sum(1 for lead in leads if lead.outcome and lead.outcome.converted) == 3561
     values = {lead.attributes["specialization"] for lead in leads}
     assert "Select" not in values and None in values
-    assert all(lead.attributes["lead_source"] is None or lead.attributes["lead_source"].islower() for lead in leads)
+    assert all(
+        lead.attributes["lead_source"] is None or lead.attributes["lead_source"].islower() for lead in leads
+    )
     assert "tags" not in leads[0].attributes and "tags" in leads[0].post_decision
 
 

@@ -12,11 +12,11 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select, text
+from tests.conftest import LEADS_CSV, MAPPING
 
 from leadgate.db.store import DEAD, LEADS, RUNS
 from leadgate.ingest import load_mapping
 from leadgate.pipeline import ImportInProgressError, import_file
-from tests.conftest import LEADS_CSV, MAPPING
 
 
 def _count(engine: Engine, table: object) -> int:
@@ -100,12 +100,24 @@ def test_unfinished_run_must_be_resumed(engine: Engine, tmp_path: Path) -> None:
     assert summary.imported == 50
 
 
-def test_import_killed_midway_resumes_with_nothing_lost_or_doubled(db_url: str, engine: Engine, tmp_path: Path) -> None:
+def test_import_killed_midway_resumes_with_nothing_lost_or_doubled(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
     path = tmp_path / "big.csv"
     n_rows = 40_000
     good, bad = _make_file(path, n_rows, bad_every=997)
     env = {**os.environ, "LEADGATE_DATABASE_URL": db_url}
-    cmd = [sys.executable, "-m", "leadgate.cli", "import", str(path), "--mapping", str(MAPPING), "--chunk-size", "250"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "leadgate.cli",
+        "import",
+        str(path),
+        "--mapping",
+        str(MAPPING),
+        "--chunk-size",
+        "250",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     committed = 0
     deadline = time.monotonic() + 120
@@ -126,7 +138,9 @@ def test_import_killed_midway_resumes_with_nothing_lost_or_doubled(db_url: str, 
     # Everything up to the checkpoint is stored, nothing after it (chunk and checkpoint share a transaction).
     assert stored + _count(engine, DEAD) == run["rows_committed"]
 
-    done = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [*cmd, "--resume"], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert f"{run['rows_committed']}" in done.stdout  # "resumed from row" column
     with engine.connect() as conn:

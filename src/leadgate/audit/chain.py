@@ -68,7 +68,9 @@ class ChainBreak:
     reason: str
 
 
-def verify_chain(rows: Iterable[Mapping[str, Any]], start_hash: str = GENESIS_HASH) -> tuple[int, ChainBreak | None]:
+def verify_chain(
+    rows: Iterable[Mapping[str, Any]], start_hash: str = GENESIS_HASH
+) -> tuple[int, ChainBreak | None]:
     """Recompute the chain over stored rows in insertion order.
 
     Args:
@@ -82,7 +84,9 @@ def verify_chain(rows: Iterable[Mapping[str, Any]], start_hash: str = GENESIS_HA
     count = 0
     for count, row in enumerate(rows, start=1):
         if row["prev_hash"] != prev:
-            return count, ChainBreak(count, row["decision_id"], "prev_hash does not match the previous record")
+            return count, ChainBreak(
+                count, row["decision_id"], "prev_hash does not match the previous record"
+            )
         expected = chain_hash(prev, decision_record(row))
         if row["record_hash"] != expected:
             return count, ChainBreak(count, row["decision_id"], "record changed after it was written")

@@ -125,7 +125,9 @@ class FeatureSet(BaseModel):
         for f in self.features:
             stage = stages.get(f.source_name)
             if stage is None:
-                problems.append(f"feature {f.name!r} reads {f.source_name!r}, which the mapping does not declare")
+                problems.append(
+                    f"feature {f.name!r} reads {f.source_name!r}, which the mapping does not declare"
+                )
             elif stage != "pre_decision":
                 problems.append(
                     f"feature {f.name!r} reads {f.source_name!r}, declared {stage}: only pre_decision "
@@ -180,9 +182,11 @@ def _numeric(values: Sequence[Any]) -> np.ndarray:
             out[i] = float(v) if isinstance(v, bool) else math.nan
         else:
             try:
-                out[i] = float(v)
+                number = float(v)
             except (TypeError, ValueError):
-                out[i] = math.nan
+                number = math.nan
+            # A value that is not a finite number ("12abc", "inf") is missing for a numeric feature.
+            out[i] = number if math.isfinite(number) else math.nan
     return out
 
 

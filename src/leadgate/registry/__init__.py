@@ -13,4 +13,11 @@ from leadgate.registry.models import (
     set_alias,
 )
 
-__all__ = ["ModelNotFoundError", "RegisteredModel", "list_models", "load_model", "register_model", "set_alias"]
+__all__ = [
+    "ModelNotFoundError",
+    "RegisteredModel",
+    "list_models",
+    "load_model",
+    "register_model",
+    "set_alias",
+]

@@ -65,7 +65,9 @@ def register_model(
     joblib.dump(estimator, buf)
     blob = buf.getvalue()
     digest = hashlib.sha256(blob).hexdigest()
-    version = (conn.execute(select(func.max(MODELS.c.version)).where(MODELS.c.name == name)).scalar() or 0) + 1
+    version = (
+        conn.execute(select(func.max(MODELS.c.version)).where(MODELS.c.name == name)).scalar() or 0
+    ) + 1
     conn.execute(
         MODELS.insert().values(
             name=name,
@@ -88,11 +90,15 @@ def set_alias(conn: Connection, name: str, alias: str, version: int) -> None:
     Raises:
         ModelNotFoundError: the version does not exist.
     """
-    exists = conn.execute(select(MODELS.c.id).where(MODELS.c.name == name, MODELS.c.version == version)).first()
+    exists = conn.execute(
+        select(MODELS.c.id).where(MODELS.c.name == name, MODELS.c.version == version)
+    ).first()
     if exists is None:
         raise ModelNotFoundError(f"model {name}@{version} is not registered")
     conn.execute(ALIASES.delete().where(ALIASES.c.name == name, ALIASES.c.alias == alias))
-    conn.execute(insert_ignore(conn, ALIASES, ["name", "alias"]).values(name=name, alias=alias, version=version))
+    conn.execute(
+        insert_ignore(conn, ALIASES, ["name", "alias"]).values(name=name, alias=alias, version=version)
+    )
 
 
 def _resolve(conn: Connection, ref: str) -> tuple[str, int]:
@@ -101,7 +107,9 @@ def _resolve(conn: Connection, ref: str) -> tuple[str, int]:
         tag = "champion"
     if tag.isdigit():
         return name, int(tag)
-    version = conn.execute(select(ALIASES.c.version).where(ALIASES.c.name == name, ALIASES.c.alias == tag)).scalar()
+    version = conn.execute(
+        select(ALIASES.c.version).where(ALIASES.c.name == name, ALIASES.c.alias == tag)
+    ).scalar()
     if version is None:
         raise ModelNotFoundError(f"no model registered as {name}@{tag}")
     return name, int(version)
@@ -115,13 +123,19 @@ def load_model(conn: Connection, ref: str) -> RegisteredModel:
         ValueError: the stored bytes do not match their recorded sha256 (tampered or corrupted).
     """
     name, version = _resolve(conn, ref)
-    row = conn.execute(select(MODELS).where(MODELS.c.name == name, MODELS.c.version == version)).mappings().first()
+    row = (
+        conn.execute(select(MODELS).where(MODELS.c.name == name, MODELS.c.version == version))
+        .mappings()
+        .first()
+    )
     if row is None:
         raise ModelNotFoundError(f"model {name}@{version} is not registered")
     blob = bytes(row["artifact"])
     digest = hashlib.sha256(blob).hexdigest()
     if digest != row["content_hash"]:
-        raise ValueError(f"model {name}@{version}: artifact sha256 {digest} != recorded {row['content_hash']}")
+        raise ValueError(
+            f"model {name}@{version}: artifact sha256 {digest} != recorded {row['content_hash']}"
+        )
     estimator = joblib.load(io.BytesIO(blob))
     feature_set = FeatureSet.model_validate_json(row["feature_set"])
     return RegisteredModel(name, version, digest, estimator, feature_set, orjson.loads(row["metrics"]))
