@@ -55,21 +55,30 @@ class ImportSummary:
     status: str
 
 
-def lead_row(lead: Lead, run_id: int | None) -> dict[str, Any]:
+LeadLike = Lead | dict[str, Any]
+"""A ``Lead`` or its validated record (``lead_document`` form, as ``read_csv_chunks`` yields)."""
+
+
+def as_record(lead: LeadLike) -> dict[str, Any]:
+    """The record form of a lead (a ``Lead`` is turned into its ``lead_document``)."""
+    return lead_document(lead) if isinstance(lead, Lead) else lead
+
+
+def lead_row(lead: LeadLike, run_id: int | None) -> dict[str, Any]:
     """The ``leads`` table row of a lead: its JSON document, input hash and content hash.
 
     ``content_hash`` covers the whole document except ``received_at``, so re-importing an identical
     record is recognised as unchanged.
     """
-    doc = lead_document(lead)
+    doc = dict(as_record(lead))
     received = doc.pop("received_at")
     content = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
     doc["received_at"] = received
     return {
-        "lead_id": lead.lead_id,
-        "source": lead.source,
+        "lead_id": doc["lead_id"],
+        "source": doc["source"],
         "received_at": received,
-        "input_hash": input_hash(lead),
+        "input_hash": input_hash(doc),
         "content_hash": hashlib.sha256(content).hexdigest(),
         "data": orjson.dumps(doc).decode(),
         "import_run_id": run_id,
@@ -128,7 +137,7 @@ def _run_file(
     totals = {"imported": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     committed = start_row
     for chunk in read_csv_chunks(path, mapping, start_row=start_row, chunk_size=chunk_size):
-        rows = [lead_row(lead, run_id) for _, lead in chunk.leads]
+        rows = [lead_row(record, run_id) for _, record in chunk.records]
         dead = [dead_letter_row(mapping.source, file_hash, run_id, r) for r in chunk.rejected]
         after_commit = None
         with lock, engine.begin() as conn:
@@ -288,18 +297,18 @@ class Qualifier:
 
     # -- scoring
 
-    def features_of(self, lead: Lead) -> dict[str, Any]:
+    def features_of(self, record: dict[str, Any]) -> dict[str, Any]:
         """Feature name -> the lead's value as the model sees it (before encoding)."""
-        attrs = lead.attributes
+        attrs = record["attributes"]
         return {name: attrs.get(src) for name, src in self._specs}
 
-    def score(self, leads: Sequence[Lead]) -> ScoredBatch:
+    def score(self, leads: Sequence[LeadLike]) -> ScoredBatch:
         """Probability, confidence, fit score and scorer kind of each lead.
 
         Leads missing a ``required`` feature, and every lead when no model is registered, are scored by
         the rule fallback; ``fallback_reason`` says why.
         """
-        frame = self.feature_set.frame_from_leads(leads)
+        frame = self.feature_set.frame_from_records([as_record(lead)["attributes"] for lead in leads])
         n = len(leads)
         fit = np.asarray(self.fit_scorer.score(frame), dtype=np.float64)
         if self.model is None:
@@ -382,7 +391,7 @@ class Qualifier:
 
     def decide(
         self,
-        leads: Sequence[Lead],
+        leads: Sequence[LeadLike],
         explain: ExplainMode = "all",
         now: datetime | None = None,
         input_hashes: Sequence[str] | None = None,
@@ -396,32 +405,33 @@ class Qualifier:
             columns without the chain hashes) and the explanations computed inline, by row position
             (all leads for ``all``, those routed to sales for ``routed``, none for ``none``).
         """
-        batch = self.score(leads)
+        records = [as_record(lead) for lead in leads]
+        batch = self.score(records)
         verdicts = decide_many(
-            [lead.attributes for lead in leads],
+            [r["attributes"] for r in records],
             batch.probability,
             batch.confidence,
             batch.fit_score,
             batch.scorer,
             self.policy,
-            lead_fields=[_lead_fields(lead) for lead in leads]
+            lead_fields=[_lead_fields(r) for r in records]
             if self.policy.compiled().needs_lead_fields
             else None,
         )
         decided_at = store.iso(now or store.utcnow())
         model_id = (self.model_name, self.model_version, self.model_hash)
-        hashes = input_hashes if input_hashes is not None else [input_hash(lead) for lead in leads]
+        hashes = input_hashes if input_hashes is not None else [input_hash(r) for r in records]
         rows = []
-        for i, lead in enumerate(leads):
+        for i, record in enumerate(records):
             v = verdicts[i]
             rows.append(
                 {
                     "decision_id": store.new_id(),
-                    "lead_id": lead.lead_id,
+                    "lead_id": record["lead_id"],
                     "decided_at": decided_at,
                     "input_hash": hashes[i],
                     "feature_set": self.feature_set.ref,
-                    "features": orjson.dumps(self.features_of(lead)).decode(),
+                    "features": orjson.dumps(self.features_of(record)).decode(),
                     "model_name": model_id[0] if batch.scorer[i] == "model" else self._fallback_id[0],
                     "model_version": model_id[1] if batch.scorer[i] == "model" else self._fallback_id[1],
                     "model_hash": model_id[2] if batch.scorer[i] == "model" else self._fallback_id[2],
@@ -451,8 +461,8 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _lead_fields(lead: Lead) -> dict[str, Any]:
-    return {name: getattr(lead, name) for name in _LEAD_FIELDS}
+def _lead_fields(record: dict[str, Any]) -> dict[str, Any]:
+    return {name: record.get(name) for name in _LEAD_FIELDS}
 
 
 _LEAD_FIELDS = (
@@ -492,7 +502,7 @@ def store_decisions(
 
 
 def qualify_leads(
-    engine: Engine, qualifier: Qualifier, leads: Sequence[Lead], explain: ExplainMode = "all"
+    engine: Engine, qualifier: Qualifier, leads: Sequence[LeadLike], explain: ExplainMode = "all"
 ) -> list[Decision]:
     """Store ``leads``, qualify them and store the decisions, all in one transaction.
 
@@ -674,7 +684,7 @@ def qualify_file(
     def on_chunk(
         conn: Connection, chunk: CsvChunk, lead_rows: list[dict[str, Any]]
     ) -> Callable[[], None] | None:
-        leads = [lead for _, lead in chunk.leads]
+        leads = [record for _, record in chunk.records]
         if not leads:
             return None
         rows, explanations = qualifier.decide(
@@ -739,17 +749,18 @@ def load_training_data(path: str | Path, mapping: ColumnMapping, feature_set: Fe
     feature_set.check_sources(stages)
     if "label" not in stages.values():
         raise ValueError(f"mapping {mapping.name!r} declares no label column: nothing to learn from")
-    leads: list[Lead] = []
+    records: list[dict[str, Any]] = []
     rejected = 0
     for chunk in read_csv_chunks(path, mapping):
         rejected += len(chunk.rejected)
-        leads.extend(
-            lead for _, lead in chunk.leads if lead.outcome is not None and lead.outcome.converted is not None
+        records.extend(
+            r for _, r in chunk.records if r["outcome"] is not None and r["outcome"]["converted"] is not None
         )
-    if not leads:
+    if not records:
         raise ValueError(f"{path}: no labelled rows")
-    labels = np.array([1 if lead.outcome and lead.outcome.converted else 0 for lead in leads], dtype=np.int64)
-    return TrainingData(feature_set.frame_from_leads(leads), labels, feature_set, rejected)
+    labels = np.array([1 if r["outcome"]["converted"] else 0 for r in records], dtype=np.int64)
+    frame = feature_set.frame_from_records([r["attributes"] for r in records])
+    return TrainingData(frame, labels, feature_set, rejected)
 
 
 def train_and_register(engine: Engine, data: TrainingData, name: str = "propensity") -> RegisteredModel:

@@ -82,7 +82,8 @@ def test_negative_time_and_bad_lead_id_rejected(tmp_path: Path) -> None:
     rejected = [r for c in read_csv_chunks(path, load_mapping(MAPPING)) for r in c.rejected]
     assert rejected[0].errors[0].path == "columns.Total Time Spent on Website"
     assert "must be >= 0" in rejected[0].reason
-    assert rejected[1].errors[0].path == "lead_id"
+    assert rejected[1].errors[0].path == "columns.Prospect ID"
+    assert rejected[1].reason.startswith("columns.Prospect ID: lead_id: String should match pattern")
 
 
 def test_undeclared_column_refuses_the_file(tmp_path: Path) -> None:
@@ -113,3 +114,44 @@ def test_single_row_mapping_raises_contract_error() -> None:
     with pytest.raises(ContractError) as info:
         mapper.to_lead(row)
     assert info.value.errors[0].path == "columns.Page Views Per Visit"
+
+
+def test_batch_records_equal_validated_leads_on_every_real_row() -> None:
+    """The batch path's records are exactly what full pydantic validation of the contract gives."""
+    from leadgate.contracts import Lead
+    from leadgate.contracts.lead import lead_document
+
+    mapping = load_mapping(MAPPING)
+    n = 0
+    for chunk in read_csv_chunks(LEADS_CSV, mapping, chunk_size=3000):
+        for _, record in chunk.records:
+            assert lead_document(Lead.model_validate(record)) == record
+            n += 1
+    assert n == 9240
+
+
+def test_batch_path_rejects_what_the_contract_rejects(tmp_path: Path) -> None:
+    from leadgate.contracts import Lead
+
+    rows = [r.split(",") for r in _real_rows(3)]
+    rows[0][29] = "x" * 101  # City is copied to Lead.city (at most 100 characters)
+    rows[1][11] = "y" * 10_001  # Country: longer than any attribute string may be
+    rows[2][12] = "  Finance Management  "  # surrounding spaces are stripped, as the contract does
+    path = _write(tmp_path, [",".join(r) for r in rows])
+    chunks = list(read_csv_chunks(path, load_mapping(MAPPING)))
+    rejected = {r.row_number: r for c in chunks for r in c.rejected}
+    assert rejected[1].errors[0].path == "columns.City"
+    assert "city: String should have at most 100 characters" in rejected[1].reason
+    assert rejected[2].errors[0].path == "columns.Country"
+    assert "at most 10000 characters" in rejected[2].reason
+    (number, record), = [x for c in chunks for x in c.records]
+    assert number == 3 and record["attributes"]["specialization"] == "Finance Management"
+    assert Lead.model_validate(record).attributes["specialization"] == "Finance Management"
+    # the same values through full validation fail the same way
+    for bad in ({"city": "x" * 101}, {"attributes": {"country": "y" * 10_001}}):
+        try:
+            Lead.model_validate({"lead_id": "a", **bad})
+        except Exception as exc:  # noqa: BLE001 - any validation error will do
+            assert "at most" in str(exc)
+        else:
+            raise AssertionError(f"{bad} should be rejected by the contract")

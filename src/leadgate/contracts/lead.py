@@ -20,7 +20,7 @@ Scalar = str | int | float | bool | None
 # The validated form of ``Scalar``: strict types tried left to right, commonest first (no coercion:
 # "1" stays a string, 1 stays an int, True stays a bool); 64-bit integers, finite floats, strings of at
 # most 10,000 characters.
-_ScalarIn = Annotated[
+ScalarIn = Annotated[
     None  # noqa: RUF036 - first on purpose: the commonest value is tried first
     | Annotated[str, Strict(), Field(max_length=10_000)]
     | Annotated[bool, Strict()]
@@ -29,7 +29,7 @@ _ScalarIn = Annotated[
     Field(union_mode="left_to_right"),
 ]
 _AttrName = Annotated[str, Field(min_length=1, max_length=128)]
-Attributes = dict[_AttrName, _ScalarIn]
+Attributes = dict[_AttrName, ScalarIn]
 
 LeadId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]
 

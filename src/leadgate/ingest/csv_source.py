@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from leadgate.contracts.errors import FieldError
 from leadgate.contracts.lead import Lead
@@ -38,12 +39,21 @@ class Rejected:
 
 @dataclass
 class CsvChunk:
-    """Consecutive rows ``first_row..last_row`` split into valid leads and rejected rows."""
+    """Consecutive rows ``first_row..last_row`` split into valid lead records and rejected rows.
+
+    ``records`` holds ``(row_number, record)`` pairs where each record is the validated ``lead/v1`` dict
+    (``lead_document`` form); ``leads`` gives the same as ``Lead`` objects.
+    """
 
     first_row: int
     last_row: int
-    leads: list[tuple[int, Lead]] = field(default_factory=list)
+    records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+
+    @property
+    def leads(self) -> list[tuple[int, Lead]]:
+        """``(row_number, Lead)`` pairs (validated from the records on each access)."""
+        return [(n, Lead.model_validate(r)) for n, r in self.records]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -130,13 +140,13 @@ def _map_batch(
             record["__extra__"] = ",".join(cells[width:])
         reason = FieldError("<row>", f"has {len(cells)} fields, the header has {width}")
         chunk.rejected.append(Rejected(number, record, [reason]))
-    leads, errors = mapper.to_leads(good_rows)
-    for i, lead in enumerate(leads):
-        if lead is None:
+    records, errors = mapper.to_records(good_rows)
+    for i, lead_record in enumerate(records):
+        if lead_record is None:
             chunk.rejected.append(
                 Rejected(good_numbers[i], dict(zip(header, good_rows[i], strict=True)), errors[i])
             )
         else:
-            chunk.leads.append((good_numbers[i], lead))
+            chunk.records.append((good_numbers[i], lead_record))
     chunk.rejected.sort(key=lambda r: r.row_number)
     return chunk
