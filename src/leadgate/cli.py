@@ -444,7 +444,8 @@ def quickstart_cmd(
     else:
         train_cmd(data=data, mapping=mapping, features=None, name="propensity", database_url=database_url)
     out.parent.mkdir(parents=True, exist_ok=True)
-    summary = _qualify(data, mapping, out, "routed", None, "propensity@champion", False, 5000, database_url)
+    # resume=True: finish an interrupted earlier run of the same file, else start a new run
+    summary = _qualify(data, mapping, out, "routed", None, "propensity@champion", True, 5000, database_url)
     _print_summary(summary, out)
     if serve:
         serve_cmd(host=None, port=None, database_url=database_url)

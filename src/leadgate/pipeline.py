@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -101,8 +103,24 @@ def dead_letter_row(source: str, file_hash: str, run_id: int | None, rejected: R
     }
 
 
-ChunkHook = Callable[[Connection, CsvChunk, list[dict[str, Any]]], Callable[[], None] | None]
-"""Work added inside a chunk's transaction; may return a callback to run once the chunk is committed."""
+@dataclass
+class ChunkWork:
+    """What a chunk hook computed outside the transaction.
+
+    Attributes:
+        write: runs inside the chunk's transaction (with its leads, dead letters and checkpoint).
+        after_commit: runs once the chunk is committed (e.g. appending to an output file), or None.
+    """
+
+    write: Callable[[Connection], None]
+    after_commit: Callable[[], None] | None = None
+
+
+ChunkHook = Callable[[CsvChunk, list[dict[str, Any]]], ChunkWork | None]
+"""Work for one chunk: gets the chunk and its ``leads`` rows, returns what to write (or None)."""
+
+_QUEUE_CHUNKS = 2
+"""Chunks computed ahead of the writer: bounds memory to a few chunks whatever the file size."""
 
 
 def _run_file(
@@ -115,7 +133,7 @@ def _run_file(
     on_chunk: ChunkHook | None,
     progress: Callable[[int], None] | None,
 ) -> ImportSummary:
-    """Stream ``path`` into the store chunk by chunk; ``on_chunk`` adds work inside each chunk's transaction."""
+    """Stream ``path`` into the store chunk by chunk; ``on_chunk`` adds work to each chunk's transaction."""
     path = Path(path)
     file_hash = file_sha256(path)
     mapping_hash = mapping.content_hash()
@@ -134,34 +152,60 @@ def _run_file(
                 store.start_import_run(conn, mapping.source, str(path), file_hash, mapping_hash),
                 0,
             )
-    totals = {"imported": 0, "updated": 0, "unchanged": 0, "rejected": 0}
-    committed = start_row
-    for chunk in read_csv_chunks(path, mapping, start_row=start_row, chunk_size=chunk_size):
-        rows = [lead_row(record, run_id) for _, record in chunk.records]
-        dead = [dead_letter_row(mapping.source, file_hash, run_id, r) for r in chunk.rejected]
-        after_commit = None
-        with lock, engine.begin() as conn:
-            inserted, updated, unchanged = store.write_leads(conn, rows)
-            store.write_dead_letters(conn, dead)
-            if on_chunk is not None:
-                after_commit = on_chunk(conn, chunk, rows)
-            store.checkpoint_run(
-                conn,
-                run_id,
-                rows_committed=chunk.last_row,
-                imported=inserted + updated,
-                unchanged=unchanged,
-                rejected=len(dead),
-            )
-        if after_commit is not None:
-            after_commit()
-        totals["imported"] += inserted
-        totals["updated"] += updated
-        totals["unchanged"] += unchanged
-        totals["rejected"] += len(dead)
-        committed = chunk.last_row
-        if progress is not None:
-            progress(chunk.last_row - chunk.first_row + 1)
+    totals = {"imported": 0, "updated": 0, "unchanged": 0, "rejected": 0, "committed": start_row}
+    # One writer thread commits chunks in file order while this thread parses, scores and decides the
+    # next ones: SQLite and LightGBM release the GIL, so the two overlap (DESIGN rule 6: one writer).
+    pending: queue.Queue[tuple[CsvChunk, list[dict[str, Any]], list[dict[str, Any]], ChunkWork | None] | None]
+    pending = queue.Queue(maxsize=_QUEUE_CHUNKS)
+    failure: list[BaseException] = []
+
+    def write_chunks() -> None:
+        while (item := pending.get()) is not None:
+            if failure:
+                continue  # drain after a failure so the producer never blocks
+            chunk, rows, dead, work = item
+            try:
+                with lock, engine.begin() as conn:
+                    inserted, updated, unchanged = store.write_leads(conn, rows)
+                    store.write_dead_letters(conn, dead)
+                    if work is not None:
+                        work.write(conn)
+                    store.checkpoint_run(
+                        conn,
+                        run_id,
+                        rows_committed=chunk.last_row,
+                        imported=inserted + updated,
+                        unchanged=unchanged,
+                        rejected=len(dead),
+                    )
+                if work is not None and work.after_commit is not None:
+                    work.after_commit()
+                totals["imported"] += inserted
+                totals["updated"] += updated
+                totals["unchanged"] += unchanged
+                totals["rejected"] += len(dead)
+                totals["committed"] = chunk.last_row
+                if progress is not None:
+                    progress(chunk.last_row - chunk.first_row + 1)
+            except BaseException as exc:
+                failure.append(exc)
+
+    writer = threading.Thread(target=write_chunks, name="leadgate-writer", daemon=True)
+    writer.start()
+    try:
+        for chunk in read_csv_chunks(path, mapping, start_row=start_row, chunk_size=chunk_size):
+            if failure:
+                break
+            rows = [lead_row(record, run_id) for _, record in chunk.records]
+            dead = [dead_letter_row(mapping.source, file_hash, run_id, r) for r in chunk.rejected]
+            work = on_chunk(chunk, rows) if on_chunk is not None else None
+            pending.put((chunk, rows, dead, work))
+    finally:
+        pending.put(None)
+        writer.join()
+    if failure:
+        raise failure[0]
+    committed = totals["committed"]
     with lock, engine.begin() as conn:
         run = store.finish_run(conn, run_id)
     return ImportSummary(
@@ -681,16 +725,12 @@ def qualify_file(
         if not append:
             writer.writerow(DECISION_CSV_COLUMNS)
 
-    def on_chunk(
-        conn: Connection, chunk: CsvChunk, lead_rows: list[dict[str, Any]]
-    ) -> Callable[[], None] | None:
+    def on_chunk(chunk: CsvChunk, lead_rows: list[dict[str, Any]]) -> ChunkWork | None:
         leads = [record for _, record in chunk.records]
         if not leads:
             return None
-        rows, explanations = qualifier.decide(
-            leads, explain, input_hashes=[r["input_hash"] for r in lead_rows]
-        )
-        store_decisions(conn, rows, explanations)
+        hashes = [r["input_hash"] for r in lead_rows]
+        rows, explanations = qualifier.decide(leads, explain, input_hashes=hashes)
 
         def after_commit() -> None:
             # Counted and written only once committed, so a crash never leaves uncommitted rows in the CSV.
@@ -704,7 +744,9 @@ def qualify_file(
             if fh is not None:
                 fh.flush()
 
-        return after_commit
+        return ChunkWork(
+            write=lambda conn: store_decisions(conn, rows, explanations), after_commit=after_commit
+        )
 
     try:
         summary = _run_file(

@@ -178,24 +178,26 @@ class RowMapper:
     def _convert_column(
         self, header: str, spec: ColumnSpec, cells: tuple[str, ...], errors: dict[int, list[FieldError]]
     ) -> list[Any]:
-        path = f"columns.{header}"
+        # Cells repeat heavily (categories, flags, small counts): convert and check each distinct string
+        # once, then map the column through the table (a C-level loop).
         check = _checker(spec)
-        # Cells repeat heavily (categories, flags, small counts): convert and check each distinct string once.
-        cache: dict[str, tuple[bool, Any]] = {}
-        out: list[Any] = [None] * len(cells)
-        for i, raw in enumerate(cells):
-            hit = cache.get(raw)
-            if hit is None:
-                hit = self._convert_cell(spec, raw)
-                if hit[0] and hit[1] is not None:
-                    hit = check(hit[1])
-                cache[raw] = hit
-            ok, value = hit
+        table: dict[str, Any] = {}
+        bad: dict[str, str] = {}
+        for raw in set(cells):
+            ok, value = self._convert_cell(spec, raw)
+            if ok and value is not None:
+                ok, value = check(value)
             if ok:
-                out[i] = value
+                table[raw] = value
             else:
-                errors.setdefault(i, []).append(FieldError(path, value))
-        return out
+                bad[raw] = value
+        if not bad:
+            return list(map(table.__getitem__, cells))
+        path = f"columns.{header}"
+        for i, raw in enumerate(cells):
+            if raw in bad:
+                errors.setdefault(i, []).append(FieldError(path, bad[raw]))
+        return list(map(table.get, cells))
 
     def _convert_cell(self, spec: ColumnSpec, raw: str) -> tuple[bool, Any]:
         """``(True, value)`` or ``(False, reason)`` for one cell."""
