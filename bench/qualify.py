@@ -11,6 +11,7 @@ Each batch run is a separate process (clean peak RSS, nothing cached between run
 
     python bench/qualify.py                       # full run (1M leads: several minutes)
     python bench/qualify.py --big 200000          # smaller resample
+    python bench/qualify.py --big-explain-none-only   # skip the slow --explain all run on the large file
     python bench/qualify.py --skip-big --single 500
 """
 
@@ -113,24 +114,32 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return qs[49], qs[98]
 
 
-def single_in_process(tmp: Path, n: int, model_path: Path) -> tuple[float, float]:
+def fresh_database(url: str, model_path: Path) -> None:
+    """Migrate ``url`` and register the pickled model as ``propensity@champion``."""
     import joblib
 
     from leadgate.db import make_engine, upgrade
     from leadgate.defaults import default_path
     from leadgate.features import load_feature_set
-    from leadgate.ingest import load_mapping, read_csv_chunks
-    from leadgate.pipeline import Qualifier, qualify_leads
-    from leadgate.policy import load_default_policy
     from leadgate.registry import register_model
 
-    url = f"sqlite:///{tmp / 'single.db'}"
     upgrade(url)
     engine = make_engine(url)
     with engine.begin() as conn:
-        register_model(
-            conn, "propensity", joblib.load(model_path), load_feature_set(default_path("features.yaml")), {}
-        )
+        fs = load_feature_set(default_path("features.yaml"))
+        register_model(conn, "propensity", joblib.load(model_path), fs, {})
+    engine.dispose()
+
+
+def single_in_process(tmp: Path, n: int, model_path: Path) -> tuple[float, float]:
+    from leadgate.db import make_engine
+    from leadgate.ingest import load_mapping, read_csv_chunks
+    from leadgate.pipeline import Qualifier, qualify_leads
+    from leadgate.policy import load_default_policy
+
+    url = f"sqlite:///{tmp / 'single.db'}"
+    fresh_database(url, model_path)
+    engine = make_engine(url)
     q = Qualifier.load(engine, load_default_policy())
     leads = [lead for c in read_csv_chunks(LEADS, load_mapping(MAPPING)) for _, lead in c.leads][: n + 50]
     times = []
@@ -147,22 +156,11 @@ def single_in_process(tmp: Path, n: int, model_path: Path) -> tuple[float, float
 
 def single_http(tmp: Path, n: int, model_path: Path) -> tuple[float, float]:
     import httpx
-    import joblib
 
-    from leadgate.db import make_engine, upgrade
-    from leadgate.defaults import default_path
-    from leadgate.features import load_feature_set
     from leadgate.ingest import load_mapping, read_csv_chunks
-    from leadgate.registry import register_model
 
     url = f"sqlite:///{tmp / 'http.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        register_model(
-            conn, "propensity", joblib.load(model_path), load_feature_set(default_path("features.yaml")), {}
-        )
-    engine.dispose()
+    fresh_database(url, model_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -209,6 +207,41 @@ def single_http(tmp: Path, n: int, model_path: Path) -> tuple[float, float]:
     return percentiles(times)
 
 
+def explanation_rates(model_path: Path, big: Path | None) -> None:
+    """rows/s of plain prediction, plain ``pred_contrib`` and the exact deduplicated TreeSHAP."""
+    import joblib
+    import numpy as np
+
+    from leadgate.defaults import default_path
+    from leadgate.features import load_feature_set
+    from leadgate.ingest import load_mapping, read_csv_chunks
+
+    model = joblib.load(model_path)
+    model.set_params(n_jobs=-1)
+    fs = load_feature_set(default_path("features.yaml"))
+    sets = [("9,240 real leads", LEADS)] + ([("resampled leads (copies of real rows)", big)] if big else [])
+    print("\nexplanations (TreeSHAP, LightGBM pred_contrib), rows/s; 200 trees x 7 leaves")
+    print(
+        f"{'data':>40} {'rows':>9} {'predict':>10} {'pred_contrib':>13} {'deduplicated':>13} {'distinct cells':>15}"
+    )
+    for label, path in sets:
+        records = [r for c in read_csv_chunks(path, load_mapping(MAPPING)) for _, r in c.records][:200_000]
+        matrix = model.encode(fs.frame_from_records([r["attributes"] for r in records]))
+        n = len(matrix)
+        t = time.perf_counter()
+        model.predict_proba(matrix)
+        predict = n / (time.perf_counter() - t)
+        t = time.perf_counter()
+        plain = model.contributions(matrix, optimized=False)
+        plain_rate = n / (time.perf_counter() - t)
+        t = time.perf_counter()
+        fast = model.contributions(matrix, optimized=True)
+        fast_rate = n / (time.perf_counter() - t)
+        assert np.array_equal(plain, fast), "deduplicated TreeSHAP must equal pred_contrib exactly"
+        cells = len(np.unique(model.cells_.keys(matrix), axis=0))
+        print(f"{label:>40} {n:>9,} {predict:>10,.0f} {plain_rate:>13,.0f} {fast_rate:>13,.0f} {cells:>15,}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -234,7 +267,7 @@ def main() -> None:
             big = tmp / "big.csv"
             resample(args.big, big)
             runs.append((big, args.big, "none"))
-            if args.big_explain_all:
+            if not args.big_explain_none_only:
                 runs.append((big, args.big, "all"))
         for data, n, explain in runs:
             r = batch_run(tmp, data, explain, model_path)
@@ -244,6 +277,7 @@ def main() -> None:
                 f" {r['peak_rss'] / 2**20:>8.0f} MB {r['db_mb']:>7.0f} MB",
                 flush=True,
             )
+        explanation_rates(model_path, None if args.skip_big else tmp / "big.csv")
         p50, p99 = single_in_process(tmp, args.single, model_path)
         print(
             f"\nsingle lead, in process, stored, with explanation: p50 {p50:.2f} ms  p99 {p99:.2f} ms  ({args.single} leads)"
