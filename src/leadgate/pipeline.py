@@ -465,12 +465,13 @@ class Qualifier:
         decided_at = store.iso(now or store.utcnow())
         model_id = (self.model_name, self.model_version, self.model_hash)
         hashes = input_hashes if input_hashes is not None else [input_hash(r) for r in records]
+        ids = store.new_ids(len(records))
         rows = []
         for i, record in enumerate(records):
             v = verdicts[i]
             rows.append(
                 {
-                    "decision_id": store.new_id(),
+                    "decision_id": ids[i],
                     "lead_id": record["lead_id"],
                     "decided_at": decided_at,
                     "input_hash": hashes[i],

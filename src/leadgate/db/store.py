@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -38,22 +37,25 @@ HEAD: Table = AuditHeadRow.__table__  # type: ignore[assignment]
 _IN_CHUNK = 5000
 
 
-def new_id() -> str:
-    """A time-ordered UUID version 7 (RFC 9562, section 5.7) as text.
+def new_ids(n: int) -> list[str]:
+    """``n`` time-ordered UUID version 7 strings (RFC 9562, section 5.7), one timestamp for the batch.
 
-    Ids that grow with time keep B-tree index inserts local, unlike random UUID4s (measurably faster
-    decision inserts at a million rows).
+    Ids that grow with time keep B-tree index inserts local, unlike random UUID4s. 74 random bits each.
     """
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (
-        (ms & 0xFFFF_FFFF_FFFF) << 80
-        | 0x7 << 76
-        | (rand >> 62 & 0xFFF) << 64
-        | 0b10 << 62
-        | (rand & (1 << 62) - 1)
-    )
-    return str(uuid.UUID(int=value))
+    high = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
+    noise = os.urandom(10 * n)
+    out = []
+    for k in range(0, 10 * n, 10):
+        rand = int.from_bytes(noise[k : k + 10], "big")
+        h = f"{high | (rand >> 62 & 0xFFF) << 64 | (rand & (1 << 62) - 1):032x}"
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out
+
+
+def new_id() -> str:
+    """One time-ordered UUID version 7 string (see ``new_ids``)."""
+    return new_ids(1)[0]
 
 
 def utcnow() -> datetime:

@@ -234,9 +234,9 @@ class FitRuleSet(BaseModel):
                 out[:, k] = hit & ~np.isnan(num)
             else:
                 targets = rule.value if isinstance(rule.value, list) else [rule.value]
-                hit = np.zeros(len(X), dtype=bool)
-                for t in targets:
-                    hit |= np.fromiter((_equal(v, t) for v in values), dtype=bool, count=len(values))
+                # Decide each distinct value once (columns repeat a handful of categories).
+                lookup = {v: any(_equal(v, t) for t in targets) for v in set(values.tolist())}
+                hit = np.fromiter(map(lookup.__getitem__, values.tolist()), dtype=bool, count=len(values))
                 out[:, k] = hit & ~missing
         return out
 
