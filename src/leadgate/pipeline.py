@@ -33,7 +33,17 @@ from leadgate.db import store
 from leadgate.db.engine import write_lock
 from leadgate.defaults import default_path
 from leadgate.features import FeatureSet, load_feature_set
-from leadgate.ingest import ColumnMapping, CsvChunk, Rejected, file_sha256, input_hash, read_csv_chunks
+from leadgate.ingest import (
+    ColumnMapping,
+    CsvChunk,
+    Rejected,
+    file_sha256,
+    input_hash,
+    map_chunk,
+    read_csv_chunks,
+    read_raw_chunks,
+)
+from leadgate.ingest.csv_source import read_header
 from leadgate.policy import Policy, decide_many
 from leadgate.registry import ModelNotFoundError, RegisteredModel, load_model, register_model
 from leadgate.scoring import FitScorer, PropensityScorer, RuleFallbackScorer
@@ -104,23 +114,56 @@ def dead_letter_row(source: str, file_hash: str, run_id: int | None, rejected: R
 
 
 @dataclass
-class ChunkWork:
-    """What a chunk hook computed outside the transaction.
+class ChunkTask:
+    """What processing a chunk needs besides the chunk itself.
 
     Attributes:
-        write: runs inside the chunk's transaction (with its leads, dead letters and checkpoint).
-        after_commit: runs once the chunk is committed (e.g. appending to an output file), or None.
+        source: the mapping's source name (for dead letters).
+        file_hash: sha256 of the file (dead-letter keys).
+        run_id: the import run.
+        qualifier: scores and decides the leads, or None to only import them.
+        explain: which decisions get their explanation inline (see ``qualify_file``).
     """
 
-    write: Callable[[Connection], None]
-    after_commit: Callable[[], None] | None = None
+    source: str
+    file_hash: str
+    run_id: int
+    qualifier: Qualifier | None = None
+    explain: ExplainMode = "routed"
 
 
-ChunkHook = Callable[[CsvChunk, list[dict[str, Any]]], ChunkWork | None]
-"""Work for one chunk: gets the chunk and its ``leads`` rows, returns what to write (or None)."""
+@dataclass
+class ChunkOutput:
+    """Everything one chunk produced, ready to be written in one transaction."""
+
+    first_row: int
+    last_row: int
+    lead_rows: list[dict[str, Any]]
+    dead_rows: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]
+    explanations: dict[int, Explanation]
+
+
+def process_chunk(task: ChunkTask, chunk: CsvChunk) -> ChunkOutput:
+    """Rows for the store from one mapped chunk: leads, dead letters, and decisions when qualifying.
+
+    Pure computation (no I/O).
+    """
+    lead_rows = [lead_row(record, task.run_id) for _, record in chunk.records]
+    dead = [dead_letter_row(task.source, task.file_hash, task.run_id, r) for r in chunk.rejected]
+    decisions: list[dict[str, Any]] = []
+    explanations: dict[int, Explanation] = {}
+    if task.qualifier is not None and lead_rows:
+        hashes = [r["input_hash"] for r in lead_rows]
+        records = [record for _, record in chunk.records]
+        decisions, explanations = task.qualifier.decide(records, task.explain, input_hashes=hashes)
+    return ChunkOutput(chunk.first_row, chunk.last_row, lead_rows, dead, decisions, explanations)
+
 
 _QUEUE_CHUNKS = 2
 """Chunks computed ahead of the writer: bounds memory to a few chunks whatever the file size."""
+
+AfterCommit = Callable[[ChunkOutput], None]
 
 
 def _run_file(
@@ -130,14 +173,22 @@ def _run_file(
     *,
     resume: bool,
     chunk_size: int,
-    on_chunk: ChunkHook | None,
+    qualifier: Qualifier | None,
+    explain: ExplainMode,
+    after_commit: AfterCommit | None,
     progress: Callable[[int], None] | None,
 ) -> ImportSummary:
-    """Stream ``path`` into the store chunk by chunk; ``on_chunk`` adds work to each chunk's transaction."""
+    """Stream ``path`` into the store chunk by chunk, qualifying the leads when a qualifier is given.
+
+    This thread maps, scores and decides chunk k+1 while one writer thread commits chunk k (SQLite and
+    LightGBM release the GIL; DESIGN rule 6: one writer), each chunk in one transaction with its
+    checkpoint, in file order.
+    """
     path = Path(path)
     file_hash = file_sha256(path)
     mapping_hash = mapping.content_hash()
     lock = write_lock(engine)
+    read_header(path, mapping)  # a file that does not fit the mapping must not open a run
     with lock, engine.begin() as conn:
         previous = store.find_resumable_run(conn, file_hash, mapping_hash)
         if previous is not None and not resume:
@@ -148,70 +199,64 @@ def _run_file(
         if previous is not None:
             run_id, start_row = int(previous["id"]), int(previous["rows_committed"])
         else:
-            run_id, start_row = (
-                store.start_import_run(conn, mapping.source, str(path), file_hash, mapping_hash),
-                0,
-            )
+            run_id = store.start_import_run(conn, mapping.source, str(path), file_hash, mapping_hash)
+            start_row = 0
+    task = ChunkTask(mapping.source, file_hash, run_id, qualifier, explain)
     totals = {"imported": 0, "updated": 0, "unchanged": 0, "rejected": 0, "committed": start_row}
-    # One writer thread commits chunks in file order while this thread parses, scores and decides the
-    # next ones: SQLite and LightGBM release the GIL, so the two overlap (DESIGN rule 6: one writer).
-    pending: queue.Queue[tuple[CsvChunk, list[dict[str, Any]], list[dict[str, Any]], ChunkWork | None] | None]
-    pending = queue.Queue(maxsize=_QUEUE_CHUNKS)
+    pending: queue.Queue[ChunkOutput | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
     failure: list[BaseException] = []
 
     def write_chunks() -> None:
-        while (item := pending.get()) is not None:
+        while (out := pending.get()) is not None:
             if failure:
                 continue  # drain after a failure so the producer never blocks
-            chunk, rows, dead, work = item
             try:
                 with lock, engine.begin() as conn:
-                    inserted, updated, unchanged = store.write_leads(conn, rows)
-                    store.write_dead_letters(conn, dead)
-                    if work is not None:
-                        work.write(conn)
+                    inserted, updated, unchanged = store.write_leads(conn, out.lead_rows)
+                    store.write_dead_letters(conn, out.dead_rows)
+                    if out.decisions:
+                        store_decisions(conn, out.decisions, out.explanations)
                     store.checkpoint_run(
                         conn,
                         run_id,
-                        rows_committed=chunk.last_row,
+                        rows_committed=out.last_row,
                         imported=inserted + updated,
                         unchanged=unchanged,
-                        rejected=len(dead),
+                        rejected=len(out.dead_rows),
                     )
-                if work is not None and work.after_commit is not None:
-                    work.after_commit()
+                if after_commit is not None:
+                    after_commit(out)
                 totals["imported"] += inserted
                 totals["updated"] += updated
                 totals["unchanged"] += unchanged
-                totals["rejected"] += len(dead)
-                totals["committed"] = chunk.last_row
+                totals["rejected"] += len(out.dead_rows)
+                totals["committed"] = out.last_row
                 if progress is not None:
-                    progress(chunk.last_row - chunk.first_row + 1)
+                    progress(out.last_row - out.first_row + 1)
             except BaseException as exc:
                 failure.append(exc)
 
+    header, raw_chunks = read_raw_chunks(path, mapping, chunk_size=chunk_size, start_row=start_row)
+    mapper = mapping.compile(header)
     writer = threading.Thread(target=write_chunks, name="leadgate-writer", daemon=True)
     writer.start()
     try:
-        for chunk in read_csv_chunks(path, mapping, start_row=start_row, chunk_size=chunk_size):
+        for raw in raw_chunks:
             if failure:
                 break
-            rows = [lead_row(record, run_id) for _, record in chunk.records]
-            dead = [dead_letter_row(mapping.source, file_hash, run_id, r) for r in chunk.rejected]
-            work = on_chunk(chunk, rows) if on_chunk is not None else None
-            pending.put((chunk, rows, dead, work))
+            pending.put(process_chunk(task, map_chunk(mapper, raw)))
     finally:
+        raw_chunks.close()
         pending.put(None)
         writer.join()
     if failure:
         raise failure[0]
-    committed = totals["committed"]
     with lock, engine.begin() as conn:
         run = store.finish_run(conn, run_id)
     return ImportSummary(
         run_id=run_id,
         resumed_from=start_row,
-        rows_committed=committed,
+        rows_committed=totals["committed"],
         imported=totals["imported"],
         updated=totals["updated"],
         unchanged=totals["unchanged"],
@@ -247,7 +292,15 @@ def import_file(
         FileFormatError: the header does not match the mapping.
     """
     return _run_file(
-        engine, path, mapping, resume=resume, chunk_size=chunk_size, on_chunk=None, progress=progress
+        engine,
+        path,
+        mapping,
+        resume=resume,
+        chunk_size=chunk_size,
+        qualifier=None,
+        explain="none",
+        after_commit=None,
+        progress=progress,
     )
 
 
@@ -726,32 +779,29 @@ def qualify_file(
         if not append:
             writer.writerow(DECISION_CSV_COLUMNS)
 
-    def on_chunk(chunk: CsvChunk, lead_rows: list[dict[str, Any]]) -> ChunkWork | None:
-        leads = [record for _, record in chunk.records]
-        if not leads:
-            return None
-        hashes = [r["input_hash"] for r in lead_rows]
-        rows, explanations = qualifier.decide(leads, explain, input_hashes=hashes)
-
-        def after_commit() -> None:
-            # Counted and written only once committed, so a crash never leaves uncommitted rows in the CSV.
-            counts["decisions"] += len(rows)
-            counts["explained"] += len(explanations)
-            for i, r in enumerate(rows):
-                tiers[r["tier"]] = tiers.get(r["tier"], 0) + 1
-                actions[r["action"]] = actions.get(r["action"], 0) + 1
-                if writer is not None:
-                    writer.writerow(_csv_row(r, explanations.get(i)))
-            if fh is not None:
-                fh.flush()
-
-        return ChunkWork(
-            write=lambda conn: store_decisions(conn, rows, explanations), after_commit=after_commit
-        )
+    def after_commit(out: ChunkOutput) -> None:
+        # Counted and written only once committed, so a crash never leaves uncommitted rows in the CSV.
+        counts["decisions"] += len(out.decisions)
+        counts["explained"] += len(out.explanations)
+        for i, r in enumerate(out.decisions):
+            tiers[r["tier"]] = tiers.get(r["tier"], 0) + 1
+            actions[r["action"]] = actions.get(r["action"], 0) + 1
+            if writer is not None:
+                writer.writerow(_csv_row(r, out.explanations.get(i)))
+        if fh is not None:
+            fh.flush()
 
     try:
         summary = _run_file(
-            engine, path, mapping, resume=resume, chunk_size=chunk_size, on_chunk=on_chunk, progress=progress
+            engine,
+            path,
+            mapping,
+            resume=resume,
+            chunk_size=chunk_size,
+            qualifier=qualifier,
+            explain=explain,
+            after_commit=after_commit,
+            progress=progress,
         )
     finally:
         if fh is not None:

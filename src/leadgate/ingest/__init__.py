@@ -4,7 +4,16 @@ Public interface: ``ColumnMapping``/``load_mapping`` (the CSV column-mapping YAM
 (stream a CSV file as chunks of leads and rejected rows), ``input_hash``.
 """
 
-from leadgate.ingest.csv_source import CsvChunk, FileFormatError, Rejected, file_sha256, read_csv_chunks
+from leadgate.ingest.csv_source import (
+    CsvChunk,
+    FileFormatError,
+    RawChunk,
+    Rejected,
+    file_sha256,
+    map_chunk,
+    read_csv_chunks,
+    read_raw_chunks,
+)
 from leadgate.ingest.mapping import ColumnMapping, ColumnSpec, MappingError, input_hash, load_mapping
 
 __all__ = [
@@ -13,9 +22,12 @@ __all__ = [
     "CsvChunk",
     "FileFormatError",
     "MappingError",
+    "RawChunk",
     "Rejected",
     "file_sha256",
     "input_hash",
     "load_mapping",
+    "map_chunk",
     "read_csv_chunks",
+    "read_raw_chunks",
 ]

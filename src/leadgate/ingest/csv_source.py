@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,10 +88,66 @@ def check_header(header: list[str] | None, mapping: ColumnMapping) -> None:
         raise FileFormatError("; ".join(problems))
 
 
+def read_header(path: str | Path, mapping: ColumnMapping) -> list[str]:
+    """The file's header row, checked against the mapping.
+
+    Raises:
+        FileFormatError: the header does not match the mapping.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        header = next(csv.reader(fh), None)
+    check_header(header, mapping)
+    assert header is not None
+    return header
+
+
+@dataclass
+class RawChunk:
+    """Consecutive raw rows of a CSV file: ``rows[k]`` is data row ``first_row + k`` (cells as strings)."""
+
+    first_row: int
+    rows: list[list[str]]
+
+
+def read_raw_chunks(
+    path: str | Path, mapping: ColumnMapping, *, start_row: int = 0, chunk_size: int = 5000
+) -> tuple[list[str], Generator[RawChunk, None, None]]:
+    """The header and the raw rows after ``start_row``, in chunks of at most ``chunk_size`` rows.
+
+    The header is checked against the mapping before any row is read; ``map_chunk`` turns a raw
+    chunk into leads and rejected rows (in this process or another). The file is opened when the first
+    chunk is asked for and closed when the iterator is exhausted or closed.
+
+    Raises:
+        FileFormatError: the header does not match the mapping.
+    """
+    header = read_header(path, mapping)
+
+    def chunks() -> Generator[RawChunk, None, None]:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            row_number = 0
+            for _ in itertools.islice(reader, start_row):
+                row_number += 1
+            if row_number < start_row:
+                return
+            while batch := list(itertools.islice(reader, chunk_size)):
+                yield RawChunk(row_number + 1, batch)
+                row_number += len(batch)
+
+    return header, chunks()
+
+
+def map_chunk(mapper: RowMapper, raw: RawChunk) -> CsvChunk:
+    """Split a raw chunk into validated lead records and rejected rows (see ``RowMapper.to_records``)."""
+    return _map_batch(mapper, mapper.header, raw.rows, raw.first_row, len(mapper.header))
+
+
 def read_csv_chunks(
     path: str | Path, mapping: ColumnMapping, *, start_row: int = 0, chunk_size: int = 5000
 ) -> Iterator[CsvChunk]:
-    """Yield the rows after ``start_row`` in chunks of at most ``chunk_size`` rows.
+    """Yield the rows after ``start_row`` in chunks of at most ``chunk_size`` rows, mapped and validated.
 
     Args:
         path: CSV file (UTF-8, optional BOM, header row first).
@@ -102,25 +158,10 @@ def read_csv_chunks(
     Raises:
         FileFormatError: the header does not match the mapping.
     """
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        check_header(header, mapping)
-        assert header is not None
-        mapper = mapping.compile(header)
-        width = len(header)
-        row_number = 0
-        for _ in itertools.islice(reader, start_row):
-            row_number += 1
-        if row_number < start_row:
-            return
-        while True:
-            batch = list(itertools.islice(reader, chunk_size))
-            if not batch:
-                return
-            first = row_number + 1
-            row_number += len(batch)
-            yield _map_batch(mapper, header, batch, first, width)
+    header, chunks = read_raw_chunks(path, mapping, start_row=start_row, chunk_size=chunk_size)
+    mapper = mapping.compile(header)
+    for raw in chunks:
+        yield map_chunk(mapper, raw)
 
 
 def _map_batch(
