@@ -16,7 +16,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ import orjson
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
+from leadgate.audit import GENESIS_HASH, verify_chain
 from leadgate.contracts.decision import Decision, Explanation, Score
 from leadgate.contracts.lead import Lead, lead_document
 from leadgate.db import store
@@ -669,6 +670,41 @@ def explain_stored(engine: Engine, qualifier: Qualifier, row: dict[str, Any]) ->
         stored = store.get_explanation(conn, row["decision_id"])
     assert stored is not None
     return Explanation.model_validate(stored[0]), stored[1]
+
+
+def verify_audit_log(engine: Engine) -> tuple[int, str, str | None]:
+    """Recompute the decision hash chain up to the head as it is now.
+
+    Reads the head (count and last hash) first, then checks exactly that many decisions: decisions
+    appended meanwhile by another writer come after them, so a running server does not cause a false
+    alarm. The last hash must equal the head's: nothing links to the newest decision, so only the head
+    shows it was changed and re-hashed.
+
+    Returns:
+        ``(decisions checked, head hash, problem)``; ``problem`` is None when the chain is intact.
+    """
+    with engine.connect() as conn:
+        head, count = store.chain_head(conn)
+        last = GENESIS_HASH
+
+        def rows() -> Iterator[dict[str, Any]]:
+            nonlocal last
+            for row in store.iter_decisions(conn, limit=count):
+                last = row["record_hash"]
+                yield row
+
+        checked, broken = verify_chain(rows())
+    if broken is not None:
+        return (
+            checked,
+            head,
+            f"chain broken at decision #{broken.position} ({broken.decision_id}): {broken.reason}",
+        )
+    if checked != count:
+        return checked, head, f"chain head counts {count} decisions but only {checked} are stored"
+    if last != head:
+        return checked, head, f"chain head {head[:16]}… does not match the last decision's hash {last[:16]}…"
+    return checked, head, None
 
 
 def latest_decision(

@@ -326,7 +326,7 @@ def test_batch_reports_per_item_dead_letters_invalid_and_explains_routed_inline(
     for i, result in enumerate(results):
         if i in bad:
             assert result["decision"] is None
-            assert bad[i][1] in [e["path"] for e in result["errors"]], result
+            assert f"body.leads.{i}.{bad[i][1]}" in [e["path"] for e in result["errors"]], result
             assert result["lead_id"] == items[i]["lead_id"]  # echoed as sent, even when invalid
             continue
         assert result["errors"] is None

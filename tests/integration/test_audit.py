@@ -171,4 +171,4 @@ def test_a_deleted_last_decision_is_found_by_the_count(
     assert verify(engine) == (len(qualified) - 1, None)  # what is left still links up
     code, output = cli_verify(db_url)
     assert code == 1
-    assert f"chain head counts {len(qualified)} decisions but {len(qualified) - 1} are stored" in output
+    assert f"chain head counts {len(qualified)} decisions but only {len(qualified) - 1} are stored" in output

@@ -75,7 +75,7 @@ def post_batch(batch: BatchIn, request: Request) -> BatchOut:
             valid.append((i, Lead.model_validate(raw)))
         except ValidationError as exc:
             errors = [
-                {"path": e.path, "reason": e.reason}
+                {"path": f"body.leads.{i}.{e.path}", "reason": e.reason}
                 for e in ContractError.from_validation_error("lead/v1", exc).errors
             ]
             lg.dead_letter(f"{request.url.path}#{i}", raw, errors)

@@ -230,18 +230,24 @@ def get_explanation(conn: Connection, decision_id: str) -> tuple[dict[str, Any],
     return None if row is None else (orjson.loads(row[0]), row[1])
 
 
-def iter_decisions(conn: Connection, batch: int = 10_000) -> Iterator[dict[str, Any]]:
-    """All stored decisions in chain (id) order, streamed ``batch`` rows at a time."""
+def iter_decisions(
+    conn: Connection, batch: int = 10_000, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Stored decisions in chain (id) order, streamed ``batch`` rows at a time; the first ``limit`` only."""
     last = 0
-    while True:
+    left = limit
+    while left is None or left > 0:
+        size = batch if left is None else min(batch, left)
         rows = conn.execute(
-            select(DECISIONS).where(DECISIONS.c.id > last).order_by(DECISIONS.c.id).limit(batch)
+            select(DECISIONS).where(DECISIONS.c.id > last).order_by(DECISIONS.c.id).limit(size)
         )
         chunk = [dict(r) for r in rows.mappings()]
         if not chunk:
             return
         yield from chunk
         last = chunk[-1]["id"]
+        if left is not None:
+            left -= len(chunk)
 
 
 def chain_head(conn: Connection) -> tuple[str, int]:
