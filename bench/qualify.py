@@ -249,7 +249,7 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=1_000_000, help="resampled leads for the large run")
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument(
-        "--big-explain-all", action="store_true", help="also run --explain all on the large file"
+        "--big-explain-none-only", action="store_true", help="skip --explain all on the large file"
     )
     parser.add_argument("--single", type=int, default=1000, help="single-lead requests to time")
     args = parser.parse_args()
