@@ -29,8 +29,8 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url``.
 
-    SQLite gets WAL journaling, ``synchronous=NORMAL``, foreign keys and a 30 s busy timeout
-    (WAL: https://www.sqlite.org/wal.html). PostgreSQL uses psycopg 3.
+    SQLite gets WAL journaling, ``synchronous=NORMAL``, a 128 MiB page cache, foreign keys and a 30 s
+    busy timeout (WAL: https://www.sqlite.org/wal.html). PostgreSQL uses psycopg 3.
 
     Raises:
         sqlalchemy.exc.ArgumentError: for a malformed URL.
@@ -45,6 +45,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if engine.url.database not in (None, "", ":memory:"):
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # 128 MiB page cache (default 2 MiB): keeps the lead-id indexes of a million-lead store in
+            # memory, where random-key inserts otherwise go to disk (https://www.sqlite.org/pragma.html#pragma_cache_size).
+            cur.execute("PRAGMA cache_size=-131072")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
