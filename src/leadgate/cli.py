@@ -32,7 +32,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(schemas_app, name="schemas")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # file:line:col lines stay whole
 
 DbUrl = Annotated[
     str | None,
