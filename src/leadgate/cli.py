@@ -31,6 +31,15 @@ app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 app.add_typer(schemas_app, name="schemas")
 
+
+def _nlu_app() -> typer.Typer:
+    from leadgate.cli_nlu import nlu_app
+
+    return nlu_app
+
+
+app.add_typer(_nlu_app(), name="nlu", help="Intent and entity understanding of chat messages.")
+
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # file:line:col lines stay whole
 

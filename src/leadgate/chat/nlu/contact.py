@@ -1,0 +1,165 @@
+"""E-mail addresses (email-validator) and phone numbers (phonenumbers).
+
+E-mail: every ``local@domain`` candidate is checked with ``email_validator.validate_email`` with
+``check_deliverability=False`` (syntax only; no DNS lookup, nothing leaves the process). A valid
+address is normalized (domain lowercased and IDNA-decoded, local part kept); an invalid one is still
+returned, with ``valid: False`` and the validator's reason, so the flow can explain the re-ask.
+``free_provider`` flags consumer mailboxes (gmail.com, yahoo.*, outlook.*, hotmail.*, icloud.com,
+proton.me...) by the list in :data:`FREE_EMAIL_DOMAINS`.
+
+Phone: ``phonenumbers.PhoneNumberMatcher`` with leniency ``VALID`` (the number must be a valid
+number for its region by libphonenumber's metadata) and a default region for numbers written
+without a country code; normalized to E.164.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from leadgate.chat.nlu.entity import Entity
+
+EXTRACTOR_EMAIL = "leadgate.email"
+EXTRACTOR_PHONE = "leadgate.phone"
+
+FREE_EMAIL_DOMAINS: frozenset[str] = frozenset(
+    str.split(
+        "gmail.com googlemail.com yahoo.com ymail.com rocketmail.com outlook.com hotmail.com live.com msn.com "
+        "icloud.com me.com mac.com aol.com proton.me protonmail.com protonmail.ch pm.me gmx.com gmx.net gmx.de "
+        "gmx.at gmx.ch web.de mail.com email.com yandex.com yandex.ru mail.ru inbox.ru list.ru bk.ru "
+        "zoho.com zohomail.com tutanota.com tutanota.de tuta.io tuta.com fastmail.com fastmail.fm hey.com "
+        "qq.com 163.com 126.com sina.com naver.com daum.net hanmail.net t-online.de freenet.de orange.fr "
+        "wanadoo.fr free.fr laposte.net sfr.fr libero.it virgilio.it tiscali.it wp.pl o2.pl interia.pl onet.pl "
+        "seznam.cz rediffmail.com btinternet.com sky.com virginmedia.com comcast.net verizon.net att.net "
+        "sbcglobal.net bellsouth.net cox.net shaw.ca rogers.com sympatico.ca bigpond.com optusnet.com.au "
+        "hushmail.com mailfence.com posteo.de posteo.net disroot.org riseup.net"
+    )
+)
+"""Consumer e-mail domains (an address there is flagged ``free_provider``)."""
+
+_FREE_PREFIXES = ("yahoo.", "hotmail.", "outlook.", "live.", "gmx.", "yandex.", "aol.")
+"""Providers with many country domains (yahoo.co.uk, hotmail.fr...)."""
+
+_EMAIL_CANDIDATE = re.compile(r"[^\s<>()\[\],;:\"'@]+@[^\s<>()\[\],;:\"'@]+")
+
+
+def is_free_provider(domain: str) -> bool:
+    """Whether ``domain`` (lowercase) is a consumer mailbox provider."""
+    d = domain.lower()
+    return d in FREE_EMAIL_DOMAINS or d.startswith(_FREE_PREFIXES)
+
+
+def extract_emails(text: str) -> list[Entity]:
+    """Find e-mail addresses.
+
+    Args:
+        text: the message.
+
+    Returns:
+        ``email`` entities; ``normalized`` holds ``email`` (normalized address, or None if invalid),
+        ``local_part``, ``domain``, ``valid`` (bool), ``free_provider`` (bool) and ``error`` (the
+        validator's message when invalid, else None).
+
+    """
+    out = []
+    for m in _EMAIL_CANDIDATE.finditer(text):
+        raw = m.group(0).rstrip(".!?")
+        start, end = m.start(), m.start() + len(raw)
+        try:
+            info = validate_email(raw, check_deliverability=False)
+        except EmailNotValidError as exc:
+            local, _, domain = raw.partition("@")
+            out.append(
+                Entity(
+                    "email",
+                    raw,
+                    start,
+                    end,
+                    {
+                        "email": None,
+                        "local_part": local,
+                        "domain": domain.lower(),
+                        "valid": False,
+                        "free_provider": is_free_provider(domain),
+                        "error": str(exc),
+                    },
+                    confidence=0.5,
+                    extractor=EXTRACTOR_EMAIL,
+                )
+            )
+            continue
+        domain = info.domain.lower()
+        out.append(
+            Entity(
+                "email",
+                raw,
+                start,
+                end,
+                {
+                    "email": info.normalized,
+                    "local_part": info.local_part,
+                    "domain": domain,
+                    "valid": True,
+                    "free_provider": is_free_provider(domain),
+                    "error": None,
+                },
+                confidence=1.0,
+                extractor=EXTRACTOR_EMAIL,
+            )
+        )
+    return out
+
+
+_NUMBER_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE: "mobile",
+    phonenumbers.PhoneNumberType.FIXED_LINE: "fixed_line",
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
+    phonenumbers.PhoneNumberType.TOLL_FREE: "toll_free",
+    phonenumbers.PhoneNumberType.VOIP: "voip",
+}
+
+
+def extract_phones(text: str, region: str = "US") -> list[Entity]:
+    """Find phone numbers.
+
+    Args:
+        text: the message.
+        region: ISO 3166-1 alpha-2 region assumed for numbers without a country code (``"US"``,
+            ``"GB"``, ``"DE"``...).
+
+    Returns:
+        ``phone`` entities; ``normalized`` holds ``e164`` (``"+14155550132"``), ``region`` (of the
+        number), ``national`` (national format) and ``type`` (``mobile``, ``fixed_line``,
+        ``fixed_line_or_mobile``, ``toll_free``, ``voip`` or ``other``).
+
+    Raises:
+        ValueError: if ``region`` is not a region phonenumbers knows.
+
+    """
+    reg = region.upper()
+    if reg not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(
+            f"unknown phone region {region!r}; use an ISO 3166-1 alpha-2 code such as 'US' or 'GB'"
+        )
+    out = []
+    for match in phonenumbers.PhoneNumberMatcher(text, reg, leniency=phonenumbers.Leniency.VALID):
+        number = match.number
+        out.append(
+            Entity(
+                "phone",
+                match.raw_string,
+                match.start,
+                match.end,
+                {
+                    "e164": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+                    "region": phonenumbers.region_code_for_number(number),
+                    "national": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
+                    "type": _NUMBER_TYPES.get(phonenumbers.number_type(number), "other"),
+                },
+                confidence=1.0,
+                extractor=EXTRACTOR_PHONE,
+            )
+        )
+    return out
