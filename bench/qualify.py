@@ -220,7 +220,11 @@ def explanation_rates(model_path: Path, big: Path | None) -> None:
     model.set_params(n_jobs=-1)
     fs = load_feature_set(default_path("features.yaml"))
     sets = [("9,240 real leads", LEADS)] + ([("resampled leads (copies of real rows)", big)] if big else [])
-    print("\nexplanations (TreeSHAP, LightGBM pred_contrib), rows/s; 200 trees x 7 leaves")
+    params = model.get_params()
+    print(
+        f"\nexplanations (TreeSHAP, LightGBM pred_contrib), rows/s; "
+        f"{params['n_estimators']} trees x {params['num_leaves']} leaves"
+    )
     print(
         f"{'data':>40} {'rows':>9} {'predict':>10} {'pred_contrib':>13} {'deduplicated':>13} {'distinct cells':>15}"
     )
