@@ -65,7 +65,9 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = field_errors(exc)
         lg: AppState = request.app.state.lg
-        lg.dead_letter(request.url.path, exc.body, errors)
+        # Keep the body exactly as sent (parsed JSON would turn NaN or Infinity into null).
+        raw = await request.body()
+        lg.dead_letter(request.url.path, {"body_text": raw.decode("utf-8", errors="replace")}, errors)
         return JSONResponse(status_code=422, content={"detail": errors})
 
     from leadgate.api import health, leads

@@ -53,6 +53,11 @@ def post_lead(lead: Annotated[Lead, Body()], request: Request) -> Decision:
     field error and is kept in the dead-letter table.
     """
     lg = _state(request)
+    unusable = lg.qualifier.feature_set.type_errors(lead.attributes)
+    if unusable:
+        errors = [{"path": f"body.{e.path}", "reason": e.reason} for e in unusable]
+        lg.dead_letter(request.url.path, lead.model_dump(mode="json"), errors)
+        raise HTTPException(422, errors)
     return qualify_leads(lg.engine, lg.qualifier, [lead], explain="all")[0]
 
 
@@ -72,12 +77,16 @@ def post_batch(batch: BatchIn, request: Request) -> BatchOut:
     items: dict[int, BatchItem] = {}
     for i, raw in enumerate(batch.leads):
         try:
-            valid.append((i, Lead.model_validate(raw)))
-        except ValidationError as exc:
-            errors = [
-                {"path": f"body.leads.{i}.{e.path}", "reason": e.reason}
-                for e in ContractError.from_validation_error("lead/v1", exc).errors
-            ]
+            lead = Lead.model_validate(raw)
+            unusable = lg.qualifier.feature_set.type_errors(lead.attributes)
+            if unusable:
+                raise ContractError("lead/v1", unusable)
+            valid.append((i, lead))
+        except (ValidationError, ContractError) as exc:
+            found = (
+                exc if isinstance(exc, ContractError) else ContractError.from_validation_error("lead/v1", exc)
+            )
+            errors = [{"path": f"body.leads.{i}.{e.path}", "reason": e.reason} for e in found.errors]
             lg.dead_letter(f"{request.url.path}#{i}", raw, errors)
             items[i] = BatchItem(
                 index=i,

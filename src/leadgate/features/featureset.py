@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from leadgate.contracts.errors import ContractError
+from leadgate.contracts.errors import ContractError, FieldError
 
 if TYPE_CHECKING:
     from leadgate.contracts.lead import Lead
@@ -166,6 +166,31 @@ class FeatureSet(BaseModel):
             data[f.name] = _numeric(values) if f.kind == "numeric" else _categorical(values)
         return pd.DataFrame(data, columns=self.names)
 
+    def type_errors(self, attributes: Mapping[str, Any]) -> list[FieldError]:
+        """Values this feature set cannot use: a numeric feature given something that is not a finite number.
+
+        A numeric string ("12.5") is accepted. Missing values are not errors (they are missing).
+
+        Returns:
+            One ``FieldError`` per bad value, path ``attributes.<attribute>``; empty when all are usable.
+        """
+        errors = []
+        for f in self.features:
+            if f.kind != "numeric":
+                continue
+            value = attributes.get(f.source_name)
+            if value is None or value == "":
+                continue
+            number = math.nan if isinstance(value, bool) else _to_float(value)
+            if not math.isfinite(number):
+                errors.append(
+                    FieldError(
+                        f"attributes.{f.source_name}",
+                        f"feature {f.name!r} of {self.ref} needs a finite number, got {value!r}",
+                    )
+                )
+        return errors
+
     def missing_required(self, frame: pd.DataFrame) -> np.ndarray:
         """Boolean array (n,) that is True where any ``required`` feature is missing."""
         mask = np.zeros(len(frame), dtype=bool)
@@ -188,6 +213,13 @@ def _numeric(values: Sequence[Any]) -> np.ndarray:
             # A value that is not a finite number ("12abc", "inf") is missing for a numeric feature.
             out[i] = number if math.isfinite(number) else math.nan
     return out
+
+
+def _to_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _categorical(values: Sequence[Any]) -> pd.Series:
