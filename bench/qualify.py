@@ -263,24 +263,23 @@ def main() -> None:
         train_model(model_path)
         print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; SQLite file database (WAL)")
         print("\nbatch qualification (import + score + policy + audited decisions, written to SQLite)")
-        print(
-            f"{'leads':>10} {'explain':>8} {'seconds':>9} {'leads/s':>10} {'explained':>10} {'peak RSS':>10} {'db size':>9}"
-        )
-        runs = [(LEADS, 9240, "none"), (LEADS, 9240, "all")]
+        print(f"{'':>10} | {'--explain none':^33} | {'--explain all':^33}")
+        cols = f"{'seconds':>8} {'leads/s':>9} {'peak RSS':>14}"
+        print(f"{'leads':>10} | {cols} | {cols}")
+        datasets = [(LEADS, 9240, ("none", "all"))]
         if not args.skip_big:
             big = tmp / "big.csv"
             resample(args.big, big)
-            runs.append((big, args.big, "none"))
-            if not args.big_explain_none_only:
-                runs.append((big, args.big, "all"))
-        for data, n, explain in runs:
-            r = batch_run(tmp, data, explain, model_path)
-            assert r["decisions"] == n, r
-            print(
-                f"{n:>10,} {explain:>8} {r['seconds']:>9.2f} {n / r['seconds']:>10,.0f} {r['explained']:>10,}"
-                f" {r['peak_rss'] / 2**20:>8.0f} MB {r['db_mb']:>7.0f} MB",
-                flush=True,
-            )
+            datasets.append((big, args.big, ("none",) if args.big_explain_none_only else ("none", "all")))
+        for data, n, modes in datasets:
+            cells = []
+            for explain in modes:
+                r = batch_run(tmp, data, explain, model_path)
+                assert r["decisions"] == n, r
+                assert r["explained"] == (n if explain == "all" else 0), r
+                rss = f"{r['peak_rss'] / 2**20:,.0f} MB"
+                cells.append(f"{r['seconds']:>8.2f} {n / r['seconds']:>9,.0f} {rss:>14}")
+            print(f"{n:>10,} | " + " | ".join(cells), flush=True)
         explanation_rates(model_path, None if args.skip_big else tmp / "big.csv")
         p50, p99 = single_in_process(tmp, args.single, model_path)
         print(
