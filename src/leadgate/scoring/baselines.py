@@ -58,6 +58,19 @@ def _bin_labels(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDAr
     return out
 
 
+def _field_values(
+    X: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str], edges: dict[str, NDArray[np.float64]]
+) -> dict[str, NDArray[Any]]:
+    """Per field, the values a points or naive-Bayes table is keyed by (arrays of shape (n,)).
+
+    Categories are kept as they are; numbers are binned by ``edges``.
+    """
+    out: dict[str, NDArray[Any]] = {c: X[c].to_numpy(dtype=object) for c in categorical}
+    for c in numeric:
+        out[c] = _bin_labels(X[c].to_numpy(dtype=np.float64, na_value=np.nan), edges[c])
+    return out
+
+
 class MauticPointsScorer(ClassifierMixin, BaseEstimator):
     """Mautic-style points: each field value or behaviour tier is worth whole points, summed per lead.
 
@@ -142,10 +155,7 @@ class MauticPointsScorer(ClassifierMixin, BaseEstimator):
         return self
 
     def _values(self, X: pd.DataFrame) -> dict[str, NDArray[Any]]:
-        out: dict[str, NDArray[Any]] = {c: X[c].to_numpy(dtype=object) for c in self.categorical}
-        for c in self.numeric:
-            out[c] = _bin_labels(X[c].to_numpy(dtype=np.float64, na_value=np.nan), self.tier_edges_[c])
-        return out
+        return _field_values(X, self.categorical, self.numeric, self.tier_edges_)
 
     def points(self, X: pd.DataFrame) -> NDArray[np.float64]:
         """Total points per lead, shape (n,).
@@ -257,10 +267,7 @@ class OdooNaiveBayesScorer(ClassifierMixin, BaseEstimator):
         return self
 
     def _values(self, X: pd.DataFrame) -> dict[str, NDArray[Any]]:
-        out: dict[str, NDArray[Any]] = {c: X[c].to_numpy(dtype=object) for c in self.categorical}
-        for c in self.numeric:
-            out[c] = _bin_labels(X[c].to_numpy(dtype=np.float64, na_value=np.nan), self.bin_edges_[c])
-        return out
+        return _field_values(X, self.categorical, self.numeric, self.bin_edges_)
 
     def predict_proba(self, X: pd.DataFrame) -> NDArray[np.float64]:
         """``S_won / (S_won + S_lost)`` per lead, as (n, 2).
