@@ -6,6 +6,7 @@ leads, its dead letters, its decisions and the import checkpoint commit together
 
 from __future__ import annotations
 
+import operator
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -99,7 +100,8 @@ def bulk_insert(
         bind = table.c[c].type.bind_processor(conn.dialect)
         if bind is not None:
             procs.append((i, bind))
-    params = [tuple(r[c] for c in columns) for r in rows]
+    pick = operator.itemgetter(*columns)
+    params = [pick(r) for r in rows] if len(columns) > 1 else [(pick(r),) for r in rows]
     if procs:
         converted = []
         for values in params:
