@@ -28,7 +28,6 @@ class Settings(BaseSettings):
         model_name: registry name of the default propensity model.
         policy_file: policy YAML used by ``serve`` and ``qualify`` unless given on the command line;
             None means the policy shipped with the package.
-        mapping_file, feature_set_file: defaults for the API's lead mapping and the feature set.
         host, port: where ``leadgate serve`` listens.
     """
 
@@ -41,7 +40,6 @@ class Settings(BaseSettings):
     max_batch_leads: int = Field(default=1000, ge=1)
     model_name: str = "propensity"
     policy_file: Path | None = None
-    feature_set_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -76,8 +75,3 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(leads.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
-
-
-def dumps(value: Any) -> bytes:
-    """Orjson with numpy support, for responses."""
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)

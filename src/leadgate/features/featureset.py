@@ -157,15 +157,6 @@ class FeatureSet(BaseModel):
         """Like ``frame_from_records`` over ``Lead.attributes`` (post-decision values are never read)."""
         return self.frame_from_records([lead.attributes for lead in leads])
 
-    def frame_from_columns(self, columns: Mapping[str, Sequence[Any]], n_rows: int) -> pd.DataFrame:
-        """Like ``frame_from_records`` from column arrays (attribute name -> values), the batch path."""
-        data: dict[str, Any] = {}
-        for f in self.features:
-            col = columns.get(f.source_name)
-            values = list(col) if col is not None else [None] * n_rows
-            data[f.name] = _numeric(values) if f.kind == "numeric" else _categorical(values)
-        return pd.DataFrame(data, columns=self.names)
-
     def type_errors(self, attributes: Mapping[str, Any]) -> list[FieldError]:
         """Values this feature set cannot use: a numeric feature given something that is not a finite number.
 
