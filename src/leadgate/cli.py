@@ -360,19 +360,24 @@ def explain_cmd(
 
     An explanation not computed when the lead was qualified is computed now and stored.
     """
-    from leadgate.db import make_engine
+    from leadgate.db import make_engine, store
     from leadgate.defaults import default_path
-    from leadgate.pipeline import Qualifier, latest_decision
+    from leadgate.pipeline import Qualifier, decision_from_row, explain_stored
     from leadgate.policy import load_policy
 
     engine = make_engine(_url(database_url))
     try:
-        qualifier = Qualifier.load(engine, load_policy(default_path("policy.yaml")))
-        decision = latest_decision(engine, qualifier, lead_id)
+        qualifier = Qualifier.load(
+            engine, load_policy(get_settings().policy_file or default_path("policy.yaml"))
+        )
+        with engine.connect() as conn:
+            row = store.latest_decision(conn, lead_id)
+        if row is None:
+            raise _fail(f"no decision for lead {lead_id!r}")
+        explanation, computed = explain_stored(engine, qualifier, row)
+        decision = decision_from_row(row, explanation)
     finally:
         engine.dispose()
-    if decision is None:
-        raise _fail(f"no decision for lead {lead_id!r}")
     if as_json:
         console.print_json(decision.model_dump_json())
         return
@@ -393,6 +398,8 @@ def explain_cmd(
     for reason in decision.reasons:
         console.print(f"  policy: {reason}", highlight=False)
     if s.explanation is not None:
+        how = "at qualification" if computed == "inline" else "on first request (stored since)"
+        console.print(f"explanation ({s.explanation.method}) computed {how}")
         console.print("[green]raised the score:[/]")
         for f in s.explanation.positive or []:
             console.print(f"  + {f.text}", highlight=False)
