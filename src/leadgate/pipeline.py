@@ -316,6 +316,7 @@ class ScoredBatch:
     """Scores of a batch of leads (arrays of shape (n,)) and the model input they came from."""
 
     frame: pd.DataFrame
+    raw: list[list[Any]]
     probability: np.ndarray
     confidence: np.ndarray
     fit_score: np.ndarray
@@ -359,7 +360,6 @@ class Qualifier:
             )
         else:
             self.model_name, self.model_version, self.model_hash = self._fallback_identity()
-        self._specs = [(f.name, f.source_name) for f in self.feature_set.features]
         self._cache: dict[str, RegisteredModel] = {}
         self._fallback_id = self._fallback_identity()
 
@@ -395,24 +395,22 @@ class Qualifier:
 
     # -- scoring
 
-    def features_of(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Feature name -> the lead's value as the model sees it (before encoding)."""
-        attrs = record["attributes"]
-        return {name: attrs.get(src) for name, src in self._specs}
-
     def score(self, leads: Sequence[LeadLike]) -> ScoredBatch:
         """Probability, confidence, fit score and scorer kind of each lead.
 
         Leads missing a ``required`` feature, and every lead when no model is registered, are scored by
         the rule fallback; ``fallback_reason`` says why.
         """
-        frame = self.feature_set.frame_from_records([as_record(lead)["attributes"] for lead in leads])
+        raw = self.feature_set.raw_columns([as_record(lead)["attributes"] for lead in leads])
+        frame = self.feature_set.frame_from_columns(raw)
         n = len(leads)
         fit = np.asarray(self.fit_scorer.score(frame), dtype=np.float64)
         if self.model is None:
             proba = self.fallback.predict_proba(frame)[:, 1]
             conf = self.fallback.confidence(frame)
-            return ScoredBatch(frame, proba, conf, fit, ["rule_fallback"] * n, ["no model registered"] * n)
+            return ScoredBatch(
+                frame, raw, proba, conf, fit, ["rule_fallback"] * n, ["no model registered"] * n
+            )
         proba = np.empty(n)
         conf = np.empty(n)
         scorer = ["model"] * n
@@ -432,7 +430,7 @@ class Qualifier:
                 absent = [nm for nm in names if _is_missing(frame.at[i, nm])]
                 scorer[i] = "rule_fallback"
                 reason[i] = "required features missing: " + ", ".join(absent)
-        return ScoredBatch(frame, proba, conf, fit, scorer, reason)
+        return ScoredBatch(frame, raw, proba, conf, fit, scorer, reason)
 
     def explain(self, batch: ScoredBatch, rows: Sequence[int]) -> dict[int, Explanation]:
         """Explanations of the leads at positions ``rows`` of ``batch``.
@@ -520,6 +518,11 @@ class Qualifier:
         model_id = (self.model_name, self.model_version, self.model_hash)
         hashes = input_hashes if input_hashes is not None else [input_hash(r) for r in records]
         ids = store.new_ids(len(records))
+        names = self.feature_set.names
+        features = [
+            orjson.dumps(dict(zip(names, values, strict=True))).decode()
+            for values in zip(*batch.raw, strict=True)
+        ]
         rows = []
         for i, record in enumerate(records):
             v = verdicts[i]
@@ -530,7 +533,7 @@ class Qualifier:
                     "decided_at": decided_at,
                     "input_hash": hashes[i],
                     "feature_set": self.feature_set.ref,
-                    "features": orjson.dumps(self.features_of(record)).decode(),
+                    "features": features[i],
                     "model_name": model_id[0] if batch.scorer[i] == "model" else self._fallback_id[0],
                     "model_version": model_id[1] if batch.scorer[i] == "model" else self._fallback_id[1],
                     "model_hash": model_id[2] if batch.scorer[i] == "model" else self._fallback_id[2],

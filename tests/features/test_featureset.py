@@ -46,3 +46,11 @@ def test_duplicate_feature_names_are_refused(tmp_path) -> None:
     )
     with pytest.raises(ContractError, match="duplicate feature names: a"):
         load_feature_set(path)
+
+
+def test_booleans_and_numbers_stay_distinct_categories() -> None:
+    fs = load_feature_set(FEATURES)
+    frame = fs.frame_from_records([{"do_not_email": True}, {"do_not_email": 1}, {"do_not_email": 1.0}])
+    assert frame["do_not_email"].tolist() == ["true", "1", "1.0"]
+    # the result for one lead does not depend on the other leads of the batch
+    assert fs.frame_from_records([{"do_not_email": 1}])["do_not_email"].tolist() == ["1"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -146,11 +147,18 @@ class FeatureSet(BaseModel):
             DataFrame of shape (len(records), len(features)); numeric columns float64 with NaN for
             missing, categorical columns of Python ``str`` with None for missing.
         """
-        data: dict[str, Any] = {}
-        for f in self.features:
-            src = f.source_name
-            col = [r.get(src) for r in records]
-            data[f.name] = _numeric(col) if f.kind == "numeric" else _categorical(col)
+        return self.frame_from_columns(self.raw_columns(records))
+
+    def raw_columns(self, records: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        """Each feature's raw values (as the attributes hold them), in feature order: n_features lists of n."""
+        return [list(map(operator.methodcaller("get", f.source_name), records)) for f in self.features]
+
+    def frame_from_columns(self, columns: Sequence[Sequence[Any]]) -> pd.DataFrame:
+        """``frame_from_records`` from the output of ``raw_columns``."""
+        data = {
+            f.name: _numeric(col) if f.kind == "numeric" else _categorical(col)
+            for f, col in zip(self.features, columns, strict=True)
+        }
         return pd.DataFrame(data, columns=self.names)
 
     def frame_from_leads(self, leads: Iterable[Lead]) -> pd.DataFrame:
@@ -192,18 +200,18 @@ class FeatureSet(BaseModel):
 
 
 def _numeric(values: Sequence[Any]) -> np.ndarray:
-    out = np.empty(len(values), dtype=np.float64)
-    for i, v in enumerate(values):
-        if v is None or v == "" or isinstance(v, bool):
-            out[i] = float(v) if isinstance(v, bool) else math.nan
+    # Each distinct value is converted once (counts and durations repeat); a value that is not a finite
+    # number ("12abc", "inf") is missing for a numeric feature; booleans count as 1 and 0.
+    table: dict[Any, float] = {}
+    for v in set(values):
+        if isinstance(v, bool):
+            table[v] = float(v)
+        elif v is None or v == "":
+            table[v] = math.nan
         else:
-            try:
-                number = float(v)
-            except (TypeError, ValueError):
-                number = math.nan
-            # A value that is not a finite number ("12abc", "inf") is missing for a numeric feature.
-            out[i] = number if math.isfinite(number) else math.nan
-    return out
+            number = _to_float(v)
+            table[v] = number if math.isfinite(number) else math.nan
+    return np.fromiter(map(table.__getitem__, values), dtype=np.float64, count=len(values))
 
 
 def _to_float(value: Any) -> float:
@@ -213,11 +221,17 @@ def _to_float(value: Any) -> float:
         return math.nan
 
 
+def _category(v: Any) -> str | None:
+    return None if v is None or v == "" else str(v).lower() if isinstance(v, bool) else str(v)
+
+
 def _categorical(values: Sequence[Any]) -> pd.Series:
-    return pd.Series(
-        [None if v is None or v == "" else str(v).lower() if isinstance(v, bool) else str(v) for v in values],
-        dtype=object,
-    )
+    kinds = set(map(type, values))
+    if bool in kinds and (int in kinds or float in kinds):
+        # True == 1 as a dict key, but they are different categories ("true" and "1").
+        return pd.Series([_category(v) for v in values], dtype=object)
+    table = {v: _category(v) for v in set(values)}
+    return pd.Series(list(map(table.__getitem__, values)), dtype=object)
 
 
 def load_feature_set(path: str | Path) -> FeatureSet:
