@@ -58,6 +58,24 @@ def _bin_labels(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDAr
     return out
 
 
+def _checked_input(X: Any, categorical: Sequence[str], numeric: Sequence[str]) -> pd.DataFrame:
+    """``X`` as a DataFrame holding every field. Raises ``TypeError`` / ``ValueError`` otherwise."""
+    X = require_frame(X)
+    check_columns(X, [*categorical, *numeric])
+    return X
+
+
+def _checked_fit_input(
+    X: Any, y: ArrayLike, categorical: Sequence[str], numeric: Sequence[str]
+) -> tuple[pd.DataFrame, NDArray[np.int64]]:
+    """``(X, y)`` checked for ``fit``: field lists, columns and 0/1 labels of matching length."""
+    X = require_frame(X)
+    y_arr = check_labels(y, len(X))
+    check_feature_lists(categorical, numeric)
+    check_columns(X, [*categorical, *numeric])
+    return X, y_arr
+
+
 def _field_values(
     X: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str], edges: dict[str, NDArray[np.float64]]
 ) -> dict[str, NDArray[Any]]:
@@ -122,10 +140,7 @@ class MauticPointsScorer(ClassifierMixin, BaseEstimator):
             ValueError: missing columns or bad labels.
 
         """
-        X = require_frame(X)
-        y_arr = check_labels(y, len(X))
-        check_feature_lists(self.categorical, self.numeric)
-        check_columns(X, [*self.categorical, *self.numeric])
+        X, y_arr = _checked_fit_input(X, y, self.categorical, self.numeric)
         pos_all, neg_all = float(y_arr.sum()), float(len(y_arr) - y_arr.sum())
         self.tier_edges_ = {
             c: _quantile_edges(X[c].to_numpy(dtype=np.float64, na_value=np.nan), self.n_tiers)
@@ -165,8 +180,7 @@ class MauticPointsScorer(ClassifierMixin, BaseEstimator):
 
         """
         require_fitted(self, "points_table_")
-        X = require_frame(X)
-        check_columns(X, [*self.categorical, *self.numeric])
+        X = _checked_input(X, self.categorical, self.numeric)
         total = np.zeros(len(X), dtype=np.float64)
         for c, values in self._values(X).items():
             pts = self.points_table_.get(c, {})
@@ -234,10 +248,7 @@ class OdooNaiveBayesScorer(ClassifierMixin, BaseEstimator):
             ValueError: missing columns or bad labels.
 
         """
-        X = require_frame(X)
-        y_arr = check_labels(y, len(X))
-        check_feature_lists(self.categorical, self.numeric)
-        check_columns(X, [*self.categorical, *self.numeric])
+        X, y_arr = _checked_fit_input(X, y, self.categorical, self.numeric)
         self.bin_edges_ = {
             c: _quantile_edges(X[c].to_numpy(dtype=np.float64, na_value=np.nan), self.n_bins)
             for c in self.numeric
@@ -277,8 +288,7 @@ class OdooNaiveBayesScorer(ClassifierMixin, BaseEstimator):
 
         """
         require_fitted(self, "log_likelihood_ratio_")
-        X = require_frame(X)
-        check_columns(X, [*self.categorical, *self.numeric])
+        X = _checked_input(X, self.categorical, self.numeric)
         logit = np.full(len(X), self.log_prior_, dtype=np.float64)
         for c, values in self._values(X).items():
             llr = self.log_likelihood_ratio_[c]
@@ -323,8 +333,7 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
 
     def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
-        X = require_frame(X)
-        check_columns(X, [*self.categorical, *self.numeric])
+        X = _checked_input(X, self.categorical, self.numeric)
         data: dict[str, Any] = {}
         for c in self.categorical:
             values = X[c].to_numpy(dtype=object).copy()

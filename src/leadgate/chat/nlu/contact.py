@@ -71,45 +71,34 @@ def extract_emails(text: str) -> list[Entity]:
             info = validate_email(raw, check_deliverability=False)
         except EmailNotValidError as exc:
             local, _, domain = raw.partition("@")
-            out.append(
-                Entity(
-                    "email",
-                    raw,
-                    start,
-                    end,
-                    {
-                        "email": None,
-                        "local_part": local,
-                        "domain": domain.lower(),
-                        "valid": False,
-                        "free_provider": is_free_provider(domain),
-                        "error": str(exc),
-                    },
-                    confidence=0.5,
-                    extractor=EXTRACTOR_EMAIL,
-                )
-            )
+            out.append(_email_entity(raw, start, end, None, local, domain.lower(), str(exc)))
             continue
-        domain = info.domain.lower()
         out.append(
-            Entity(
-                "email",
-                raw,
-                start,
-                end,
-                {
-                    "email": info.normalized,
-                    "local_part": info.local_part,
-                    "domain": domain,
-                    "valid": True,
-                    "free_provider": is_free_provider(domain),
-                    "error": None,
-                },
-                confidence=1.0,
-                extractor=EXTRACTOR_EMAIL,
-            )
+            _email_entity(raw, start, end, info.normalized, info.local_part, info.domain.lower(), None)
         )
     return out
+
+
+def _email_entity(
+    raw: str, start: int, end: int, normalized: str | None, local: str, domain: str, error: str | None
+) -> Entity:
+    """An ``email`` entity; ``normalized`` is None and ``error`` says why when the address is invalid."""
+    return Entity(
+        "email",
+        raw,
+        start,
+        end,
+        {
+            "email": normalized,
+            "local_part": local,
+            "domain": domain,
+            "valid": error is None,
+            "free_provider": is_free_provider(domain),
+            "error": error,
+        },
+        confidence=1.0 if error is None else 0.5,
+        extractor=EXTRACTOR_EMAIL,
+    )
 
 
 _NUMBER_TYPES = {
