@@ -29,6 +29,18 @@ class Settings(BaseSettings):
         policy_file: policy YAML used by ``serve`` and ``qualify`` unless given on the command line;
             None means the policy shipped with the package.
         host, port: where ``leadgate serve`` listens.
+        kb_dir: folder of Markdown, HTML or text files the chat assistant answers from; None means the
+            example knowledge base shipped with the package.
+        calendars_file: rep calendars YAML for demo booking; None means the shipped example.
+        flow_file: qualification flow YAML of the chat assistant; None means the shipped flow.
+        chat_policy_file: qualification policy for chat leads; None means the shipped chat policy.
+        cors_origins: origins allowed to call the public chat endpoints from a browser (CORS allowlist).
+        max_message_chars: longest chat message accepted (longer: 413).
+        rate_limit_ip: per-client-IP limit on public chat endpoints (``limits`` notation, e.g. ``60/minute``).
+        rate_limit_conversation: per-conversation limit on posted messages.
+        staff_token: bearer token required by staff endpoints (handoff queue); None disables them.
+        llm_base_url, llm_model, llm_api_key, llm_timeout_s: optional OpenAI-compatible chat endpoint used to
+            phrase replies and extract slots; None (the default) means the built-in NLU only.
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADGATE_", env_file=None, extra="ignore")
@@ -42,6 +54,19 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    kb_dir: Path | None = None
+    calendars_file: Path | None = None
+    flow_file: Path | None = None
+    chat_policy_file: Path | None = None
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
+    max_message_chars: int = Field(default=2000, ge=1)
+    rate_limit_ip: str = "120/minute"
+    rate_limit_conversation: str = "30/minute"
+    staff_token: str | None = None
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _no_default_secret_outside_dev(self) -> Settings:

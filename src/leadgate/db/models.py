@@ -157,3 +157,8 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+# Tables of later stages live in their own modules; importing them here registers them on Base.metadata.
+from leadgate.db import booking_models as _booking_models  # noqa: E402, F401
+from leadgate.db import chat_models as _chat_models  # noqa: E402, F401

@@ -1,0 +1,55 @@
+"""ORM tables of the chat front door: conversations and their append-only event log.
+
+Tables:
+    conversations: one row per conversation: status (active, handoff, closed), the flow state as JSON,
+        the visitor's time zone, the resume-token hash, and the lead and decision it produced.
+    conversation_events: every event of a conversation in order (``seq`` from 1), stored before the reply
+        is sent; ``client_message_id`` makes a resent visitor message idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadgate.db.models import Base, BigId
+
+
+class ConversationRow(Base):
+    """A conversation with the website assistant."""
+
+    __tablename__ = "conversations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    visitor_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    flow_version: Mapped[str] = mapped_column(String(80), nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    last_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    lead_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    decision_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    handoff_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ConversationEventRow(Base):
+    """One event of a conversation (visitor message, assistant reply, slot change, handoff, ...)."""
+
+    __tablename__ = "conversation_events"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_conversation_events_seq"),
+        UniqueConstraint("conversation_id", "client_message_id", name="uq_conversation_events_client_msg"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.conversation_id"), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    client_message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
