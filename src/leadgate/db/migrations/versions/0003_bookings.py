@@ -35,11 +35,25 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("ics", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("status IN ('booked', 'cancelled')", name="ck_bookings_status"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("booking_id"),
-        sa.UniqueConstraint("rep_id", "start_at", name="uq_bookings_rep_start"),
     )
+    # the last guard against double booking: one active booking per rep and start; cancelled rows do not
+    # count, so a cancelled slot can be booked again (partial index: SQLite 3.8+, PostgreSQL).
+    op.create_index(
+        "uq_bookings_rep_start",
+        "bookings",
+        ["rep_id", "start_at"],
+        unique=True,
+        sqlite_where=sa.text("status = 'booked'"),
+        postgresql_where=sa.text("status = 'booked'"),
+    )
+    op.create_index("ix_bookings_conversation_id", "bookings", ["conversation_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_bookings_conversation_id", table_name="bookings")
+    op.drop_index("uq_bookings_rep_start", table_name="bookings")
     op.drop_table("bookings")

@@ -1,0 +1,102 @@
+"""Read a rep calendars file and report every problem with the line and column it is on.
+
+The YAML parsing, duplicate-key detection and the mapping of pydantic error locations to YAML nodes are
+the policy loader's (``leadgate.policy.loader``): an issue has the same shape
+(``file:line:col: path: message``) for policies and calendars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from leadgate.chat.booking.model import CalendarSet
+from leadgate.policy.loader import PolicyIssue, _issues_from_validation, _mark, _parse
+
+CalendarIssue = PolicyIssue
+"""One problem in a calendars file: ``line``, ``column`` (1-based), dotted ``path``, ``message``."""
+
+DEFAULT_CALENDARS_RESOURCE = "data/calendars.yaml"
+"""The example calendars shipped in the package (``leadgate/chat/data/calendars.yaml``)."""
+
+
+class CalendarError(ValueError):
+    """A calendars file is not valid.
+
+    ``str()`` lists one ``file:line:col: path: message`` line per issue.
+
+    Attributes:
+        source: the file name (or the label given to ``load_calendars_text``).
+        issues: every issue found, ordered by position.
+    """
+
+    def __init__(self, source: str, issues: list[CalendarIssue]) -> None:
+        self.source = source
+        self.issues = issues
+        super().__init__("\n".join(f"{source}:{issue}" for issue in issues))
+
+
+def check_calendars_text(text: str) -> tuple[CalendarSet | None, list[CalendarIssue]]:
+    """Validate calendars YAML given as text.
+
+    Returns:
+        ``(calendars, [])`` when valid; ``(None, issues)`` otherwise, issues ordered by line and column
+        (YAML syntax, duplicate keys, unknown keys, wrong types, unknown time zones, ranges that end
+        before they start or overlap, busy blocks without offset, duplicate rep ids...).
+    """
+    data, root, issues = _parse(text)
+    if root is None:
+        # the shared parser names the policy file; say which file it is here
+        return None, [replace(i, message=i.message.replace("policy file", "calendars file")) for i in issues]
+    if not isinstance(data, dict):
+        line, column = _mark(root)
+        return None, [
+            *issues,
+            CalendarIssue(line, column, "<root>", "a calendars file must be a YAML mapping"),
+        ]
+    calendars: CalendarSet | None = None
+    try:
+        calendars = CalendarSet.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(_issues_from_validation(exc, root))
+    issues.sort()
+    return (calendars if not issues else None), issues
+
+
+def load_calendars_text(text: str, source: str = "<calendars>") -> CalendarSet:
+    """Load calendars from YAML text.
+
+    Args:
+        text: the YAML (format: ``docs/booking.md``).
+        source: the name used in error messages.
+
+    Raises:
+        CalendarError: listing every issue as ``source:line:col: path: message``.
+    """
+    calendars, issues = check_calendars_text(text)
+    if calendars is None:
+        raise CalendarError(source, issues)
+    return calendars
+
+
+def default_calendars_path() -> Path:
+    """Path of the example calendars shipped in the package."""
+    return Path(str(resources.files("leadgate.chat").joinpath(DEFAULT_CALENDARS_RESOURCE)))
+
+
+def load_calendars(path: str | Path | None = None) -> CalendarSet:
+    """Load and validate a calendars file.
+
+    Args:
+        path: the YAML file (``Settings.calendars_file``); None means the shipped example
+            (``leadgate/chat/data/calendars.yaml``).
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        CalendarError: listing every issue as ``file:line:col: path: message``.
+    """
+    path = default_calendars_path() if path is None else Path(path)
+    return load_calendars_text(path.read_text(encoding="utf-8"), source=str(path))

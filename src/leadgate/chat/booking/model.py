@@ -1,0 +1,413 @@
+"""The rep calendars file as frozen pydantic models.
+
+A calendars file is data with a ``name`` and a ``version`` (bump it on any change). It lists the reps who
+give demos: their IANA time zone, weekly working hours in that zone, meeting length, buffers, slot step
+and busy blocks; and global rules (minimum notice, booking horizon, the visitor's reasonable hours).
+The format is described in ``docs/booking.md``; ``leadgate.chat.booking.loader`` reads the YAML and
+reports errors with line numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+_MODEL = ConfigDict(extra="forbid", frozen=True)
+_REF_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Weekday keys of ``working_hours``, in ``datetime.weekday()`` order (Monday = 0)."""
+
+
+def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError("calendars", "{message}", {"message": message}),
+        loc=loc,
+        input=value,
+    )
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    """The ``ZoneInfo`` of an IANA time zone name (cached).
+
+    Args:
+        name: an IANA name such as ``Europe/Berlin`` or ``UTC`` (tz database, shipped by ``tzdata``).
+
+    Raises:
+        ValueError: for an unknown or malformed name.
+    """
+    if not name or name != name.strip():
+        raise ValueError(f"unknown time zone {name!r}: give an IANA name such as 'Europe/Berlin'")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}: give an IANA name such as 'Europe/Berlin'") from exc
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+class TimeRange(BaseModel):
+    """A range of wall-clock time within one day, written ``"HH:MM-HH:MM"`` in the file.
+
+    Attributes:
+        start: minutes after midnight, in [0, 1440).
+        end: minutes after midnight, in (start, 1440]; ``24:00`` is the end of the day.
+
+    Raises:
+        pydantic.ValidationError: (on validation) for text not shaped ``HH:MM-HH:MM``, a time out of
+            range, or an end that is not after the start.
+    """
+
+    model_config = _MODEL
+    start: int = Field(ge=0, lt=1440)
+    end: int = Field(gt=0, le=1440)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if isinstance(value, TimeRange | dict):
+            return value
+        if not isinstance(value, str):
+            raise PydanticCustomError(
+                "calendars",
+                "expected a time range 'HH:MM-HH:MM' such as '09:00-12:30', got {kind}",
+                {"kind": type(value).__name__},
+            )
+        match = _RANGE.match(value)
+        if match is None:
+            raise PydanticCustomError(
+                "calendars",
+                "expected a time range 'HH:MM-HH:MM' such as '09:00-12:30', got {value!r}",
+                {"value": value},
+            )
+        h1, m1, h2, m2 = (int(part) for part in match.groups())
+        for hours, minutes in ((h1, m1), (h2, m2)):
+            if minutes > 59 or hours > 24 or (hours == 24 and minutes != 0):
+                raise PydanticCustomError(
+                    "calendars",
+                    "{time} is not a time of day (00:00 to 24:00)",
+                    {"time": f"{hours}:{minutes:02d}"},
+                )
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if end <= start:
+            raise PydanticCustomError(
+                "calendars",
+                "end {end} is not after start {start} (a range cannot cross midnight: split it over two days)",
+                {"end": _hhmm(end), "start": _hhmm(start)},
+            )
+        return {"start": start, "end": end}
+
+    def __str__(self) -> str:
+        return f"{_hhmm(self.start)}-{_hhmm(self.end)}"
+
+    @property
+    def minutes(self) -> int:
+        """Length of the range in minutes."""
+        return self.end - self.start
+
+
+class WeeklyHours(BaseModel):
+    """Working hours per weekday (``mon`` ... ``sun``), each a list of non-overlapping ranges.
+
+    Times are wall-clock times in the rep's own time zone; a missing day is a day off.
+
+    Ranges that touch (``09:00-12:00``, ``12:00-17:00``) are allowed and stay separate: a meeting lies
+    wholly inside one range.
+
+    Raises:
+        pydantic.ValidationError: (on validation) for overlapping ranges on one day (located on the later
+            range), an unknown weekday key, or a week without any working time.
+    """
+
+    model_config = _MODEL
+    mon: list[TimeRange] = Field(default_factory=list)
+    tue: list[TimeRange] = Field(default_factory=list)
+    wed: list[TimeRange] = Field(default_factory=list)
+    thu: list[TimeRange] = Field(default_factory=list)
+    fri: list[TimeRange] = Field(default_factory=list)
+    sat: list[TimeRange] = Field(default_factory=list)
+    sun: list[TimeRange] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _no_overlaps(self) -> WeeklyHours:
+        errors = []
+        for day in WEEKDAYS:
+            ranges: list[TimeRange] = getattr(self, day)
+            for index, current in enumerate(ranges):
+                for other_index, other in enumerate(ranges[:index]):
+                    if current.start < other.end and other.start < current.end:
+                        errors.append(
+                            _error(
+                                (day, index),
+                                f"range {current} overlaps range {other} (item {other_index} of {day})",
+                                str(current),
+                            )
+                        )
+                        break
+        if not errors and not any(getattr(self, day) for day in WEEKDAYS):
+            raise PydanticCustomError("calendars", "no working hours: give at least one day with a range")
+        if errors:
+            raise ValidationError.from_exception_data("WeeklyHours", errors)
+        return self
+
+    def day(self, weekday: str | int) -> list[TimeRange]:
+        """The ranges of one weekday, sorted by start.
+
+        Args:
+            weekday: ``mon`` ... ``sun``, or ``datetime.weekday()`` (0 = Monday).
+        """
+        key = WEEKDAYS[weekday] if isinstance(weekday, int) else weekday
+        ranges: list[TimeRange] = getattr(self, key)
+        return sorted(ranges, key=lambda r: r.start)
+
+
+class BusyBlock(BaseModel):
+    """A time the rep is not available, as absolute instants ``[start, end)``.
+
+    Attributes:
+        start, end: ISO 8601 date-times with a UTC offset (``2026-11-24T12:00:00+01:00``, ``...Z``), or
+            without one when ``timezone`` is given.
+        timezone: IANA zone of offset-less ``start`` / ``end``; None when they carry an offset.
+        title: what the block is (for people; never shown to visitors).
+
+    Raises:
+        pydantic.ValidationError: (on validation) for a time without offset and without ``timezone``, an
+            unknown ``timezone``, or an end that is not after the start.
+    """
+
+    model_config = _MODEL
+    start: datetime
+    end: datetime
+    timezone: str | None = None
+    title: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zone(value)
+            except ValueError as exc:
+                raise PydanticCustomError("calendars", str(exc)) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _aware_and_ordered(self) -> BusyBlock:
+        errors = []
+        for key in ("start", "end"):
+            value: datetime = getattr(self, key)
+            if value.tzinfo is None and self.timezone is None:
+                errors.append(
+                    _error(
+                        (key,),
+                        f"{key} {value.isoformat()} has no UTC offset: write it like "
+                        "2026-11-24T12:00:00+01:00 or 2026-11-24T11:00:00Z, or give the block a timezone",
+                        value.isoformat(),
+                    )
+                )
+        if not errors and self.end_utc <= self.start_utc:
+            errors.append(
+                _error(
+                    ("end",),
+                    f"end {self.end.isoformat()} is not after start {self.start.isoformat()}",
+                    str(self.end),
+                )
+            )
+        if errors:
+            raise ValidationError.from_exception_data("BusyBlock", errors)
+        return self
+
+    def _utc(self, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            assert self.timezone is not None  # checked on validation
+            value = value.replace(tzinfo=zone(self.timezone))
+        return value.astimezone(UTC)
+
+    @property
+    def start_utc(self) -> datetime:
+        """The start as an aware UTC datetime."""
+        return self._utc(self.start)
+
+    @property
+    def end_utc(self) -> datetime:
+        """The end as an aware UTC datetime."""
+        return self._utc(self.end)
+
+
+RepId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", min_length=1, max_length=64)]
+"""A rep id: lower-case letters, digits, ``.``, ``_``, ``-``; at most 64 characters (no ``@``)."""
+
+
+class Rep(BaseModel):
+    """A rep who gives demos, and the rules of their calendar.
+
+    Attributes:
+        id: stable id (``RepId``), stored on bookings and part of offer ids.
+        name, email: organizer of the invite.
+        timezone: IANA zone in which ``working_hours`` are read (DST-aware through ``zoneinfo``).
+        working_hours: weekly wall-clock ranges in ``timezone``; a meeting lies wholly inside one range.
+        meeting_minutes: length of a demo, minutes (5 to 480).
+        buffer_before_minutes, buffer_after_minutes: free time kept before / after a demo, minutes (0 to
+            240): the padded meeting must not overlap a busy block, and two demos are at least
+            ``max(before, after)`` minutes apart. Buffers may reach outside working hours.
+        slot_step_minutes: distance between candidate starts from the start of each range, minutes.
+        busy: absolute busy blocks (holidays, other meetings).
+        territories, languages: optional tags for routing (empty: any).
+
+    Raises:
+        pydantic.ValidationError: (on validation) for an unknown time zone, or a working range shorter
+            than one meeting (located on the range).
+    """
+
+    model_config = _MODEL
+    id: RepId
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr
+    timezone: str
+    working_hours: WeeklyHours
+    meeting_minutes: int = Field(default=30, ge=5, le=480)
+    buffer_before_minutes: int = Field(default=0, ge=0, le=240)
+    buffer_after_minutes: int = Field(default=0, ge=0, le=240)
+    slot_step_minutes: int = Field(default=30, ge=5, le=480)
+    busy: list[BusyBlock] = Field(default_factory=list)
+    territories: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
+    languages: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zone(value)
+        except ValueError as exc:
+            raise PydanticCustomError("calendars", str(exc)) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _ranges_fit_a_meeting(self) -> Rep:
+        errors = []
+        for day in WEEKDAYS:
+            for index, time_range in enumerate(getattr(self.working_hours, day)):
+                if time_range.minutes < self.meeting_minutes:
+                    errors.append(
+                        _error(
+                            ("working_hours", day, index),
+                            f"range {time_range} is shorter than one {self.meeting_minutes}-minute meeting",
+                            str(time_range),
+                        )
+                    )
+        if errors:
+            raise ValidationError.from_exception_data("Rep", errors)
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The rep's ``ZoneInfo``."""
+        return zone(self.timezone)
+
+    @property
+    def meeting(self) -> timedelta:
+        """Length of a demo."""
+        return timedelta(minutes=self.meeting_minutes)
+
+    @property
+    def before(self) -> timedelta:
+        """Buffer kept before a demo."""
+        return timedelta(minutes=self.buffer_before_minutes)
+
+    @property
+    def after(self) -> timedelta:
+        """Buffer kept after a demo."""
+        return timedelta(minutes=self.buffer_after_minutes)
+
+
+class CalendarSet(BaseModel):
+    """A calendars file: the reps and the global booking rules.
+
+    Attributes:
+        name: name of the file's content (letters, digits, ``.``, ``_``, ``-``).
+        version: the file's own version, a whole number or a string; bump it on any change.
+        company: the organizing company, named in invites.
+        min_notice_minutes: a slot starts at least this many minutes after now (default 240).
+        horizon_days: a slot starts less than this many days (24 h each) after now (default 14).
+        visitor_hours: the visitor's reasonable hours, wall-clock in the visitor's zone (default
+            ``08:00-18:00``); offers inside them on the visitor's Monday to Friday are preferred.
+        reps: the reps, with unique ids; earlier reps win ties between equal starts.
+
+    Raises:
+        pydantic.ValidationError: (on validation) for a duplicate rep id (located on the later one).
+    """
+
+    model_config = _MODEL
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    version: Any
+    company: Annotated[str, Field(min_length=1, max_length=200)]
+    min_notice_minutes: int = Field(default=240, ge=0, le=60 * 24 * 30)
+    horizon_days: int = Field(default=14, ge=1, le=365)
+    visitor_hours: TimeRange = Field(default_factory=lambda: TimeRange(start=8 * 60, end=18 * 60))
+    reps: list[Rep] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _REF_PART.match(value):
+            raise PydanticCustomError("calendars", "name may hold only letters, digits, '.', '_' and '-'")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: Any) -> str | int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if isinstance(value, str) and len(value) <= 64 and _REF_PART.match(value):
+            return value
+        raise PydanticCustomError(
+            "calendars",
+            "version must be a whole number >= 0 or a string of letters, digits, '.', '_' and '-'",
+        )
+
+    @model_validator(mode="after")
+    def _unique_rep_ids(self) -> CalendarSet:
+        seen: set[str] = set()
+        errors = []
+        for index, rep in enumerate(self.reps):
+            if rep.id in seen:
+                errors.append(_error(("reps", index, "id"), f"duplicate rep id {rep.id!r}", rep.id))
+            seen.add(rep.id)
+        if errors:
+            raise ValidationError.from_exception_data("CalendarSet", errors)
+        return self
+
+    @property
+    def ref(self) -> str:
+        """``name@version`` of the calendars file."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def min_notice(self) -> timedelta:
+        """Minimum notice before a slot's start."""
+        return timedelta(minutes=self.min_notice_minutes)
+
+    @property
+    def horizon(self) -> timedelta:
+        """How far ahead slots are offered."""
+        return timedelta(days=self.horizon_days)
+
+    def rep(self, rep_id: str) -> Rep:
+        """The rep with id ``rep_id``.
+
+        Raises:
+            KeyError: no such rep.
+        """
+        for rep in self.reps:
+            if rep.id == rep_id:
+                return rep
+        raise KeyError(rep_id)
