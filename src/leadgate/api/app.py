@@ -8,11 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from leadgate import __version__
 from leadgate.api.limits import BodySizeLimit
-from leadgate.api.state import AppState
+from leadgate.api.ratelimit import RateLimited, rate_limited_response
+from leadgate.api.state import AppState, ChatFactory, no_chat
 from leadgate.config import Settings, get_settings
 from leadgate.contracts.errors import _SCALAR_REASON, _SCALAR_UNION_TAGS
 
@@ -34,19 +36,23 @@ def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, state: AppState | None = None, chat_factory: ChatFactory = no_chat
+) -> FastAPI:
     """Build the leadgate API.
 
     Args:
         settings: defaults to ``get_settings()``.
         state: an already-built ``AppState`` (tests, the benchmark); else built at startup from settings.
+        chat_factory: builds the chat service when ``state`` is built at startup (default: no chat; the
+            chat endpoints then answer 503).
     """
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = state is None
-        app.state.lg = state or AppState.from_settings(settings)
+        app.state.lg = state or AppState.from_settings(settings, chat_factory)
         try:
             yield
         finally:
@@ -69,9 +75,22 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         lg.dead_letter(request.url.path, {"body_text": raw.decode("utf-8", errors="replace")}, errors)
         return JSONResponse(status_code=422, content={"detail": errors})
 
-    from leadgate.api import health, leads
+    app.add_exception_handler(RateLimited, rate_limited_response)
+
+    from leadgate.api import conversations, handoffs, health, leads
 
     app.include_router(health.router)
     app.include_router(leads.router)
+    app.include_router(conversations.router)
+    app.include_router(handoffs.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: errors of the inner layers (413, 429) carry the CORS headers too.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", "X-Conversation-Token", "Authorization", "Last-Event-ID"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
     return app

@@ -2,9 +2,12 @@
 
 Tables:
     conversations: one row per conversation: status (active, handoff, closed), the flow state as JSON,
-        the visitor's time zone, the resume-token hash, and the lead and decision it produced.
-    conversation_events: every event of a conversation in order (``seq`` from 1), stored before the reply
-        is sent; ``client_message_id`` makes a resent visitor message idempotent.
+        the visitor's time zone, the resume-token hash, the lead and decision it produced, ``last_seq``
+        (the seq of its latest event) and ``pending_seq`` (a visitor message stored but not yet answered,
+        after the assistant failed on it; processed on the next post).
+    conversation_events: every event of a conversation in order (``seq`` from 1, gap-free), stored before
+        the reply is sent; ``client_message_id`` makes a resent visitor message idempotent and
+        ``reply_to`` is the seq of the visitor message an event answers.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class ConversationRow(Base):
     state: Mapped[str] = mapped_column(Text, nullable=False)
     timezone: Mapped[str] = mapped_column(String(64), nullable=False)
     last_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    pending_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     lead_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     decision_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     handoff_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -51,5 +55,6 @@ class ConversationEventRow(Base):
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     client_message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reply_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
     payload: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("state", sa.Text(), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
+        sa.Column("pending_seq", sa.Integer(), nullable=True),
         sa.Column("lead_id", sa.String(length=128), nullable=True),
         sa.Column("decision_id", sa.String(length=36), nullable=True),
         sa.Column("handoff_reason", sa.Text(), nullable=True),
@@ -54,6 +55,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("client_message_id", sa.String(length=128), nullable=True),
+        sa.Column("reply_to", sa.Integer(), nullable=True),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
