@@ -413,11 +413,15 @@ def serve_cmd(
     host: Annotated[str | None, typer.Option(help="Interface (default LEADGATE_HOST or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default LEADGATE_PORT or 8000).")] = None,
     database_url: DbUrl = None,
+    chat: Annotated[
+        bool, typer.Option("--chat/--no-chat", help="Serve the chat assistant, its API and the demo page.")
+    ] = True,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs) and the chat assistant with its demo page (/demo)."""
     import uvicorn
 
     from leadgate.api import create_app
+    from leadgate.api.state import no_chat
     from leadgate.config import Settings
 
     settings = get_settings()
@@ -425,8 +429,15 @@ def serve_cmd(
         settings = Settings(**{**settings.model_dump(), "database_url": database_url})
     host = host or settings.host
     port = port or settings.port
+    factory = no_chat
+    if chat:
+        from leadgate.chat.runtime import build_chat
+
+        factory = build_chat
     console.print(f"leadgate API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if chat:
+        console.print(f"chat demo page: http://{host}:{port}/demo")
+    uvicorn.run(create_app(settings, chat_factory=factory), host=host, port=port, log_level="info")
 
 
 @app.command("quickstart")
@@ -464,7 +475,7 @@ def quickstart_cmd(
     summary = _qualify(data, mapping, out, "routed", None, "propensity@champion", True, 5000, database_url)
     _print_summary(summary, out)
     if serve:
-        serve_cmd(host=None, port=None, database_url=database_url)
+        serve_cmd(host=None, port=None, database_url=database_url, chat=True)
 
 
 @policy_app.command("check")

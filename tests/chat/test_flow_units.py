@@ -278,7 +278,7 @@ def test_handoff_option_and_silence_afterwards(assistant: Assistant) -> None:
     assert handed.state.status == "handoff" and handed.replies[0].kind == "handoff"
     later = assistant.handle(handed.state, "I'm Dana Lee, budget 1M", now=NOW)
     assert later.replies == []
-    assert [e.type for e in later.events] == ["visitor_message"]
+    assert [e.type for e in later.events] == ["held_for_person"]
     assert later.state.slots == handed.state.slots
 
 

@@ -77,12 +77,15 @@ def create_app(
 
     app.add_exception_handler(RateLimited, rate_limited_response)
 
-    from leadgate.api import conversations, handoffs, health, leads
+    from leadgate.api import bookings, conversations, handoffs, health, leads
+    from leadgate.web import routes as web_routes
 
     app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(conversations.router)
     app.include_router(handoffs.router)
+    app.include_router(bookings.router)
+    app.include_router(web_routes.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Added last, so outermost: errors of the inner layers (413, 429) carry the CORS headers too.
     app.add_middleware(

@@ -7,7 +7,7 @@ intents, never changes what the assistant is told to do, and no reply echoes the
 
 One turn (``Assistant.handle``), in order:
 
-1. A conversation a person has (``handoff``) gets no reply; the message is logged as ``visitor_message``.
+1. A conversation a person has (``handoff``) gets no reply; the service stores the message; the engine only records ``held_for_person`` (no copy of the text).
 2. The message is understood: NLU intent (gated by the flow's per-intent thresholds) and entities, the
    language model's slots (when one is configured and answers), VADER sentiment.
 3. Spam and job-seeker messages end the flow with their text (``outcome``); such a conversation is never
@@ -225,7 +225,7 @@ class Assistant:
         st.turn += 1
         turn = _Turn(st)
         if st.status == "handoff":
-            turn.event("visitor_message", text=text, option_id=option_id)
+            turn.event("held_for_person", option_id=option_id)
             return self._result(turn)
         if option_id == HANDOFF_OPTION:
             self._handoff(turn, "visitor_request")

@@ -28,7 +28,7 @@ EventType = Literal[
     "question_unanswered",
     "non_buyer",
     "handoff_requested",
-    "visitor_message",
+    "held_for_person",
     "consent_declined",
     "lead_qualified",
     "slots_offered",

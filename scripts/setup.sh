@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Project setup on a fresh Debian (or Ubuntu) machine; safe to run again (each step is skipped when done).
+#
+#   1. creates the virtual environment .venv (python3 -m venv) if it is missing;
+#   2. installs leadgate with its test dependencies into it (pip install -e '.[test]');
+#   3. installs the Debian packages chromium and chromium-driver (apt-get, non-interactive) if
+#      /usr/bin/chromium is missing: the browser tests drive that Chromium with Playwright
+#      (no `playwright install`, no browser download).
+#
+# Runs apt-get as root, or through sudo when not root. Fails loudly, with the reason, when a step cannot
+# be done. Usage, from anywhere:  scripts/setup.sh && .venv/bin/python -m pytest
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+CHROMIUM=/usr/bin/chromium
+
+die() {
+    echo "setup.sh: error: $*" >&2
+    exit 1
+}
+
+say() {
+    echo "setup.sh: $*"
+}
+
+# 1. virtual environment
+if [[ -x .venv/bin/python ]]; then
+    say ".venv exists ($(.venv/bin/python --version 2>&1))"
+else
+    command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found: install Python 3.11 or newer (apt-get install python3 python3-venv)"
+    say "creating .venv with $("$PYTHON" --version 2>&1)"
+    "$PYTHON" -m venv .venv || die "could not create .venv: on Debian install python3-venv (apt-get install python3-venv)"
+fi
+
+# 2. leadgate and its test dependencies
+say "installing leadgate with the test extra into .venv"
+.venv/bin/python -m pip install -q -e '.[test]' || die "pip install -e '.[test]' failed (see the pip output above)"
+
+# 3. Chromium for the browser tests
+if [[ -x "$CHROMIUM" ]]; then
+    say "chromium present: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
+else
+    command -v apt-get >/dev/null 2>&1 || die "$CHROMIUM is missing and apt-get is not available: install Chromium so that $CHROMIUM exists"
+    if [[ "$(id -u)" -eq 0 ]]; then
+        AS_ROOT=()
+    elif command -v sudo >/dev/null 2>&1; then
+        AS_ROOT=(sudo)
+    else
+        die "$CHROMIUM is missing and this is not root and sudo is not installed: run as root: apt-get install chromium chromium-driver"
+    fi
+    say "installing Debian packages chromium and chromium-driver"
+    export DEBIAN_FRONTEND=noninteractive
+    "${AS_ROOT[@]}" apt-get update -q || die "apt-get update failed (see above)"
+    "${AS_ROOT[@]}" apt-get install -y -q --no-install-recommends chromium chromium-driver \
+        || die "apt-get install chromium chromium-driver failed (see above)"
+    [[ -x "$CHROMIUM" ]] || die "chromium was installed but $CHROMIUM does not exist"
+    say "chromium installed: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
+fi
+
+say "done. Run the tests with: .venv/bin/python -m pytest"

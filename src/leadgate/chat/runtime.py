@@ -1,0 +1,69 @@
+"""Composes the chat front door from settings: flow, NLU, knowledge base, calendars, qualifier, optional LLM.
+
+This is the one place where the chat components meet (the way ``pipeline.py`` composes the qualification
+stages): ``build_assistant`` wires the pure dialogue engine to its collaborators, ``build_chat`` wraps it in
+the persistent ``ChatService`` that the API serves. ``leadgate serve`` and ``leadgate quickstart`` pass
+``build_chat`` to ``create_app``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from leadgate.chat.booking import CalendarScheduler, load_calendars
+from leadgate.chat.flows import Assistant, ConversationState, load_default_flow, load_flow
+from leadgate.chat.kb import KnowledgeBase
+from leadgate.chat.llm import from_settings as llm_from_settings
+from leadgate.chat.qualify import ChatLeadQualifier
+from leadgate.chat.service import ChatService
+from leadgate.config import Settings
+from leadgate.pipeline import Qualifier
+
+
+def build_assistant(settings: Settings, engine: Engine) -> Assistant:
+    """The dialogue engine with its real collaborators, all read from ``settings``.
+
+    * flow: ``settings.flow_file`` or the shipped ``website_qualification`` flow;
+    * knowledge base: ``settings.kb_dir`` or the shipped example (Lumenly);
+    * calendars: ``settings.calendars_file`` or the shipped example, booked in ``engine``'s database;
+    * qualifier: the chat policy (``settings.chat_policy_file`` or the shipped one), decisions stored and
+      audited in ``engine``'s database;
+    * language model: the OpenAI-compatible endpoint of ``settings.llm_*``, or None (built-in NLU only).
+
+    Raises:
+        FlowError, KnowledgeBaseError, CalendarError, PolicyError: a configured file is invalid (the
+            message names the file and line).
+    """
+    flow = load_flow(settings.flow_file) if settings.flow_file is not None else load_default_flow()
+    kb = KnowledgeBase.from_settings(settings)
+    scheduler = CalendarScheduler(engine, load_calendars(settings.calendars_file))
+    qualifier = ChatLeadQualifier.from_settings(engine, settings)
+    llm = llm_from_settings(settings)
+    return Assistant(flow, kb=kb, scheduler=scheduler, qualifier=qualifier, llm=llm)
+
+
+def build_chat(settings: Settings, engine: Engine, qualifier: Qualifier | None = None) -> ChatService[Any]:
+    """The persistent chat service of an API process (a ``ChatFactory`` for ``create_app``).
+
+    Args:
+        settings: the process settings.
+        engine: the database the conversations, leads, decisions and bookings are stored in.
+        qualifier: the lead qualifier of the leads API (unused: chat leads have their own policy).
+
+    Raises:
+        See ``build_assistant``.
+    """
+    assistant = build_assistant(settings, engine)
+    return ChatService(
+        engine, assistant, ConversationState.model_validate_json, flow_version=assistant.flow.ref
+    )
+
+
+def create_chat_app() -> Any:
+    """The API with the chat assistant, from ``get_settings()`` (for ``uvicorn --factory``)."""
+    from leadgate.api import create_app
+    from leadgate.config import get_settings
+
+    return create_app(get_settings(), chat_factory=build_chat)

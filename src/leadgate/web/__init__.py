@@ -1,0 +1,1 @@
+"""Browser-facing pages and the embeddable chat widget (``routes.router``)."""
