@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     calendars_file: Path | None = None
     flow_file: Path | None = None
     chat_policy_file: Path | None = None
-    cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
+    )
     max_message_chars: int = Field(default=2000, ge=1)
     rate_limit_ip: str = "120/minute"
     rate_limit_conversation: str = "30/minute"

@@ -7,7 +7,8 @@ intents, never changes what the assistant is told to do, and no reply echoes the
 
 One turn (``Assistant.handle``), in order:
 
-1. A conversation a person has (``handoff``) gets no reply; the service stores the message; the engine only records ``held_for_person`` (no copy of the text).
+1. A conversation a person has (``handoff``) gets no reply; the service stores the message, the engine
+   only records ``held_for_person`` (no copy of the text).
 2. The message is understood: NLU intent (gated by the flow's per-intent thresholds) and entities, the
    language model's slots (when one is configured and answers), VADER sentiment.
 3. Spam and job-seeker messages end the flow with their text (``outcome``); such a conversation is never
