@@ -368,3 +368,32 @@ def test_scheduler_now_is_after_the_last_offer_for_more_times(assistant: Assista
     more = assistant.handle(state, "none of these work", now=NOW).state
     assert len(first) == 3 and len(more.offers) == 1
     assert more.offers[0].start > max(first) - timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "We want to see where trial accounts drop off before they convert",
+        "Understand which features our customers actually use",
+        "show our board which onboarding steps predict renewal",
+    ],
+)
+def test_a_statement_answers_the_pending_use_case_whatever_its_intent(
+    assistant: Assistant, answer: str
+) -> None:
+    st = assistant.start(conversation_id="c", now=NOW, visitor_tz="UTC").state
+    for text in ["I'm Dana Reyes from Acme", "dana@acme.io", "CTO", "400 people"]:
+        st = assistant.handle(st, text, now=NOW).state
+    assert st.pending == "need"
+    result = assistant.handle(st, answer, now=NOW)
+    assert result.state.slots["need"].value == answer
+    assert result.state.pending == "budget"
+
+
+def test_a_question_while_the_use_case_is_pending_is_answered_not_taken(assistant: Assistant) -> None:
+    st = assistant.start(conversation_id="c", now=NOW, visitor_tz="UTC").state
+    for text in ["I'm Dana Reyes from Acme", "dana@acme.io", "CTO", "400 people"]:
+        st = assistant.handle(st, text, now=NOW).state
+    result = assistant.handle(st, "How much does the Team plan cost?", now=NOW)
+    assert "need" not in result.state.slots
+    assert result.state.pending == "need"

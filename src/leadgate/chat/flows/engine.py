@@ -27,7 +27,7 @@ One turn (``Assistant.handle``), in order:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,6 +66,18 @@ _FACT_TOKEN = re.compile(r"https?://\S+|[\w.+-]+@[\w-]+\.[\w.-]+|\d[\d,.:]*")
 
 
 _SENTENCE = re.compile(r"[^.!?;]+[.!?;]*")
+# A message "looks like a question" when it ends in "?" or opens with an interrogative or an auxiliary verb
+# (English question formation); anything else is a statement.
+_QUESTION_OPENING = re.compile(
+    r"^\s*(how|what|what's|whats|which|who|whom|whose|where|when|why|can|could|do|does|did|is|are|was|"
+    r"were|will|would|should|shall|may|might|have|has|any|is there|are there)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_question(text: str) -> bool:
+    """True when ``text`` ends in "?" or opens with an interrogative or auxiliary ("how", "do", "can")."""
+    return text.rstrip().endswith("?") or _QUESTION_OPENING.match(text) is not None
 _TRAILING_QUESTION = re.compile(
     r",\s*((?:do|does|can|could|is|are|will|would|how|what|which|when|where|who|why)\b[^?]*\?)", re.IGNORECASE
 )
@@ -633,6 +645,7 @@ class Assistant:
         if self._gate_non_buyer(turn, u):
             return
         asked_before = st.pending
+        u = self._as_free_text_answer(st, u)
         self._collect(turn, u, local_now, exclude=frozenset())
         self._summarize(turn)
         if self._policy_handoff(turn, u):
@@ -662,6 +675,24 @@ class Assistant:
         if understood:
             st.misunderstandings = 0
         self._advance(turn, now, explain=explain, asked_before=asked_before)
+
+    def _as_free_text_answer(self, st: ConversationState, u: _Understanding) -> _Understanding:
+        """Read a statement as the answer to a pending free-text slot, whatever the classifier says.
+
+        Asked "What would you like to solve?", a visitor answers with statements that read like product
+        questions or demo requests ("understand which features our customers use"). A message that does not
+        look like a question (``looks_like_question``) answers the pending free-text slot; a handoff request,
+        spam or a job seeker's message never does.
+        """
+        pending = next((s for s in self._slots if s.name == st.pending), None)
+        if (
+            pending is None
+            or "text" not in pending.sources
+            or u.intent not in QUESTION_INTENTS | {"demo_request", "out_of_scope"}
+            or looks_like_question(u.text)
+        ):
+            return u
+        return replace(u, intent="inform", question=None, inform_p=1.0)
 
     def _advance(self, turn: _Turn, now: datetime, *, explain: bool, asked_before: str | None) -> None:
         st = turn.state
