@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from leadgate.chat.nlu import INTENTS, NLU, IntentClassifier, TrainingExample, dedupe_key, load_nlu_data
-from leadgate.chat.nlu.intent import preprocess
+from leadgate.chat.nlu.intent import mark_words, preprocess
 
 HELD_OUT: list[tuple[str, str]] = [
     ("hey there, anybody on this chat?", "greet"),
@@ -144,6 +144,58 @@ def test_accuracy_on_held_out_utterances(nlu: NLU) -> None:
     assert accuracy >= HELD_OUT_MIN_ACCURACY, f"accuracy {accuracy:.3f}; wrong: {wrong}"
 
 
+HARD_NEGATIVES: list[tuple[str, str]] = [
+    ("are you an actual human or software?", "out_of_scope"),
+    ("I'd like an actual human to help me out", "human_handoff"),
+    ("which languages can you chat with me in?", "out_of_scope"),
+    ("which languages can the leadgate assistant handle for our visitors?", "product_question"),
+    ("Portuguese and Catalan", "inform"),
+    ("could the widget greet visitors in Catalan?", "product_question"),
+    ("what sorts of things can you do, little bot?", "out_of_scope"),
+    ("what sorts of things can the platform automate for our SDRs?", "product_question"),
+    ("how much do you charge for the scale plan?", "pricing"),
+    ("how much does a coffee cost in Rome?", "out_of_scope"),
+    ("my invoice shows a seat we never added", "support"),
+    ("we've got 14 seats in sales and 6 in marketing", "inform"),
+    ("I'm a data engineer at Quillfeather", "inform"),
+    ("I'm a data engineer looking for a new position with you", "job_seeker"),
+    ("can sales give us a walkthrough on Thursday", "demo_request"),
+    ("can the bot book walkthroughs into our reps' calendars?", "product_question"),
+    ("the chat bubble vanished from our pricing page after yesterday's deploy", "support"),
+    ("we run a chain of dental clinics in Ohio", "inform"),
+    ("hey, greetings from a rainy Manchester", "greet"),
+    ("alright, I'm logging off, have a good one", "goodbye"),
+    ("yep, that address is correct", "affirm"),
+    ("nope, that's my old phone number", "deny"),
+    ("guaranteed first page google ranking, reply YES", "spam"),
+    ("what's the tallest mountain in Africa", "out_of_scope"),
+]
+"""Pairs across neighbouring intents (the bot vs the product, a price vs an unrelated price, a role as data
+vs a job search...), written for this test only, after the training data was extended."""
+
+HARD_NEGATIVES_MIN_ACCURACY = 0.9
+"""The shipped model scored 23 of 24 when this test was written (it calls the price of a coffee in Rome
+``pricing``); 0.9 allows two misses."""
+
+
+def test_hard_negatives_are_unseen() -> None:
+    training = {dedupe_key(e.text) for e in load_nlu_data().examples}
+    seen = [text for text, _ in HARD_NEGATIVES if dedupe_key(text) in training]
+    assert not seen, f"hard negatives found in the training YAML: {seen}"
+    assert {intent for _, intent in HARD_NEGATIVES} == set(INTENTS)
+
+
+def test_accuracy_on_hard_negatives(nlu: NLU) -> None:
+    predictions = nlu.classifier.predict_many([text for text, _ in HARD_NEGATIVES])
+    wrong = [
+        (text, gold, p.name)
+        for (text, gold), p in zip(HARD_NEGATIVES, predictions, strict=True)
+        if p.name != gold
+    ]
+    accuracy = 1 - len(wrong) / len(HARD_NEGATIVES)
+    assert accuracy >= HARD_NEGATIVES_MIN_ACCURACY, f"accuracy {accuracy:.3f}; wrong: {wrong}"
+
+
 @pytest.mark.parametrize(
     ("text", "intent"),
     [
@@ -229,3 +281,11 @@ def test_preprocess_masks_emails_urls_and_digits() -> None:
         preprocess("Mail JANE@Acme.com or see www.acme.io, 200 people")
         == "mail xemailx or see xurlx 000 people"
     )
+
+
+def test_boundary_markers_give_bigrams_but_no_unigram(nlu: NLU) -> None:
+    assert mark_words("what is it") == "xbosx what is it xeosx"
+    words = nlu.classifier.pipeline_.named_steps["features"].transformer_list[0][1]
+    assert "xbosx what" in words.vocabulary_
+    # The markers occur in every message; max_df drops them so that they do not act as a length feature.
+    assert "xbosx" not in words.vocabulary_ and "xeosx" not in words.vocabulary_

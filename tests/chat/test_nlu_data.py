@@ -68,10 +68,10 @@ def test_training_data_shares_no_row_with_the_eval_set() -> None:
 
 
 def test_held_out_test_utterances_share_no_row_with_the_eval_set() -> None:
-    from tests.chat.test_intents import HELD_OUT
+    from tests.chat.test_intents import HARD_NEGATIVES, HELD_OUT
 
     eval_keys = _eval_keys()
-    shared = [text for text, _ in HELD_OUT if dedupe_key(text) in eval_keys]
+    shared = [text for text, _ in HELD_OUT + HARD_NEGATIVES if dedupe_key(text) in eval_keys]
     assert not shared
 
 

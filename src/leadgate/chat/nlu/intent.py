@@ -1,25 +1,28 @@
-"""Intent classification: TF-IDF word and character n-grams into a multinomial logistic regression.
+"""Intent classification: TF-IDF word and character n-grams into a linear SVM, with calibrated probabilities.
 
 A component in the Rasa style: :meth:`IntentClassifier.train` on labelled examples,
 :meth:`IntentClassifier.predict` one message, :meth:`IntentClassifier.persist` /
-:meth:`IntentClassifier.load` to keep a trained model. Training on leadgate's shipped data
-(~1,500 examples) takes about a second, so :func:`default_intent_classifier` trains at first use and
-keeps the model for the life of the process; nothing is downloaded.
+:meth:`IntentClassifier.load` to keep a trained model. Training on leadgate's shipped data (~6,000
+examples) takes one to three seconds on a 2-core machine, so :func:`default_intent_classifier` trains at
+first use and keeps the model for the life of the process; nothing is downloaded.
 
 Features (scikit-learn ``FeatureUnion``), on text preprocessed by :func:`preprocess`:
 
 - word 1-2 grams, sublinear TF, tokens include single characters and punctuation (``"?"``, ``"$"``,
-  emoji), so terse replies such as ``"k"`` or ``"👍"`` carry signal;
+  emoji), so terse replies such as ``"k"`` or ``"👍"`` carry signal. Start and end markers
+  (:func:`mark_words`) turn the first and last word into bigrams of their own (``"xbosx what"``);
+  ``max_df=0.99`` drops the markers themselves, which occur in every message;
 - character 2-5 grams within word boundaries (``char_wb``), which absorb typos and inflections
   (``"helo"``, ``"pricing"`` / ``"prices"``).
 
-The classifier is scikit-learn's ``LinearSVC`` (one-vs-rest, squared hinge), which fits in about a
-tenth of a second where a multinomial ``LogisticRegression`` on the same features took several seconds
-for the same cross-validated accuracy. Its decision scores become probabilities by temperature
-scaling (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017): a softmax over
+The classifier is scikit-learn's ``LinearSVC`` (one-vs-rest, squared hinge, no class weights), which
+fits in a fraction of a second where a multinomial ``LogisticRegression`` on the same features took
+twenty times longer for the same cross-validated accuracy. Its decision scores become probabilities by
+temperature scaling (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017): a softmax over
 ``scores / T`` whose single parameter ``T`` minimizes the log-loss of out-of-fold scores from a
-stratified 5-fold cross-validation on the training data. ``C`` and the n-gram ranges were chosen by
-the same kind of cross-validation on the shipped training data only (see docs/nlu.md, "Tuning").
+stratified 5-fold cross-validation on the training data. ``C``, the class weights, the n-gram ranges and
+the markers were chosen by the same kind of cross-validation on the shipped training data only (see
+docs/nlu.md, "Tuning").
 """
 
 from __future__ import annotations
@@ -91,6 +94,25 @@ def preprocess(text: str) -> str:
     return _SPACE.sub(" ", out).strip()
 
 
+def mark_words(text: str) -> str:
+    """Add start and end marker tokens for the word n-gram vectorizer.
+
+    With ``xbosx`` and ``xeosx`` around the message, the bigrams ``"xbosx what"`` (a message that
+    opens with "what") and ``"no xeosx"`` (one that ends with "no") differ from the same words inside
+    a sentence. The markers alone occur in every message; the word vectorizer drops them by its
+    ``max_df`` (see :class:`IntentClassifier`), so they do not act as a length feature that would pull
+    short unknown messages toward the intents with many one-word examples.
+
+    Args:
+        text: a message already normalized by :func:`preprocess`.
+
+    Returns:
+        ``"xbosx TEXT xeosx"``.
+
+    """
+    return f"xbosx {text} xeosx"
+
+
 def _as_matrix(scores: Any) -> np.ndarray:
     """Decision scores as shape ``(n, k)``; a binary SVM returns one column, for the second class."""
     arr = np.asarray(scores, dtype=float)
@@ -138,7 +160,8 @@ class IntentClassifier:
         C: regularization parameter of the linear SVM (larger fits the training data more closely).
         word_ngram_range: ``(min_n, max_n)`` of word n-grams.
         char_ngram_range: ``(min_n, max_n)`` of character n-grams (``char_wb``).
-        class_weight: ``"balanced"`` weighs classes inversely to their example counts, or None.
+        class_weight: ``"balanced"`` weighs classes inversely to their example counts; None (the default)
+            weighs every example equally, which cross-validated slightly better on the shipped data.
         calibration_folds: folds of the cross-validation that fits the temperature (capped by the
             smallest class size; below 2 the temperature stays 1).
 
@@ -150,7 +173,7 @@ class IntentClassifier:
         C: float = 1.0,
         word_ngram_range: tuple[int, int] = (1, 2),
         char_ngram_range: tuple[int, int] = (2, 5),
-        class_weight: str | None = "balanced",
+        class_weight: str | None = None,
         calibration_folds: int = 5,
     ) -> None:
         self.C = C
@@ -184,6 +207,8 @@ class IntentClassifier:
                         analyzer="word",
                         ngram_range=self.word_ngram_range,
                         token_pattern=r"(?u)\b\w+\b|[^\w\s]",
+                        preprocessor=mark_words,
+                        max_df=0.99,
                         sublinear_tf=True,
                         lowercase=False,
                     ),
@@ -217,6 +242,7 @@ class IntentClassifier:
             ValueError: if there are fewer than two intents.
 
         """
+        from sklearn.base import clone
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
         items = list(examples)
@@ -226,14 +252,19 @@ class IntentClassifier:
         if len(classes) < 2:
             raise ValueError(f"need examples of at least two intents, got {classes}")
         folds = min(self.calibration_folds, *(labels.count(c) for c in classes))
+        pipeline = self._build()
+        features = pipeline.named_steps["features"].fit_transform(texts)
         temperature = 1.0
         if folds >= 2:
+            # The TF-IDF vocabulary and IDF weights are fitted once on all texts (they use no labels);
+            # only the classifier is refitted per fold. This saves four fifths of the featurization
+            # time, at the price of a slightly optimistic (lower) temperature.
             cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-            scores = cross_val_predict(self._build(), texts, labels, cv=cv, method="decision_function")
+            model = clone(pipeline.named_steps["model"])
+            scores = cross_val_predict(model, features, labels, cv=cv, method="decision_function")
             index = {c: i for i, c in enumerate(classes)}
             temperature = fit_temperature(_as_matrix(scores), np.array([index[y] for y in labels]))
-        pipeline = self._build()
-        pipeline.fit(texts, labels)
+        pipeline.named_steps["model"].fit(features, labels)
         self.pipeline_ = pipeline
         self.intents_ = tuple(str(c) for c in pipeline.classes_)
         self.temperature_ = temperature
@@ -338,7 +369,7 @@ class IntentClassifier:
 
         Raises:
             ValueError: if the file is not a leadgate intent model, or was written by another
-                scikit-learn version (retrain instead: it takes about a second).
+                scikit-learn version (retrain instead: it takes a few seconds).
             OSError: if the file cannot be read.
 
         """

@@ -1,0 +1,347 @@
+"""Read a knowledge-base folder of Markdown, HTML and text files into section-sized passages.
+
+* Markdown (``.md``, ``.markdown``) is parsed with markdown-it-py (CommonMark plus tables); every heading
+  starts a section, and the text of paragraphs, list items, table rows, quotes and code blocks is kept
+  without its markup (``**bold**`` becomes ``bold``; a table row becomes its cells joined by `` | ``).
+* HTML (``.html``, ``.htm``) is parsed with selectolax (lexbor); ``script``, ``style``, ``nav``,
+  ``noscript``, ``template``, ``svg``, ``iframe`` and ``footer`` elements are dropped with everything inside
+  them (site chrome, not content), every ``h1``-``h6`` starts a section, and block elements (paragraphs,
+  list items, table rows, the loose text of a ``div``, ...) give one text block each.
+* Text (``.txt``): blocks are paragraphs separated by blank lines; a one-line paragraph of at most 80
+  characters that does not end in sentence punctuation is a heading and starts a section.
+
+The document title is the first level-1 heading (Markdown), the first ``h1`` or else the ``<title>`` (HTML), or the
+first heading line (text); failing those, the file name. A section longer than :data:`MAX_PASSAGE_WORDS`
+words is split between blocks. Hidden files and other extensions are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+TEXT_SUFFIXES = frozenset({".txt"})
+SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
+"""File name endings read from a knowledge-base folder (case-insensitive)."""
+
+MAX_PASSAGE_WORDS = 220
+"""A section longer than this (whitespace-separated words) is split into several passages between blocks.
+
+About one screen of text: long enough to hold a heading's whole answer in the shipped example knowledge base
+(its longest section has 95 words), short enough that BM25's length normalisation does not drown a
+relevant paragraph in a long page."""
+
+_DROPPED_HTML = ["script", "style", "nav", "noscript", "template", "svg", "iframe", "footer"]
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_HTML_BLOCKS = frozenset(
+    {"p", "li", "tr", "dt", "dd", "pre", "blockquote", "figcaption", "caption", "summary", "address"}
+)
+_HTML_CONTAINERS = frozenset(
+    {
+        "div",
+        "section",
+        "article",
+        "main",
+        "header",
+        "footer",
+        "aside",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "details",
+        "figure",
+        "form",
+        "fieldset",
+        "body",
+    }
+)
+_HTML_LOOSE_TEXT = ("div", "section", "article", "main", "aside")
+_HTML_SELECTOR = ", ".join([*sorted(_HEADINGS), *sorted(_HTML_BLOCKS), *_HTML_LOOSE_TEXT])
+_WS = re.compile(r"\s+")
+_SENTENCE_END = (".", "!", "?", ":", ";")
+
+
+class KnowledgeBaseError(ValueError):
+    """A knowledge-base folder or file that cannot be read; the message names the path."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One section of a knowledge-base file.
+
+    Attributes:
+        source: the file, relative to the knowledge-base folder, with ``/`` separators (e.g. ``pricing.md``).
+        title: the document title.
+        heading: the section heading; equal to ``title`` for the text before the first sub-heading.
+        blocks: the section's text blocks (paragraphs, list items, table rows) in document order, each with
+            whitespace collapsed to single spaces and without markup.
+    """
+
+    source: str
+    title: str
+    heading: str
+    blocks: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def text(self) -> str:
+        """The section's blocks joined by newlines."""
+        return "\n".join(self.blocks)
+
+    @property
+    def label(self) -> str:
+        """``title › heading``, or the title alone when the section is the document's opening."""
+        return self.title if self.heading == self.title else f"{self.title} › {self.heading}"
+
+
+@dataclass
+class _Section:
+    heading: str
+    blocks: list[str] = field(default_factory=list)
+
+
+def _clean(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def load_passages(kb_dir: Path) -> list[Passage]:
+    """Read every Markdown, HTML and text file under ``kb_dir`` (recursively) into passages.
+
+    Args:
+        kb_dir: the knowledge-base folder.
+
+    Returns:
+        The passages of all files, ordered by file path then position in the file.
+
+    Raises:
+        KnowledgeBaseError: ``kb_dir`` is missing or not a folder, holds no readable file with text, or a
+            file cannot be read or decoded as UTF-8 (the message names the file).
+    """
+    if not kb_dir.exists():
+        raise KnowledgeBaseError(f"knowledge-base folder {kb_dir} does not exist")
+    if not kb_dir.is_dir():
+        raise KnowledgeBaseError(f"knowledge-base path {kb_dir} is not a folder")
+    files = sorted(
+        p
+        for p in kb_dir.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(kb_dir).parts)
+    )
+    if not files:
+        raise KnowledgeBaseError(
+            f"knowledge-base folder {kb_dir} holds no {', '.join(sorted(SUFFIXES))} files"
+        )
+    passages: list[Passage] = []
+    for path in files:
+        passages.extend(load_file(path, kb_dir))
+    if not passages:
+        raise KnowledgeBaseError(f"knowledge-base folder {kb_dir} holds files but no text")
+    return passages
+
+
+def load_file(path: Path, kb_dir: Path) -> list[Passage]:
+    """Read one knowledge-base file into passages.
+
+    Args:
+        path: the file (``.md``, ``.markdown``, ``.html``, ``.htm`` or ``.txt``).
+        kb_dir: the knowledge-base folder ``path`` lies in; sources are relative to it.
+
+    Returns:
+        The file's passages in document order (empty for a file without text).
+
+    Raises:
+        KnowledgeBaseError: the file cannot be read, is not valid UTF-8, or has another extension.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise KnowledgeBaseError(f"cannot read knowledge-base file {path}: {exc.strerror or exc}") from exc
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeBaseError(
+            f"knowledge-base file {path} is not valid UTF-8 (byte {exc.start}): save it as UTF-8"
+        ) from exc
+    suffix = path.suffix.lower()
+    if suffix in MARKDOWN_SUFFIXES:
+        title, sections = _markdown_sections(content)
+    elif suffix in HTML_SUFFIXES:
+        title, sections = _html_sections(content)
+    elif suffix in TEXT_SUFFIXES:
+        title, sections = _text_sections(content)
+    else:
+        raise KnowledgeBaseError(f"knowledge-base file {path} has an unsupported type {suffix!r}")
+    source = path.relative_to(kb_dir).as_posix()
+    title = title or path.stem.replace("-", " ").replace("_", " ")
+    passages: list[Passage] = []
+    for section in sections:
+        heading = section.heading or title
+        for chunk in _split_long(section.blocks):
+            passages.append(Passage(source=source, title=title, heading=heading, blocks=tuple(chunk)))
+    return passages
+
+
+def _split_long(blocks: list[str]) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    words = 0
+    for block in blocks:
+        n = len(block.split())
+        if chunk and words + n > MAX_PASSAGE_WORDS:
+            yield chunk
+            chunk, words = [], 0
+        chunk.append(block)
+        words += n
+    if chunk:
+        yield chunk
+
+
+# --- Markdown -------------------------------------------------------------------------------------------
+
+
+def _inline_text(token: Token) -> str:
+    parts: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline", "html_inline"):
+            parts.append(child.content if child.type != "html_inline" else "")
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(child.content)
+    return _clean("".join(parts))
+
+
+def _markdown_sections(content: str) -> tuple[str, list[_Section]]:
+    md = MarkdownIt("commonmark").enable("table")
+    tokens = md.parse(content)
+    title = ""
+    sections: list[_Section] = [_Section(heading="")]
+    row: list[str] | None = None
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type == "heading_open":
+            text = _inline_text(tokens[i + 1])
+            if tok.tag == "h1" and not title:
+                title = text
+                sections[-1].heading = sections[-1].heading or text
+            else:
+                sections.append(_Section(heading=text))
+            i += 3
+            continue
+        if tok.type == "tr_open":
+            row = []
+        elif tok.type == "tr_close" and row is not None:
+            if any(row):
+                sections[-1].blocks.append(" | ".join(row))
+            row = None
+        elif tok.type == "inline":
+            text = _inline_text(tok)
+            if row is not None:
+                row.append(text)
+            elif text:
+                sections[-1].blocks.append(text)
+        elif tok.type in ("fence", "code_block"):
+            text = _clean(tok.content)
+            if text:
+                sections[-1].blocks.append(text)
+        i += 1
+    return title, [s for s in sections if s.blocks]
+
+
+# --- HTML -----------------------------------------------------------------------------------------------
+
+
+def _own_text(node: LexborNode) -> str:
+    """Text of ``node`` and its inline descendants, leaving out nested blocks and headings."""
+    parts: list[str] = []
+    for child in node.iter(include_text=True):
+        if child.is_text_node:
+            parts.append(child.text_content or "")
+        elif child.tag == "br":
+            parts.append(" ")
+        elif child.tag in _HTML_BLOCKS or child.tag in _HEADINGS or child.tag in _HTML_CONTAINERS:
+            continue
+        else:
+            parts.append(_own_text(child))
+    return "".join(parts)
+
+
+def _html_sections(content: str) -> tuple[str, list[_Section]]:
+    tree = LexborHTMLParser(content)
+    tree.strip_tags(_DROPPED_HTML)
+    head_title = tree.css_first("title")
+    first_h1 = tree.css_first("h1")
+    title = _clean(first_h1.text(deep=True)) if first_h1 is not None else ""
+    if not title and head_title is not None:
+        title = _clean(head_title.text())
+    sections: list[_Section] = [_Section(heading="")]
+    root = tree.body
+    if root is None:
+        return title, []
+    for node in root.css(_HTML_SELECTOR):
+        tag = node.tag
+        if tag in _HEADINGS:
+            text = _clean(node.text(deep=True))
+            if not text:
+                continue
+            if tag == "h1" and not sections[-1].blocks and not sections[-1].heading:
+                sections[-1].heading = text
+            else:
+                sections.append(_Section(heading=text))
+        elif tag == "tr":
+            cells = [_clean(cell.text(deep=True)) for cell in node.css("th, td")]
+            if any(cells):
+                sections[-1].blocks.append(" | ".join(cells))
+        elif node.parent is not None and _inside_row(node):
+            continue
+        else:
+            text = _clean(_own_text(node))
+            if text:
+                sections[-1].blocks.append(text)
+    return title, [s for s in sections if s.blocks]
+
+
+def _inside_row(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == "tr":
+            return True
+        parent = parent.parent
+    return False
+
+
+# --- Text -----------------------------------------------------------------------------------------------
+
+
+def _is_text_heading(paragraph: str) -> bool:
+    lines = paragraph.splitlines()
+    return len(lines) == 1 and len(paragraph) <= 80 and not paragraph.rstrip().endswith(_SENTENCE_END)
+
+
+def _text_sections(content: str) -> tuple[str, list[_Section]]:
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", content.replace("\r\n", "\n")) if p.strip()]
+    title = ""
+    sections: list[_Section] = [_Section(heading="")]
+    for paragraph in paragraphs:
+        if _is_text_heading(paragraph):
+            text = _clean(paragraph)
+            if not title:
+                title = text
+                sections[-1].heading = text
+            else:
+                sections.append(_Section(heading=text))
+        else:
+            sections[-1].blocks.append(_clean(paragraph))
+    return title, [s for s in sections if s.blocks]
