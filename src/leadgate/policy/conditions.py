@@ -44,6 +44,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from leadgate.yamlcheck import UNION_TAG_PREFIX
+
 Op = Literal["eq", "ne", "in", "not_in", "missing", "present", "gte", "lte", "lt", "gt", "matches"]
 
 LEAD_FIELDS = frozenset(
@@ -61,8 +63,6 @@ _NO_VALUE_OPS = frozenset({"missing", "present"})
 _SCORE_NUMBER_OPS = frozenset({"eq", "ne", "gte", "lte", "lt", "gt"})
 _SCORER_OPS = frozenset({"eq", "ne", "in", "not_in"})
 
-TAG_PREFIX = "condition:"
-"""Prefix of the union tags pydantic puts in error locations; the YAML locator skips them."""
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -240,12 +240,12 @@ def _condition_kind(value: Any) -> str | None:
 
 
 Condition = Annotated[
-    Annotated[FieldCondition, Tag(f"{TAG_PREFIX}field")]
-    | Annotated[AllOf, Tag(f"{TAG_PREFIX}all")]
-    | Annotated[AnyOf, Tag(f"{TAG_PREFIX}any")]
-    | Annotated[NotOf, Tag(f"{TAG_PREFIX}not")],
+    Annotated[FieldCondition, Tag(f"{UNION_TAG_PREFIX}field")]
+    | Annotated[AllOf, Tag(f"{UNION_TAG_PREFIX}all")]
+    | Annotated[AnyOf, Tag(f"{UNION_TAG_PREFIX}any")]
+    | Annotated[NotOf, Tag(f"{UNION_TAG_PREFIX}not")],
     Discriminator(
-        lambda v: None if (k := _condition_kind(v)) is None else f"{TAG_PREFIX}{k}",
+        lambda v: None if (k := _condition_kind(v)) is None else f"{UNION_TAG_PREFIX}{k}",
         custom_error_type="policy_condition",
         custom_error_message=(
             "a condition is a mapping: {field, op, value}, {all: [...]}, {any: [...]} or {not: ...}"

@@ -1,29 +1,26 @@
 """Read a rep calendars file and report every problem with the line and column it is on.
 
 The YAML parsing, duplicate-key detection and the mapping of pydantic error locations to YAML nodes are
-the policy loader's (``leadgate.policy.loader``): an issue has the same shape
-(``file:line:col: path: message``) for policies and calendars.
+``leadgate.yamlcheck``'s: an issue has the same shape (``file:line:col: path: message``) for policies,
+calendars and flows.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from leadgate.chat.booking.model import CalendarSet
-from leadgate.policy.loader import PolicyIssue, _issues_from_validation, _mark, _parse
+from leadgate.yamlcheck import YamlError, YamlIssue, check_yaml
 
-CalendarIssue = PolicyIssue
+CalendarIssue = YamlIssue
 """One problem in a calendars file: ``line``, ``column`` (1-based), dotted ``path``, ``message``."""
 
 DEFAULT_CALENDARS_RESOURCE = "data/calendars.yaml"
 """The example calendars shipped in the package (``leadgate/chat/data/calendars.yaml``)."""
 
 
-class CalendarError(ValueError):
+class CalendarError(YamlError):
     """A calendars file is not valid.
 
     ``str()`` lists one ``file:line:col: path: message`` line per issue.
@@ -32,11 +29,6 @@ class CalendarError(ValueError):
         source: the file name (or the label given to ``load_calendars_text``).
         issues: every issue found, ordered by position.
     """
-
-    def __init__(self, source: str, issues: list[CalendarIssue]) -> None:
-        self.source = source
-        self.issues = issues
-        super().__init__("\n".join(f"{source}:{issue}" for issue in issues))
 
 
 def check_calendars_text(text: str) -> tuple[CalendarSet | None, list[CalendarIssue]]:
@@ -47,23 +39,7 @@ def check_calendars_text(text: str) -> tuple[CalendarSet | None, list[CalendarIs
         (YAML syntax, duplicate keys, unknown keys, wrong types, unknown time zones, ranges that end
         before they start or overlap, busy blocks without offset, duplicate rep ids...).
     """
-    data, root, issues = _parse(text)
-    if root is None:
-        # the shared parser names the policy file; say which file it is here
-        return None, [replace(i, message=i.message.replace("policy file", "calendars file")) for i in issues]
-    if not isinstance(data, dict):
-        line, column = _mark(root)
-        return None, [
-            *issues,
-            CalendarIssue(line, column, "<root>", "a calendars file must be a YAML mapping"),
-        ]
-    calendars: CalendarSet | None = None
-    try:
-        calendars = CalendarSet.model_validate(data)
-    except ValidationError as exc:
-        issues.extend(_issues_from_validation(exc, root))
-    issues.sort()
-    return (calendars if not issues else None), issues
+    return check_yaml(text, CalendarSet, "calendars file")
 
 
 def load_calendars_text(text: str, source: str = "<calendars>") -> CalendarSet:

@@ -1,7 +1,8 @@
 """Read flow YAML and report every problem with the line and column it is on.
 
-The YAML parsing, duplicate-key detection and the mapping of pydantic errors to YAML nodes are the policy
-loader's (``leadgate.policy.loader``); this module only adds the flow's model and messages.
+The YAML parsing, duplicate-key detection and the mapping of pydantic errors to YAML nodes are
+``leadgate.yamlcheck``'s, shared with the policy and calendars loaders; this module only adds the flow's
+model and messages.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from leadgate.chat.flows.model import Flow
-from leadgate.policy.loader import PolicyIssue as FlowIssue
-from leadgate.policy.loader import _issues_from_validation, _mark, _parse
+from leadgate.yamlcheck import YamlError, YamlIssue, check_yaml
+
+FlowIssue = YamlIssue
+"""One problem in a flow file: ``line``, ``column`` (1-based), dotted ``path``, ``message``."""
 
 DEFAULT_FLOW_RESOURCE = "data/flow.yml"
 """The flow shipped in the package (``leadgate/chat/data/flow.yml``, ``website_qualification@1``)."""
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 
-class FlowError(ValueError):
+class FlowError(YamlError):
     """A flow file is not valid.
 
     ``str()`` lists one ``file:line:col: path: message`` line per issue.
@@ -41,28 +42,9 @@ class FlowError(ValueError):
         issues: every issue found, ordered by position.
     """
 
-    def __init__(self, source: str, issues: list[FlowIssue]) -> None:
-        self.source = source
-        self.issues = issues
-        super().__init__("\n".join(f"{source}:{issue}" for issue in issues))
-
 
 def _check_text(text: str) -> tuple[Flow | None, list[FlowIssue]]:
-    if not text.strip():
-        return None, [FlowIssue(1, 1, "<root>", "the flow file is empty")]
-    data, root, issues = _parse(text)
-    if root is None:
-        return None, issues
-    if not isinstance(data, dict):
-        line, column = _mark(root)
-        return None, [*issues, FlowIssue(line, column, "<root>", "a flow file must be a YAML mapping")]
-    try:
-        flow = Flow.model_validate(data)
-    except ValidationError as exc:
-        issues.extend(_issues_from_validation(exc, root))
-        flow = None
-    issues.sort()
-    return (flow if not issues else None), issues
+    return check_yaml(text, Flow, "flow file")
 
 
 def check_flow_text(text: str) -> list[FlowIssue]:

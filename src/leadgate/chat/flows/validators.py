@@ -40,7 +40,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from leadgate.chat.nlu.contact import is_free_provider
-from leadgate.policy.conditions import TAG_PREFIX
+from leadgate.yamlcheck import UNION_TAG_PREFIX as TAG_PREFIX
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
 _LETTER = re.compile(r"[^\W\d_]")
