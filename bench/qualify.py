@@ -13,6 +13,7 @@ Each batch run is a separate process (clean peak RSS, nothing cached between run
     python bench/qualify.py --big 200000          # smaller resample
     python bench/qualify.py --big-explain-none-only   # skip the slow --explain all run on the large file
     python bench/qualify.py --skip-big --single 500
+    python bench/qualify.py --skip-big --stages 200000   # adds thread CPU per lead per stage
 """
 
 from __future__ import annotations
@@ -60,6 +61,80 @@ dt = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"decisions": s.decisions, "seconds": dt, "explained": s.explained, "peak_rss": rss}))
 """
+
+
+STAGES = r"""
+import json, sys, time
+import joblib
+from leadgate import pipeline as P
+from leadgate.db import make_engine, store, upgrade
+from leadgate.defaults import default_path
+from leadgate.features import load_feature_set
+from leadgate.ingest import file_sha256, load_mapping, map_chunk, read_raw_chunks
+from leadgate.policy import load_default_policy
+from leadgate.registry import register_model
+
+url, data, mapping, model_path = sys.argv[1:5]
+upgrade(url)
+engine = make_engine(url)
+with engine.begin() as conn:
+    register_model(conn, "propensity", joblib.load(model_path), load_feature_set(default_path("features.yaml")), {})
+q = P.Qualifier.load(engine, load_default_policy())
+m = load_mapping(mapping)
+with engine.begin() as conn:
+    run_id = store.start_import_run(conn, m.source, data, file_sha256(data), m.content_hash())
+task = P.ChunkTask(m.source, "bench", run_id, q, "none")
+spent = {k: 0.0 for k in ("read CSV rows", "map + contract checks", "lead rows, score, policy, decision rows",
+                          "write leads + decisions + chain + commit")}
+names = list(spent)
+header, raws = read_raw_chunks(data, m, chunk_size=5000)
+mapper = m.compile(header)
+n = 0
+while True:
+    t = time.thread_time()
+    raw = next(raws, None)
+    if raw is None:
+        break
+    t1 = time.thread_time()
+    chunk = map_chunk(mapper, raw)
+    t2 = time.thread_time()
+    out = P.process_chunk(task, chunk)
+    t3 = time.thread_time()
+    with engine.begin() as conn:
+        store.write_leads(conn, out.lead_rows)
+        store.write_dead_letters(conn, out.dead_rows)
+        P.store_decisions(conn, out.decisions, out.explanations)
+        store.checkpoint_run(conn, run_id, rows_committed=out.last_row, imported=len(out.lead_rows),
+                             unchanged=0, rejected=len(out.dead_rows))
+    t4 = time.thread_time()
+    for k, dt in zip(names, (t1 - t, t2 - t1, t3 - t2, t4 - t3)):
+        spent[k] += dt
+    n += len(out.lead_rows)
+print(json.dumps({"n": n, **{k: v / n * 1e6 for k, v in spent.items()}}))
+"""
+
+
+def stage_breakdown(tmp: Path, data: Path, model_path: Path) -> None:
+    """Thread CPU time per lead of each stage, run one after the other in one thread (no writer thread).
+
+    Thread CPU time rather than wall time, so other processes on the machine inflate it less; LightGBM's
+    own threads are not counted (its prediction releases the GIL).
+    """
+    db = tmp / f"stages-{uuid.uuid4().hex[:8]}.db"
+    out = subprocess.run(
+        [sys.executable, "-c", STAGES, f"sqlite:///{db}", str(data), str(MAPPING), str(model_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    for p in tmp.glob(db.name + "*"):
+        p.unlink()
+    n = result.pop("n")
+    print(f"\nstages, one thread, thread CPU microseconds per lead ({n:,} leads, --explain none)")
+    for name, us in result.items():
+        print(f"{name:>45} {us:8.1f}")
+    print(f"{'total':>45} {sum(result.values()):8.1f}")
 
 
 def resample(n: int, path: Path, seed: int = 7) -> None:
@@ -256,6 +331,9 @@ def main() -> None:
         "--big-explain-none-only", action="store_true", help="skip --explain all on the large file"
     )
     parser.add_argument("--single", type=int, default=1000, help="single-lead requests to time")
+    parser.add_argument(
+        "--stages", type=int, default=0, help="also print CPU per lead per stage on this many resampled leads"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="leadgate-bench-") as d:
         tmp = Path(d)
@@ -280,6 +358,10 @@ def main() -> None:
                 rss = f"{r['peak_rss'] / 2**20:,.0f} MB"
                 cells.append(f"{r['seconds']:>8.2f} {n / r['seconds']:>9,.0f} {rss:>14}")
             print(f"{n:>10,} | " + " | ".join(cells), flush=True)
+        if args.stages:
+            stages_csv = tmp / "stages.csv"
+            resample(args.stages, stages_csv)
+            stage_breakdown(tmp, stages_csv, model_path)
         explanation_rates(model_path, None if args.skip_big else tmp / "big.csv")
         p50, p99 = single_in_process(tmp, args.single, model_path)
         print(

@@ -9,6 +9,7 @@ reports (the construction of a hash chain / linked timestamping: Haber & Stornet
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,13 +44,26 @@ RECORD_FIELDS = (
 """Fields covered by the hash, in the stored (text) form of the decision row."""
 
 
+_SORTED_FIELDS = tuple(sorted(RECORD_FIELDS))
+_pick_sorted = operator.itemgetter(*_SORTED_FIELDS)
+
+
 def decision_record(row: Mapping[str, Any]) -> dict[str, Any]:
     """The hashed part of a stored decision row (mapping with at least ``RECORD_FIELDS``).
 
     ``decided_at`` must be given as the ISO-8601 string that is stored; ``features`` and ``reasons``
-    as their stored JSON text.
+    as their stored JSON text. The keys come in sorted order, so ``orjson.dumps`` of the result is
+    already the canonical (sorted-keys) JSON.
     """
-    return {name: row[name] for name in RECORD_FIELDS}
+    return dict(zip(_SORTED_FIELDS, _pick_sorted(row), strict=True))
+
+
+def canonical_record(row: Mapping[str, Any]) -> bytes:
+    """Canonical JSON (orjson, keys sorted) of a row's ``RECORD_FIELDS``: the bytes the chain hashes.
+
+    Byte for byte ``orjson.dumps(decision_record(row), option=orjson.OPT_SORT_KEYS)``, without the sort.
+    """
+    return orjson.dumps(dict(zip(_SORTED_FIELDS, _pick_sorted(row), strict=True)))
 
 
 def chain_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
@@ -57,6 +71,24 @@ def chain_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
     digest = hashlib.sha256(prev_hash.encode("ascii"))
     digest.update(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
     return digest.hexdigest()
+
+
+def chain_hashes(prev_hash: str, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """``record_hash`` of each row in turn, the first linked to ``prev_hash`` (same as ``chain_hash``).
+
+    Args:
+        prev_hash: hash the first row links to (hex, 64 characters).
+        rows: decision rows with ``RECORD_FIELDS`` in their stored forms.
+
+    Returns:
+        One sha256 hex digest per row.
+    """
+    out = []
+    sha256 = hashlib.sha256
+    for row in rows:
+        prev_hash = sha256(prev_hash.encode("ascii") + canonical_record(row)).hexdigest()
+        out.append(prev_hash)
+    return out
 
 
 @dataclass(frozen=True)
@@ -87,7 +119,7 @@ def verify_chain(
             return count, ChainBreak(
                 count, row["decision_id"], "prev_hash does not match the previous record"
             )
-        expected = chain_hash(prev, decision_record(row))
+        expected = hashlib.sha256(prev.encode("ascii") + canonical_record(row)).hexdigest()
         if row["record_hash"] != expected:
             return count, ChainBreak(count, row["decision_id"], "record changed after it was written")
         prev = row["record_hash"]

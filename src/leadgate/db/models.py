@@ -1,11 +1,13 @@
 """ORM tables. JSON payloads are stored as text written with orjson (portable and fast on both backends).
 
 Tables:
-    leads: one row per lead (unique ``lead_id``), the validated ``lead/v1`` JSON and its input hash.
+    leads: one row per lead (unique ``lead_id``), the validated ``lead/v1`` JSON, its input hash and the
+        id of its latest decision.
     dead_letters: rejected input with the original record and the reasons; never deleted automatically.
     import_runs: one row per file import, with the committed row offset used by ``--resume``.
     models, model_aliases: the model registry (artifact bytes, sha256, feature set, metrics; aliases).
-    decisions: the append-only, hash-chained decision log.
+    decisions: the append-only, hash-chained decision log (indexes only on time-ordered keys; a lead's
+        latest decision is found through ``leads.latest_decision_id``).
     decision_explanations: explanations stored inline or computed on first request (append-only).
     audit_head: the chain head (last record hash, count), locked by each writer.
 """
@@ -20,7 +22,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -49,6 +50,8 @@ class LeadRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     data: Mapped[str] = mapped_column(Text, nullable=False)
     import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"), nullable=True)
+    # decision_id of the lead's latest decision (None until decided); see migration 0004.
+    latest_decision_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class DeadLetterRow(Base):
@@ -113,7 +116,6 @@ class DecisionRow(Base):
     """One decision (``decision/v1``), immutable once written; ``record_hash`` chains to ``prev_hash``."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_lead_id_id", "lead_id", "id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     decision_id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
     lead_id: Mapped[str] = mapped_column(String(128), nullable=False)

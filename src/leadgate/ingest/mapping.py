@@ -7,9 +7,11 @@ Each column declares its ``stage``: ``pre_decision`` (known when the lead arrive
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -67,6 +69,33 @@ def _checker(spec: ColumnSpec) -> Callable[[Any], tuple[bool, Any]]:
         return field(out) if ok else (ok, out)
 
     return both
+
+
+@functools.lru_cache(maxsize=32)
+def _list_adapters(stage: Stage, lead_field: LeadField | None) -> tuple[TypeAdapter[Any], ...]:
+    """The adapters of ``_checker`` over whole lists (one pydantic call for all values), in order."""
+    if stage == "id":
+        return (TypeAdapter(list[LeadId], config=_STRIP),)
+    scalar = TypeAdapter(list[ScalarIn], config=_STRIP)
+    if lead_field is None:
+        return (scalar,)
+    field = Lead.model_fields[lead_field]
+    annotated: Any = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+    return scalar, TypeAdapter(list[annotated], config=_STRIP)
+
+
+def _check_all(spec: ColumnSpec, values: list[Any]) -> list[Any] | None:
+    """Every value through the column's contract types in one call each; None if any value fails.
+
+    The same validators as ``_checker`` (applied to a list), so the same values come out; on a failure
+    the caller checks value by value to name the bad ones.
+    """
+    try:
+        for adapter in _list_adapters(spec.stage, spec.lead_field):
+            values = adapter.validate_python(values)
+    except ValidationError:
+        return None
+    return values
 
 
 def _check_source(source: str) -> None:
@@ -180,17 +209,27 @@ class RowMapper:
     ) -> list[Any]:
         # Cells repeat heavily (categories, flags, small counts): convert and check each distinct string
         # once, then map the column through the table (a C-level loop).
-        check = _checker(spec)
         table: dict[str, Any] = {}
         bad: dict[str, str] = {}
         for raw in set(cells):
             ok, value = self._convert_cell(spec, raw)
-            if ok and value is not None:
-                ok, value = check(value)
             if ok:
                 table[raw] = value
             else:
                 bad[raw] = value
+        present = [raw for raw, value in table.items() if value is not None]
+        checked = _check_all(spec, [table[raw] for raw in present])
+        if checked is not None:
+            table.update(zip(present, checked, strict=True))
+        else:
+            check = _checker(spec)
+            for raw in present:
+                ok, value = check(table[raw])
+                if ok:
+                    table[raw] = value
+                else:
+                    del table[raw]
+                    bad[raw] = value
         if not bad:
             return list(map(table.__getitem__, cells))
         path = f"columns.{header}"
@@ -286,29 +325,30 @@ class RowMapper:
             if spec.lead_field:
                 top_names.append(spec.lead_field)
                 top_cols.append(values)
-        template = {**_RECORD_TEMPLATE, "source": self.mapping.source, "received_at": stamp}
-        out: list[dict[str, Any] | None] = []
-        attr_rows = list(zip(*attr_cols, strict=True)) if attr_cols else [()] * n
-        post_rows = list(zip(*post_cols, strict=True)) if post_cols else [()] * n
-        top_rows = list(zip(*top_cols, strict=True)) if top_cols else [()] * n
-        for i in range(n):
-            if i in errors:
-                out.append(None)
-                continue
-            record = dict(template)
-            record["lead_id"] = ids[i]
-            for name, value in zip(top_names, top_rows[i], strict=True):
-                if value is not None:
-                    record[name] = value
-            record["attributes"] = dict(zip(attr_names, attr_rows[i], strict=True))
-            record["post_decision"] = dict(zip(post_names, post_rows[i], strict=True))
-            if labels is not None and labels[i] is not None:
-                label = labels[i]
-                record["outcome"] = {
-                    "converted": label if isinstance(label, bool) else bool(label),
-                    "recorded_at": None,
-                }
-            out.append(record)
+        # Records are assembled a column at a time: each record key gets a column of n values (or one
+        # constant), and ``dict(zip(keys, row))`` runs in C. Key order is the template's (the ``Lead``
+        # field order), then ``attributes`` and ``post_decision``, as ``lead_document`` gives. A lead
+        # field whose value is missing keeps its default, which is None, like a missing value.
+        fixed = {**_RECORD_TEMPLATE, "source": self.mapping.source, "received_at": stamp}
+        columns: dict[str, Iterable[Any]] = {k: itertools.repeat(v, n) for k, v in fixed.items()}
+        columns["lead_id"] = ids
+        for name, values in zip(top_names, top_cols, strict=True):
+            columns[name] = values
+        if labels is not None:
+            columns["outcome"] = [
+                None
+                if label is None
+                else {"converted": label if isinstance(label, bool) else bool(label), "recorded_at": None}
+                for label in labels
+            ]
+        columns["attributes"] = _dicts(attr_names, attr_cols, n)
+        columns["post_decision"] = _dicts(post_names, post_cols, n)
+        keys = tuple(columns)
+        out: list[dict[str, Any] | None] = list(
+            map(dict, map(zip, itertools.repeat(keys), zip(*columns.values(), strict=True)))
+        )
+        for i in errors:
+            out[i] = None
         return out, errors
 
     def to_leads(self, rows: list[list[str]]) -> tuple[list[Lead | None], dict[int, list[FieldError]]]:
@@ -333,6 +373,13 @@ class RowMapper:
         lead = leads[0]
         assert lead is not None
         return lead
+
+
+def _dicts(names: list[str], columns: list[list[Any]], n: int) -> list[dict[str, Any]]:
+    """One dict ``{names[k]: columns[k][i]}`` per row ``i`` (n of them), built in C."""
+    if not columns:
+        return [{} for _ in range(n)]
+    return list(map(dict, map(zip, itertools.repeat(names), zip(*columns, strict=True))))
 
 
 def input_hash(lead: Lead | Mapping[str, Any]) -> str:

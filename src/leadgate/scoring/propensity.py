@@ -339,12 +339,7 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
             if vocab is None:
                 out[:, j] = series.to_numpy(dtype=np.float64, na_value=np.nan)
             else:
-                raw = series.to_numpy(dtype=object)
-                # compared as str, like the one-row path (missing values are masked just below)
-                codes = pd.Index(list(vocab), dtype=object).get_indexer(raw.astype(str)).astype(np.float64)
-                codes[codes < 0] = UNSEEN_CODE
-                codes[is_missing_array(raw)] = np.nan
-                out[:, j] = codes
+                out[:, j] = _category_codes(vocab, series.to_numpy(dtype=object))
         return out
 
     def _positions(self, X: pd.DataFrame) -> tuple[int, ...]:
@@ -577,6 +572,31 @@ def _vocabulary(values: NDArray[Any]) -> dict[str, int]:
         counts[s] = counts.get(s, 0) + 1
     ordered = sorted(counts, key=lambda s: (-counts[s], s))
     return {s: i for i, s in enumerate(ordered)}
+
+
+def _category_codes(vocab: dict[str, int], raw: NDArray[Any]) -> NDArray[np.float64]:
+    """Codes (n,) of one categorical column: NaN when missing, ``UNSEEN_CODE`` when not in ``vocab``.
+
+    Values are compared as ``str`` (like the one-row path). Each distinct value is looked up once and the
+    column is mapped through that table (categories repeat heavily); a column whose values cannot be
+    table keys (unhashable, or ``True`` next to ``1``, which are equal keys but different categories)
+    goes through ``pd.Index.get_indexer`` instead, with the same result.
+    """
+    kinds = set(map(type, raw))
+    table: dict[Any, float] | None = None
+    if not (bool in kinds and kinds - {bool, str, type(None)}):
+        try:
+            distinct = set(raw)
+        except TypeError:
+            distinct = None
+        if distinct is not None:
+            table = {v: math.nan if pd.isna(v) else float(vocab.get(str(v), UNSEEN_CODE)) for v in distinct}
+    if table is not None:
+        return np.fromiter(map(table.__getitem__, raw), dtype=np.float64, count=len(raw))
+    codes = pd.Index(list(vocab), dtype=object).get_indexer(raw.astype(str)).astype(np.float64)
+    codes[codes < 0] = UNSEEN_CODE
+    codes[is_missing_array(raw)] = np.nan
+    return codes
 
 
 def _code(vocab: dict[str, int], v: Any) -> float:
