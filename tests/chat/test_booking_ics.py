@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -97,3 +97,38 @@ def test_cancel_invite_keeps_the_uid_and_raises_the_sequence() -> None:
     assert [t.tz_name for t in cancelled.timezones] == ["Europe/Berlin"]
     with pytest.raises(ValueError, match="aware"):
         cancel_invite(original.to_ical().decode(), stamp=datetime(2026, 3, 20))
+
+
+@pytest.mark.parametrize(
+    "tz", ["Europe/Berlin", "America/Santiago", "Australia/Lord_Howe", "Asia/Tokyo", "UTC"]
+)
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime(2026, 3, 27, 8, 0, tzinfo=UTC),
+        datetime(2027, 12, 31, 23, 30, tzinfo=UTC),  # already 2028 east of UTC: the zone's year counts
+        datetime(2026, 10, 4, 1, 0, tzinfo=UTC),
+    ],
+)
+def test_cached_vtimezone_writes_what_add_missing_timezones_writes(tz: str, start: datetime) -> None:
+    """The invite is byte for byte what icalendar writes for its event with ``add_missing_timezones``."""
+    from leadgate.chat.booking.ics import PRODID, vtimezone_ical
+
+    hits = vtimezone_ical.cache_info().hits
+    first, second = invite(tz, start), invite(tz, start)  # the second uses the cached VTIMEZONE
+    for text in (first, second):
+        parsed = Calendar.from_ical(text)
+        [event] = parsed.events
+        local_year = start.astimezone(ZoneInfo(tz)).year
+        assert event.start.year == local_year
+        reference = Calendar.new(
+            method="REQUEST", prodid=PRODID, uid=str(parsed["UID"]), subcomponents=[event]
+        )
+        reference.add_missing_timezones(
+            first_date=date(local_year, 1, 1), last_date=date(local_year + 2, 1, 1)
+        )
+        assert text == reference.to_ical().decode("utf-8")
+        assert [t.tz_name for t in parsed.timezones] == ([] if tz == "UTC" else [tz])
+    if tz != "UTC":
+        assert vtimezone_ical.cache_info().hits > hits
+        assert f"only works from {local_year}-01-01 to {local_year + 2}-01-01" in first.replace("\r\n ", "")

@@ -5,13 +5,20 @@ A request (``METHOD:REQUEST``) holds one ``VEVENT`` whose ``DTSTART`` / ``DTEND`
 database) so that every calendar shows the right local time to rep and visitor alike. A cancellation
 (``METHOD:CANCEL``) is the same event with ``STATUS:CANCELLED`` and a higher ``SEQUENCE`` (RFC 5546
 section 3.2.5).
+
+Building a ``VTIMEZONE`` from the tz database walks the zone's offsets over the whole span and is the
+slow part of an invite (icalendar's ``Timezone.from_tzid`` says: "This can take some time. Please cache
+the results."), and writing its observances is a third of the invite's text. ``vtimezone_ical`` caches the
+written component per ``(tzid, year)``; the invite text is the same as ``Calendar.add_missing_timezones``
+would write (``tests/chat/test_booking_ics.py`` compares both).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
-from icalendar import STATUS, Calendar, Event, vCalAddress
+from icalendar import STATUS, Calendar, Event, Timezone, vCalAddress
 
 from leadgate.chat.booking.model import Rep
 from leadgate.chat.booking.slots import format_label
@@ -26,6 +33,29 @@ def _address(email: str, name: str, **params: str) -> vCalAddress:
     for key, value in params.items():
         address.params[key] = value
     return address
+
+
+@lru_cache(maxsize=128)
+def vtimezone_ical(tzid: str, year: int) -> str | None:
+    """The ``VTIMEZONE`` of ``tzid`` over ``year`` and the next, as ICS text (cached; None when unknown).
+
+    Observances are computed from the tz database from 1 January of ``year`` to 1 January of ``year + 2``
+    (``Timezone.from_tzid``; the default span, 1970-2038, writes hundreds of lines). Both building and
+    writing the component are done once per zone and year.
+
+    Args:
+        tzid: an IANA zone name, the ``TZID`` of the event's times.
+        year: the year of the meeting, in that zone.
+
+    Returns:
+        ``BEGIN:VTIMEZONE`` ... ``END:VTIMEZONE`` with CRLF line endings (the last line ends too), or None
+        when icalendar cannot build the zone.
+    """
+    try:
+        component = Timezone.from_tzid(tzid, first_date=date(year, 1, 1), last_date=date(year + 2, 1, 1))
+    except ValueError:
+        return None
+    return component.to_ical().decode("utf-8")
 
 
 def event_uid(booking_id: str) -> str:
@@ -94,14 +124,19 @@ def build_invite(
         status=STATUS.CONFIRMED,
     )
     calendar = Calendar.new(method="REQUEST", prodid=PRODID, subcomponents=[event])
-    # the VTIMEZONE covers the year of the meeting and the next: observances are computed from the tz
-    # database over that span only (the default span, 1970-2038, writes hundreds of lines).
-    local = start.astimezone(tz)
-    calendar.add_missing_timezones(first_date=date(local.year, 1, 1), last_date=date(local.year + 2, 1, 1))
-    missing = calendar.get_missing_tzids()
-    if missing:
-        raise ValueError(f"no VTIMEZONE could be built for {sorted(missing)}")
-    return calendar.to_ical().decode("utf-8")
+    # The VTIMEZONE covers the year of the meeting and the next. It is written where
+    # ``Calendar.add_missing_timezones(first_date, last_date)`` puts it (the first component, right after
+    # the calendar's properties), from text built once per zone and year.
+    year = start.astimezone(tz).year
+    zones = []
+    for tzid in sorted(calendar.get_missing_tzids()):
+        text = vtimezone_ical(tzid, year)
+        if text is None:
+            raise ValueError(f"no VTIMEZONE could be built for {tzid!r}")
+        zones.append(text)
+    text = calendar.to_ical().decode("utf-8")
+    at = text.index("\r\nBEGIN:VEVENT\r\n") + 2  # the calendar's only component so far
+    return text[:at] + "".join(zones) + text[at:]
 
 
 def cancel_invite(ics: str, *, stamp: datetime) -> str:

@@ -15,11 +15,21 @@ Rules (``docs/booking.md``):
   08:00-18:00, on the visitor's Monday to Friday) and in a half-day (visitor's date, before / after noon)
   no chosen offer is in; (2) the remaining reasonable-hours slots; (3) any slot in a new half-day;
   (4) any slot. Two offers never share a start. Offers are returned by start time.
+
+How it is computed: each rep's candidate starts are generated lazily in time order (a day at a time,
+held back in a small heap until no later day can produce an earlier start) and checked for collisions
+by bisection over the rep's sorted busy blocks and bookings (``RepBusyTime``); the reps' streams are
+merged in (start, rep order). ``offer_slots`` pulls slots from that stream only until the passes above
+are satisfied, so a typical offer checks a few dozen candidates instead of the whole horizon. The result
+is the same as filtering every candidate of the horizon and sorting (``tests/chat/test_booking_offers.py``
+compares both on random calendars).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+import heapq
+from bisect import bisect_left
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -96,6 +106,61 @@ def _starts(rep: Rep, window: Interval) -> Iterator[datetime]:
         start += step
 
 
+class _Intervals:
+    """Half-open intervals ``[start, end)`` sorted by start, with the running maximum of their ends.
+
+    ``overlaps(start, end)`` is True when some interval shares a moment with ``[start, end)``: the
+    intervals starting before ``end`` are a prefix of the sorted list (found by bisection), and one of
+    them reaches past ``start`` exactly when the largest end of that prefix does. O(log n) per query.
+    """
+
+    __slots__ = ("_max_ends", "_starts")
+
+    def __init__(self, intervals: Iterable[tuple[datetime, datetime]]) -> None:
+        ordered = sorted(intervals)
+        self._starts = [start for start, _ in ordered]
+        self._max_ends: list[datetime] = []
+        for _, end in ordered:
+            self._max_ends.append(
+                end if not self._max_ends or end > self._max_ends[-1] else self._max_ends[-1]
+            )
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        """True when an interval ``[s, e)`` has ``s < end`` and ``start < e``."""
+        before_end = bisect_left(self._starts, end)
+        return before_end > 0 and self._max_ends[before_end - 1] > start
+
+
+class RepBusyTime:
+    """A rep's busy blocks and booked meetings, indexed for collision checks (see ``conflict``).
+
+    Args:
+        rep: the rep (meeting length, buffers, busy blocks).
+        booked: the rep's booked meetings (without buffers), in any order.
+    """
+
+    __slots__ = ("_after", "_before", "_booked", "_booked_padded", "_busy", "_meeting")
+
+    def __init__(self, rep: Rep, booked: Iterable[Interval] = ()) -> None:
+        self._meeting, self._before, self._after = rep.meeting, rep.before, rep.after
+        booked = list(booked)
+        self._busy = _Intervals((block.start_utc, block.end_utc) for block in rep.busy)
+        self._booked = _Intervals((other.start, other.end) for other in booked)
+        self._booked_padded = _Intervals(
+            (other.start - self._before, other.end + self._after) for other in booked
+        )
+
+    def conflict(self, start: datetime) -> str | None:
+        """``"busy"``, ``"booked"`` or None for a meeting starting at ``start`` (as ``conflict``)."""
+        end = start + self._meeting
+        padded_start, padded_end = start - self._before, end + self._after
+        if self._busy.overlaps(padded_start, padded_end):
+            return "busy"
+        if self._booked.overlaps(padded_start, padded_end) or self._booked_padded.overlaps(start, end):
+            return "booked"
+        return None
+
+
 def conflict(rep: Rep, start: datetime, booked: Sequence[Interval] = ()) -> str | None:
     """Why a meeting of ``rep`` starting at ``start`` collides with busy time, or None.
 
@@ -105,20 +170,11 @@ def conflict(rep: Rep, start: datetime, booked: Sequence[Interval] = ()) -> str 
         booked: the rep's booked meetings (without buffers).
 
     Returns:
-        ``"busy"`` when the padded meeting overlaps a busy block, ``"booked"`` when it collides with a
-        booked meeting (buffers of both sides counted, see the module rules), else None.
+        ``"busy"`` when the padded meeting ``[start - before, end + after)`` overlaps a busy block,
+        ``"booked"`` when it overlaps a booked meeting or the meeting overlaps a booked meeting's padded
+        interval (buffers of both sides counted, see the module rules), else None.
     """
-    meeting = Interval(start, start + rep.meeting)
-    padded = Interval(start - rep.before, meeting.end + rep.after)
-    for block in rep.busy:
-        if padded.overlaps(Interval(block.start_utc, block.end_utc)):
-            return "busy"
-    for other in booked:
-        if padded.overlaps(other) or meeting.overlaps(
-            Interval(other.start - rep.before, other.end + rep.after)
-        ):
-            return "booked"
-    return None
+    return RepBusyTime(rep, booked).conflict(start)
 
 
 def _day_span(rep: Rep, earliest: datetime, latest: datetime) -> tuple[date, date]:
@@ -129,10 +185,37 @@ def _day_span(rep: Rep, earliest: datetime, latest: datetime) -> tuple[date, dat
     )
 
 
+def _candidate_starts(rep: Rep, earliest: datetime, latest: datetime) -> Iterator[datetime]:
+    """The rep's working-hour slot starts in ``[earliest, latest)``, sorted (repeats kept), lazily.
+
+    Days are expanded one at a time. A start on local date ``d`` or later is later than ``d`` 00:00 UTC
+    minus one day (a UTC offset is less than 24 hours, ``datetime.utcoffset``), so the starts held back
+    in the heap that are earlier than that bound can be given out before ``d`` is expanded. This keeps
+    the order right even where a DST change makes the ranges of one day out of order in UTC.
+    """
+    first_day, last_day = _day_span(rep, earliest, latest)
+    one_day = timedelta(days=1)
+    pending: list[datetime] = []
+    day = first_day
+    while day <= last_day:
+        bound = datetime(day.year, day.month, day.day, tzinfo=UTC) - one_day
+        while pending and pending[0] < bound:
+            yield heapq.heappop(pending)
+        for window, _range in working_windows(rep, day, day):
+            if window.end <= earliest or window.start >= latest:
+                continue
+            for start in _starts(rep, window):
+                if earliest <= start < latest:
+                    heapq.heappush(pending, start)
+        day += one_day
+    while pending:
+        yield heapq.heappop(pending)
+
+
 def rep_free_slots(
     calendars: CalendarSet, rep: Rep, *, now: datetime, booked: Sequence[Interval] = ()
 ) -> Iterator[Slot]:
-    """The rep's free slots from ``now + min_notice`` to ``now + horizon``, in time order.
+    """The rep's free slots from ``now + min_notice`` to ``now + horizon``, in time order, lazily.
 
     Args:
         calendars: the calendars (notice and horizon).
@@ -145,13 +228,45 @@ def rep_free_slots(
     """
     now = _utc(now)
     earliest, latest = now + calendars.min_notice, now + calendars.horizon
-    first_day, last_day = _day_span(rep, earliest, latest)
-    for window, _range in working_windows(rep, first_day, last_day):
-        if window.end <= earliest or window.start >= latest:
-            continue
-        for start in _starts(rep, window):
-            if earliest <= start < latest and conflict(rep, start, booked) is None:
-                yield Slot(start, start + rep.meeting, rep.id)
+    busy = RepBusyTime(rep, booked)
+    meeting = rep.meeting
+    for start in _candidate_starts(rep, earliest, latest):
+        if busy.conflict(start) is None:
+            yield Slot(start, start + meeting, rep.id)
+
+
+def iter_free_slots(
+    calendars: CalendarSet,
+    *,
+    now: datetime,
+    booked: Booked | None = None,
+    rep_ids: Collection[str] | None = None,
+) -> Iterator[Slot]:
+    """The free slots of the reps by start (ties: the rep listed first), computed as they are pulled.
+
+    The same slots, in the same order, as ``free_slots``; the horizon is only expanded as far as the
+    caller reads.
+
+    Args:
+        calendars: the calendars.
+        now: aware current time.
+        booked: booked meetings per rep id.
+        rep_ids: only these reps (None: all).
+
+    Raises:
+        ValueError: ``now`` is naive (when the first slot is pulled).
+    """
+    booked = booked or {}
+
+    def keyed(index: int, rep: Rep) -> Iterator[tuple[datetime, int, Slot]]:
+        for slot in rep_free_slots(calendars, rep, now=now, booked=booked.get(rep.id, ())):
+            yield slot.start, index, slot
+
+    streams = [
+        keyed(index, rep) for index, rep in enumerate(calendars.reps) if rep_ids is None or rep.id in rep_ids
+    ]
+    for _start, _index, slot in heapq.merge(*streams):
+        yield slot
 
 
 def free_slots(
@@ -172,16 +287,8 @@ def free_slots(
     Raises:
         ValueError: ``now`` is naive.
     """
-    booked = booked or {}
-    order = {rep.id: index for index, rep in enumerate(calendars.reps)}
-    slots = [
-        slot
-        for rep in calendars.reps
-        if rep_ids is None or rep.id in rep_ids
-        for slot in rep_free_slots(calendars, rep, now=now, booked=booked.get(rep.id, ()))
-    ]
-    slots.sort(key=lambda s: (s.start, order[s.rep_id]))
-    return slots
+    _utc(now)
+    return list(iter_free_slots(calendars, now=now, booked=booked, rep_ids=rep_ids))
 
 
 def slot_refusal(
@@ -294,12 +401,15 @@ def _half_day(slot: Slot, tz: ZoneInfo) -> tuple[date, bool]:
 
 
 def choose_offers(
-    slots: Sequence[Slot], *, visitor_tz: str, visitor_hours: TimeRange, n: int = 3
+    slots: Iterable[Slot], *, visitor_tz: str, visitor_hours: TimeRange, n: int = 3
 ) -> list[Slot]:
     """Pick ``n`` spread slots for a visitor (the four passes of the module rules).
 
+    ``slots`` is read lazily and only as far as the passes need: when the first pass finds ``n`` slots,
+    the rest is never pulled (pass the ``iter_free_slots`` generator to save expanding the horizon).
+
     Args:
-        slots: free slots sorted by start.
+        slots: free slots sorted by start (any iterable; read once).
         visitor_tz: the visitor's IANA zone.
         visitor_hours: the visitor's reasonable hours (wall-clock in ``visitor_tz``).
         n: how many (fewer when fewer distinct starts exist).
@@ -311,22 +421,39 @@ def choose_offers(
         ValueError: unknown ``visitor_tz``.
     """
     tz = zone(visitor_tz)
+    source = iter(slots)
+    seen: list[tuple[Slot, bool, tuple[date, bool]]] = []
+
+    def replay() -> Iterator[tuple[Slot, bool, tuple[date, bool]]]:
+        """The slots read so far, then more from ``source`` (each with its visitor facts, computed once)."""
+        index = 0
+        while True:
+            if index == len(seen):
+                slot = next(source, None)
+                if slot is None:
+                    return
+                seen.append((slot, _reasonable(slot, tz, visitor_hours), _half_day(slot, tz)))
+            yield seen[index]
+            index += 1
+
     chosen: list[Slot] = []
     half_days: set[tuple[date, bool]] = set()
     starts: set[datetime] = set()
     for reasonable_only, spread in ((True, True), (True, False), (False, True), (False, False)):
-        for slot in slots:
-            if len(chosen) >= n:
-                break
+        if len(chosen) >= n:
+            break
+        for slot, reasonable, half_day in replay():
             if slot.start in starts:
                 continue
-            if reasonable_only and not _reasonable(slot, tz, visitor_hours):
+            if reasonable_only and not reasonable:
                 continue
-            if spread and _half_day(slot, tz) in half_days:
+            if spread and half_day in half_days:
                 continue
             chosen.append(slot)
             starts.add(slot.start)
-            half_days.add(_half_day(slot, tz))
+            half_days.add(half_day)
+            if len(chosen) >= n:
+                break
     return sorted(chosen)
 
 
@@ -358,6 +485,7 @@ def offer_slots(
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     zone(visitor_tz)
-    slots = free_slots(calendars, now=now, booked=booked, rep_ids=rep_ids)
+    _utc(now)
+    slots = iter_free_slots(calendars, now=now, booked=booked, rep_ids=rep_ids)
     chosen = choose_offers(slots, visitor_tz=visitor_tz, visitor_hours=calendars.visitor_hours, n=n)
     return [make_offer(slot, visitor_tz) for slot in chosen]
