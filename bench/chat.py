@@ -7,7 +7,12 @@ Prints p50/p99 per-turn latency (ms) of:
     (``leadgate.chat.runtime:create_chat_app``), with C concurrent conversations (default 50), each a
     separate client running the same scripted qualification conversation (greeting, several slots in one
     message, a knowledge-base question, email, need, budget and timeline, phone skipped, consent, picking
-    a demo slot).
+    a demo slot). Two runs:
+      - paced: each visitor reads the reply and types before the next message (a think time drawn
+        uniformly from --think seconds, default 1-4 s; the start of each conversation is spread over
+        the first think interval), as 50 people chatting at once do;
+      - back-to-back: no think time, every visitor sends the next message the moment the reply arrives
+        (a stress test: 50 turns always queued on the 2 cores, so latency is queueing time).
 
 Both use a fresh SQLite file and no LLM. The rate limits are raised for the run (one client IP sends
 every conversation).
@@ -57,26 +62,41 @@ def in_process(tmp: Path, n: int) -> tuple[float, float, int]:
     upgrade(url)
     engine = make_engine(url)
     service = build_chat(Settings(database_url=url), engine)
+    scheduler = service.assistant.scheduler
     times: list[float] = []
+    booked = 0
     for i in range(n + 5):
         opened = service.open("Europe/Berlin")
         for j, text in enumerate(SCRIPT):
             t = time.perf_counter()
-            service.post(opened.conversation_id, opened.token, f"m{j}", text)
+            result = service.post(opened.conversation_id, opened.token, f"m{j}", text)
             if i >= 5:  # warm-up conversations
                 times.append((time.perf_counter() - t) * 1000)
+            for reply in result.replies:
+                if reply.kind == "booked":
+                    # untimed: free the slot again so every conversation takes the same path
+                    scheduler.cancel(reply.data["booking_id"])
+                    booked += 1
     engine.dispose()
+    if booked != n + 5:
+        raise SystemExit(
+            f"only {booked} of {n + 5} conversations booked a demo: the script no longer fits the flow"
+        )
     p50, p99 = percentiles(times)
     return p50, p99, len(times)
 
 
-async def _conversation(client, times: list[float]) -> None:
+async def _conversation(client, times: list[float], think: tuple[float, float] | None, rng) -> None:
+    if think is not None:
+        await asyncio.sleep(rng.uniform(0, think[1]))
     r = await client.post("/v1/conversations", json={"timezone": "America/New_York"})
     r.raise_for_status()
     body = r.json()
     cid, token = body["conversation_id"], body["token"]
     headers = {"X-Conversation-Token": token}
     for text in SCRIPT:
+        if think is not None:
+            await asyncio.sleep(rng.uniform(*think))
         t = time.perf_counter()
         r = await client.post(
             f"/v1/conversations/{cid}/messages",
@@ -88,24 +108,32 @@ async def _conversation(client, times: list[float]) -> None:
         times.append(elapsed)
 
 
-async def _http_rounds(base: str, concurrency: int, rounds: int) -> list[float]:
+async def _http_rounds(
+    base: str, concurrency: int, rounds: int, think: tuple[float, float] | None
+) -> list[float]:
+    import random
+
     import httpx
 
+    rng = random.Random(42)
     times: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-        await asyncio.gather(*(_conversation(client, []) for _ in range(min(concurrency, 5))))  # warm-up
+        warm = min(concurrency, 5)
+        await asyncio.gather(*(_conversation(client, [], None, rng) for _ in range(warm)))
         for _ in range(rounds):
-            await asyncio.gather(*(_conversation(client, times) for _ in range(concurrency)))
+            await asyncio.gather(*(_conversation(client, times, think, rng) for _ in range(concurrency)))
     return times
 
 
-def over_http(tmp: Path, concurrency: int, rounds: int) -> tuple[float, float, int]:
+def over_http(
+    tmp: Path, concurrency: int, rounds: int, think: tuple[float, float] | None, name: str
+) -> tuple[float, float, int]:
     import httpx
 
     from leadgate.db import upgrade
 
-    url = f"sqlite:///{tmp / 'http.db'}"
+    url = f"sqlite:///{tmp / (name + '.db')}"
     upgrade(url)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -127,7 +155,7 @@ def over_http(tmp: Path, concurrency: int, rounds: int) -> tuple[float, float, i
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        times = asyncio.run(_http_rounds(base, concurrency, rounds))
+        times = asyncio.run(_http_rounds(base, concurrency, rounds, think))
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -140,15 +168,23 @@ def main() -> None:
     ap.add_argument("--inproc", type=int, default=200, help="conversations in process")
     ap.add_argument("--concurrency", type=int, default=50, help="concurrent conversations over HTTP")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of concurrent conversations over HTTP")
+    ap.add_argument("--think", type=float, nargs=2, default=(1.0, 4.0), help="think time range, seconds")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores; {len(SCRIPT)} visitor turns per conversation; no LLM")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         p50, p99, n = in_process(tmp, args.inproc)
         print(f"in process (ChatService.post, stored): p50 {p50:.2f} ms  p99 {p99:.2f} ms  ({n} turns)")
-        p50, p99, n = over_http(tmp, args.concurrency, args.rounds)
+        think = (args.think[0], args.think[1])
+        p50, p99, n = over_http(tmp, args.concurrency, args.rounds, think, "paced")
         print(
-            f"HTTP, {args.concurrency} concurrent conversations: p50 {p50:.2f} ms  p99 {p99:.2f} ms  ({n} turns)"
+            f"HTTP, {args.concurrency} concurrent conversations, paced (think {think[0]:g}-{think[1]:g} s): "
+            f"p50 {p50:.2f} ms  p99 {p99:.2f} ms  ({n} turns)"
+        )
+        p50, p99, n = over_http(tmp, args.concurrency, args.rounds, None, "stress")
+        print(
+            f"HTTP, {args.concurrency} concurrent conversations, back-to-back (no think time): "
+            f"p50 {p50:.2f} ms  p99 {p99:.2f} ms  ({n} turns)"
         )
 
 

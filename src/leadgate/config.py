@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         staff_token: bearer token required by staff endpoints (handoff queue); None disables them.
         llm_base_url, llm_model, llm_api_key, llm_timeout_s: optional OpenAI-compatible chat endpoint used to
             phrase replies and extract slots; None (the default) means the built-in NLU only.
+        nlu_embeddings: sentence embeddings (all-MiniLM-L6-v2) as extra intent features: ``auto`` (default)
+            uses them when the ``embeddings`` extra is installed, ``off`` never, ``on`` always (raises
+            ``EmbeddingsUnavailableError`` when the extra is missing). See docs/nlu.md.
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADGATE_", env_file=None, extra="ignore")
@@ -69,6 +72,7 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(default=5.0, gt=0)
+    nlu_embeddings: Literal["auto", "off", "on"] = "auto"
 
     @model_validator(mode="after")
     def _no_default_secret_outside_dev(self) -> Settings:

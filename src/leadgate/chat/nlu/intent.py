@@ -23,6 +23,12 @@ temperature scaling (Guo et al., "On Calibration of Modern Neural Networks", ICM
 stratified 5-fold cross-validation on the training data. ``C``, the class weights, the n-gram ranges and
 the markers were chosen by the same kind of cross-validation on the shipped training data only (see
 docs/nlu.md, "Tuning").
+
+Optional sentence embeddings: given an ``embedder`` (any :class:`~leadgate.chat.kb.retrieval.Embedder`;
+in production the packaged all-MiniLM-L6-v2 of the ``embeddings`` extra, loaded by
+:mod:`leadgate.chat.kb.embed`), the L2-normalized embedding of the raw message is appended to the TF-IDF
+features as a third block, scaled by ``embedding_weight``. :func:`default_intent_classifier` follows the
+``nlu_embeddings`` setting (``auto``, ``off``, ``on``); without the extra the model is the plain TF-IDF one.
 """
 
 from __future__ import annotations
@@ -31,19 +37,26 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
 from leadgate.chat.nlu.data import TrainingExample, load_nlu_data
+
+if TYPE_CHECKING:
+    from leadgate.chat.kb.retrieval import Embedder
 
 _EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[a-z]{2,}", re.IGNORECASE)
 _URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|io|ai|co|net|org|biz|xyz|de|uk)\b\S*", re.I)
 _DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"\s+")
 
-PERSIST_FORMAT = 1
-"""Version of the file layout written by :meth:`IntentClassifier.persist`."""
+PERSIST_FORMAT = 2
+"""Version of the file layout written by :meth:`IntentClassifier.persist` (2 adds the embedding block; files
+of format 1, which have none, are still read)."""
+
+EmbeddingsMode = Literal["auto", "off", "on"]
+"""Values of the ``nlu_embeddings`` setting (:class:`leadgate.config.Settings`)."""
 
 
 class IntentScore(NamedTuple):
@@ -128,6 +141,29 @@ def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
+def embedding_block(embedder: Embedder, texts: Sequence[str], weight: float) -> np.ndarray:
+    """Embed raw messages into the classifier's embedding feature block.
+
+    Args:
+        embedder: turns n texts into an array of shape ``(n, d)``.
+        texts: the raw messages (not :func:`preprocess`-ed: the sentence model reads natural text).
+        weight: factor applied after normalization; each TF-IDF block has unit norm, so 1.0 gives the
+            embedding the same weight as each of them.
+
+    Returns:
+        Array of shape ``(n, d)``: each row L2-normalized (all-zero rows stay zero), times ``weight``.
+
+    Raises:
+        ValueError: if the embedder does not return one row per text.
+
+    """
+    vectors = np.asarray(embedder.embed(list(texts)), dtype=np.float64)
+    if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+        raise ValueError(f"embedder returned shape {vectors.shape} for {len(texts)} texts; expected (n, d)")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(weight * vectors / np.where(norms > 0, norms, 1.0))
+
+
 def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
     """Find the softmax temperature that minimizes the log-loss of held-out decision scores.
 
@@ -164,6 +200,19 @@ class IntentClassifier:
             weighs every example equally, which cross-validated slightly better on the shipped data.
         calibration_folds: folds of the cross-validation that fits the temperature (capped by the
             smallest class size; below 2 the temperature stays 1).
+        embedder: optional sentence embedder; its normalized vectors of the raw messages are appended to
+            the TF-IDF features (see :func:`embedding_block`). None (the default) gives the plain TF-IDF
+            model. It is not saved by :meth:`persist`; pass it again to :meth:`load`.
+        embedding_weight: scale of the embedding block (1.0 was best in cross-validation on the shipped
+            data, against 0.5, 1.5, 2 and 3; see docs/nlu.md).
+
+    Attributes:
+        pipeline_: scikit-learn ``Pipeline`` of the TF-IDF ``features`` and the SVM ``model``. With an
+            embedder the model's input is the TF-IDF features followed by the embedding block, so call
+            :meth:`decision_scores`, not the pipeline's own ``decision_function``.
+        intents_: the classes, in the column order of :meth:`predict_proba`.
+        temperature_: the softmax temperature.
+        embedding_dim_: width of the embedding block (None without an embedder).
 
     """
 
@@ -175,15 +224,20 @@ class IntentClassifier:
         char_ngram_range: tuple[int, int] = (2, 5),
         class_weight: str | None = None,
         calibration_folds: int = 5,
+        embedder: Embedder | None = None,
+        embedding_weight: float = 1.0,
     ) -> None:
         self.C = C
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
         self.class_weight = class_weight
         self.calibration_folds = calibration_folds
+        self.embedder = embedder
+        self.embedding_weight = embedding_weight
         self.pipeline_: Any = None
         self.intents_: tuple[str, ...] = ()
         self.temperature_: float = 1.0
+        self.embedding_dim_: int | None = None
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -192,6 +246,7 @@ class IntentClassifier:
             "char_ngram_range": self.char_ngram_range,
             "class_weight": self.class_weight,
             "calibration_folds": self.calibration_folds,
+            "embedding_weight": self.embedding_weight,
         }
 
     def _build(self) -> Any:
@@ -227,10 +282,25 @@ class IntentClassifier:
         model = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=0)
         return Pipeline([("features", features), ("model", model)])
 
+    def _features(self, raw: Sequence[str], tfidf: Any) -> Any:
+        """The model's input: TF-IDF block(s), then the embedding block when there is an embedder."""
+        if self.embedder is None:
+            return tfidf
+        import scipy.sparse as sp
+
+        dense = embedding_block(self.embedder, raw, self.embedding_weight)
+        if self.embedding_dim_ is not None and dense.shape[1] != self.embedding_dim_:
+            raise ValueError(
+                f"the embedder gives {dense.shape[1]}-d vectors; this model was trained on {self.embedding_dim_}-d"
+            )
+        return sp.hstack([tfidf, sp.csr_matrix(dense)], format="csr")
+
     def train(self, examples: Iterable[TrainingExample]) -> IntentClassifier:
         """Fit on labelled examples, then fit the probability temperature by cross-validation.
 
-        Deterministic: the same examples in the same order give the same model.
+        Deterministic: the same examples in the same order give the same model (with an embedder, as
+        long as the embedder is deterministic). With an embedder, every example is embedded once
+        (all-MiniLM-L6-v2 on a 2-core CPU: tens of seconds for the shipped data; see docs/nlu.md).
 
         Args:
             examples: utterances with their intents; at least two distinct intents.
@@ -253,12 +323,14 @@ class IntentClassifier:
             raise ValueError(f"need examples of at least two intents, got {classes}")
         folds = min(self.calibration_folds, *(labels.count(c) for c in classes))
         pipeline = self._build()
-        features = pipeline.named_steps["features"].fit_transform(texts)
+        self.embedding_dim_ = None
+        tfidf = pipeline.named_steps["features"].fit_transform(texts)
+        features = self._features([e.text for e in items], tfidf)
         temperature = 1.0
         if folds >= 2:
-            # The TF-IDF vocabulary and IDF weights are fitted once on all texts (they use no labels);
-            # only the classifier is refitted per fold. This saves four fifths of the featurization
-            # time, at the price of a slightly optimistic (lower) temperature.
+            # The TF-IDF vocabulary and IDF weights are fitted once on all texts (they use no labels; nor
+            # do the embeddings); only the classifier is refitted per fold. This saves four fifths of the
+            # featurization time, at the price of a slightly optimistic (lower) temperature.
             cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
             model = clone(pipeline.named_steps["model"])
             scores = cross_val_predict(model, features, labels, cv=cv, method="decision_function")
@@ -268,6 +340,7 @@ class IntentClassifier:
         self.pipeline_ = pipeline
         self.intents_ = tuple(str(c) for c in pipeline.classes_)
         self.temperature_ = temperature
+        self.embedding_dim_ = None if self.embedder is None else features.shape[1] - tfidf.shape[1]
         return self
 
     @property
@@ -293,9 +366,29 @@ class IntentClassifier:
             RuntimeError: if the classifier is not trained.
 
         """
+        return _softmax(self.decision_scores(texts), self.temperature_)
+
+    def decision_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Return the SVM's decision scores (before temperature scaling).
+
+        Args:
+            texts: raw messages.
+
+        Returns:
+            Array of shape ``(len(texts), len(self.intents_))``; columns follow ``self.intents_``.
+
+        Raises:
+            RuntimeError: if the classifier is not trained.
+            ValueError: if the embedder's vectors do not have the width the model was trained on.
+
+        """
         self._require_trained()
-        scores = self.pipeline_.decision_function([preprocess(t) for t in texts])
-        return _softmax(_as_matrix(scores), self.temperature_)
+        if self.embedder is None:
+            scores = self.pipeline_.decision_function([preprocess(t) for t in texts])
+        else:
+            tfidf = self.pipeline_.named_steps["features"].transform([preprocess(t) for t in texts])
+            scores = self.pipeline_.named_steps["model"].decision_function(self._features(texts, tfidf))
+        return _as_matrix(scores)
 
     def _prediction(self, row: np.ndarray) -> IntentPrediction:
         order = np.argsort(-row, kind="stable")
@@ -332,7 +425,7 @@ class IntentClassifier:
         return [self._prediction(row) for row in self.predict_proba(texts)]
 
     def persist(self, path: Path | str) -> None:
-        """Write the trained model to a file (joblib).
+        """Write the trained model to a file (joblib). The embedder is not written, only its vector width.
 
         Args:
             path: destination file.
@@ -351,25 +444,29 @@ class IntentClassifier:
             "params": self._params(),
             "intents": self.intents_,
             "temperature": self.temperature_,
+            "embedding_dim": self.embedding_dim_,
             "pipeline": self.pipeline_,
         }
         joblib.dump(payload, Path(path))
 
     @classmethod
-    def load(cls, path: Path | str) -> IntentClassifier:
+    def load(cls, path: Path | str, embedder: Embedder | None = None) -> IntentClassifier:
         """Read a model written by :meth:`persist`.
 
         Only load files you wrote yourself: joblib files are pickles and run code when read.
 
         Args:
             path: the file.
+            embedder: the embedder the model was trained with; required exactly when it was trained
+                with one (a different model of the same width is not detected: pass the same one).
 
         Returns:
             The trained classifier.
 
         Raises:
-            ValueError: if the file is not a leadgate intent model, or was written by another
-                scikit-learn version (retrain instead: it takes a few seconds).
+            ValueError: if the file is not a leadgate intent model, was written by another
+                scikit-learn version (retrain instead: it takes a few seconds), or was trained with an
+                embedder and none is given (or the other way round).
             OSError: if the file cannot be read.
 
         """
@@ -377,13 +474,18 @@ class IntentClassifier:
         import sklearn
 
         payload = joblib.load(Path(path))
-        if not isinstance(payload, dict) or payload.get("format") != PERSIST_FORMAT:
+        if not isinstance(payload, dict) or payload.get("format") not in (1, PERSIST_FORMAT):
             raise ValueError(f"{path}: not a leadgate intent model (format {PERSIST_FORMAT})")
         if payload.get("sklearn") != sklearn.__version__:
             raise ValueError(
                 f"{path}: written with scikit-learn {payload.get('sklearn')}, "
                 f"this is {sklearn.__version__}; retrain the model"
             )
+        dim = payload.get("embedding_dim")
+        if dim is not None and embedder is None:
+            raise ValueError(f"{path}: trained with {dim}-d sentence embeddings; pass the same embedder")
+        if dim is None and embedder is not None:
+            raise ValueError(f"{path}: trained without sentence embeddings; load it without an embedder")
         params = payload["params"]
         clf = cls(
             C=float(params["C"]),
@@ -391,21 +493,75 @@ class IntentClassifier:
             char_ngram_range=tuple(params["char_ngram_range"]),
             class_weight=params["class_weight"],
             calibration_folds=int(params["calibration_folds"]),
+            embedder=embedder,
+            embedding_weight=float(params.get("embedding_weight", 1.0)),
         )
         clf.pipeline_ = payload["pipeline"]
         clf.intents_ = tuple(payload["intents"])
         clf.temperature_ = float(payload["temperature"])
+        clf.embedding_dim_ = None if dim is None else int(dim)
         return clf
 
 
-@lru_cache(maxsize=1)
-def default_intent_classifier() -> IntentClassifier:
+_PURPOSE = "nlu_embeddings=on (LEADGATE_NLU_EMBEDDINGS)"
+
+
+def use_embeddings(mode: EmbeddingsMode) -> bool:
+    """Decide whether the default classifier uses sentence embeddings (nothing heavy is imported).
+
+    Args:
+        mode: ``"off"`` never; ``"auto"`` when the ``embeddings`` extra is importable; ``"on"`` always.
+
+    Returns:
+        True when the embedding block is to be used.
+
+    Raises:
+        EmbeddingsUnavailableError: ``mode`` is ``"on"`` and the extra is not installed.
+        ValueError: ``mode`` is none of the three.
+
+    """
+    from leadgate.chat.kb import embed
+
+    if mode == "off":
+        return False
+    if mode == "auto":
+        return embed.embeddings_available()
+    if mode == "on":
+        if not embed.embeddings_available():
+            raise embed.missing_extra_error(_PURPOSE)
+        return True
+    raise ValueError(f"nlu_embeddings must be 'auto', 'off' or 'on', got {mode!r}")
+
+
+def default_intent_classifier(mode: EmbeddingsMode | None = None) -> IntentClassifier:
     """Return the classifier trained on leadgate's shipped data, training it at first call.
 
     Thread-safe enough for its purpose: concurrent first calls may both train, and get equal models.
 
+    Args:
+        mode: the ``nlu_embeddings`` choice (see :func:`use_embeddings`); None reads it from
+            :func:`leadgate.config.get_settings`.
+
     Returns:
-        The trained classifier (shared; do not retrain it in place).
+        The trained classifier (shared per choice; do not retrain it in place). Without embeddings it is
+        the plain TF-IDF model; with them, the TF-IDF model plus the all-MiniLM-L6-v2 block.
+
+    Raises:
+        EmbeddingsUnavailableError: ``mode`` is ``"on"`` and the ``embeddings`` extra is not installed.
 
     """
-    return IntentClassifier().train(load_nlu_data().examples)
+    if mode is None:
+        from leadgate.config import get_settings
+
+        mode = get_settings().nlu_embeddings
+    return _trained_default(use_embeddings(mode))
+
+
+@lru_cache(maxsize=2)
+def _trained_default(with_embeddings: bool) -> IntentClassifier:
+    embedder = None
+    if with_embeddings:
+        from leadgate.chat.kb.embed import require_default_embedder
+
+        embedder = require_default_embedder(_PURPOSE)
+    return IntentClassifier(embedder=embedder).train(load_nlu_data().examples)
