@@ -78,6 +78,8 @@ _QUESTION_OPENING = re.compile(
 def looks_like_question(text: str) -> bool:
     """True when ``text`` ends in "?" or opens with an interrogative or auxiliary ("how", "do", "can")."""
     return text.rstrip().endswith("?") or _QUESTION_OPENING.match(text) is not None
+
+
 _TRAILING_QUESTION = re.compile(
     r",\s*((?:do|does|can|could|is|are|will|would|how|what|which|when|where|who|why)\b[^?]*\?)", re.IGNORECASE
 )
