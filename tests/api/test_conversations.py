@@ -7,8 +7,8 @@ import threading
 from typing import Any
 
 from sqlalchemy import Engine
-from tests.api.test_conversations_support import MakeChatApi, build, make_chat_api, sse
-from tests.chat.test_service_echo import EchoAssistant
+from tests.api.conversations_support import MakeChatApi, build, make_chat_api, sse
+from tests.chat.echo_assistant import EchoAssistant
 
 from leadgate.db import make_engine
 

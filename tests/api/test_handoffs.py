@@ -3,7 +3,7 @@ slots, staff replies, close."""
 
 from __future__ import annotations
 
-from tests.api.test_conversations_support import MakeChatApi, make_chat_api
+from tests.api.conversations_support import MakeChatApi, make_chat_api
 
 __all__ = ["make_chat_api"]  # the fixture, imported for pytest
 

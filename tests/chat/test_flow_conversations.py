@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.chat.test_flow_support import FixedScheduler, ScriptedLlm, SlotRuleQualifier, TwoPassageKb
+from tests.chat.flow_support import FixedScheduler, ScriptedLlm, SlotRuleQualifier, TwoPassageKb
 
 from leadgate.chat.flows import Assistant, ConversationState, TurnResult, load_default_flow
 from leadgate.chat.nlu import NLU

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from tests.chat.test_flow_support import FixedScheduler, ScriptedLlm, SlotRuleQualifier, TwoPassageKb
+from tests.chat.flow_support import FixedScheduler, ScriptedLlm, SlotRuleQualifier, TwoPassageKb
 
 from leadgate.chat.flows import (
     Assistant,

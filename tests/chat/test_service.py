@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
-from tests.chat.test_service_echo import EchoAssistant, EchoState
+from tests.chat.echo_assistant import EchoAssistant, EchoState
 
 from leadgate.chat.service import (
     AssistantFailed,

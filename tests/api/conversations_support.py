@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.exceptions import StarletteDeprecationWarning
 from tests.api.conftest import shipped_policy
-from tests.chat.test_service_echo import EchoAssistant, EchoState
+from tests.chat.echo_assistant import EchoAssistant, EchoState
 
 from leadgate.api import create_app
 from leadgate.api.state import AppState
