@@ -19,12 +19,13 @@ Public interface:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 __all__ = [
@@ -259,3 +260,33 @@ def check_yaml(text: str, model: type[ModelT], kind: str) -> tuple[ModelT | None
         issues.extend(issues_from_validation(exc, root))
     issues.sort()
     return (instance if not issues else None), issues
+
+
+REF_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+"""A ``name`` or ``version`` of a versioned file (``name@version``): letters, digits, '.', '_' and '-'."""
+
+
+def check_ref_name(value: str, kind: str) -> str:
+    """Return ``value`` if it may be the ``name`` of a versioned file, else raise.
+
+    Raises:
+        PydanticCustomError: (error type ``kind``) the name holds other characters.
+    """
+    if not REF_PART.match(value):
+        raise PydanticCustomError(kind, "name may hold only letters, digits, '.', '_' and '-'")
+    return value
+
+
+def check_ref_version(value: Any, kind: str) -> str | int:
+    """Return ``value`` if it may be the ``version`` of a versioned file: a whole number >= 0 or a string.
+
+    Raises:
+        PydanticCustomError: (error type ``kind``) anything else (booleans, negative numbers, floats).
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and len(value) <= 64 and REF_PART.match(value):
+        return value
+    raise PydanticCustomError(
+        kind, "version must be a whole number >= 0 or a string of letters, digits, '.', '_' and '-'"
+    )

@@ -8,7 +8,6 @@ A policy is data: a change to it is a new ``version``, and every decision record
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Annotated, Any
 
 from pydantic import (
@@ -25,12 +24,12 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from leadgate.contracts.decision import ActionName, Probability, Tier
 from leadgate.policy.conditions import Condition, fields_read
 from leadgate.policy.engine import CompiledPolicy
+from leadgate.yamlcheck import check_ref_name, check_ref_version
 
 POLICY_SCHEMA_VERSION = 1
 """The only ``policy_version`` this code reads."""
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, strict=True)
-_REF_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A rule id: snake_case, at most 64 characters, unique within the policy."""
@@ -221,21 +220,12 @@ class Policy(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _REF_PART.match(value):
-            raise PydanticCustomError("policy", "name may hold only letters, digits, '.', '_' and '-'")
-        return value
+        return check_ref_name(value, "policy")
 
     @field_validator("version")
     @classmethod
     def _version(cls, value: Any) -> str | int:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-        if isinstance(value, str) and len(value) <= 64 and _REF_PART.match(value):
-            return value
-        raise PydanticCustomError(
-            "policy",
-            "version must be a whole number >= 0 or a string of letters, digits, '.', '_' and '-'",
-        )
+        return check_ref_version(value, "policy")
 
     @model_validator(mode="after")
     def _unique_ids_and_compile(self) -> Policy:

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from leadgate.yamlcheck import check_ref_name, check_ref_version
+
 _MODEL = ConfigDict(extra="forbid", frozen=True)
-_REF_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Weekday keys of ``working_hours``, in ``datetime.weekday()`` order (Monday = 0)."""
@@ -358,21 +359,12 @@ class CalendarSet(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _REF_PART.match(value):
-            raise PydanticCustomError("calendars", "name may hold only letters, digits, '.', '_' and '-'")
-        return value
+        return check_ref_name(value, "calendars")
 
     @field_validator("version")
     @classmethod
     def _version(cls, value: Any) -> str | int:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-        if isinstance(value, str) and len(value) <= 64 and _REF_PART.match(value):
-            return value
-        raise PydanticCustomError(
-            "calendars",
-            "version must be a whole number >= 0 or a string of letters, digits, '.', '_' and '-'",
-        )
+        return check_ref_version(value, "calendars")
 
     @model_validator(mode="after")
     def _unique_rep_ids(self) -> CalendarSet:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadgate.chat.flows.validators import SlotValidator
+from leadgate.chat.nlu.data import INTENTS
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -26,23 +27,7 @@ ENTITY_SOURCES = frozenset(
 SPECIAL_SOURCES = frozenset({"text", "yes_no"})
 """``text``: the whole message, when the slot is the one asked; ``yes_no``: the affirm/deny intents."""
 
-INTENT_NAMES = frozenset(
-    {
-        "greet",
-        "goodbye",
-        "affirm",
-        "deny",
-        "inform",
-        "demo_request",
-        "pricing",
-        "product_question",
-        "support",
-        "job_seeker",
-        "spam",
-        "human_handoff",
-        "out_of_scope",
-    }
-)
+INTENT_NAMES = frozenset(INTENTS)
 """The intents of the built-in NLU."""
 
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
