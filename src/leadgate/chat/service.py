@@ -565,15 +565,7 @@ class ChatService(Generic[S]):
                 last = self.store.last_message(conn, conv.conversation_id)
                 out.append(
                     HandoffSummary(
-                        conversation_id=conv.conversation_id,
-                        handoff_reason=conv.handoff_reason,
-                        handoff_at=conv.handoff_at,
-                        created_at=conv.created_at,
-                        timezone=conv.timezone,
-                        visitor_id=conv.visitor_id,
-                        slots=_slots(conv.state),
-                        lead_id=conv.lead_id,
-                        decision_id=conv.decision_id,
+                        **_handoff_fields(conv),
                         last_message=ChatMessage.from_event(last, staff_view=True) if last else None,
                     )
                 )
@@ -589,16 +581,8 @@ class ChatService(Generic[S]):
             conv = _handed_off(self.store.get(conn, conversation_id), conversation_id)
             events = self.store.events(conn, conversation_id)
         return HandoffDetail(
-            conversation_id=conv.conversation_id,
+            **_handoff_fields(conv),
             status=conv.status,
-            handoff_reason=conv.handoff_reason,
-            handoff_at=conv.handoff_at,
-            created_at=conv.created_at,
-            timezone=conv.timezone,
-            visitor_id=conv.visitor_id,
-            slots=_slots(conv.state),
-            lead_id=conv.lead_id,
-            decision_id=conv.decision_id,
             messages=[ChatMessage.from_event(e, staff_view=True) for e in events if e.kind in MESSAGE_KINDS],
             events=[
                 {"seq": e.seq, "kind": e.kind, "data": e.payload, "created_at": e.created_at}
@@ -743,6 +727,21 @@ def _check_timezone(name: str) -> None:
 
 def _messages(events: Sequence[StoredEvent]) -> list[ChatMessage]:
     return [ChatMessage.from_event(e) for e in events if e.kind in MESSAGE_KINDS]
+
+
+def _handoff_fields(conv: Any) -> dict[str, Any]:
+    """The fields a handoff summary and a handoff detail share, from a stored conversation row."""
+    return {
+        "conversation_id": conv.conversation_id,
+        "handoff_reason": conv.handoff_reason,
+        "handoff_at": conv.handoff_at,
+        "created_at": conv.created_at,
+        "timezone": conv.timezone,
+        "visitor_id": conv.visitor_id,
+        "slots": _slots(conv.state),
+        "lead_id": conv.lead_id,
+        "decision_id": conv.decision_id,
+    }
 
 
 def _slots(state_json: str) -> dict[str, Any]:
