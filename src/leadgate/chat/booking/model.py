@@ -56,6 +56,15 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def _known_zone(value: str) -> str:
+    """``value`` if it names an IANA time zone, else a validation error (type ``calendars``)."""
+    try:
+        zone(value)
+    except ValueError as exc:
+        raise PydanticCustomError("calendars", str(exc)) from exc
+    return value
+
+
 class TimeRange(BaseModel):
     """A range of wall-clock time within one day, written ``"HH:MM-HH:MM"`` in the file.
 
@@ -194,12 +203,7 @@ class BusyBlock(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                zone(value)
-            except ValueError as exc:
-                raise PydanticCustomError("calendars", str(exc)) from exc
-        return value
+        return None if value is None else _known_zone(value)
 
     @model_validator(mode="after")
     def _aware_and_ordered(self) -> BusyBlock:
@@ -286,11 +290,7 @@ class Rep(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            zone(value)
-        except ValueError as exc:
-            raise PydanticCustomError("calendars", str(exc)) from exc
-        return value
+        return _known_zone(value)
 
     @model_validator(mode="after")
     def _ranges_fit_a_meeting(self) -> Rep:
