@@ -14,6 +14,13 @@ Each batch run is a separate process (clean peak RSS, nothing cached between run
     python bench/qualify.py --big-explain-none-only   # skip the slow --explain all run on the large file
     python bench/qualify.py --skip-big --single 500
     python bench/qualify.py --skip-big --stages 200000   # adds thread CPU per lead per stage
+    python bench/qualify.py --compare-only                # only the old-vs-new comparison below
+
+Old against new: unless ``--baseline none``, the source tree of ``--baseline REV`` (default 6270715, the
+commit before the columnar ingest) is extracted with ``git archive`` and the batch qualification and the
+ingest stage alone (CSV -> validated records) run in subprocesses alternately with ``PYTHONPATH`` at the
+old and at the working tree's ``src``, each tree scoring with a model it trained itself. Printed: leads/s
+of each run, and new/old ratios of the medians (machines differ 2x; the ratio is what carries over).
 """
 
 from __future__ import annotations
@@ -114,6 +121,104 @@ print(json.dumps({"n": n, **{k: v / n * 1e6 for k, v in spent.items()}}))
 """
 
 
+INGEST = r"""
+import json, sys, time
+from leadgate.ingest import load_mapping, map_chunk, read_raw_chunks
+
+data, mapping = sys.argv[1:3]
+m = load_mapping(mapping)
+spent = []
+for _ in range(2):  # the first pass also pays one-off set-up (Arrow kernels, pydantic adapters)
+    t = time.process_time()
+    header, chunks = read_raw_chunks(data, m, chunk_size=5000)
+    mapper = m.compile(header)
+    n = sum(len(map_chunk(mapper, raw).records) for raw in chunks)
+    spent.append(time.process_time() - t)
+print(json.dumps({"n": n, "cpu_seconds": spent[1], "first_pass": spent[0]}))
+"""
+
+TRAIN = r"""
+import sys, joblib
+from leadgate.defaults import default_path
+from leadgate.features import load_feature_set
+from leadgate.ingest import load_mapping
+from leadgate.pipeline import load_training_data
+from leadgate.scoring import PropensityScorer
+
+leads, mapping, out = sys.argv[1:4]
+td = load_training_data(leads, load_mapping(mapping), load_feature_set(default_path("features.yaml")))
+joblib.dump(PropensityScorer.from_feature_set(td.feature_set).fit(td.frame, td.labels), out)
+"""
+
+
+def tree_env(src: Path | None) -> dict[str, str]:
+    """The environment of a subprocess importing ``leadgate`` from ``src`` (None: the working tree)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(src if src is not None else ROOT / "src")
+    return env
+
+
+def extract_baseline(rev: str, into: Path) -> Path:
+    """``git archive REV src`` unpacked under ``into``; returns the ``src`` folder."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
+
+
+def compare_baseline(tmp: Path, rev: str, rows: int, rounds: int) -> None:
+    """Batch qualification and the ingest stage, old tree and new tree alternated (ABBA), as ratios."""
+    old_src = extract_baseline(rev, tmp / "baseline")
+    trees = {"old": old_src, "new": None}
+    models = {}
+    for name, src in trees.items():
+        models[name] = tmp / f"model-{name}.joblib"
+        subprocess.run(
+            [sys.executable, "-c", TRAIN, str(LEADS), str(MAPPING), str(models[name])],
+            env=tree_env(src),
+            check=True,
+            capture_output=True,
+        )
+    data = [("9,240 real", LEADS, 9240)]
+    if rows:
+        big = tmp / "compare.csv"
+        resample(rows, big)
+        data.append((f"{rows:,} resampled", big, rows))
+    print(f"\nold ({rev}) against new (working tree), alternated, {rounds} rounds each, --explain none")
+    print(
+        f"{'':>20} {'':>8} | {'batch leads/s (each run)':<34} | {'ingest CPU us/lead, 2nd pass (each run)':<30}"
+    )
+    for label, path, n in data:
+        batch: dict[str, list[float]] = {"old": [], "new": []}
+        ingest: dict[str, list[float]] = {"old": [], "new": []}
+        for r in range(rounds):
+            order = ("old", "new") if r % 2 == 0 else ("new", "old")
+            for name in order:
+                env = tree_env(trees[name])
+                res = batch_run(tmp, path, "none", models[name], env=env)
+                assert res["decisions"] == n, res
+                batch[name].append(n / res["seconds"])
+                out = subprocess.run(
+                    [sys.executable, "-c", INGEST, str(path), str(MAPPING)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                got = json.loads(out.stdout.strip().splitlines()[-1])
+                assert got["n"] == n, got
+                ingest[name].append(got["cpu_seconds"] / n * 1e6)
+        for name in ("old", "new"):
+            runs = " ".join(f"{x:,.0f}" for x in batch[name])
+            cpu = " ".join(f"{x:.2f}" for x in ingest[name])
+            print(f"{label:>20} {name:>8} | {runs:<34} | {cpu:<30}")
+        ratio = statistics.median(batch["new"]) / statistics.median(batch["old"])
+        speed = statistics.median(ingest["old"]) / statistics.median(ingest["new"])
+        print(
+            f"{label:>20} {'new/old':>8} | {f'{ratio:.2f}x leads/s (medians)':<34} | {f'{speed:.2f}x faster (medians)':<30}"
+        )
+
+
 def stage_breakdown(tmp: Path, data: Path, model_path: Path) -> None:
     """Thread CPU time per lead of each stage, run one after the other in one thread (no writer thread).
 
@@ -169,14 +274,18 @@ def train_model(path: Path) -> None:
     joblib.dump(PropensityScorer.from_feature_set(td.feature_set).fit(td.frame, td.labels), path)
 
 
-def batch_run(tmp: Path, data: Path, explain: str, model_path: Path) -> dict:
+def batch_run(
+    tmp: Path, data: Path, explain: str, model_path: Path, env: dict[str, str] | None = None
+) -> dict:
     db = tmp / f"bench-{uuid.uuid4().hex[:8]}.db"
     out = subprocess.run(
         [sys.executable, "-c", WORKER, f"sqlite:///{db}", str(data), str(MAPPING), explain, str(model_path)],
         capture_output=True,
         text=True,
-        check=True,
+        env=env,
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"batch run failed:\n{out.stderr[-2000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["db_mb"] = sum(p.stat().st_size for p in tmp.glob(db.name + "*")) / 1e6
     for p in tmp.glob(db.name + "*"):
@@ -334,9 +443,22 @@ def main() -> None:
     parser.add_argument(
         "--stages", type=int, default=0, help="also print CPU per lead per stage on this many resampled leads"
     )
+    parser.add_argument(
+        "--baseline", default="6270715", help="git revision to compare against ('none' to skip)"
+    )
+    parser.add_argument("--compare-rows", type=int, default=100_000, help="resampled leads in the comparison")
+    parser.add_argument("--rounds", type=int, default=2, help="alternated runs of each tree")
+    parser.add_argument("--compare-only", action="store_true", help="print only the old-vs-new comparison")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="leadgate-bench-") as d:
         tmp = Path(d)
+        if args.baseline != "none":
+            print(
+                f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; SQLite file database (WAL)"
+            )
+            compare_baseline(tmp, args.baseline, args.compare_rows, args.rounds)
+            if args.compare_only:
+                return
         model_path = tmp / "model.joblib"
         train_model(model_path)
         print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; SQLite file database (WAL)")

@@ -71,9 +71,7 @@ def test_import_train_qualify_explain_verify(tmp_path: Path) -> None:
     data = sample_file(tmp_path / "leads.csv")
     good = N_ROWS - len(BAD_ROWS)
 
-    assert "is at the latest schema" in run("db", "upgrade", *db)
-
-    first = tables(run("import", str(data), "--mapping", str(MAPPING), *db))
+    first = tables(run("import", str(data), "--mapping", str(MAPPING), *db))  # migrates a new database itself
     # columns: rows, imported, updated, unchanged, rejected, resumed from row
     assert first == [[[str(N_ROWS), str(good), "0", "0", str(len(BAD_ROWS)), "0"]]]
     second_out = run("import", str(data), "--mapping", str(MAPPING), *db)
@@ -81,7 +79,7 @@ def test_import_train_qualify_explain_verify(tmp_path: Path) -> None:
     assert f"{len(BAD_ROWS)} rejected rows are in the dead_letters table" in second_out
     assert (count(url, LEADS), count(url, DEAD)) == (good, len(BAD_ROWS))
 
-    trained = run("train", "--data", str(LEADS_CSV), "--mapping", str(MAPPING), *db)
+    trained = run("train", "--project", str(EXAMPLES), *db)
     assert "registered propensity@1 (alias champion)" in trained
     assert "9240 leads" in trained
     (models,) = tables(run("models", "list", *db))
@@ -89,7 +87,7 @@ def test_import_train_qualify_explain_verify(tmp_path: Path) -> None:
 
     out = tmp_path / "decisions.csv"
     printed = run(
-        "qualify", str(data), "--mapping", str(MAPPING), "--out", str(out), "--explain", "none", *db
+        "qualify", str(data), "--project", str(EXAMPLES), "--out", str(out), "--explain", "none", *db
     )
     with open(out, newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
@@ -109,7 +107,7 @@ def test_import_train_qualify_explain_verify(tmp_path: Path) -> None:
     assert count(url, DECISIONS) == good and count(url, EXPLANATIONS) == 0
 
     lead_id = written[0]["lead_id"]
-    explained = run("explain", lead_id, *db)
+    explained = run("explain", lead_id, "--project", str(EXAMPLES), *db)
     assert f"lead {lead_id}" in explained
     assert f"tier {written[0]['tier']}, action {written[0]['action']}" in explained
     lines = explained.splitlines()
@@ -120,12 +118,12 @@ def test_import_train_qualify_explain_verify(tmp_path: Path) -> None:
     assert all("(raises the score)" in line for line in plus)
     assert all("(lowers the score)" in line for line in minus)
     assert count(url, EXPLANATIONS) == 1  # computed on request and stored
-    assert run("explain", lead_id, *db) == explained  # the stored explanation, not a new one
+    assert run("explain", lead_id, "--project", str(EXAMPLES), *db) == explained  # stored, not recomputed
     assert count(url, EXPLANATIONS) == 1
 
     assert "no decision for lead 'nobody'" in run("explain", "nobody", *db, code=1)
     assert "--explain must be all, routed or none" in run(
-        "qualify", str(data), "--mapping", str(MAPPING), "--explain", "some", *db, code=1
+        "qualify", str(data), "--project", str(EXAMPLES), "--explain", "some", *db, code=1
     )
     assert f"audit chain intact: {good} decisions" in run("audit", "verify", *db)
 

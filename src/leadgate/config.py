@@ -25,7 +25,9 @@ class Settings(BaseSettings):
         secret_key: signing secret; must be changed outside ``dev``.
         max_body_bytes: largest accepted HTTP request body in bytes (413 above it). Default 1 MiB.
         max_batch_leads: most leads accepted by ``POST /v1/leads/batch``.
-        model_name: registry name of the default propensity model.
+        model_name: registry name of the default propensity model (used when no project is set).
+        project: project folder (or its ``leadgate.yaml``) whose mapping, feature set, fit rules, policy and
+            model the commands and ``serve`` use (``LEADGATE_PROJECT``); see ``leadgate.project``.
         policy_file: policy YAML used by ``serve`` and ``qualify`` unless given on the command line;
             None means the policy shipped with the package.
         host, port: where ``leadgate serve`` listens.
@@ -54,6 +56,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_batch_leads: int = Field(default=1000, ge=1)
     model_name: str = "propensity"
+    project: Path | None = None
     policy_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000

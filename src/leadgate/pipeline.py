@@ -14,6 +14,7 @@ import csv
 import hashlib
 import itertools
 import math
+import os
 import queue
 import threading
 import time
@@ -33,8 +34,8 @@ from leadgate.contracts.decision import Decision, Explanation, Score
 from leadgate.contracts.lead import Lead, lead_document
 from leadgate.db import store
 from leadgate.db.engine import write_lock
-from leadgate.defaults import default_path
-from leadgate.features import FeatureSet, load_feature_set
+from leadgate.errors import LeadgateError
+from leadgate.features import FeatureSet
 from leadgate.ingest import (
     ColumnMapping,
     CsvChunk,
@@ -42,22 +43,68 @@ from leadgate.ingest import (
     file_sha256,
     input_hash,
     map_chunk,
-    read_csv_chunks,
     read_raw_chunks,
 )
 from leadgate.ingest.csv_source import read_header
 from leadgate.policy import Policy, decide_many
-from leadgate.registry import ModelNotFoundError, RegisteredModel, load_model, register_model
-from leadgate.scoring import FitScorer, PropensityScorer, RuleFallbackScorer
+from leadgate.registry import ModelNotFoundError, RegisteredModel, load_model
+from leadgate.scoring import FitScorer, RuleFallbackScorer
+from leadgate.scoring.rules import GENERIC_FALLBACK, FitRuleSet, generic_fallback_rules
 
 
-class ImportInProgressError(RuntimeError):
+class QualifierConfigError(LeadgateError, ValueError):
+    """The model, feature set, fit rules, policy and mapping of a qualification do not fit together."""
+
+
+def check_fit_rules(rules: FitRuleSet, feature_set: FeatureSet) -> None:
+    """Refuse fit rules that read a feature the feature set does not build.
+
+    Raises:
+        QualifierConfigError: naming the rule set, the missing features and the feature set.
+    """
+    missing = [f for f in rules.features if f not in feature_set.names]
+    if missing:
+        raise QualifierConfigError(
+            f"fit rules {rules.ref} read {', '.join(missing)}, which feature set {feature_set.ref} does not "
+            "have: fix the fit rules or leave them out of the project (the fallback then needs no column)"
+        )
+
+
+def check_policy_fields(policy: Policy, mapping: ColumnMapping) -> None:
+    """Refuse a policy that reads lead attributes the mapping does not declare as ``pre_decision``.
+
+    Such a rule would silently never fire (the attribute is always missing).
+
+    Raises:
+        QualifierConfigError: naming each attribute, the policy and the mapping.
+    """
+    stages = mapping.stages()
+    problems = []
+    for name in sorted(policy.attribute_names()):
+        stage = stages.get(name)
+        if stage is None:
+            problems.append(f"attributes.{name} (not declared)")
+        elif stage != "pre_decision":
+            problems.append(f"attributes.{name} (declared {stage}: a decision only sees pre_decision values)")
+    if problems:
+        raise QualifierConfigError(
+            f"policy {policy.ref} reads fields that mapping {mapping.name!r} does not provide: "
+            + ", ".join(problems)
+            + "; those rules would never fire: map the columns or remove the rules"
+        )
+
+
+class ImportInProgressError(LeadgateError, RuntimeError):
     """An unfinished import of the same file and mapping exists; resume it instead of starting over."""
 
 
 @dataclass
 class ImportSummary:
-    """Counts of one import run (rows are data rows of the file)."""
+    """Counts of one import or qualify run (rows are data rows of the file).
+
+    ``status`` is ``completed``, or ``already_completed`` when ``--resume`` found the run finished (nothing
+    was done; ``finished_at`` says when it finished).
+    """
 
     run_id: int
     resumed_from: int
@@ -67,6 +114,13 @@ class ImportSummary:
     unchanged: int
     rejected: int
     status: str
+    finished_at: datetime | None = None
+    out_of_range: int = 0
+    """Leads of this run scored by the model with a feature outside the training range."""
+
+
+def _stopped(run: dict[str, Any]) -> str:
+    return "failed" if run["status"] == "failed" else "stopped (killed or still running)"
 
 
 LeadLike = Lead | dict[str, Any]
@@ -115,6 +169,21 @@ def dead_letter_row(source: str, file_hash: str, run_id: int | None, rejected: R
     }
 
 
+def outcome_dead_letter_rows(
+    source: str, path: str | Path, rejected: Sequence[tuple[int, dict[str, str], str]]
+) -> list[dict[str, Any]]:
+    """``dead_letters`` rows of rejected outcome rows ``(row number, record, reason)`` of file ``path``."""
+    from leadgate.contracts.errors import FieldError
+
+    file_hash = file_sha256(path)
+    return [
+        dead_letter_row(
+            source, file_hash, None, Rejected(number, dict(record), [FieldError("<row>", reason)])
+        )
+        for number, record, reason in rejected
+    ]
+
+
 @dataclass
 class ChunkTask:
     """What processing a chunk needs besides the chunk itself.
@@ -144,6 +213,7 @@ class ChunkOutput:
     dead_rows: list[dict[str, Any]]
     decisions: list[dict[str, Any]]
     explanations: dict[int, Explanation]
+    out_of_range: int = 0
 
 
 def process_chunk(task: ChunkTask, chunk: CsvChunk) -> ChunkOutput:
@@ -155,14 +225,21 @@ def process_chunk(task: ChunkTask, chunk: CsvChunk) -> ChunkOutput:
     dead = [dead_letter_row(task.source, task.file_hash, task.run_id, r) for r in chunk.rejected]
     decisions: list[dict[str, Any]] = []
     explanations: dict[int, Explanation] = {}
+    out_of_range = 0
     if task.qualifier is not None and lead_rows:
         hashes = [r["input_hash"] for r in lead_rows]
         records = [record for _, record in chunk.records]
-        decisions, explanations = task.qualifier.decide(records, task.explain, input_hashes=hashes)
-        # A new lead is inserted already pointing at its decision (see store.write_leads).
+        decided = task.qualifier.decide_batch(records, task.explain, input_hashes=hashes)
+        decisions, explanations = decided.rows, decided.explanations
+        out_of_range = int(decided.out_of_range.sum())
+        # A new lead is inserted already pointing at its decision (see store.write_leads); each decision
+        # records its run (outside the hash chain) so the run's decisions can be exported from the store.
         for lead, decision in zip(lead_rows, decisions, strict=True):
             lead["latest_decision_id"] = decision["decision_id"]
-    return ChunkOutput(chunk.first_row, chunk.last_row, lead_rows, dead, decisions, explanations)
+            decision["run_id"] = task.run_id
+    return ChunkOutput(
+        chunk.first_row, chunk.last_row, lead_rows, dead, decisions, explanations, out_of_range
+    )
 
 
 _QUEUE_CHUNKS = 2
@@ -177,6 +254,7 @@ def _run_file(
     mapping: ColumnMapping,
     *,
     resume: bool,
+    restart: bool = False,
     chunk_size: int,
     qualifier: Qualifier | None,
     explain: ExplainMode,
@@ -194,20 +272,57 @@ def _run_file(
     mapping_hash = mapping.content_hash()
     lock = write_lock(engine)
     read_header(path, mapping)  # a file that does not fit the mapping must not open a run
+    kind = "import" if qualifier is None else "qualify"
+    run_key = "" if qualifier is None else qualifier.run_key(explain)
     with lock, engine.begin() as conn:
-        previous = store.find_resumable_run(conn, file_hash, mapping_hash)
+        previous = store.find_resumable_run(conn, file_hash, mapping_hash, kind, run_key)
+        if previous is not None and int(previous["rows_committed"]) == 0:
+            store.finish_run(conn, int(previous["id"]), "abandoned")  # nothing committed: nothing to resume
+            previous = None
+        if previous is not None and restart:
+            store.finish_run(conn, int(previous["id"]), "abandoned")
+            previous = None
         if previous is not None and not resume:
             raise ImportInProgressError(
-                f"import run {previous['id']} of {path.name} stopped after {previous['rows_committed']} rows; "
-                "run the same command with --resume to finish it"
+                f"{kind} run {previous['id']} of {path.name} {_stopped(previous)} after "
+                f"{previous['rows_committed']} rows; run the same command with --resume to finish it "
+                "(or --restart to start over)"
             )
         if previous is not None:
             run_id, start_row = int(previous["id"]), int(previous["rows_committed"])
         else:
-            run_id = store.start_import_run(conn, mapping.source, str(path), file_hash, mapping_hash)
+            finished = (
+                store.find_run(conn, file_hash, mapping_hash, kind, run_key, ("completed",))
+                if resume
+                else None
+            )
+            if finished is not None:
+                # --resume of a run that already finished: nothing to do (re-running would decide every lead
+                # of the file a second time).
+                return ImportSummary(
+                    run_id=int(finished["id"]),
+                    resumed_from=int(finished["rows_committed"]),
+                    rows_committed=int(finished["rows_committed"]),
+                    imported=0,
+                    updated=0,
+                    unchanged=0,
+                    rejected=0,
+                    status="already_completed",
+                    finished_at=finished["finished_at"],
+                )
+            run_id = store.start_import_run(
+                conn, mapping.source, str(path), file_hash, mapping_hash, kind=kind, run_key=run_key
+            )
             start_row = 0
     task = ChunkTask(mapping.source, file_hash, run_id, qualifier, explain)
-    totals = {"imported": 0, "updated": 0, "unchanged": 0, "rejected": 0, "committed": start_row}
+    totals = {
+        "imported": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+        "committed": start_row,
+        "out_of_range": 0,
+    }
     pending: queue.Queue[ChunkOutput | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
     failure: list[BaseException] = []
 
@@ -235,27 +350,35 @@ def _run_file(
                 totals["updated"] += updated
                 totals["unchanged"] += unchanged
                 totals["rejected"] += len(out.dead_rows)
+                totals["out_of_range"] += out.out_of_range
                 totals["committed"] = out.last_row
                 if progress is not None:
                     progress(out.last_row - out.first_row + 1)
             except BaseException as exc:
                 failure.append(exc)
 
-    header, raw_chunks = read_raw_chunks(path, mapping, chunk_size=chunk_size, start_row=start_row)
-    mapper = mapping.compile(header)
-    writer = threading.Thread(target=write_chunks, name="leadgate-writer", daemon=True)
-    writer.start()
     try:
-        for raw in raw_chunks:
-            if failure:
-                break
-            pending.put(process_chunk(task, map_chunk(mapper, raw)))
-    finally:
-        raw_chunks.close()
-        pending.put(None)
-        writer.join()
-    if failure:
-        raise failure[0]
+        header, raw_chunks = read_raw_chunks(path, mapping, chunk_size=chunk_size, start_row=start_row)
+        mapper = mapping.compile(header)
+        writer = threading.Thread(target=write_chunks, name="leadgate-writer", daemon=True)
+        writer.start()
+        try:
+            for raw in raw_chunks:
+                if failure:
+                    break
+                pending.put(process_chunk(task, map_chunk(mapper, raw)))
+        finally:
+            raw_chunks.close()
+            pending.put(None)
+            writer.join()
+        if failure:
+            raise failure[0]
+    except BaseException:
+        # An error (or Ctrl-C) ends the run as failed, never stuck "running"; its committed chunks stay
+        # and --resume continues after them. Only a killed process leaves a run "running".
+        with lock, engine.begin() as conn:
+            store.finish_run(conn, run_id, "failed")
+        raise
     with lock, engine.begin() as conn:
         run = store.finish_run(conn, run_id)
     return ImportSummary(
@@ -267,6 +390,7 @@ def _run_file(
         unchanged=totals["unchanged"],
         rejected=totals["rejected"],
         status=str(run["status"]),
+        out_of_range=totals["out_of_range"],
     )
 
 
@@ -276,6 +400,7 @@ def import_file(
     mapping: ColumnMapping,
     *,
     resume: bool = False,
+    restart: bool = False,
     chunk_size: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
@@ -288,12 +413,14 @@ def import_file(
         engine: the store.
         path: CSV file.
         mapping: its column mapping.
-        resume: continue the unfinished run of the same file bytes and mapping after its last committed row.
+        resume: continue the unfinished run of the same file bytes and mapping after its last committed row;
+            when that run already finished, do nothing (status ``already_completed``).
+        restart: abandon an unfinished run of the same file and mapping and start over.
         chunk_size: rows per transaction.
         progress: called with the number of rows of each committed chunk.
 
     Raises:
-        ImportInProgressError: an unfinished run exists and ``resume`` is False.
+        ImportInProgressError: an unfinished run exists and neither ``resume`` nor ``restart`` is given.
         FileFormatError: the header does not match the mapping.
     """
     return _run_file(
@@ -301,6 +428,7 @@ def import_file(
         path,
         mapping,
         resume=resume,
+        restart=restart,
         chunk_size=chunk_size,
         qualifier=None,
         explain="none",
@@ -326,6 +454,19 @@ class ScoredBatch:
     fit_score: np.ndarray
     scorer: list[str]
     fallback_reason: list[str | None]
+    out_of_range: np.ndarray | None = None
+    """True (n,) where a lead scored by the model has a feature value outside the training range (a
+    category never seen, a number outside [min, max], a value missing where training never missed it);
+    None when no model scored the batch."""
+
+
+@dataclass
+class Decided:
+    """Decision rows of a batch, the explanations computed inline (by row) and out-of-range flags (n,)."""
+
+    rows: list[dict[str, Any]]
+    explanations: dict[int, Explanation]
+    out_of_range: np.ndarray
 
 
 class Qualifier:
@@ -374,22 +515,60 @@ class Qualifier:
         policy: Policy,
         model_ref: str = "propensity@champion",
         feature_set: FeatureSet | None = None,
+        fit_rules: FitRuleSet | None = None,
     ) -> Qualifier:
         """Load the model ``model_ref`` from the registry; without one, qualify with the rule fallback.
 
+        Args:
+            engine: the store holding the registry.
+            policy: the qualification policy.
+            model_ref: ``name``, ``name@alias`` or ``name@version``.
+            feature_set: the features of the rule fallback when no model is registered (a registered
+                model brings its own).
+            fit_rules: the project's ICP fit rules (fit score, and the fallback's probability bands), or
+                None for none: the fallback then uses ``generic_fallback_rules`` (one band, no column read)
+                and says so on every decision it makes.
+
         Raises:
-            ValueError: no model is registered and no ``feature_set`` is given for the fallback.
+            QualifierConfigError: no model and no ``feature_set``; fit rules reading a feature the
+                feature set lacks.
         """
         with engine.connect() as conn:
             try:
                 model: RegisteredModel | None = load_model(conn, model_ref)
             except ModelNotFoundError:
                 model = None
-        if model is None and feature_set is None:
-            feature_set = load_feature_set(default_path("features.yaml"))
         fs = model.feature_set if model is not None else feature_set
-        assert fs is not None
-        return cls(model, policy, FitScorer().fit(), RuleFallbackScorer().fit(), fs)
+        if fs is None:
+            raise QualifierConfigError(
+                f"no model registered as {model_ref} and no feature set given for the rule fallback: "
+                "train one (`leadgate train`) or give the project's feature set"
+            )
+        if fit_rules is not None:
+            check_fit_rules(fit_rules, fs)
+            rules = fit_rules
+        else:
+            base_rate = model.metrics.get("base_rate") if model is not None else None
+            rules = generic_fallback_rules(base_rate if base_rate is not None else policy.tiers.warm)
+        return cls(model, policy, FitScorer(rules).fit(), RuleFallbackScorer(rules).fit(), fs)
+
+    def run_key(self, explain: str) -> str:
+        """sha256 of what a qualify run's decisions depend on besides the file and mapping.
+
+        Model version and hash, feature set, fit rules, policy version and content, and the explain mode:
+        a run resumes only with the same ones, so one run never mixes two models or policies.
+        """
+        parts = [
+            self.model_name,
+            self.model_version,
+            self.model_hash,
+            self.feature_set.ref,
+            self._fallback_id[2],
+            self.policy.ref,
+            self.policy.content_hash(),
+            explain,
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def _fallback_identity(self) -> tuple[str, str, str]:
         """``(name, version, sha256)`` of the rule fallback: its rule set's name, version and content hash."""
@@ -412,9 +591,8 @@ class Qualifier:
         if self.model is None:
             proba = self.fallback.predict_proba(frame)[:, 1]
             conf = self.fallback.confidence(frame)
-            return ScoredBatch(
-                frame, raw, proba, conf, fit, ["rule_fallback"] * n, ["no model registered"] * n
-            )
+            why = "no model registered" + self._fallback_note
+            return ScoredBatch(frame, raw, proba, conf, fit, ["rule_fallback"] * n, [why] * n)
         proba = np.empty(n)
         conf = np.empty(n)
         scorer = ["model"] * n
@@ -425,6 +603,9 @@ class Qualifier:
             assessed = self.model.estimator.assess(frame[ok] if missing.any() else frame, explain=False)
             proba[ok] = assessed.probability
             conf[ok] = assessed.confidence
+        out_of_range = np.zeros(n, dtype=bool)
+        if ok.any() and hasattr(self.model.estimator, "out_of_range"):
+            out_of_range[ok] = self.model.estimator.out_of_range(frame[ok] if missing.any() else frame)
         if missing.any():
             sub = frame[missing]
             proba[missing] = self.fallback.predict_proba(sub)[:, 1]
@@ -433,8 +614,16 @@ class Qualifier:
             for i in np.flatnonzero(missing):
                 absent = [nm for nm in names if _is_missing(frame.at[i, nm])]
                 scorer[i] = "rule_fallback"
-                reason[i] = "required features missing: " + ", ".join(absent)
-        return ScoredBatch(frame, raw, proba, conf, fit, scorer, reason)
+                reason[i] = "required features missing: " + ", ".join(absent) + self._fallback_note
+        return ScoredBatch(frame, raw, proba, conf, fit, scorer, reason, out_of_range)
+
+    @property
+    def _fallback_note(self) -> str:
+        rules = self.fallback.rule_set_
+        if rules.name != GENERIC_FALLBACK:
+            return ""
+        p = rules.probability_bands[0].probability
+        return f"; no fit rules in the project: one probability band ({p:.3f}) for every lead, no column read"
 
     def explain(self, batch: ScoredBatch, rows: Sequence[int]) -> dict[int, Explanation]:
         """Explanations of the leads at positions ``rows`` of ``batch``.
@@ -505,6 +694,17 @@ class Qualifier:
             columns without the chain hashes) and the explanations computed inline, by row position
             (all leads for ``all``, those routed to sales for ``routed``, none for ``none``).
         """
+        decided = self.decide_batch(leads, explain, now, input_hashes)
+        return decided.rows, decided.explanations
+
+    def decide_batch(
+        self,
+        leads: Sequence[LeadLike],
+        explain: ExplainMode = "all",
+        now: datetime | None = None,
+        input_hashes: Sequence[str] | None = None,
+    ) -> Decided:
+        """``decide`` with the out-of-range flags of the batch (see ``ScoredBatch.out_of_range``)."""
         records = [as_record(lead) for lead in leads]
         batch = self.score(records)
         verdicts = decide_many(
@@ -567,7 +767,8 @@ class Qualifier:
             wanted = [i for i, r in enumerate(rows) if r["action"] == "route_to_sales"]
         else:
             wanted = []
-        return rows, self.explain(batch, wanted) if wanted else {}
+        oor = batch.out_of_range if batch.out_of_range is not None else np.zeros(n, dtype=bool)
+        return Decided(rows, self.explain(batch, wanted) if wanted else {}, oor)
 
 
 def _is_missing(value: Any) -> bool:
@@ -622,14 +823,27 @@ def qualify_leads(
     Returns:
         One ``Decision`` per lead, in order, with its explanation when computed inline.
     """
+    return qualify_leads_flagged(engine, qualifier, leads, explain)[0]
+
+
+def qualify_leads_flagged(
+    engine: Engine, qualifier: Qualifier, leads: Sequence[LeadLike], explain: ExplainMode = "all"
+) -> tuple[list[Decision], list[bool]]:
+    """``qualify_leads`` with each lead's out-of-range flag (a feature outside the model's training range).
+
+    Returns:
+        ``(decisions, out_of_range)``, both one per lead, in order.
+    """
     lead_rows = [lead_row(lead, None) for lead in leads]
-    rows, explanations = qualifier.decide(leads, explain, input_hashes=[r["input_hash"] for r in lead_rows])
+    decided = qualifier.decide_batch(leads, explain, input_hashes=[r["input_hash"] for r in lead_rows])
+    rows, explanations = decided.rows, decided.explanations
     for lead, decision in zip(lead_rows, rows, strict=True):
         lead["latest_decision_id"] = decision["decision_id"]
     with write_lock(engine), engine.begin() as conn:
         store.write_leads(conn, lead_rows)
         store_decisions(conn, rows, explanations)
-    return [decision_from_row(row, explanations.get(i)) for i, row in enumerate(rows)]
+    decisions = [decision_from_row(row, explanations.get(i)) for i, row in enumerate(rows)]
+    return decisions, [bool(x) for x in decided.out_of_range]
 
 
 def decision_from_row(row: dict[str, Any], explanation: Explanation | None) -> Decision:
@@ -745,6 +959,14 @@ class QualifySummary:
     actions: dict[str, int]
     explained: int
     seconds: float
+    out_of_range: int = 0
+    """Leads scored by the model with a feature outside its training range (in this process's part of
+    the run)."""
+
+    @property
+    def out_of_range_share(self) -> float:
+        """``out_of_range`` as a share of the decisions (0..1)."""
+        return self.out_of_range / self.decisions if self.decisions else 0.0
 
 
 DECISION_CSV_COLUMNS = [
@@ -793,14 +1015,19 @@ def qualify_file(
     out: str | Path | None = None,
     explain: ExplainMode = "routed",
     resume: bool = False,
+    restart: bool = False,
     chunk_size: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> QualifySummary:
     """Import ``path`` and qualify every valid lead, chunk by chunk.
 
     Each chunk's leads, dead letters, decisions, explanations and import checkpoint commit in one
-    transaction; with ``resume`` an interrupted run continues after its last committed row (the
-    decisions CSV is appended to).
+    transaction; with ``resume`` an interrupted run continues after its last committed row, and a run that
+    already finished is not repeated (nothing is decided twice).
+
+    The decisions CSV is crash-consistent: it is written to ``<out>.partial`` and renamed over ``out`` only
+    when the run has finished, so a killed run never leaves ``out`` short or headerless. A resumed (or
+    already finished) run exports all of its decisions from the store instead.
 
     Args:
         engine: the store.
@@ -811,37 +1038,38 @@ def qualify_file(
         explain: which decisions get their explanation computed inline: ``all``, ``routed`` (those routed
             to sales) or ``none``; the others are computed on first request.
         resume: continue the interrupted run of this file after its last committed row.
+        restart: abandon an interrupted run of this file and start over.
         chunk_size: rows per transaction.
         progress: called with the number of rows of each committed chunk.
 
     Raises:
         ImportInProgressError, FileFormatError: as ``import_file``.
+        QualifierConfigError: the policy reads fields the mapping does not provide.
     """
+    check_policy_fields(qualifier.policy, mapping)
     started = time.perf_counter()
     tiers: dict[str, int] = {}
     actions: dict[str, int] = {}
-    counts = {"decisions": 0, "explained": 0}
-    writer = None
+    counts = {"decisions": 0, "explained": 0, "first_row": -1}
+    partial = None if out is None else Path(out).with_name(Path(out).name + ".partial")
     fh = None
-    if out is not None:
-        out = Path(out)
-        append = resume and out.exists()
-        fh = open(out, "a" if append else "w", newline="", encoding="utf-8")  # noqa: SIM115
+    writer = None
+    if partial is not None:
+        fh = open(partial, "w", newline="", encoding="utf-8")  # noqa: SIM115
         writer = csv.writer(fh)
-        if not append:
-            writer.writerow(DECISION_CSV_COLUMNS)
+        writer.writerow(DECISION_CSV_COLUMNS)
 
-    def after_commit(out: ChunkOutput) -> None:
-        # Counted and written only once committed, so a crash never leaves uncommitted rows in the CSV.
-        counts["decisions"] += len(out.decisions)
-        counts["explained"] += len(out.explanations)
-        for i, r in enumerate(out.decisions):
+    def after_commit(chunk: ChunkOutput) -> None:
+        # Counted and written only once committed, so the CSV never holds uncommitted decisions.
+        if counts["first_row"] < 0:
+            counts["first_row"] = chunk.first_row
+        counts["decisions"] += len(chunk.decisions)
+        counts["explained"] += len(chunk.explanations)
+        for i, r in enumerate(chunk.decisions):
             tiers[r["tier"]] = tiers.get(r["tier"], 0) + 1
             actions[r["action"]] = actions.get(r["action"], 0) + 1
             if writer is not None:
-                writer.writerow(_csv_row(r, out.explanations.get(i)))
-        if fh is not None:
-            fh.flush()
+                writer.writerow(_csv_row(r, chunk.explanations.get(i)))
 
     try:
         summary = _run_file(
@@ -849,12 +1077,27 @@ def qualify_file(
             path,
             mapping,
             resume=resume,
+            restart=restart,
             chunk_size=chunk_size,
             qualifier=qualifier,
             explain=explain,
             after_commit=after_commit,
             progress=progress,
         )
+        if fh is not None:
+            fh.close()
+            fh = None
+        whole_run = summary.resumed_from == 0 and summary.status == "completed"
+        if partial is not None and out is not None:
+            if whole_run:
+                os.replace(partial, out)
+            else:
+                partial.unlink(missing_ok=True)
+                export_run(engine, summary.run_id, Path(out))
+        if not whole_run:
+            # The summary covers the whole run, also the part committed before a resume.
+            tiers, actions, decided, explained = run_counts(engine, summary.run_id)
+            counts["decisions"], counts["explained"] = decided, explained
     finally:
         if fh is not None:
             fh.close()
@@ -865,62 +1108,58 @@ def qualify_file(
         actions=actions,
         explained=counts["explained"],
         seconds=time.perf_counter() - started,
+        out_of_range=summary.out_of_range,
     )
 
 
-# --------------------------------------------------------------------------- training data
+def export_run(engine: Engine, run_id: int, out: Path) -> int:
+    """Write every decision of run ``run_id`` to ``out`` (``DECISION_CSV_COLUMNS``), atomically.
 
-
-@dataclass
-class TrainingData:
-    """Model input and labels read from a labelled file, after the leakage check."""
-
-    frame: pd.DataFrame
-    labels: np.ndarray
-    feature_set: FeatureSet
-    rejected: int
-
-
-def load_training_data(path: str | Path, mapping: ColumnMapping, feature_set: FeatureSet) -> TrainingData:
-    """Read a labelled CSV for training or evaluation.
-
-    The leakage check runs first, before any row is read.
-
-    Raises:
-        LeakageError: a feature reads a column the mapping declares ``post_decision``, ``label`` or ``id``.
-        ValueError: the mapping has no label column, or no row has a label.
-    """
-    stages = mapping.stages()
-    feature_set.check_sources(stages)
-    if "label" not in stages.values():
-        raise ValueError(f"mapping {mapping.name!r} declares no label column: nothing to learn from")
-    records: list[dict[str, Any]] = []
-    rejected = 0
-    for chunk in read_csv_chunks(path, mapping):
-        rejected += len(chunk.rejected)
-        records.extend(
-            r for _, r in chunk.records if r["outcome"] is not None and r["outcome"]["converted"] is not None
-        )
-    if not records:
-        raise ValueError(f"{path}: no labelled rows")
-    labels = np.array([1 if r["outcome"]["converted"] else 0 for r in records], dtype=np.int64)
-    frame = feature_set.frame_from_records([r["attributes"] for r in records])
-    return TrainingData(frame, labels, feature_set, rejected)
-
-
-def train_and_register(engine: Engine, data: TrainingData, name: str = "propensity") -> RegisteredModel:
-    """Fit the calibrated propensity model on ``data`` and register it as ``name@champion``.
+    Written to ``<out>.partial`` then renamed, so ``out`` is either the previous file or the whole export.
 
     Returns:
-        The registered version; its metrics hold the training size, base rate and calibration choice.
+        The number of decisions written.
     """
-    estimator = PropensityScorer.from_feature_set(data.feature_set).fit(data.frame, data.labels)
-    metrics = {
-        "n_train": len(data.labels),
-        "base_rate": float(data.labels.mean()),
-        "rejected_rows": data.rejected,
-        "calibration": estimator.calibration_,
-        "calibration_report": estimator.calibration_report_,
-    }
-    with write_lock(engine), engine.begin() as conn:
-        return register_model(conn, name, estimator, data.feature_set, metrics)
+    partial = out.with_name(out.name + ".partial")
+    n = 0
+    with engine.connect() as conn, open(partial, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(DECISION_CSV_COLUMNS)
+        for row, explanation in store.run_decisions(conn, run_id):
+            e = Explanation.model_validate_json(explanation) if explanation is not None else None
+            writer.writerow(_csv_row(row, e))
+            n += 1
+    os.replace(partial, out)
+    return n
+
+
+def run_counts(engine: Engine, run_id: int) -> tuple[dict[str, int], dict[str, int], int, int]:
+    """``(tiers, actions, decisions, explained inline)`` of the decisions run ``run_id`` made."""
+    tiers: dict[str, int] = {}
+    actions: dict[str, int] = {}
+    n = explained = 0
+    with engine.connect() as conn:
+        for row, explanation in store.run_decisions(conn, run_id):
+            tiers[row["tier"]] = tiers.get(row["tier"], 0) + 1
+            actions[row["action"]] = actions.get(row["action"], 0) + 1
+            n += 1
+            explained += explanation is not None
+    return tiers, actions, n, explained
+
+
+# Training moved to ``leadgate.training``; these names stay importable from here.
+from leadgate.training import TrainingData, load_training_data, train_and_register  # noqa: E402
+
+__all__ = [
+    "ImportInProgressError",
+    "Qualifier",
+    "QualifierConfigError",
+    "TrainingData",
+    "check_fit_rules",
+    "check_policy_fields",
+    "import_file",
+    "load_training_data",
+    "qualify_file",
+    "qualify_leads",
+    "train_and_register",
+]

@@ -28,6 +28,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from leadgate.errors import LeadgateError
+
 __all__ = [
     "ROOT",
     "UNION_TAG_PREFIX",
@@ -75,7 +77,7 @@ class YamlIssue:
         return f"{self.line}:{self.column}: {self.path}: {self.message}"
 
 
-class YamlError(ValueError):
+class YamlError(LeadgateError, ValueError):
     """A YAML file is not valid; the loaders raise subclasses of it.
 
     ``str()`` lists one ``source:line:col: path: message`` line per issue.

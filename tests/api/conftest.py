@@ -64,6 +64,20 @@ def shipped_policy() -> Any:
     return load_policy(default_path("policy.yaml"))
 
 
+def shipped_qualifier(engine: Engine, model_ref: str = "propensity@champion") -> Qualifier:
+    """The shipped example's qualifier (X Education policy, feature set and fit rules), as ``serve`` loads it."""
+    from leadgate.features import load_feature_set
+    from leadgate.scoring import load_fit_rules
+
+    return Qualifier.load(
+        engine,
+        shipped_policy(),
+        model_ref=model_ref,
+        feature_set=load_feature_set(default_path("features.yaml")),
+        fit_rules=load_fit_rules(),
+    )
+
+
 @pytest.fixture(scope="session")
 def trained() -> Trained:
     return trained_model()
@@ -87,9 +101,7 @@ def make_api(db_url: str, engine: Engine, trained: Trained) -> Iterator[Callable
     def make(model: bool = True, **settings: Any) -> Api:
         registered = register(engine, trained) if model else None
         cfg = Settings(database_url=db_url, **settings)
-        state = AppState(
-            cfg, engine, Qualifier.load(engine, shipped_policy(), model_ref="propensity@champion")
-        )
+        state = AppState(cfg, engine, shipped_qualifier(engine))
         client = TestClient(create_app(cfg, state=state))
         client.__enter__()
         clients.append(client)

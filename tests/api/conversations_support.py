@@ -11,14 +11,13 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 from starlette.exceptions import StarletteDeprecationWarning
-from tests.api.conftest import shipped_policy
+from tests.api.conftest import shipped_qualifier
 from tests.chat.echo_assistant import EchoAssistant, EchoState
 
 from leadgate.api import create_app
 from leadgate.api.state import AppState
 from leadgate.chat.service import ChatService
 from leadgate.config import Settings
-from leadgate.pipeline import Qualifier
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -63,7 +62,7 @@ def build(
     cfg = Settings(database_url=db_url, **settings)
     assistant = assistant or EchoAssistant()
     service = ChatService(engine, assistant, EchoState.model_validate_json) if chat else None
-    qualifier = Qualifier.load(engine, shipped_policy(), model_ref="propensity@champion")
+    qualifier = shipped_qualifier(engine)
     state = AppState(cfg, engine, qualifier, chat=service)
     client = TestClient(create_app(cfg, state=state))
     client.__enter__()

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import Engine, func, select
-from tests.api.conftest import Api, Trained, shipped_policy
+from tests.api.conftest import Api, Trained, shipped_policy, shipped_qualifier
 from tests.conftest import LEADS_CSV, MAPPING
 
 from leadgate.audit import verify_chain
@@ -18,7 +18,6 @@ from leadgate.contracts.lead import Lead
 from leadgate.db import store
 from leadgate.db.store import DEAD, DECISIONS, EXPLANATIONS, LEADS
 from leadgate.ingest import input_hash, load_mapping, read_csv_chunks
-from leadgate.pipeline import Qualifier
 from leadgate.policy import decide_many
 from leadgate.scoring import FitScorer
 
@@ -298,7 +297,7 @@ def test_batch_reports_per_item_dead_letters_invalid_and_explains_routed_inline(
     leads = csv_leads(30)
     # What the model and policy make of these leads, computed in memory with the same registered model.
     assert api.model is not None
-    qualifier = Qualifier.load(api.engine, shipped_policy())
+    qualifier = shipped_qualifier(api.engine)
     assert qualifier.model is not None and qualifier.model.content_hash == api.model.content_hash
     expected_rows, _ = qualifier.decide(leads, explain="none")
     routed = {r["lead_id"] for r in expected_rows if r["action"] == "route_to_sales"}
@@ -379,7 +378,7 @@ def test_without_a_model_leads_are_qualified_by_the_rule_fallback(make_api: Call
     body = response.json()
     score = body["score"]
     assert score["scorer"] == "rule_fallback"
-    assert score["fallback_reason"] == "no model registered"
+    assert score["fallback_reason"] == "no model registered"  # the shipped fit rules: no generic note
     assert score["model_name"] == "rule_fallback"
     assert 0.0 <= score["probability"] <= 1.0
     assert shipped_policy().review.on_fallback is True
@@ -450,3 +449,29 @@ def test_a_value_the_model_cannot_use_is_a_clear_422_not_a_silent_missing(api: A
     batch = api.client.post("/v1/leads/batch", json={"leads": [body]}).json()
     assert batch["rejected"] == 1
     assert batch["results"][0]["errors"][0]["path"] == "body.leads.0.attributes.total_visits"
+
+
+def test_out_of_range_leads_are_flagged_and_counted(api: Api, trained: Trained) -> None:
+    """A lead whose time on site is far above anything seen in training (a bot, or a new tracking setup)."""
+    frame = trained.data.frame
+    seen_max = float(frame["total_time_on_site"].max())
+    complete = next(
+        i for i in range(len(frame)) if not frame.iloc[i].isna().any()
+    )  # a lead like those trained on
+    attributes = {k: (v.item() if hasattr(v, "item") else v) for k, v in frame.iloc[complete].items()}
+    lead = {"lead_id": "web-seen", "source": "web_form", "attributes": attributes}
+    ordinary = api.client.post("/v1/leads", json=lead)
+    assert ordinary.status_code == 200, ordinary.text
+    assert ordinary.headers["Leadgate-Out-Of-Range"] == "false"
+    odd = {**lead, "lead_id": "web-odd", "attributes": {**attributes, "total_time_on_site": seen_max * 10}}
+    flagged = api.client.post("/v1/leads", json=odd)
+    assert flagged.status_code == 200 and flagged.headers["Leadgate-Out-Of-Range"] == "true"
+    assert flagged.json()["score"]["confidence"] < ordinary.json()["score"]["confidence"]
+    batch = api.client.post(
+        "/v1/leads/batch",
+        json={"leads": [{**lead, "lead_id": "b-1"}, {**odd, "lead_id": "b-2"}, {**odd, "lead_id": "b-3"}]},
+    ).json()
+    assert (batch["out_of_range"], round(batch["out_of_range_share"], 3)) == (2, 0.667)
+    assert [r["out_of_range"] for r in batch["results"]] == [False, True, True]
+    health = api.client.get("/healthz").json()
+    assert health["leads_scored"] == 5 and health["out_of_range_share"] == 3 / 5

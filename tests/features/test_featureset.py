@@ -13,12 +13,12 @@ def test_frame_types_and_missing_values() -> None:
     fs = load_feature_set(FEATURES)
     frame = fs.frame_from_records(
         [
-            {"lead_origin": "API", "total_visits": "3", "do_not_email": True, "lead_number": 7},
+            {"lead_origin": "API", "total_visits": "3", "do_not_email": True, "total_time_on_site": 7},
             {"total_visits": "inf", "page_views_per_visit": "12abc"},
         ]
     )
     assert list(frame.columns) == fs.names
-    assert frame.at[0, "total_visits"] == 3.0 and frame.at[0, "lead_number"] == 7.0
+    assert frame.at[0, "total_visits"] == 3.0 and frame.at[0, "total_time_on_site"] == 7.0
     assert frame.at[0, "do_not_email"] == "true"  # booleans are categories "true"/"false"
     assert frame.at[1, "lead_origin"] is None
     assert math.isnan(frame.at[1, "total_visits"]) and math.isnan(frame.at[1, "page_views_per_visit"])
@@ -27,12 +27,16 @@ def test_frame_types_and_missing_values() -> None:
 
 def test_type_errors_name_the_attribute_and_accept_numeric_strings() -> None:
     fs = load_feature_set(FEATURES)
-    assert fs.type_errors({"total_visits": "12", "lead_number": 3, "occupation": 5, "city": None}) == []
-    errors = fs.type_errors({"total_visits": "twelve", "page_views_per_visit": True, "lead_number": "nan"})
+    assert (
+        fs.type_errors({"total_visits": "12", "total_time_on_site": 3, "occupation": 5, "city": None}) == []
+    )
+    errors = fs.type_errors(
+        {"total_visits": "twelve", "page_views_per_visit": True, "total_time_on_site": "nan"}
+    )
     assert [e.path for e in errors] == [
         "attributes.total_visits",
+        "attributes.total_time_on_site",
         "attributes.page_views_per_visit",
-        "attributes.lead_number",
     ]
     assert "needs a finite number, got 'twelve'" in errors[0].reason
 

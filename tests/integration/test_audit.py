@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, select, update
-from tests.api.conftest import Trained, register, shipped_policy, trained_model
+from tests.api.conftest import Trained, register, shipped_qualifier, trained_model
 from tests.conftest import LEADS_CSV, MAPPING
 from typer.testing import CliRunner
 
@@ -21,7 +21,7 @@ from leadgate.contracts.lead import Lead
 from leadgate.db import store
 from leadgate.db.store import DECISIONS, EXPLANATIONS
 from leadgate.ingest import load_mapping
-from leadgate.pipeline import Qualifier, qualify_file, qualify_leads
+from leadgate.pipeline import qualify_file, qualify_leads
 
 N_FILE = 120
 
@@ -36,7 +36,7 @@ def trained() -> Trained:
 def qualified(engine: Engine, trained: Trained, tmp_path: Path) -> list[dict[str, Any]]:
     """A database holding N_FILE decisions from a file and two from the API path; returns the rows."""
     register(engine, trained)
-    qualifier = Qualifier.load(engine, shipped_policy())
+    qualifier = shipped_qualifier(engine)
     lines = LEADS_CSV.read_text(encoding="utf-8").splitlines()
     path = tmp_path / "leads.csv"
     path.write_text("\n".join(lines[: N_FILE + 1]) + "\n", encoding="utf-8")

@@ -89,7 +89,10 @@ def test_unfinished_run_must_be_resumed(engine: Engine, tmp_path: Path) -> None:
         from leadgate.db import store
         from leadgate.ingest import file_sha256
 
-        store.start_import_run(conn, mapping.source, str(path), file_sha256(path), mapping.content_hash())
+        run_id = store.start_import_run(
+            conn, mapping.source, str(path), file_sha256(path), mapping.content_hash()
+        )
+        store.checkpoint_run(conn, run_id, rows_committed=10, imported=0, unchanged=0, rejected=0)
     try:
         import_file(engine, path, mapping)
     except ImportInProgressError as exc:
@@ -97,7 +100,35 @@ def test_unfinished_run_must_be_resumed(engine: Engine, tmp_path: Path) -> None:
     else:
         raise AssertionError("an unfinished run must block a fresh import")
     summary = import_file(engine, path, mapping, resume=True)
-    assert summary.imported == 50
+    assert (summary.resumed_from, summary.imported) == (10, 40)
+
+
+def test_a_run_that_committed_nothing_does_not_block(engine: Engine, tmp_path: Path) -> None:
+    mapping = load_mapping(MAPPING)
+    path = tmp_path / "leads.csv"
+    _make_file(path, 50, bad_every=0)
+    with engine.begin() as conn:
+        from leadgate.db import store
+        from leadgate.ingest import file_sha256
+
+        store.start_import_run(conn, mapping.source, str(path), file_sha256(path), mapping.content_hash())
+    summary = import_file(engine, path, mapping)
+    assert (summary.resumed_from, summary.imported) == (0, 50)
+    with engine.connect() as conn:
+        statuses = sorted(conn.execute(select(RUNS.c.status)).scalars())
+    assert statuses == ["abandoned", "completed"]
+
+
+def test_resume_of_a_finished_import_is_a_no_op(engine: Engine, tmp_path: Path) -> None:
+    mapping = load_mapping(MAPPING)
+    path = tmp_path / "leads.csv"
+    _make_file(path, 120, bad_every=0)
+    first = import_file(engine, path, mapping)
+    again = import_file(engine, path, mapping, resume=True)
+    assert again.status == "already_completed"
+    assert again.run_id == first.run_id and again.imported == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(RUNS)).scalar_one() == 1
 
 
 def test_import_killed_midway_resumes_with_nothing_lost_or_doubled(

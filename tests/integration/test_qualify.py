@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 from tests.api.conftest import (
     Trained,
     register,
-    shipped_policy,
+    shipped_qualifier,
     trained_model,
 )
 from tests.conftest import LEADS_CSV, MAPPING
@@ -91,7 +91,7 @@ def trained() -> Trained:
 @pytest.fixture
 def qualifier(engine: Engine, trained: Trained) -> Qualifier:
     register(engine, trained)
-    q = Qualifier.load(engine, shipped_policy())
+    q = shipped_qualifier(engine)
     assert q.model is not None
     return q
 
@@ -256,7 +256,7 @@ def test_on_request_explanations_equal_inline_ones(
     inline = explanations(engine)
     assert len(inline) == n
     # A fresh qualifier (as a new process would load it) explains the later decisions on request.
-    fresh = Qualifier.load(engine, shipped_policy())
+    fresh = shipped_qualifier(engine)
     for first, later in zip(rows[:n], rows[n:], strict=True):
         assert first["lead_id"] == later["lead_id"] and first["features"] == later["features"]
         expected, computed = inline[first["decision_id"]]
@@ -293,7 +293,7 @@ def test_on_request_explanation_uses_the_model_version_that_decided(
     with engine.begin() as conn:
         v2 = register_model(conn, "propensity", other, trained.feature_set)
     assert v2.version == 2
-    current = Qualifier.load(engine, shipped_policy())
+    current = shipped_qualifier(engine)
     assert current.model is not None and current.model.version == 2
     _, by_v2 = current.decide(leads, explain="all")
 

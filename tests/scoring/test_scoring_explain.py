@@ -136,3 +136,16 @@ def test_feature_text_wording():
     assert spent.sentence(1500.0, 0.4) == "Spent 25 min on the website (raises the score)"
     bare = FeatureText.build("lead_score_x", None, None, True)
     assert bare.sentence(3.0, 0.1) == "Lead score x: 3 (raises the score)"
+
+
+def test_label_is_a_trailing_parenthesis_only_when_it_names_the_feature():
+    # issue 7: "number of employees (thousands)" was labelled "Thousands: 5228"
+    employees = FeatureText.build("employees", "number of employees (thousands)", None, True)
+    assert employees.label == "Number of employees (thousands)"
+    assert employees.sentence(5228.0, 0.2) == "Number of employees (thousands): 5228 (raises the score)"
+    revenue = FeatureText.build("revenue", "declared monthly revenue (BRL)", None, True)
+    assert revenue.sentence(900.0, -0.1) == "Declared monthly revenue (BRL): 900 (lowers the score)"
+    number = FeatureText.build("lead_number", "arrival order (lead number)", "lead number", True)
+    assert number.label == "Lead number"
+    source = FeatureText.build("lead_source", "where the lead came from (Lead Source)", None, False)
+    assert source.sentence("Google", 0.3) == "Lead Source: Google (raises the score)"

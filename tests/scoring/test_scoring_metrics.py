@@ -100,3 +100,17 @@ def test_reliability_matches_sklearn_calibration_curve():
 def test_bad_input_raises(fn, y, p):
     with pytest.raises(ValueError):
         fn(y, p)
+
+
+def test_summary_holds_every_report_metric(random_case):
+    y, p = random_case
+    out = metrics.summary(y, p)
+    assert tuple(out) == metrics.METRIC_NAMES
+    assert out["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p))
+    assert out["pr_auc"] == pytest.approx(skm.average_precision_score(y, p))
+    assert out["brier"] == pytest.approx(skm.brier_score_loss(y, p))
+    assert out["log_loss"] == pytest.approx(skm.log_loss(y, p))
+    assert out["ece"] == metrics.expected_calibration_error(y, p, metrics.N_BINS)
+    assert out["lift_at_10"] == pytest.approx(out["precision_at_10"] / y.mean())
+    with pytest.raises(ValueError, match="only one class"):
+        metrics.summary([1, 1, 1], [0.2, 0.5, 0.9])

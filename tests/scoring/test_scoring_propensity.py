@@ -122,9 +122,9 @@ def test_confidence_range_and_coverage_penalty(small_model, small_data):
     row = X.iloc[[0]]
     # The training maximum and 1e12 fall on the same side of every split, so the fold models agree the
     # same way on both rows: only coverage differs (an unseen category and an out-of-range number).
-    top = float(X["lead_number"].max())
-    base = small_model.confidence(row.assign(lead_source=None, lead_number=top))[0]
-    unseen = small_model.confidence(row.assign(lead_source="carrier pigeon", lead_number=1e12))[0]
+    top = float(X["total_time_on_site"].max())
+    base = small_model.confidence(row.assign(lead_source=None, total_time_on_site=top))[0]
+    unseen = small_model.confidence(row.assign(lead_source="carrier pigeon", total_time_on_site=1e12))[0]
     f = small_model.n_features_in_
     assert unseen == pytest.approx(base * (1 - 2 / f))
 
@@ -231,3 +231,41 @@ def test_pandas_extension_dtypes_encode_like_object_columns(small_model, small_d
     np.testing.assert_array_equal(small_model.encode(ext), small_model.encode(X))
     np.testing.assert_array_equal(small_model.encode(ext.iloc[:3]), small_model.encode(X.iloc[:3]))
     assert small_model.explain(ext.iloc[:3]) == small_model.explain(X.iloc[:3])
+
+
+def test_out_of_range_flags_values_outside_training_support(small_model, small_data):
+    X, _, _ = small_data
+    rows = X.iloc[:5].copy().reset_index(drop=True)
+    assert not small_model.out_of_range(rows).any()
+    names = list(small_model.feature_names_in_)
+    j = names.index("total_time_on_site")
+    rows.loc[0, "lead_source"] = "tiktok"  # never seen in training
+    rows.loc[1, "total_time_on_site"] = small_model.support_high_[j] + 1.0
+    rows.loc[2, "lead_origin"] = None  # lead_origin is never missing in the export
+    rows.loc[3, "country"] = None  # country often is: inside support
+    rows.loc[4, "total_time_on_site"] = small_model.support_low_[j]  # the training minimum is inside
+    np.testing.assert_array_equal(small_model.out_of_range(rows), [True, True, True, False, False])
+    np.testing.assert_array_equal(small_model.out_of_range(small_model.encode(rows)), small_model.out_of_range(rows))
+    assert small_model.out_of_range(rows).dtype == bool
+
+
+def test_fit_oof_returns_the_out_of_fold_margins(small_data):
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y, fs = small_data
+    model = PropensityScorer.from_feature_set(fs, n_estimators=20, cv=3)
+    oof = model.fit_oof(X, y)
+    assert oof.shape == (len(X),)
+    folds = model.fold_margins(X)
+    assert folds.shape == (3, len(X))
+    for k, (_, test) in enumerate(StratifiedKFold(3, shuffle=True, random_state=42).split(X, y)):
+        np.testing.assert_allclose(oof[test], folds[k, test], rtol=0, atol=1e-12)
+    assert model.calibration_report_["oof_roc_auc"] > 0.75
+
+
+def test_categorical_regularisation_reaches_lightgbm(small_data):
+    X, y, fs = small_data
+    model = PropensityScorer.from_feature_set(fs, n_estimators=5, cv=2, cat_smooth=55.0, cat_l2=3.0)
+    params = model._lgb_params()
+    assert params["cat_smooth"] == 55.0 and params["cat_l2"] == 3.0
+    assert params["min_data_per_group"] == 100 and params["max_cat_threshold"] == 32

@@ -12,7 +12,11 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", summary="Liveness and what is loaded")
 def healthz(request: Request) -> dict[str, Any]:
-    """``{"status": "ok", "model": "name@version", "policy": "name@version", "database": "ok"}``."""
+    """``{"status": "ok", "model": "name@version", "policy": "name@version", "database": "ok", ...}``.
+
+    ``leads_scored`` and ``out_of_range_share`` count the leads qualified through this process since it
+    started and the share of them with a feature outside the model's training range.
+    """
     lg = request.app.state.lg
     with lg.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
@@ -24,4 +28,6 @@ def healthz(request: Request) -> dict[str, Any]:
         "policy": q.policy_ref,
         "feature_set": q.feature_set.ref,
         "database": "ok",
+        "leads_scored": lg.scored,
+        "out_of_range_share": lg.out_of_range / lg.scored if lg.scored else 0.0,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, HTTPException, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from leadgate.api.state import AppState
@@ -12,7 +12,7 @@ from leadgate.contracts.decision import Decision
 from leadgate.contracts.errors import ContractError
 from leadgate.contracts.lead import Lead
 from leadgate.db import store
-from leadgate.pipeline import latest_decision, qualify_leads
+from leadgate.pipeline import latest_decision, qualify_leads_flagged
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -29,6 +29,7 @@ class BatchItem(BaseModel):
     index: int
     lead_id: str | None = None
     decision: Decision | None = None
+    out_of_range: bool | None = None
     errors: list[dict[str, str]] | None = None
 
 
@@ -37,6 +38,9 @@ class BatchOut(BaseModel):
 
     accepted: int
     rejected: int
+    out_of_range: int = 0
+    """Accepted leads with a feature outside the model's training range (see ``OUT_OF_RANGE_HEADER``)."""
+    out_of_range_share: float = 0.0
     results: list[BatchItem]
 
 
@@ -45,12 +49,18 @@ def _state(request: Request) -> AppState:
     return state
 
 
+OUT_OF_RANGE_HEADER = "Leadgate-Out-Of-Range"
+"""Response header of ``POST /v1/leads``: ``true`` when a feature of the lead is outside the model's training
+range (a category never seen, a number outside [min, max]); the decision's confidence already reflects it."""
+
+
 @router.post("", response_model=Decision, summary="Validate, store and qualify one lead")
-def post_lead(lead: Annotated[Lead, Body()], request: Request) -> Decision:
+def post_lead(lead: Annotated[Lead, Body()], request: Request, response: Response) -> Decision:
     """Validate the lead (``lead/v1``), store it, qualify it synchronously and return the decision.
 
-    The decision carries its explanation inline. Invalid input gets 422 with one ``{path, reason}`` per
-    field error and is kept in the dead-letter table.
+    The decision carries its explanation inline; the ``Leadgate-Out-Of-Range`` header says whether a
+    feature fell outside the training range. Invalid input gets 422 with one ``{path, reason}`` per field
+    error and is kept in the dead-letter table.
     """
     lg = _state(request)
     unusable = lg.qualifier.feature_set.type_errors(lead.attributes)
@@ -58,7 +68,10 @@ def post_lead(lead: Annotated[Lead, Body()], request: Request) -> Decision:
         errors = [{"path": f"body.{e.path}", "reason": e.reason} for e in unusable]
         lg.dead_letter(request.url.path, lead.model_dump(mode="json"), errors)
         raise HTTPException(422, errors)
-    return qualify_leads(lg.engine, lg.qualifier, [lead], explain="all")[0]
+    decisions, flags = qualify_leads_flagged(lg.engine, lg.qualifier, [lead], explain="all")
+    lg.count_out_of_range(flags)
+    response.headers[OUT_OF_RANGE_HEADER] = "true" if flags[0] else "false"
+    return decisions[0]
 
 
 @router.post("/batch", response_model=BatchOut, summary="Validate, store and qualify a batch of leads")
@@ -93,12 +106,22 @@ def post_batch(batch: BatchIn, request: Request) -> BatchOut:
                 lead_id=raw.get("lead_id") if isinstance(raw.get("lead_id"), str) else None,
                 errors=errors,
             )
+    flags: list[bool] = []
     if valid:
-        decisions = qualify_leads(lg.engine, lg.qualifier, [lead for _, lead in valid], explain="routed")
-        for (i, lead), decision in zip(valid, decisions, strict=True):
-            items[i] = BatchItem(index=i, lead_id=lead.lead_id, decision=decision)
+        decisions, flags = qualify_leads_flagged(
+            lg.engine, lg.qualifier, [lead for _, lead in valid], explain="routed"
+        )
+        lg.count_out_of_range(flags)
+        for (i, lead), decision, flag in zip(valid, decisions, flags, strict=True):
+            items[i] = BatchItem(index=i, lead_id=lead.lead_id, decision=decision, out_of_range=flag)
     results = [items[i] for i in range(len(batch.leads))]
-    return BatchOut(accepted=len(valid), rejected=len(results) - len(valid), results=results)
+    return BatchOut(
+        accepted=len(valid),
+        rejected=len(results) - len(valid),
+        out_of_range=sum(flags),
+        out_of_range_share=sum(flags) / len(flags) if flags else 0.0,
+        results=results,
+    )
 
 
 @router.get("/{lead_id}", response_model=Lead, summary="A stored lead")

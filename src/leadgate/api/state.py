@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,11 +17,55 @@ from leadgate.config import Settings
 from leadgate.db import make_engine, store
 from leadgate.db.engine import write_lock
 from leadgate.defaults import default_path
+from leadgate.features import FeatureSet
 from leadgate.pipeline import Qualifier
 from leadgate.policy import load_policy
+from leadgate.scoring import load_fit_rules
 
 ChatFactory = Callable[[Settings, Engine, Qualifier], "ChatService[Any] | None"]
 """Builds the chat service of an API process from its settings, engine and qualifier (None: no chat)."""
+
+
+def load_qualifier(settings: Settings, engine: Engine) -> Qualifier:
+    """The ``Qualifier`` the API serves: the project's (``LEADGATE_PROJECT``) when set, else the shipped example.
+
+    With a project: its policy, model (``model@champion``), feature set and fit rules. Without one: the
+    policy of ``LEADGATE_POLICY_FILE`` (default the shipped X Education policy), ``LEADGATE_MODEL_NAME`` and
+    the shipped X Education feature set and fit rules (the demo).
+
+    Raises:
+        ProjectError, PolicyError, ContractError, QualifierConfigError: a file is invalid or they do not fit.
+    """
+    if settings.project is not None:
+        from leadgate.features import load_feature_set
+        from leadgate.project import find_project, read_project
+
+        found = find_project(settings.project, None)
+        assert found is not None
+        project = read_project(found)
+        rules_path = project.fit_rules_path
+        return Qualifier.load(
+            engine,
+            load_policy(project.policy_path),
+            model_ref=project.model_ref,
+            feature_set=load_feature_set(project.features_path),
+            fit_rules=load_fit_rules(rules_path) if rules_path is not None else None,
+        )
+    policy = load_policy(settings.policy_file or default_path("policy.yaml"))
+    return Qualifier.load(
+        engine,
+        policy,
+        model_ref=f"{settings.model_name}@champion",
+        feature_set=load_feature_set_default(),
+        fit_rules=load_fit_rules(),
+    )
+
+
+def load_feature_set_default() -> FeatureSet:
+    """The shipped example feature set (X Education), used without a project."""
+    from leadgate.features import load_feature_set
+
+    return load_feature_set(default_path("features.yaml"))
 
 
 def no_chat(settings: Settings, engine: Engine, qualifier: Qualifier) -> ChatService[Any] | None:
@@ -44,9 +89,12 @@ class AppState:
     qualifier: Qualifier
     chat: ChatService[Any] | None = None
     rate_limits: RateLimits = field(init=False)
+    scored: int = field(init=False, default=0)
+    out_of_range: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.rate_limits = RateLimits.from_settings(self.settings)
+        self._counts_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, chat_factory: ChatFactory = no_chat) -> AppState:
@@ -55,9 +103,14 @@ class AppState:
         ``chat_factory`` builds the chat service (default: none, the chat endpoints answer 503).
         """
         engine = make_engine(settings.database_url)
-        policy = load_policy(settings.policy_file or default_path("policy.yaml"))
-        qualifier = Qualifier.load(engine, policy, model_ref=f"{settings.model_name}@champion")
+        qualifier = load_qualifier(settings, engine)
         return cls(settings, engine, qualifier, chat=chat_factory(settings, engine, qualifier))
+
+    def count_out_of_range(self, flags: list[bool]) -> None:
+        """Add a batch's out-of-range flags to the counts ``/healthz`` reports (since the process started)."""
+        with self._counts_lock:
+            self.scored += len(flags)
+            self.out_of_range += sum(flags)
 
     def close(self) -> None:
         """Release database connections."""

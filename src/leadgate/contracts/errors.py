@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from leadgate.errors import LeadgateError
+
 _SCALAR_UNION_TAGS = frozenset({"bool", "int", "float", "str", "constrained-str", "constrained-int", "none"})
 _SCALAR_REASON = "must be a string of at most 10000 characters, a finite number, a boolean or null"
 
@@ -21,7 +23,7 @@ class FieldError:
         return f"{self.path}: {self.reason}"
 
 
-class ContractError(ValueError):
+class ContractError(LeadgateError, ValueError):
     """Input does not satisfy a contract.
 
     Attributes:

@@ -10,6 +10,8 @@ Tables:
         latest decision is found through ``leads.latest_decision_id``).
     decision_explanations: explanations stored inline or computed on first request (append-only).
     audit_head: the chain head (last record hash, count), locked by each writer.
+    outcomes: what happened to leads after their decisions, and when (training labels).
+    mapping_versions: column stages of each mapping version seen (stage changes are shown by evaluate).
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ class ImportRunRow(Base):
     file_sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     mapping_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
+    # ``import`` or ``qualify``; ``run_key`` is what else must match to resume (model, policy, explain mode).
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="import")
+    run_key: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
     rows_committed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     rows_imported: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     rows_unchanged: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -139,6 +144,36 @@ class DecisionRow(Base):
     actor: Mapped[str] = mapped_column(String(64), nullable=False)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     record_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    # The import run that made the decision (None for API decisions); not hashed (see audit.chain).
+    run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+
+
+class OutcomeRow(Base):
+    """What happened to a lead after its decision, and when (``converted``, ``won``, ``lost``, ...)."""
+
+    __tablename__ = "outcomes"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_outcomes_dedupe_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    outcome: Mapped[str] = mapped_column(String(32), nullable=False)
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    dedupe_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    record: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class MappingVersionRow(Base):
+    """The column stages of one mapping version (name and content hash), first seen at ``first_seen_at``."""
+
+    __tablename__ = "mapping_versions"
+    __table_args__ = (UniqueConstraint("name", "content_hash", name="uq_mapping_versions_name_hash"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    stages: Mapped[str] = mapped_column(Text, nullable=False)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class DecisionExplanationRow(Base):

@@ -335,8 +335,26 @@ def chain_head(conn: Connection) -> tuple[str, int]:
     return row[0], row[1]
 
 
-def start_import_run(conn: Connection, source: str, path: str, file_hash: str, mapping_hash: str) -> int:
-    """Create an import run in status ``running``; returns its id."""
+def start_import_run(
+    conn: Connection,
+    source: str,
+    path: str,
+    file_hash: str,
+    mapping_hash: str,
+    kind: str = "import",
+    run_key: str = "",
+) -> int:
+    """Create a run in status ``running``; returns its id.
+
+    Args:
+        conn: open connection inside the caller's transaction.
+        source: the mapping's source name.
+        path: the file's path as given.
+        file_hash: sha256 of the file's bytes.
+        mapping_hash: ``ColumnMapping.content_hash()``.
+        kind: ``import`` (store leads) or ``qualify`` (store and decide them).
+        run_key: what else must match for a later run to resume this one (model, policy, explain mode).
+    """
     result = conn.execute(
         insert(RUNS)
         .values(
@@ -344,6 +362,8 @@ def start_import_run(conn: Connection, source: str, path: str, file_hash: str, m
             file_path=path,
             file_sha256=file_hash,
             mapping_hash=mapping_hash,
+            kind=kind,
+            run_key=run_key,
             status="running",
             rows_committed=0,
             rows_imported=0,
@@ -356,15 +376,28 @@ def start_import_run(conn: Connection, source: str, path: str, file_hash: str, m
     return int(result.scalar_one())
 
 
-def find_resumable_run(conn: Connection, file_hash: str, mapping_hash: str) -> dict[str, Any] | None:
-    """The latest unfinished run of the same file bytes and mapping, or None."""
+def find_run(
+    conn: Connection,
+    file_hash: str,
+    mapping_hash: str,
+    kind: str = "import",
+    run_key: str = "",
+    statuses: tuple[str, ...] = ("running", "failed"),
+) -> dict[str, Any] | None:
+    """The latest run of the same file bytes, mapping, kind and key in one of ``statuses``, or None.
+
+    ``running`` and ``failed`` runs are the resumable ones (a killed process leaves ``running``, an error
+    ``failed``); ``completed`` finds the run a ``--resume`` would repeat.
+    """
     row = (
         conn.execute(
             select(RUNS)
             .where(
                 RUNS.c.file_sha256 == file_hash,
                 RUNS.c.mapping_hash == mapping_hash,
-                RUNS.c.status == "running",
+                RUNS.c.kind == kind,
+                RUNS.c.run_key == run_key,
+                RUNS.c.status.in_(statuses),
             )
             .order_by(RUNS.c.id.desc())
             .limit(1)
@@ -373,6 +406,27 @@ def find_resumable_run(conn: Connection, file_hash: str, mapping_hash: str) -> d
         .first()
     )
     return None if row is None else dict(row)
+
+
+def find_resumable_run(
+    conn: Connection, file_hash: str, mapping_hash: str, kind: str = "import", run_key: str = ""
+) -> dict[str, Any] | None:
+    """The latest unfinished (``running`` or ``failed``) run of the same file, mapping, kind and key."""
+    return find_run(conn, file_hash, mapping_hash, kind, run_key)
+
+
+def run_decisions(conn: Connection, run_id: int) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """The decisions a run made, in chain order, each with its inline explanation JSON (or None)."""
+    query = (
+        select(DECISIONS, EXPLANATIONS.c.explanation)
+        .outerjoin(EXPLANATIONS, EXPLANATIONS.c.decision_id == DECISIONS.c.decision_id)
+        .where(DECISIONS.c.run_id == run_id)
+        .order_by(DECISIONS.c.id)
+    )
+    for row in conn.execute(query).mappings():
+        record = dict(row)
+        explanation = record.pop("explanation")
+        yield record, explanation
 
 
 def checkpoint_run(
@@ -392,6 +446,6 @@ def checkpoint_run(
 
 
 def finish_run(conn: Connection, run_id: int, status: str = "completed") -> dict[str, Any]:
-    """Mark a run finished and return it."""
+    """Mark a run ``completed``, ``failed`` or ``abandoned`` and return it."""
     conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(status=status, finished_at=utcnow()))
     return dict(conn.execute(select(RUNS).where(RUNS.c.id == run_id)).mappings().one())

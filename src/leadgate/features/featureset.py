@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from leadgate.contracts.errors import ContractError, FieldError
+from leadgate.errors import LeadgateError
 
 if TYPE_CHECKING:
     from leadgate.contracts.lead import Lead
@@ -28,7 +29,7 @@ FeatureKind = Literal["numeric", "categorical"]
 _NAME = r"^[a-z][a-z0-9_]*$"
 
 
-class LeakageError(ValueError):
+class LeakageError(LeadgateError, ValueError):
     """A feature reads a column that is not known at decision time (``post_decision`` or the label)."""
 
 

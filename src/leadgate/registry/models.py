@@ -13,13 +13,14 @@ from sqlalchemy import Connection, Table, func, select
 
 from leadgate.db.models import ModelAliasRow, ModelRow
 from leadgate.db.store import insert_ignore, utcnow
+from leadgate.errors import LeadgateError
 from leadgate.features import FeatureSet
 
 MODELS: Table = ModelRow.__table__  # type: ignore[assignment]
 ALIASES: Table = ModelAliasRow.__table__  # type: ignore[assignment]
 
 
-class ModelNotFoundError(LookupError):
+class ModelNotFoundError(LeadgateError, LookupError):
     """No model matches the reference (name, alias or version)."""
 
 

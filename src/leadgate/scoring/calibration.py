@@ -1,4 +1,4 @@
-"""Probability calibration of raw model margins: isotonic and sigmoid (Platt), chosen by measurement.
+"""Probability calibration of raw model margins: isotonic, sigmoid (Platt) or none, chosen by measurement.
 
 Both calibrators map a raw margin (log-odds of the uncalibrated model, shape (n,)) to a probability and
 are stored as a few numbers (thresholds or two coefficients), so applying them is one ``np.interp`` or
@@ -7,6 +7,7 @@ one ``exp`` per lead and pickles small. Outputs are clipped to ``[PROBA_FLOOR, 1
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,7 +19,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from leadgate.scoring import metrics
 
-CalibrationMethod = Literal["isotonic", "sigmoid"]
+CalibrationMethod = Literal["isotonic", "sigmoid", "none"]
 
 #: Lowest (and 1 - highest) calibrated probability. With a few thousand training leads no calibrator
 #: can support a probability closer to 0 or 1 than about 1/n; 1e-3 also keeps log loss finite when an
@@ -103,7 +104,27 @@ class SigmoidCalibrator:
         return np.clip(_expit(self.a * margins + self.b), PROBA_FLOOR, 1.0 - PROBA_FLOOR)
 
 
-Calibrator = IsotonicCalibrator | SigmoidCalibrator
+@dataclass(frozen=True)
+class IdentityCalibrator:
+    """No calibration: ``p = 1 / (1 + exp(-margin))``, for models whose margins are already log-odds.
+
+    A regularized logistic regression fitted by maximum likelihood is calibrated on its training
+    distribution by construction (its score equations make mean predictions match outcomes); whether a
+    calibrator still helps out of fold is measured (``choose_calibrator`` with ``"none"`` among the
+    methods).
+    """
+
+    @classmethod
+    def fit(cls, margins: NDArray[np.float64], y: NDArray[np.int64]) -> IdentityCalibrator:
+        """Nothing to learn; the arguments are accepted for a uniform interface."""
+        return cls()
+
+    def transform(self, margins: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Probabilities (n,) for margins (n,), clipped to ``[PROBA_FLOOR, 1 - PROBA_FLOOR]``."""
+        return np.clip(_expit(np.asarray(margins, dtype=np.float64)), PROBA_FLOOR, 1.0 - PROBA_FLOOR)
+
+
+Calibrator = IsotonicCalibrator | SigmoidCalibrator | IdentityCalibrator
 
 
 def _expit(z: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -124,7 +145,9 @@ def fit_calibrator(
         return IsotonicCalibrator.fit(margins, y)
     if method == "sigmoid":
         return SigmoidCalibrator.fit(margins, y)
-    raise ValueError(f"unknown calibration method {method!r}: use 'isotonic' or 'sigmoid'")
+    if method == "none":
+        return IdentityCalibrator()
+    raise ValueError(f"unknown calibration method {method!r}: use 'isotonic', 'sigmoid' or 'none'")
 
 
 def choose_calibrator(
@@ -133,36 +156,41 @@ def choose_calibrator(
     *,
     n_splits: int = 5,
     random_state: int = 42,
+    methods: Sequence[CalibrationMethod] = ("sigmoid", "isotonic"),
 ) -> tuple[CalibrationMethod, dict[str, object]]:
-    """Pick isotonic or sigmoid by cross-validated log loss on out-of-fold margins.
+    """Pick a calibrator (by default isotonic or sigmoid) by cross-validated log loss on out-of-fold margins.
 
     The margins are already out-of-fold (each from a model that did not see that lead), but a calibrator
     scored on the very points it was fitted on flatters isotonic regression (it can follow noise). So
-    both calibrators are fitted on ``n_splits - 1`` parts of the margins and scored on the held-out part
+    the calibrators are fitted on ``n_splits - 1`` parts of the margins and scored on the held-out part
     (``StratifiedKFold(n_splits, shuffle=True, random_state)``); the pooled held-out predictions give
-    log loss, Brier score and ECE. The method with the lower **log loss** wins (ties go to sigmoid, the
-    smoother map). Log loss is the criterion because it is a strictly proper scoring rule that punishes
-    confident errors hardest, which is what calibration must avoid.
+    log loss, Brier score and ECE. The method with the lowest **log loss** wins; ties go to the method
+    listed first in ``methods`` (list the simpler maps first: none, then sigmoid, then isotonic). Log
+    loss is the criterion because it is a strictly proper scoring rule that punishes confident errors
+    hardest, which is what calibration must avoid.
 
     Args:
         margins: out-of-fold raw margins (n,).
         y: outcomes (n,), 0/1.
         n_splits: folds used to score the calibrators.
         random_state: seed of the folds.
+        methods: candidate methods, in order of preference on ties.
 
     Returns:
         ``(chosen_method, report)`` where ``report`` is
-        ``{"criterion": "log_loss", "isotonic": {"log_loss", "brier", "ece"}, "sigmoid": {...},
+        ``{"criterion": "log_loss", "<method>": {"log_loss", "brier", "ece"} for each method,
         "chosen": method}``.
 
+    Raises:
+        ValueError: ``methods`` is empty or names an unknown method.
+
     """
+    if not methods:
+        raise ValueError("choose_calibrator needs at least one method")
     skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-    held_out: dict[CalibrationMethod, NDArray[np.float64]] = {
-        "isotonic": np.empty(len(y)),
-        "sigmoid": np.empty(len(y)),
-    }
+    held_out: dict[CalibrationMethod, NDArray[np.float64]] = {m: np.empty(len(y)) for m in methods}
     for train, test in skf.split(margins.reshape(-1, 1), y):
-        for method in ("isotonic", "sigmoid"):
+        for method in methods:
             cal = fit_calibrator(method, margins[train], y[train])
             held_out[method][test] = cal.transform(margins[test])
     scores: dict[str, dict[str, float]] = {
@@ -173,8 +201,9 @@ def choose_calibrator(
         }
         for method, p in held_out.items()
     }
-    chosen: CalibrationMethod = (
-        "isotonic" if scores["isotonic"]["log_loss"] < scores["sigmoid"]["log_loss"] else "sigmoid"
-    )
+    chosen: CalibrationMethod = methods[0]
+    for method in methods[1:]:
+        if scores[method]["log_loss"] < scores[chosen]["log_loss"]:
+            chosen = method
     report: dict[str, object] = {"criterion": "log_loss", **scores, "chosen": chosen}
     return chosen, report

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import lightgbm as lgb
 import numpy as np
@@ -160,9 +160,11 @@ class FeatureText:
 
     Attributes:
         name: feature name.
-        label: short label, capitalised ("Lead origin"); taken from the parenthesis at the end of the
-            description when there is one ("how the lead was created (lead origin)"), else the whole
-            description, else the name with underscores as spaces.
+        label: short label, capitalised ("Lead origin"). A parenthesis at the end of the description is
+            the label only when it names the feature, i.e. its words are the feature name's words
+            (``lead_origin``: "how the lead was created (lead origin)" gives "Lead origin"); any other
+            parenthesis is part of the wording ("number of employees (thousands)" stays whole, it is
+            not the label "Thousands"). Without a description: the name with underscores as spaces.
         template: the description itself when it contains ``{value}`` ("Spent {value} on the website"),
             used instead of ``"<label>: <value>"``.
         unit: unit of a numeric feature ("seconds", "visits"), or None.
@@ -182,7 +184,8 @@ class FeatureText:
         desc = (description or "").strip()
         template = desc if "{value}" in desc else None
         match = _PAREN.match(desc)
-        label = match.group("short") if match else desc or name.replace("_", " ")
+        names_feature = match is not None and _words(match.group("short")) == _words(name)
+        label = match.group("short") if match and names_feature else desc or name.replace("_", " ")
         return cls(name, label[:1].upper() + label[1:], template, unit, numeric)
 
     def format_value(self, value: Any) -> str:
@@ -209,6 +212,11 @@ class FeatureText:
         shown = self.format_value(value)
         body = self.template.format(value=shown) if self.template else f"{self.label}: {shown}"
         return f"{body} ({effect})"
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words of a name or phrase: ``lead_origin`` and "Lead origin" both give [lead, origin]."""
+    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 class _Unseen:
@@ -255,23 +263,38 @@ def factor_value(value: Any) -> str | float | None:
     return str(value)
 
 
+def explanation_method(preferred: str) -> str:
+    """The ``Explanation.method`` to write for a scorer whose own method name is ``preferred``.
+
+    ``"linear"`` (exact contributions of a logistic regression) and ``"blend"`` (weighted TreeSHAP and
+    linear contributions) are written only once the ``Explanation`` contract accepts them; until then
+    they are written as ``"treeshap"``, the additive log-odds attribution the contract knows (a linear
+    model's centred contributions are its exact SHAP values, Lundberg & Lee 2017, "A unified approach to
+    interpreting model predictions", linear SHAP).
+    """
+    allowed = get_args(Explanation.model_fields["method"].annotation)
+    return preferred if preferred in allowed else "treeshap"
+
+
 def build_explanation(
     contrib_row: NDArray[np.float64],
     values: Sequence[Any],
     texts: Sequence[FeatureText],
     top_k: int = MAX_FACTORS,
+    method: str = "treeshap",
 ) -> Explanation:
-    """Top factors of one lead from its TreeSHAP row.
+    """Top factors of one lead from its row of additive log-odds contributions.
 
     Args:
-        contrib_row: one row of ``pred_contrib`` output, shape (n_features + 1,), log-odds; the last
-            entry is the base value.
+        contrib_row: one row of ``pred_contrib`` output (or any additive attribution), shape
+            (n_features + 1,), log-odds; the last entry is the base value.
         values: the lead's raw values, one per feature, in model column order.
         texts: how each feature is written, in model column order.
         top_k: factors kept on each side, 0..3.
+        method: ``Explanation.method`` (see ``explanation_method``).
 
     Returns:
-        ``Explanation(method="treeshap")``: up to ``top_k`` features with a positive contribution
+        ``Explanation(method=method)``: up to ``top_k`` features with a positive contribution
         (largest first) and up to ``top_k`` with a negative one (most negative first); features with a
         zero contribution are never listed. Ties keep column order.
 
@@ -300,5 +323,8 @@ def build_explanation(
                 )
             )
     return Explanation(
-        method="treeshap", base_value=float(contrib_row[-1]), positive=positive, negative=negative
+        method=method,  # checked by pydantic against the contract's Literal
+        base_value=float(contrib_row[-1]),
+        positive=positive,
+        negative=negative,
     )

@@ -18,6 +18,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.stats import rankdata
 
 __all__ = [
+    "METRIC_NAMES",
+    "N_BINS",
+    "TOP_FRACTION",
     "average_precision",
     "brier_score",
     "expected_calibration_error",
@@ -26,10 +29,17 @@ __all__ = [
     "precision_at",
     "reliability_curve",
     "roc_auc",
+    "summary",
 ]
 
 #: Probabilities are clipped to [EPS, 1 - EPS] in ``log_loss`` (the float64 machine epsilon, as scikit-learn).
 EPS = float(np.finfo(np.float64).eps)
+#: Share of leads in the top group of ``lift_at_10`` and ``precision_at_10`` in ``summary``.
+TOP_FRACTION = 0.1
+#: Equal-width bins of ``ece`` in ``summary`` (the 10-bin form of Guo et al. 2017).
+N_BINS = 10
+#: The keys of ``summary``, in report order.
+METRIC_NAMES = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "lift_at_10", "precision_at_10")
 
 
 def _check(y_true: ArrayLike, y_score: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
@@ -273,3 +283,27 @@ def lift_at(y_true: ArrayLike, y_score: ArrayLike, fraction: float = 0.1) -> flo
 def _check_probability(p: NDArray[np.float64]) -> None:
     if p.min() < 0.0 or p.max() > 1.0:
         raise ValueError("probabilities must be in [0, 1]")
+
+
+def summary(y_true: ArrayLike, y_prob: ArrayLike) -> dict[str, float]:
+    """Every metric of the evaluation report for probabilities ``y_prob`` (n,) of outcomes ``y_true`` (n,).
+
+    Returns:
+        ``roc_auc``, ``pr_auc`` (average precision), ``brier``, ``log_loss``, ``ece`` (``N_BINS``
+        equal-width bins, count-weighted), ``lift_at_10`` and ``precision_at_10`` (top ``TOP_FRACTION``
+        by probability), in ``METRIC_NAMES`` order.
+
+    Raises:
+        ValueError: bad input, a probability outside [0, 1], or a single class.
+
+    """
+    y, p = _check(y_true, y_prob)
+    return {
+        "roc_auc": roc_auc(y, p),
+        "pr_auc": average_precision(y, p),
+        "brier": brier_score(y, p),
+        "log_loss": log_loss(y, p),
+        "ece": expected_calibration_error(y, p, N_BINS),
+        "lift_at_10": lift_at(y, p, TOP_FRACTION),
+        "precision_at_10": precision_at(y, p, TOP_FRACTION),
+    }

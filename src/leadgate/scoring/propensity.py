@@ -128,6 +128,12 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
         num_leaves: leaves per tree.
         min_child_samples: minimum training rows in a leaf (LightGBM ``min_data_in_leaf``).
         reg_lambda: L2 regularisation of leaf values (LightGBM ``lambda_l2``).
+        cat_smooth: LightGBM ``cat_smooth``: pseudo-count pulling each category's gradient ratio towards
+            the overall one before categories are sorted for a split; larger values stop a category seen
+            a few times from being sorted to an extreme (the memorisation of high-cardinality ids).
+        cat_l2: LightGBM ``cat_l2``: L2 regularisation in categorical splits.
+        min_data_per_group: LightGBM ``min_data_per_group``: fewest rows per side of a categorical split.
+        max_cat_threshold: LightGBM ``max_cat_threshold``: most categories on one side of a split.
         calibration: ``"auto"`` (measured), ``"isotonic"`` or ``"sigmoid"``.
         cv: folds for the out-of-fold margins (>= 2).
         random_state: seed of the folds and of LightGBM.
@@ -163,6 +169,10 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
         num_leaves: int = 7,
         min_child_samples: int = 20,
         reg_lambda: float = 0.0,
+        cat_smooth: float = 10.0,
+        cat_l2: float = 10.0,
+        min_data_per_group: int = 100,
+        max_cat_threshold: int = 32,
         calibration: CalibrationChoice = "auto",
         cv: int = 5,
         random_state: int = 42,
@@ -178,6 +188,10 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
+        self.cat_smooth = cat_smooth
+        self.cat_l2 = cat_l2
+        self.min_data_per_group = min_data_per_group
+        self.max_cat_threshold = max_cat_threshold
         self.calibration = calibration
         self.cv = cv
         self.random_state = random_state
@@ -211,6 +225,15 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
             TypeError: ``X`` is not a DataFrame.
             ValueError: a declared column is missing, bad labels, bad hyperparameters.
 
+        """
+        self.fit_oof(X, y)
+        return self
+
+    def fit_oof(self, X: pd.DataFrame, y: ArrayLike) -> NDArray[np.float64]:
+        """``fit``, returning the out-of-fold raw margins (n,) the calibrator was fitted on.
+
+        Fold ``k`` of ``StratifiedKFold(cv, shuffle=True, random_state)`` is the same split for every
+        scorer given the same ``y``, ``cv`` and ``random_state``, which is what ``BlendScorer`` relies on.
         """
         X = require_frame(X)
         y_arr = check_labels(y, len(X))
@@ -256,7 +279,7 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
             FeatureText.build(c, descriptions.get(c), units.get(c), numeric=c not in cat_set) for c in names
         ]
         self.classes_ = np.array([0, 1])
-        return self
+        return oof
 
     def _set_support(self, X: pd.DataFrame, names: list[str], cat_set: set[str]) -> None:
         f = len(names)
@@ -284,6 +307,10 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
             "num_leaves": int(self.num_leaves),
             "min_data_in_leaf": int(self.min_child_samples),
             "lambda_l2": float(self.reg_lambda),
+            "cat_smooth": float(self.cat_smooth),
+            "cat_l2": float(self.cat_l2),
+            "min_data_per_group": int(self.min_data_per_group),
+            "max_cat_threshold": int(self.max_cat_threshold),
             "seed": int(self.random_state),
             "deterministic": True,
             "force_row_wise": True,
@@ -447,14 +474,24 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
         """
         return self._confidence(self._matrix(X))
 
-    def _confidence(self, m: NDArray[np.float64]) -> NDArray[np.float64]:
+    def fold_margins(self, X: pd.DataFrame | NDArray[np.float64]) -> NDArray[np.float64]:
+        """Raw margins of each of the ``cv`` fold models, shape (cv, n).
+
+        Raises:
+            NotFittedError: before ``fit``.
+            TypeError, ValueError: bad input.
+
+        """
+        return self._fold_raw(self._matrix(X))
+
+    def _fold_raw(self, m: NDArray[np.float64]) -> NDArray[np.float64]:
         threads = self._threads(len(m))
-        probs = np.stack(
-            [
-                self.calibrator_.transform(np.asarray(b.predict(m, raw_score=True, num_threads=threads)))
-                for b in self.fold_boosters_
-            ]
+        return np.stack(
+            [np.asarray(b.predict(m, raw_score=True, num_threads=threads)) for b in self.fold_boosters_]
         )
+
+    def _confidence(self, m: NDArray[np.float64]) -> NDArray[np.float64]:
+        probs = np.stack([self.calibrator_.transform(r) for r in self._fold_raw(m)])
         sd = probs.std(axis=0, ddof=1)
         agreement = 1.0 - np.minimum(1.0, 2.0 * float(self.confidence_z) * sd)
         coverage = 1.0 - self.unsupported(m).sum(axis=1) / self.n_features_in_
@@ -471,6 +508,19 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
         safe = np.where(nan, 0.0, m)
         out_of_range = (safe < self.support_low_) | (safe > self.support_high_)
         return np.where(nan, ~self.missing_seen_, out_of_range)
+
+    def out_of_range(self, X: pd.DataFrame | NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Mask (n,): True where any feature value of the lead lies outside training support.
+
+        Same definition as ``unsupported`` (an unseen category, a number outside the training [min, max],
+        a missing value in a feature never missing in training), reduced over the features.
+
+        Raises:
+            NotFittedError: before ``fit``.
+            TypeError, ValueError: bad input.
+
+        """
+        return np.asarray(self.unsupported(X).any(axis=1), dtype=bool)
 
     # ------------------------------------------------------------------ explanations
 

@@ -159,7 +159,8 @@ class FitRuleSet(BaseModel):
         version: positive integer; bump it on any change.
         description: where the rules and points come from.
         base_points: points every lead starts with.
-        rules: the rules, applied independently (every matching rule adds its points).
+        rules: the rules, applied independently (every matching rule adds its points); may be empty
+            (``generic_fallback_rules``: a fallback that reads no column).
         probability_bands: points -> probability table for ``RuleFallbackScorer``: sorted by
             ``min_points`` (strictly increasing, the first at 0), probabilities non-decreasing.
 
@@ -170,7 +171,7 @@ class FitRuleSet(BaseModel):
     version: Annotated[int, Field(ge=1)]
     description: str = ""
     base_points: float = 0.0
-    rules: Annotated[list[FitRule], Field(min_length=1)]
+    rules: list[FitRule]
     probability_bands: list[ProbabilityBand] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -295,6 +296,38 @@ class FitRuleSet(BaseModel):
         return Explanation(
             method="rules", base_value=float(self.base_points), positive=positive, negative=negative
         )
+
+
+GENERIC_FALLBACK = "generic_fallback"
+"""Name of the rule set used when a project has no fit rules (see ``generic_fallback_rules``)."""
+
+
+def generic_fallback_rules(probability: float) -> FitRuleSet:
+    """A rule set that reads no column: every lead gets 0 fit points and the one band ``probability``.
+
+    Used by the rule fallback of a project without fit rules, so the fallback never needs a column of
+    another dataset (X Education's, say). The caller passes the model's training base rate when a model
+    exists (a lead the model cannot score is then an average lead), else the policy's ``warm`` threshold,
+    so a lead is routed and reviewed rather than discarded for lack of a model; the policy's
+    ``review.on_fallback`` sends every such decision to a person. Its name says so on every decision
+    (``rule_fallback``, model version ``generic_fallback@1``).
+
+    Raises:
+        ValueError: ``probability`` outside [0, 1].
+    """
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"probability must be in [0, 1], got {probability}")
+    return FitRuleSet(
+        name=GENERIC_FALLBACK,
+        version=1,
+        description=(
+            "no fit rules in the project: one probability band for every lead "
+            f"({probability:.3f}, the training base rate or the policy's warm threshold)"
+        ),
+        base_points=0.0,
+        rules=[],
+        probability_bands=[ProbabilityBand(min_points=0.0, probability=round(float(probability), 6))],
+    )
 
 
 def load_fit_rules(source: str | Path | Mapping[str, Any] | None = None) -> FitRuleSet:
