@@ -40,7 +40,9 @@ def test_probability_is_the_calibrated_blend_of_member_margins(blend, small_data
     w = blend.weight_
     margin = w * blend.lightgbm_.predict_raw(rows) + (1 - w) * blend.logistic_.decision_function(rows)
     np.testing.assert_allclose(blend.decision_function(rows), margin, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(blend.predict_proba(rows)[:, 1], blend.calibrator_.transform(margin), atol=1e-12)
+    np.testing.assert_allclose(
+        blend.predict_proba(rows)[:, 1], blend.calibrator_.transform(margin), atol=1e-12
+    )
 
 
 def test_fixed_weight(small_data):
@@ -67,7 +69,9 @@ def test_contributions_add_up_to_the_blended_margin(blend, small_data):
         assert e.base_value == pytest.approx(c[i, -1], abs=1e-12)
         for f in e.positive + e.negative:
             assert f.contribution == pytest.approx(c[i, names.index(f.feature)], abs=1e-12)
-        assert [f.contribution for f in e.positive] == sorted((f.contribution for f in e.positive), reverse=True)
+        assert [f.contribution for f in e.positive] == sorted(
+            (f.contribution for f in e.positive), reverse=True
+        )
 
 
 def test_assess_matches_the_separate_calls(blend, small_data):
@@ -77,7 +81,9 @@ def test_assess_matches_the_separate_calls(blend, small_data):
     np.testing.assert_allclose(a.probability, blend.predict_proba(rows)[:, 1], atol=1e-12)
     np.testing.assert_allclose(a.confidence, blend.confidence(rows), atol=1e-12)
     assert a.explanations is not None and len(a.explanations) == 80
-    assert [e.base_value for e in a.explanations] == pytest.approx([e.base_value for e in blend.explain(rows)])
+    assert [e.base_value for e in a.explanations] == pytest.approx(
+        [e.base_value for e in blend.explain(rows)]
+    )
     assert ((a.confidence >= 0) & (a.confidence <= 1)).all()
     assert blend.assess(rows, explain=False).explanations is None
 

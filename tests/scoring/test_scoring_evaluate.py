@@ -75,7 +75,8 @@ def forward_report(drifting_leads, tmp_path_factory):
         FS,
         out,
         order=order,
-        time_axis="first_contact_date",
+        time_axis="time column 'first_contact_date'",
+        order_is_time=True,
         folds=4,
         seed=3,
         candidates=_fast_candidates(),
@@ -135,7 +136,7 @@ def test_forward_is_the_headline_when_a_time_order_exists(forward_report, drifti
     assert report["model"]["roc_auc"] == fw[champion["name"]]["roc_auc"]
     md = (out / "report.md").read_text()
     assert "The **forward-in-time** figures predict deployment" in md
-    assert "`first_contact_date`" in md and "k-fold puts the champion's" in md
+    assert "(time column 'first_contact_date')" in md and "k-fold puts the champion's" in md
     # the first results table is the forward one
     assert md.index("## Forward in time (headline") < md.index("## Stratified k-fold (for comparison")
     first_table_row = next(line for line in md.splitlines() if line.startswith("| **"))
@@ -272,3 +273,29 @@ def test_xeducation_report_fields(xeducation_report, xeducation_without_lead_num
     assert meta["calibration_chosen"]["kfold"]["lightgbm"] in {"isotonic", "sigmoid"}
     assert report["confidence"]["low"]["brier"] > report["confidence"]["rest"]["brier"]
     assert report["leakage"]["flagged"] == []  # the shipped feature set reads no late column
+
+
+def test_file_order_blocks_are_shown_as_row_numbers(drifting_leads, tmp_path):
+    X, y, _ = drifting_leads
+    report = evaluate(
+        X.iloc[:300],
+        y[:300],
+        FS,
+        tmp_path,
+        order=np.arange(300),
+        time_axis="file order (declared time_ordered)",
+        folds=2,
+        candidates={"logistic": _fast_candidates()["logistic"]},
+        baselines={"logistic_regression": BASELINES["logistic_regression"]},
+        audit_leaks=False,
+    )
+    assert [
+        (b["train_last"], b["test_first"], b["test_last"]) for b in report["evaluations"]["forward"]["blocks"]
+    ] == [
+        (99, 100, 199),
+        (199, 200, 299),
+    ]
+    assert report["leakage"] is None and report["champion"]["name"] == "logistic"
+    md = (tmp_path / "report.md").read_text()
+    assert "The leads have a time order (file order (declared time_ordered))" in md
+    assert "## Leak audit" not in md

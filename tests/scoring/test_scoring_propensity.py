@@ -245,7 +245,9 @@ def test_out_of_range_flags_values_outside_training_support(small_model, small_d
     rows.loc[3, "country"] = None  # country often is: inside support
     rows.loc[4, "total_time_on_site"] = small_model.support_low_[j]  # the training minimum is inside
     np.testing.assert_array_equal(small_model.out_of_range(rows), [True, True, True, False, False])
-    np.testing.assert_array_equal(small_model.out_of_range(small_model.encode(rows)), small_model.out_of_range(rows))
+    np.testing.assert_array_equal(
+        small_model.out_of_range(small_model.encode(rows)), small_model.out_of_range(rows)
+    )
     assert small_model.out_of_range(rows).dtype == bool
 
 
@@ -264,8 +266,38 @@ def test_fit_oof_returns_the_out_of_fold_margins(small_data):
 
 
 def test_categorical_regularisation_reaches_lightgbm(small_data):
-    X, y, fs = small_data
+    _, _, fs = small_data
     model = PropensityScorer.from_feature_set(fs, n_estimators=5, cv=2, cat_smooth=55.0, cat_l2=3.0)
     params = model._lgb_params()
     assert params["cat_smooth"] == 55.0 and params["cat_l2"] == 3.0
     assert params["min_data_per_group"] == 100 and params["max_cat_threshold"] == 32
+
+
+def test_rare_categories_share_one_code_and_unseen_ones_join_it():
+    import pandas as pd
+
+    from leadgate.scoring.propensity import INFREQUENT_LABEL
+
+    # a marketing export: a few busy landing pages and a long tail seen once or twice
+    rng = np.random.default_rng(5)
+    n = 1500
+    busy = rng.choice(["lp-home", "lp-pricing", "lp-demo"], size=n)
+    tail = np.array([f"lp-{i:04d}" for i in rng.integers(0, 3000, size=n)], dtype=object)
+    page = np.where(rng.random(n) < 0.6, busy, tail).astype(object)
+    y = (rng.random(n) < np.where(page == "lp-demo", 0.6, 0.2)).astype(int)
+    X = pd.DataFrame({"page": page, "visits": rng.poisson(2, n).astype(float)})
+    model = PropensityScorer(["page"], ["visits"], n_estimators=30, cv=3, min_category_count=5).fit(X, y)
+    vocab = model.categories_["page"]
+    code = model.infrequent_code_[0]
+    assert code == 3.0 and vocab["lp-demo"] < 3
+    counts = X["page"].value_counts()
+    assert all(vocab[v] == code for v in counts[counts < 5].index)
+    new = pd.DataFrame({"page": ["lp-9999", counts[counts < 5].index[0]], "visits": [2.0, 2.0]})
+    p = model.predict_proba(new)[:, 1]
+    assert p[0] == p[1]  # a page never seen scores like the rare ones
+    np.testing.assert_array_equal(model.out_of_range(new), [True, False])  # but is outside support
+    assert model.encode(new)[0, 0] == UNSEEN_CODE
+    assert model._decode(np.array([[code, 2.0]]))[0, 0] == INFREQUENT_LABEL
+    np.testing.assert_allclose(model.contributions(new).sum(axis=1), model.predict_raw(new), atol=1e-9)
+    with pytest.raises(ValueError, match="min_category_count"):
+        PropensityScorer(["page"], ["visits"], min_category_count=0).fit(X, y)

@@ -54,7 +54,10 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
     Args:
         categorical, numeric, descriptions, units: as in ``PropensityScorer``.
         weight: weight of LightGBM in [0, 1], or None to choose it on out-of-fold margins.
-        calibration: ``"auto"`` (sigmoid or isotonic, measured), ``"sigmoid"`` or ``"isotonic"``.
+        calibration: ``"sigmoid"`` (default), ``"isotonic"``, or ``"auto"`` (the lower cross-validated log
+            loss of the two). Sigmoid by default: on Olist forward in time (last 20% of leads) ``"auto"``
+            picked isotonic for a slightly lower k-fold log loss and scored AUC 0.6683 / log loss 0.3042,
+            sigmoid 0.6946 / 0.2994 (isotonic steps tie leads and cost ranking under drift).
         lightgbm_params: extra keyword arguments of the ``PropensityScorer`` member.
         logistic_params: extra keyword arguments of the ``LogisticScorer`` member.
         cv: folds of both members (>= 2).
@@ -78,7 +81,7 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
         descriptions: Mapping[str, str] | None = None,
         units: Mapping[str, str] | None = None,
         weight: float | None = None,
-        calibration: BlendCalibration = "auto",
+        calibration: BlendCalibration = "sigmoid",
         lightgbm_params: Mapping[str, Any] | None = None,
         logistic_params: Mapping[str, Any] | None = None,
         cv: int = 5,

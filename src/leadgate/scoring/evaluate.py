@@ -87,6 +87,7 @@ def evaluate(
     *,
     order: ArrayLike | None = None,
     time_axis: str | None = None,
+    order_is_time: bool = False,
     folds: int = 5,
     seed: int = 42,
     candidates: Mapping[str, Callable[[], Any]] | None = None,
@@ -115,8 +116,10 @@ def evaluate(
         report_dir: directory for report.json, report.md and calibration.png (created if needed).
         order: int64 sort key per lead (n,): epoch nanoseconds of the mapping's time column, or the row
             index when the file is declared time-ordered; None when the leads have no time order.
-        time_axis: the time column's name when ``order`` holds its epoch nanoseconds (shown as dates);
-            None when ``order`` is the file's row order.
+        time_axis: what ``order`` is, in words, shown in the report (``"time column 'first_contact_date'"``,
+            ``"file order (declared time_ordered)"``); None: "the given order".
+        order_is_time: ``order`` holds epoch nanoseconds (block limits are shown as UTC times); else the
+            keys (row numbers, a sequence number) are shown as they are.
         folds: k of both evaluations (k folds; k forward steps over k + 1 blocks).
         seed: seed of the k-fold splits, of the candidates and of the leak audit.
         candidates: name -> builder of an unfitted scorer; default ``selection.candidate_factories``.
@@ -125,19 +128,20 @@ def evaluate(
         audit_leaks: run the single-feature leak audit.
 
     Returns:
-        The report.json content (see ``docs`` in the module and the keys below):
+        The report.json content (JSON types only), with the keys:
 
         * ``headline`` (``forward`` or ``kfold``) and ``deployment`` (the sentence on which figure
           predicts deployment, as in report.md);
         * ``champion``: ``name``, ``evaluation``, ``criterion`` (``log_loss``), ``reason``;
+          ``candidates`` and ``baseline_names``: the scorer names, in report order;
         * ``evaluations``: ``kfold`` and (with an order) ``forward``, each with ``split`` (description),
           ``n_tested``, ``base_rate``, ``scorers`` (name -> the 7 metrics, ``roc_auc_per_split``,
           ``kind`` candidate/baseline, ``seconds``, ``out_of_range_share``), and for forward ``blocks``;
         * ``kfold_vs_forward`` (with an order): scorer -> metric -> ``{kfold, forward, difference}``
           (difference = k-fold minus forward);
         * ``model`` and ``baselines``: the champion's and the baselines' headline metrics (shortcuts);
-        * ``leakage``: ``threshold``, ``features`` (name -> ``{kind, auc, flagged}``, highest AUC first),
-          ``flagged``;
+        * ``leakage``: ``threshold``, ``threshold_source``, ``method``, ``features`` (name -> ``{kind, auc,
+          flagged}``, highest AUC first), ``flagged`` (None when ``audit_leaks`` is False);
         * ``stage_changes``; ``confidence`` (champion, headline evaluation, when it has one); ``meta``.
 
     Raises:
@@ -167,6 +171,7 @@ def evaluate(
     if keys is not None:
         split_sets["forward"] = forward_splits(keys, folds)
     headline: Evaluation = "forward" if keys is not None else "kfold"
+    axis = time_axis or "the given order"
     builders: dict[str, Callable[[], Any]] = {**makers, **baseline_makers}
 
     runs: dict[str, dict[str, HeldOut]] = {}
@@ -178,14 +183,14 @@ def evaluate(
     evaluations: dict[str, Any] = {}
     for evaluation, splits in split_sets.items():
         evaluations[evaluation] = _evaluation_block(
-            evaluation, splits, runs[evaluation], set(makers), y_arr, folds, seed, keys, time_axis
+            evaluation, splits, runs[evaluation], set(makers), y_arr, folds, seed, keys, axis, order_is_time
         )
     head_scorers = evaluations[headline]["scorers"]
     champion, reason = choose_champion({k: head_scorers[k] for k in makers}, headline)
 
     report: dict[str, Any] = {
         "headline": headline,
-        "deployment": _deployment_sentence(headline, time_axis, champion, evaluations),
+        "deployment": _deployment_sentence(headline, axis, champion, evaluations),
         "stage_changes": list(stage_changes or []),
         "champion": {
             "name": champion,
@@ -240,7 +245,8 @@ def evaluate(
         "seed": seed,
         "feature_set": feature_set.ref,
         "features": {"categorical": categorical, "numeric": numeric},
-        "time_order": None if keys is None else (time_axis or "file row order (declared time-ordered)"),
+        "time_order": None if keys is None else axis,
+        "order_is_time": order_is_time,
         "fold_assignment_sha256": hashlib.sha256(fold_of.tobytes()).hexdigest(),
         "champion_class": type(proto).__name__,
         "champion_params": _jsonable(proto.get_params()) if hasattr(proto, "get_params") else {},
@@ -292,7 +298,8 @@ def _evaluation_block(
     folds: int,
     seed: int,
     keys: NDArray[np.int64] | None,
-    time_axis: str | None,
+    axis: str,
+    order_is_time: bool,
 ) -> dict[str, Any]:
     any_run = next(iter(runs.values()))
     tested = any_run.tested
@@ -319,9 +326,8 @@ def _evaluation_block(
         )
     else:
         assert keys is not None
-        axis = f"`{time_axis}`" if time_axis else "file order"
         out["split"] = (
-            f"expanding window by {axis}: {folds + 1} contiguous time blocks, step i trains on blocks "
+            f"expanding window over {axis}: {folds + 1} contiguous time blocks, step i trains on blocks "
             f"0..i-1 and tests on block i (i = 1..{folds}); the first block is never tested"
         )
         out["blocks"] = [
@@ -331,25 +337,23 @@ def _evaluation_block(
                 "n_test": len(test),
                 "train_base_rate": float(y[train].mean()),
                 "test_base_rate": float(y[test].mean()),
-                "train_last": _key_text(int(keys[train].max()), time_axis),
-                "test_first": _key_text(int(keys[test].min()), time_axis),
-                "test_last": _key_text(int(keys[test].max()), time_axis),
+                "train_last": _key_text(int(keys[train].max()), order_is_time),
+                "test_first": _key_text(int(keys[test].min()), order_is_time),
+                "test_last": _key_text(int(keys[test].max()), order_is_time),
             }
             for i, (train, test) in enumerate(splits)
         ]
     return out
 
 
-def _key_text(key: int, time_axis: str | None) -> str | int:
-    """An order key as an ISO-8601 UTC time (``time_axis`` given: epoch ns) or the row number itself."""
-    if time_axis is None:
+def _key_text(key: int, is_time: bool) -> str | int:
+    """An order key as an ISO-8601 UTC time (``is_time``: epoch ns) or the key itself (row or sequence number)."""
+    if not is_time:
         return key
     return pd.Timestamp(key, unit="ns", tz="UTC").floor("s").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _deployment_sentence(
-    headline: str, time_axis: str | None, champion: str, evaluations: Mapping[str, Any]
-) -> str:
+def _deployment_sentence(headline: str, axis: str, champion: str, evaluations: Mapping[str, Any]) -> str:
     """Which figure predicts deployment, in words, with how much k-fold overstates it."""
     if headline == "kfold":
         return (
@@ -358,7 +362,6 @@ def _deployment_sentence(
             "period, including later ones, and overstates what deployment will see when conversion drifts "
             "over time. Declare a time column (or `time_ordered: true`) to get the forward-in-time figure."
         )
-    axis = f"`{time_axis}`" if time_axis else "file order (declared time-ordered)"
     kf = evaluations["kfold"]["scorers"][champion]
     fw = evaluations["forward"]["scorers"][champion]
     d_auc = kf["roc_auc"] - fw["roc_auc"]

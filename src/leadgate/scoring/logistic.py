@@ -92,9 +92,13 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
     ``StratifiedKFold(cv, shuffle=True, random_state)`` (lbfgs, warm-started along the grid; the encoder,
     fitted without labels on all rows, is shared by the folds). The ``cv`` fold models at the chosen ``C``
     give out-of-fold margins, used for calibration and kept for ``confidence``; the final model is refitted
-    on all rows at that ``C``. Calibration: ``"auto"`` picks among none, sigmoid (Platt) and isotonic by
-    cross-validated log loss on the out-of-fold margins (``calibration.choose_calibrator``; ties go to the
-    simpler map); the others force one.
+    on all rows at that ``C``. Calibration: ``"auto"`` picks none or sigmoid (Platt) by cross-validated log
+    loss on the out-of-fold margins (``calibration.choose_calibrator``; ties go to none); ``"none"``,
+    ``"sigmoid"`` or ``"isotonic"`` force one. Isotonic is not among the automatic choices: its steps tie
+    leads and cost ranking. Measured (AUC / log loss / ECE): X Education seed-7 folds none 0.8756 / 0.4252 /
+    0.0147, sigmoid 0.8754 / 0.4255 / 0.0164, isotonic 0.8738 / 0.4256 / 0.0048; Olist forward in time,
+    the last 20% of leads, isotonic (chosen by an automatic choice that allowed it, for a k-fold log loss
+    lower by 0.002) 0.6683 / 0.3042 against 0.6916 / 0.3006 without calibration.
 
     **Confidence**: ``agreement * coverage`` in [0, 1], defined as in ``PropensityScorer``: ``agreement =
     1 - min(1, 2 z sd)`` with ``sd`` the standard deviation (ddof=1) of the calibrated probabilities the
@@ -240,7 +244,7 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         self.base_value_ = float(self.intercept_ + self.coef_ @ self.column_mean_)
 
         methods: tuple[CalibrationMethod, ...] = (
-            ("none", "sigmoid", "isotonic") if self.calibration == "auto" else (self.calibration,)
+            ("none", "sigmoid") if self.calibration == "auto" else (self.calibration,)
         )
         chosen, report = choose_calibrator(
             oof, y_arr, n_splits=int(self.cv), random_state=self.random_state, methods=methods
