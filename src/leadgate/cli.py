@@ -199,7 +199,7 @@ class Resolved:
         if value is None:
             flag = {"data": "data", "mapping": "mapping", "features": "features", "policy": "policy"}[what]
             raise _fail(f"no {what} given: " + _NO_PROJECT_HINT.format(flag=flag))
-        return value  # type: ignore[no-any-return]
+        return value
 
     def mapping_obj(self):  # type: ignore[no-untyped-def]
         """The column mapping, loaded (one-line errors)."""

@@ -111,3 +111,11 @@ def test_sklearn_conventions_and_pickling(blend, small_data):
     loaded = joblib.load(buf)
     np.testing.assert_array_equal(loaded.predict_proba(X.iloc[:100]), blend.predict_proba(X.iloc[:100]))
     assert loaded.explain(X.iloc[:10]) == blend.explain(X.iloc[:10])
+
+
+def test_n_jobs_reaches_the_fitted_lightgbm_member(small_data):
+    X, y, fs = small_data
+    m = BlendScorer.from_feature_set(fs, cv=2, weight=0.5, lightgbm_params={"n_estimators": 10}).fit(X, y)
+    assert "n_jobs" in m.get_params()
+    m.set_params(n_jobs=-1)  # what the Qualifier does after loading a model
+    assert m.n_jobs == -1 and m.lightgbm_.n_jobs == -1

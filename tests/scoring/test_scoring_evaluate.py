@@ -136,6 +136,7 @@ def test_forward_is_the_headline_when_a_time_order_exists(forward_report, drifti
     assert report["model"]["roc_auc"] == fw[champion["name"]]["roc_auc"]
     md = (out / "report.md").read_text()
     assert "The **forward-in-time** figures predict deployment" in md
+    assert "**" not in report["deployment"]  # plain text in report.json (the CLI prints it)
     assert "(time column 'first_contact_date')" in md and "k-fold puts the champion's" in md
     # the first results table is the forward one
     assert md.index("## Forward in time (headline") < md.index("## Stratified k-fold (for comparison")
@@ -170,6 +171,43 @@ def test_drift_makes_kfold_optimistic_and_forward_leads_out_of_range(forward_rep
     diff = report["kfold_vs_forward"]["lightgbm"]["log_loss"]
     assert diff["difference"] == pytest.approx(diff["kfold"] - diff["forward"])
     assert diff["difference"] < 0  # k-fold looks better than what arrives later
+
+
+def test_out_of_range_share_of_the_champion_is_stated(forward_report):
+    report, out = forward_report
+    shares = report["out_of_range_share"]
+    champion = report["champion"]["name"]
+    for evaluation in ("forward", "kfold"):
+        assert (
+            shares[evaluation] == report["evaluations"][evaluation]["scorers"][champion]["out_of_range_share"]
+        )
+    md = (out / "report.md").read_text()
+    if shares["forward"] is None:  # the champion cannot tell: no sentence
+        assert "**Outside the training range**" not in md
+    else:
+        assert f"**Outside the training range**: {shares['forward']:.1%} of the forward test leads" in md
+
+
+def test_out_of_range_sentence_for_a_champion_that_can_tell(drifting_leads, tmp_path):
+    X, y, order = drifting_leads
+    report = evaluate(
+        X,
+        y,
+        FS,
+        tmp_path,
+        order=order,
+        folds=3,
+        candidates={"lightgbm": _fast_candidates()["lightgbm"]},
+        baselines={},
+        audit_leaks=False,
+    )
+    forward, kfold = report["out_of_range_share"]["forward"], report["out_of_range_share"]["kfold"]
+    assert forward > 0.2 > kfold
+    md = (tmp_path / "report.md").read_text()
+    assert (
+        f"{forward:.1%} of the forward test leads had a value outside" in md
+        and f"(k-fold: {kfold:.1%};" in md
+    )
 
 
 def test_leak_audit_flags_the_note_written_after_the_outcome(forward_report):

@@ -214,3 +214,21 @@ def test_choose_calibrator_can_keep_no_calibration():
     assert report["none"]["log_loss"] < report["isotonic"]["log_loss"]
     with pytest.raises(ValueError, match="at least one"):
         choose_calibrator(margins, y, methods=())
+
+
+def test_small_batch_encoding_equals_the_column_transformer(lr_model, small_data):
+    X, _, _ = small_data
+    rows = X.iloc[:60].copy().reset_index(drop=True)
+    rows.loc[0, "lead_source"] = "tiktok"  # unseen category
+    rows.loc[1, "lead_origin"] = None  # missing where training had none
+    rows.loc[2, "total_time_on_site"] = 1e9  # beyond the training range
+    rows.loc[3, "total_visits"] = np.nan
+    rows.loc[4, "page_views_per_visit"] = -3.0
+    prepared = lr_model._prepare(rows)
+    slow = np.asarray(lr_model.encoder_.transform(prepared), dtype=np.float64)
+    fast = lr_model._encode_small(prepared)
+    np.testing.assert_allclose(fast, slow, rtol=1e-15, atol=1e-15)
+    big = pd.concat([rows] * 2, ignore_index=True)  # 120 rows: the ColumnTransformer path
+    np.testing.assert_allclose(
+        lr_model.predict_proba(big)[:60], lr_model.predict_proba(rows), rtol=0, atol=1e-14
+    )

@@ -301,3 +301,30 @@ def test_rare_categories_share_one_code_and_unseen_ones_join_it():
     np.testing.assert_allclose(model.contributions(new).sum(axis=1), model.predict_raw(new), atol=1e-9)
     with pytest.raises(ValueError, match="min_category_count"):
         PropensityScorer(["page"], ["visits"], min_category_count=0).fit(X, y)
+
+
+def test_models_pickled_before_issue_7_still_load_and_predict_the_same(small_model, small_data):
+    import copy
+    import pickle
+
+    X, _, _ = small_data
+    old = copy.deepcopy(small_model)
+    for key in ("cat_smooth", "cat_l2", "min_data_per_group", "max_cat_threshold", "min_category_count"):
+        del old.__dict__[key]
+    old.infrequent_code_ = np.full(old.n_features_in_, np.nan)
+    del old.__dict__["infrequent_code_"]
+    loaded = pickle.loads(pickle.dumps(old))
+    params = loaded.get_params()  # the Qualifier reads n_jobs this way
+    assert params["min_category_count"] == 1 and params["cat_smooth"] == 10.0
+    rows = X.iloc[:200]
+    np.testing.assert_array_equal(loaded.predict_proba(rows), small_model.predict_proba(rows))
+    assert loaded.explain(loaded.encode(rows.iloc[:5])) == small_model.explain(
+        small_model.encode(rows.iloc[:5])
+    )
+
+
+def test_propensity_scorer_is_a_model_scorer(small_model):
+    from leadgate.scoring.protocol import ModelScorer
+
+    assert isinstance(small_model, ModelScorer)
+    assert not isinstance(object(), ModelScorer)

@@ -24,6 +24,7 @@ An outcomes file is described by an outcomes mapping (YAML, read with the line-p
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 from collections.abc import Iterable, Sequence
@@ -51,6 +52,9 @@ opportunity created, a deal won or lost, a lead disqualified by sales."""
 OUTCOME_NAMES: tuple[str, ...] = ("converted", "opportunity_created", "won", "lost", "disqualified")
 
 
+_DEFAULT_POSITIVE: tuple[Outcome, ...] = ("converted", "won")
+
+
 class OutcomesError(LeadgateError, ValueError):
     """An outcomes mapping or file cannot be used (one line naming the file, column or value)."""
 
@@ -70,7 +74,7 @@ class OutcomesMapping(BaseModel):
     values: dict[str, Outcome] = Field(default_factory=dict)
     occurred_at_column: str | None = None
     timezone: str = "UTC"
-    positive: list[Outcome] = Field(default_factory=lambda: ["converted", "won"])
+    positive: list[Outcome] = Field(default_factory=lambda: list(_DEFAULT_POSITIVE))
 
     @field_validator("timezone")
     @classmethod
@@ -86,8 +90,6 @@ class OutcomesMapping(BaseModel):
     @field_validator("encoding")
     @classmethod
     def _encoding(cls, value: str) -> str:
-        import codecs
-
         try:
             codecs.lookup(value)
         except LookupError:
@@ -151,11 +153,13 @@ def read_outcomes(path: str | Path, mapping: OutcomesMapping) -> OutcomeRecords:
     path = Path(path)
     out = OutcomeRecords()
     try:
-        with open(path, newline="", encoding=mapping.encoding) as fh:
+        encoding = "utf-8-sig" if codecs.lookup(mapping.encoding).name == "utf-8" else mapping.encoding
+        with open(path, newline="", encoding=encoding) as fh:
             reader = csv.DictReader(fh, delimiter=mapping.delimiter)
-            header = reader.fieldnames or []
+            header = list(reader.fieldnames or [])
             if header and header[0].startswith("\ufeff"):
                 header[0] = header[0].removeprefix("\ufeff")
+                reader.fieldnames = header
             needed = [mapping.lead_id_column, mapping.outcome_column, mapping.occurred_at_column]
             absent = [c for c in needed if c is not None and c not in header]
             if absent:

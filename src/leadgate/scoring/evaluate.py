@@ -140,6 +140,8 @@ def evaluate(
         * ``kfold_vs_forward`` (with an order): scorer -> metric -> ``{kfold, forward, difference}``
           (difference = k-fold minus forward);
         * ``model`` and ``baselines``: the champion's and the baselines' headline metrics (shortcuts);
+        * ``out_of_range_share``: evaluation -> share of the champion's tested leads with a value outside
+          its training support (None when the scorer cannot tell);
         * ``leakage``: ``threshold``, ``threshold_source``, ``method``, ``features`` (name -> ``{kind, auc,
           flagged}``, highest AUC first), ``flagged`` (None when ``audit_leaks`` is False);
         * ``stage_changes``; ``confidence`` (champion, headline evaluation, when it has one); ``meta``.
@@ -205,6 +207,10 @@ def evaluate(
         "baselines": {
             k: {m: head_scorers[k][m] for m in (*METRIC_NAMES, "roc_auc_per_split")} for k in baseline_makers
         },
+    }
+    report["out_of_range_share"] = {
+        evaluation: block["scorers"][champion]["out_of_range_share"]
+        for evaluation, block in evaluations.items()
     }
     if keys is not None:
         report["kfold_vs_forward"] = {
@@ -373,7 +379,7 @@ def _deployment_sentence(headline: str, axis: str, champion: str, evaluations: M
         f"({'understating' if d_ll >= 0 else 'overstating'} it by {abs(d_ll):.4f})"
     )
     return (
-        f"The leads have a time order ({axis}). The **forward-in-time** figures predict deployment: each "
+        f"The leads have a time order ({axis}). The forward-in-time figures predict deployment: each "
         "model is trained only on leads that arrived before the ones it is tested on, as it will be "
         "once deployed. Stratified k-fold mixes later leads into training: " + how + "."
     )
@@ -517,11 +523,21 @@ def _markdown(report: Mapping[str, Any]) -> str:
         "",
         "## Which figure predicts deployment",
         "",
-        report["deployment"],
+        report["deployment"].replace("The forward-in-time figures", "The **forward-in-time** figures"),
         "",
         f"**Champion: `{champion['name']}`** (what `leadgate train` would choose): {champion['reason']}.",
         "",
     ]
+    oor = report["out_of_range_share"]
+    if oor.get(headline) is not None:
+        where = "forward test leads" if headline == "forward" else "held-out leads"
+        line = (
+            f"**Outside the training range**: {oor[headline]:.1%} of the {where} had a value outside the "
+            f"support of the champion that scored them"
+        )
+        if headline == "forward" and oor.get("kfold") is not None:
+            line += f" (k-fold: {oor['kfold']:.1%}; new leads drift out of the range k-fold trains on)"
+        lines += [line + ".", ""]
     order = ["forward", "kfold"] if headline == "forward" else ["kfold"]
     titles = {"forward": "Forward in time", "kfold": "Stratified k-fold"}
     for evaluation in order:

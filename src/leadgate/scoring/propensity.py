@@ -60,6 +60,17 @@ _THREADED_BATCH = 1000
 
 CalibrationChoice = Literal["auto", "isotonic", "sigmoid"]
 
+#: Hyperparameters added in issue 7, with the values that reproduce models pickled before they existed
+#: (LightGBM's own defaults, no category grouping): ``__setstate__`` fills them in, so ``get_params`` and
+#: ``clone`` work on models already in a registry and they keep predicting exactly as before.
+_LEGACY_PARAMS: dict[str, Any] = {
+    "cat_smooth": 10.0,
+    "cat_l2": 10.0,
+    "min_data_per_group": 100,
+    "max_cat_threshold": 32,
+    "min_category_count": 1,
+}
+
 
 @dataclass(frozen=True)
 class Assessment:
@@ -214,6 +225,14 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.confidence_z = confidence_z
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, filling in the hyperparameters and state of models pickled before issue 7."""
+        for key, value in _LEGACY_PARAMS.items():
+            state.setdefault(key, value)
+        if "feature_names_in_" in state and "infrequent_code_" not in state:
+            state["infrequent_code_"] = np.full(len(state["feature_names_in_"]), np.nan)
+        super().__setstate__(state)
 
     @classmethod
     def from_feature_set(cls, feature_set: FeatureSet, **params: Any) -> PropensityScorer:
@@ -443,8 +462,7 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
             if vocab is None:
                 out[:, j] = [None if math.isnan(v) else float(v) for v in col]
             else:
-                infrequent = getattr(self, "infrequent_code_", None)  # absent in models pickled before it
-                labels = _labels(vocab, math.nan if infrequent is None else float(infrequent[j]))
+                labels = _labels(vocab, float(self.infrequent_code_[j]))
                 out[:, j] = [
                     None if math.isnan(v) else labels[int(v)] if 0 <= v < len(labels) else UNSEEN for v in col
                 ]
@@ -475,8 +493,8 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
 
     def _model_input(self, m: NDArray[np.float64]) -> NDArray[np.float64]:
         """The matrix LightGBM sees: ``UNSEEN_CODE`` replaced by the infrequent code where there is one."""
-        infrequent = getattr(self, "infrequent_code_", None)  # absent in models pickled before it existed
-        if infrequent is None or np.isnan(infrequent).all():
+        infrequent = self.infrequent_code_
+        if np.isnan(infrequent).all():
             return m
         cols = np.flatnonzero(~np.isnan(infrequent))
         block = m[:, cols]
