@@ -489,6 +489,7 @@ def evaluate_cmd(
             seed=seed,
             order=td.order,
             time_axis=td.order_source,
+            order_is_time=td.order_is_time,
             stage_changes=changes,
         )
     _print_report(report)

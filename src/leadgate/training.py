@@ -51,6 +51,8 @@ class TrainingData:
         order: int64 sort key per row (epoch ns of the time column, or row number for a time-ordered
             file), or None when the data has no time order.
         order_source: what ``order`` is (``"time column first_contact_date"``, ``"file order"``) or None.
+        order_is_time: ``order`` holds epoch nanoseconds (a datetime column), not a sequence number.
+        untimed: labelled rows without a value in the time column (there is then no time order).
         label_source: where the labels came from (``"column Converted"``, ``"outcomes known at ..."``).
         lead_ids: the lead id of each row (n,).
     """
@@ -64,6 +66,8 @@ class TrainingData:
     unlabelled: int = 0
     order: np.ndarray | None = None
     order_source: str | None = None
+    order_is_time: bool = False
+    untimed: int = 0
     label_source: str = ""
     lead_ids: list[str] = field(default_factory=list)
 
@@ -80,6 +84,8 @@ class TrainingData:
             text += f" [top reasons: {top}]"
         if self.unlabelled:
             text += f", {self.unlabelled} without a label"
+        if self.untimed:
+            text += f", {self.untimed} without an arrival time (so no forward-in-time evaluation)"
         return text + f", {len(self.labels)} used, base rate {float(self.labels.mean()):.3f}"
 
 
@@ -205,14 +211,17 @@ def load_training_data(
     chosen = [records[i] for i in labelled]
     order: np.ndarray | None = None
     order_source: str | None = None
+    untimed = 0
     if times is not None:
         stamps = [times[i] for i in labelled]
-        if all(t is not None for t in stamps):
+        untimed = sum(t is None for t in stamps)
+        if not untimed:
             order = np.array([int(t.timestamp() * 1e9) for t in stamps if t is not None], dtype=np.int64)
             order_source = f"time column {mapping.time_column!r}"
     elif sequence is not None:
         seq = [sequence[i] for i in labelled]
-        if all(v is not None for v in seq):
+        untimed = sum(v is None for v in seq)
+        if not untimed:
             order = np.array(seq, dtype=np.float64).astype(np.int64)
             order_source = f"sequence column {mapping.time_column!r} (arrival order)"
     elif getattr(mapping, "time_ordered", False):
@@ -229,6 +238,8 @@ def load_training_data(
         unlabelled=unlabelled,
         order=order,
         order_source=order_source,
+        order_is_time=times is not None and order is not None,
+        untimed=untimed,
         label_source=label_source,
         lead_ids=[r["lead_id"] for r in chosen],
     )
@@ -276,12 +287,7 @@ def train_and_register(
         "rejected_reasons": data.rejected_reasons[:10],
         "label_source": data.label_source,
         "order_source": data.order_source,
-        "selection": {
-            "champion": selection.name,
-            "evaluation": selection.evaluation,
-            "reason": selection.reason,
-            "candidates": selection.candidates,
-        },
+        "selection": selection.to_metrics(),
         "calibration": getattr(estimator, "calibration_", None),
         "calibration_report": getattr(estimator, "calibration_report_", None),
     }

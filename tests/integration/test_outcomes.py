@@ -88,7 +88,7 @@ def test_labels_use_only_outcomes_known_at_the_cutoff(engine: Engine, tmp_path: 
 
 
 def test_bad_mappings_and_files_are_one_clear_error(tmp_path: Path) -> None:
-    data, mapping_path = _files(tmp_path)
+    data, _ = _files(tmp_path)
     broken = tmp_path / "dup.yaml"
     broken.write_text(MAPPING + "positive: [won]\n", encoding="utf-8")
     with pytest.raises(YamlError, match=r"dup.yaml:12:1: positive: duplicate key 'positive'"):
@@ -101,7 +101,7 @@ def test_bad_mappings_and_files_are_one_clear_error(tmp_path: Path) -> None:
         load_outcomes_mapping(both)
     utf8 = tmp_path / "utf8.yaml"
     utf8.write_text(MAPPING.replace("encoding: cp1252", "encoding: utf-8"), encoding="utf-8")
-    with pytest.raises(OutcomesError, match="not readable as utf-8.*set 'encoding'"):
+    with pytest.raises(OutcomesError, match=r"not readable as utf-8.*set 'encoding'"):
         read_outcomes(data, load_outcomes_mapping(utf8))
     comma = tmp_path / "comma.yaml"
     comma.write_text(MAPPING.replace('delimiter: ";"', 'delimiter: ","'), encoding="utf-8")

@@ -12,6 +12,7 @@ from leadgate.scoring.selection import (
     choose_champion,
     forward_splits,
     held_out,
+    held_out_all,
     kfold_splits,
 )
 
@@ -196,3 +197,33 @@ def test_select_model_rejects_bad_order():
         select_model(X, y, FS, np.arange(99))
     with pytest.raises(ValueError, match="integers"):
         select_model(X, y, FS, np.linspace(0, 1, 100))
+
+
+def test_blend_members_stand_in_for_equal_candidates_with_the_same_predictions():
+    X, y = _linear_data(400, seed=5)
+    splits = forward_splits(np.arange(400), 2)
+    makers = candidate_factories(FS, seed=42)
+    together = held_out_all(makers, X, y, splits, keep_models=set(makers))
+    for name in ("lightgbm", "logistic"):
+        alone = held_out(makers[name], X, y, splits)
+        np.testing.assert_array_equal(together[name].proba, alone.proba)
+        np.testing.assert_array_equal(together[name].confidence, alone.confidence)
+        np.testing.assert_array_equal(together[name].out_of_range, alone.out_of_range)
+    blends = together["blend"].models
+    assert together["lightgbm"].models == [b.lightgbm_ for b in blends]  # reused, not refitted
+    assert together["logistic"].models == [b.logistic_ for b in blends]
+    # a candidate with other parameters is fitted on its own
+    other = held_out_all(
+        {
+            "blend": makers["blend"],
+            "lightgbm": lambda: PropensityScorer.from_feature_set(FS, n_estimators=30),
+        },
+        X,
+        y,
+        splits,
+        keep_models={"blend", "lightgbm"},
+    )
+    assert all(
+        m is not b.lightgbm_ for m, b in zip(other["lightgbm"].models, other["blend"].models, strict=True)
+    )
+    assert other["lightgbm"].models[0].n_estimators == 30

@@ -34,6 +34,7 @@ from leadgate.scoring.baselines import LogisticBaseline, MauticPointsScorer, Odo
 from leadgate.scoring.leakage import LEAK_AUC_THRESHOLD, single_feature_auc
 from leadgate.scoring.metrics import METRIC_NAMES, N_BINS, TOP_FRACTION
 from leadgate.scoring.selection import (
+    MIN_TRAIN_PER_CLASS,
     SELECTION_METRIC,
     Evaluation,
     EvaluationError,
@@ -42,8 +43,9 @@ from leadgate.scoring.selection import (
     candidate_factories,
     check_order,
     choose_champion,
+    drop_thin_steps,
     forward_splits,
-    held_out,
+    held_out_all,
     kfold_splits,
 )
 
@@ -171,16 +173,15 @@ def evaluate(
 
     split_sets: dict[str, list[Split]] = {"kfold": kfold_splits(y_arr, folds, seed)}
     if keys is not None:
-        split_sets["forward"] = forward_splits(keys, folds)
+        split_sets["forward"] = drop_thin_steps(forward_splits(keys, folds), y_arr)
     headline: Evaluation = "forward" if keys is not None else "kfold"
     axis = time_axis or "the given order"
     builders: dict[str, Callable[[], Any]] = {**makers, **baseline_makers}
 
-    runs: dict[str, dict[str, HeldOut]] = {}
-    for evaluation, splits in split_sets.items():
-        runs[evaluation] = {}
-        for name, build in builders.items():
-            runs[evaluation][name] = held_out(build, X, y_arr, splits, keep_models=name in makers)
+    runs: dict[str, dict[str, HeldOut]] = {
+        evaluation: held_out_all(builders, X, y_arr, splits, keep_models=set(makers))
+        for evaluation, splits in split_sets.items()
+    }
 
     evaluations: dict[str, Any] = {}
     for evaluation, splits in split_sets.items():
@@ -336,6 +337,11 @@ def _evaluation_block(
             f"expanding window over {axis}: {folds + 1} contiguous time blocks, step i trains on blocks "
             f"0..i-1 and tests on block i (i = 1..{folds}); the first block is never tested"
         )
+        if len(splits) < folds:
+            out["split"] += (
+                f"; the first {folds - len(splits)} step(s) were dropped: their training part held fewer than "
+                f"{MIN_TRAIN_PER_CLASS} leads of an outcome (their blocks only train later steps)"
+            )
         out["blocks"] = [
             {
                 "step": i + 1,
