@@ -60,7 +60,11 @@ model = joblib.load(model_path)
 fs = load_feature_set(default_path("features.yaml"))
 with engine.begin() as conn:
     register_model(conn, "propensity", model, fs, {})
-q = Qualifier.load(engine, load_default_policy())
+try:  # the same X Education fit rules in both trees (before issue 7 they were always loaded)
+    from leadgate.scoring import load_fit_rules
+    q = Qualifier.load(engine, load_default_policy(), fit_rules=load_fit_rules())
+except TypeError:
+    q = Qualifier.load(engine, load_default_policy())
 m = load_mapping(mapping)
 t = time.perf_counter()
 s = qualify_file(engine, data, m, q, explain=explain, chunk_size=5000)
@@ -86,7 +90,11 @@ upgrade(url)
 engine = make_engine(url)
 with engine.begin() as conn:
     register_model(conn, "propensity", joblib.load(model_path), load_feature_set(default_path("features.yaml")), {})
-q = P.Qualifier.load(engine, load_default_policy())
+try:  # the same X Education fit rules in both trees
+    from leadgate.scoring import load_fit_rules
+    q = P.Qualifier.load(engine, load_default_policy(), fit_rules=load_fit_rules())
+except TypeError:
+    q = P.Qualifier.load(engine, load_default_policy())
 m = load_mapping(mapping)
 with engine.begin() as conn:
     run_id = store.start_import_run(conn, m.source, data, file_sha256(data), m.content_hash())
@@ -260,18 +268,22 @@ def resample(n: int, path: Path, seed: int = 7) -> None:
             writer.writerow(row)
 
 
-def train_model(path: Path) -> None:
-    """Train the default model once and pickle it, so every run scores with the same model."""
+def train_model(path: Path, kind: str = "lightgbm") -> None:
+    """Train one candidate model once and pickle it, so every run scores with the same model.
+
+    ``kind`` is a candidate of ``leadgate.scoring.selection`` (``lightgbm``, ``logistic`` or ``blend``, the
+    champion ``leadgate train`` picks on X Education).
+    """
     import joblib
 
     from leadgate.defaults import default_path
     from leadgate.features import load_feature_set
     from leadgate.ingest import load_mapping
     from leadgate.pipeline import load_training_data
-    from leadgate.scoring import PropensityScorer
+    from leadgate.scoring.selection import candidate_factories
 
     td = load_training_data(LEADS, load_mapping(MAPPING), load_feature_set(default_path("features.yaml")))
-    joblib.dump(PropensityScorer.from_feature_set(td.feature_set).fit(td.frame, td.labels), path)
+    joblib.dump(candidate_factories(td.feature_set)[kind]().fit(td.frame, td.labels), path)
 
 
 def batch_run(
@@ -324,7 +336,9 @@ def single_in_process(tmp: Path, n: int, model_path: Path) -> tuple[float, float
     url = f"sqlite:///{tmp / 'single.db'}"
     fresh_database(url, model_path)
     engine = make_engine(url)
-    q = Qualifier.load(engine, load_default_policy())
+    from leadgate.scoring import load_fit_rules
+
+    q = Qualifier.load(engine, load_default_policy(), fit_rules=load_fit_rules())
     leads = [lead for c in read_csv_chunks(LEADS, load_mapping(MAPPING)) for _, lead in c.leads][: n + 50]
     times = []
     for i, lead in enumerate(leads):
@@ -449,6 +463,12 @@ def main() -> None:
     parser.add_argument("--compare-rows", type=int, default=100_000, help="resampled leads in the comparison")
     parser.add_argument("--rounds", type=int, default=2, help="alternated runs of each tree")
     parser.add_argument("--compare-only", action="store_true", help="print only the old-vs-new comparison")
+    parser.add_argument(
+        "--model",
+        default="lightgbm",
+        choices=("lightgbm", "logistic", "blend"),
+        help="model scoring the batch and single-lead runs (the comparison always uses LightGBM in both trees)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="leadgate-bench-") as d:
         tmp = Path(d)
@@ -460,8 +480,9 @@ def main() -> None:
             if args.compare_only:
                 return
         model_path = tmp / "model.joblib"
-        train_model(model_path)
+        train_model(model_path, args.model)
         print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; SQLite file database (WAL)")
+        print(f"model: {args.model}")
         print("\nbatch qualification (import + score + policy + audited decisions, written to SQLite)")
         print(f"{'':>10} | {'--explain none':^33} | {'--explain all':^33}")
         cols = f"{'seconds':>8} {'leads/s':>9} {'peak RSS':>14}"
@@ -484,7 +505,8 @@ def main() -> None:
             stages_csv = tmp / "stages.csv"
             resample(args.stages, stages_csv)
             stage_breakdown(tmp, stages_csv, model_path)
-        explanation_rates(model_path, None if args.skip_big else tmp / "big.csv")
+        if args.model == "lightgbm":  # TreeSHAP rates of the LightGBM booster
+            explanation_rates(model_path, None if args.skip_big else tmp / "big.csv")
         p50, p99 = single_in_process(tmp, args.single, model_path)
         print(
             f"\nsingle lead, in process, stored, with explanation: p50 {p50:.2f} ms  p99 {p99:.2f} ms  ({args.single} leads)"

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.cli_support import run, wide_console  # noqa: F401 (fixture)
 from tests.conftest import EXAMPLES, LEADS_CSV, MAPPING
-from typer.testing import CliRunner
 
-from leadgate import cli
 from leadgate.db import make_engine
 from leadgate.db.store import DEAD, DECISIONS, EXPLANATIONS, LEADS
 from leadgate.pipeline import DECISION_CSV_COLUMNS
@@ -22,17 +21,7 @@ N_ROWS = 300
 BAD_ROWS = (5, 120)  # 1-based data rows given a non-numeric TotalVisits
 
 
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich wraps at 80 columns when not on a terminal; tables and paths must stay on one line."""
-    monkeypatch.setattr(cli.console, "width", 400)
-    monkeypatch.setattr(cli.err_console, "width", 400)
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli.app, list(args))
-    assert result.exit_code == code, (args, result.output, result.exception)
-    return result.output
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def tables(output: str) -> list[list[list[str]]]:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.cli_support import run, wide_console  # noqa: F401 (fixture)
 from tests.conftest import EXAMPLES, LEADS_CSV
-from typer.testing import CliRunner
 
-from leadgate import cli
 from leadgate.audit.outcomes import OUTCOMES
 from leadgate.db import make_engine
 from leadgate.db.store import DECISIONS, RUNS
@@ -28,19 +27,7 @@ OLIST_DEALS = OLIST / "olist_closed_deals_dataset.csv"
 OLIST_PROJECT = ROOT / "examples" / "olist"
 
 
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli.console, "width", 400)
-    monkeypatch.setattr(cli.err_console, "width", 400)
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli.app, list(args))
-    assert result.exit_code == code, (args, result.output, result.exception)
-    if code:
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-        assert "Traceback" not in result.output
-    return result.output
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def count(url: str, query: object) -> int:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -41,6 +41,7 @@ from sqlalchemy import Connection, Table, func, select
 from leadgate.db.models import OutcomeRow
 from leadgate.db.store import insert_ignore, utcnow
 from leadgate.errors import LeadgateError
+from leadgate.ingest.mapping import check_encoding, check_timezone
 from leadgate.yamlcheck import YamlError, check_yaml
 
 OUTCOMES: Table = OutcomeRow.__table__  # type: ignore[assignment]
@@ -79,22 +80,12 @@ class OutcomesMapping(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
-            ) from None
-        return value
+        return check_timezone(value)
 
     @field_validator("encoding")
     @classmethod
     def _encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown encoding {value!r}") from None
-        return value
+        return check_encoding(value)
 
     @model_validator(mode="after")
     def _one_outcome_source(self) -> OutcomesMapping:

@@ -57,6 +57,8 @@ __all__ = [
     "MappingError",
     "RowMapper",
     "Stage",
+    "check_encoding",
+    "check_timezone",
     "input_hash",
     "load_mapping",
     "load_mapping_text",
@@ -83,12 +85,32 @@ class MappingError(YamlError):
             super().__init__(source, issues)
 
 
-def _check_timezone(name: str) -> str:
+def check_timezone(name: str) -> str:
+    """Return ``name`` if it is an IANA time zone (``Europe/Berlin``, ``UTC``).
+
+    Raises:
+        ValueError: an unknown zone (the message suggests the form).
+    """
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
             f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'"
+        ) from None
+    return name
+
+
+def check_encoding(name: str) -> str:
+    """Return ``name`` if Python knows the codec (``utf-8``, ``cp1252``, ``latin-1``).
+
+    Raises:
+        ValueError: an unknown codec (the message suggests common ones).
+    """
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise ValueError(
+            f"unknown encoding {name!r}: use a Python codec name such as utf-8, cp1252 or latin-1"
         ) from None
     return name
 
@@ -140,7 +162,7 @@ class ColumnSpec(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        return None if value is None else _check_timezone(value)
+        return None if value is None else check_timezone(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> ColumnSpec:
@@ -218,13 +240,7 @@ class ColumnMapping(BaseModel):
     @field_validator("encoding")
     @classmethod
     def _encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(
-                f"unknown encoding {value!r}: use a Python codec name such as utf-8, cp1252 or latin-1"
-            ) from None
-        return value
+        return check_encoding(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> ColumnMapping:
