@@ -167,9 +167,16 @@ def tree_env(src: Path | None) -> dict[str, str]:
 
 
 def extract_baseline(rev: str, into: Path) -> Path:
-    """``git archive REV src`` unpacked under ``into``; returns the ``src`` folder."""
+    """``git archive REV src examples/xeducation/mapping.yaml`` unpacked under ``into``; returns ``src``.
+
+    The old tree reads its own mapping file: the mapping format gained keys its loader refuses.
+    """
     into.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], capture_output=True, check=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "src", "examples/xeducation/mapping.yaml"],
+        capture_output=True,
+        check=True,
+    )
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
     return into / "src"
 
@@ -178,11 +185,12 @@ def compare_baseline(tmp: Path, rev: str, rows: int, rounds: int) -> None:
     """Batch qualification and the ingest stage, old tree and new tree alternated (ABBA), as ratios."""
     old_src = extract_baseline(rev, tmp / "baseline")
     trees = {"old": old_src, "new": None}
+    mappings = {"old": old_src.parent / "examples" / "xeducation" / "mapping.yaml", "new": MAPPING}
     models = {}
     for name, src in trees.items():
         models[name] = tmp / f"model-{name}.joblib"
         subprocess.run(
-            [sys.executable, "-c", TRAIN, str(LEADS), str(MAPPING), str(models[name])],
+            [sys.executable, "-c", TRAIN, str(LEADS), str(mappings[name]), str(models[name])],
             env=tree_env(src),
             check=True,
             capture_output=True,
@@ -203,11 +211,11 @@ def compare_baseline(tmp: Path, rev: str, rows: int, rounds: int) -> None:
             order = ("old", "new") if r % 2 == 0 else ("new", "old")
             for name in order:
                 env = tree_env(trees[name])
-                res = batch_run(tmp, path, "none", models[name], env=env)
+                res = batch_run(tmp, path, "none", models[name], env=env, mapping=mappings[name])
                 assert res["decisions"] == n, res
                 batch[name].append(n / res["seconds"])
                 out = subprocess.run(
-                    [sys.executable, "-c", INGEST, str(path), str(MAPPING)],
+                    [sys.executable, "-c", INGEST, str(path), str(mappings[name])],
                     env=env,
                     capture_output=True,
                     text=True,
@@ -287,11 +295,16 @@ def train_model(path: Path, kind: str = "lightgbm") -> None:
 
 
 def batch_run(
-    tmp: Path, data: Path, explain: str, model_path: Path, env: dict[str, str] | None = None
+    tmp: Path,
+    data: Path,
+    explain: str,
+    model_path: Path,
+    env: dict[str, str] | None = None,
+    mapping: Path = MAPPING,
 ) -> dict:
     db = tmp / f"bench-{uuid.uuid4().hex[:8]}.db"
     out = subprocess.run(
-        [sys.executable, "-c", WORKER, f"sqlite:///{db}", str(data), str(MAPPING), explain, str(model_path)],
+        [sys.executable, "-c", WORKER, f"sqlite:///{db}", str(data), str(mapping), explain, str(model_path)],
         capture_output=True,
         text=True,
         env=env,

@@ -200,3 +200,51 @@ def _sample_xeducation(tmp_path: Path, n: int) -> Path:
     path = tmp_path / f"xe{n}.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def test_without_fit_rules_the_fallback_reads_no_column_and_says_so(tmp_path: Path) -> None:
+    """No model yet and no fit rules: one probability band for every lead, named on each decision."""
+    url = f"sqlite:///{tmp_path / 'fb.db'}"
+    leads, _ = olist_sample(tmp_path, 40)
+    out = tmp_path / "decisions.csv"
+    printed = run(
+        "qualify", str(leads), "--project", str(OLIST_PROJECT), "--out", str(out), "--database-url", url
+    )
+    assert "no model registered as olist_propensity@champion" in printed
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(DECISIONS.c.fallback_reason, DECISIONS.c.model_version, DECISIONS.c.action)
+        ).all()
+    engine.dispose()
+    assert len(rows) == 40
+    assert {r.model_version for r in rows} == {"generic_fallback@1"}
+    assert all("no fit rules in the project: one probability band" in r.fallback_reason for r in rows)
+    assert {r.action for r in rows} == {"human_review"}  # the policy reviews every fallback decision
+
+
+def test_evaluate_shows_a_flipped_stage_and_flags_the_leak(tmp_path: Path) -> None:
+    """Tags flipped to pre_decision and used as a feature: evaluate names the change and the leak."""
+    project = tmp_path / "xe"
+    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("Leads.csv"))
+    sample = _sample_xeducation(tmp_path, 3000)
+    spec = (
+        (project / "leadgate.yaml").read_text(encoding="utf-8").replace("data: Leads.csv", f"data: {sample}")
+    )
+    (project / "leadgate.yaml").write_text(spec, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    run("import", str(sample), "--project", str(project), "--database-url", url)  # records mapping version 1
+    mapping = (project / "mapping.yaml").read_text(encoding="utf-8")
+    mapping = mapping.replace("\nversion: 1 ", "\nversion: 2 ", 1).replace(
+        "Tags: {field: tags, stage: post_decision", "Tags: {field: tags, stage: pre_decision"
+    )
+    (project / "mapping.yaml").write_text(mapping, encoding="utf-8")
+    features = (project / "features.yaml").read_text(encoding="utf-8")
+    features += '  - {name: tags, kind: categorical, description: "sales tags"}\n'
+    (project / "features.yaml").write_text(features, encoding="utf-8")
+    printed = run("evaluate", "--project", str(project), "--folds", "3", "--database-url", url)
+    assert "Tags: post_decision -> pre_decision (xeducation@1 -> xeducation@2)" in printed
+    assert "likely leak: feature tags alone gives held-out AUC" in printed
+    report = (project / "reports" / "report.md").read_text(encoding="utf-8")
+    assert "Tags: post_decision -> pre_decision" in report
+    assert "forward" in report.lower()
