@@ -4,15 +4,18 @@ rule fallback, reads and the audit chain."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from sqlalchemy import Engine, func, select
-from tests.api.conftest import Api, Trained, shipped_policy, shipped_qualifier
+from tests.api.conftest import Api, TestClient, Trained, shipped_policy, shipped_qualifier
 from tests.conftest import LEADS_CSV, MAPPING
 
+from leadgate.api import create_app
 from leadgate.audit import verify_chain
+from leadgate.config import Settings
 from leadgate.contracts.errors import _SCALAR_REASON as SCALAR_REASON
 from leadgate.contracts.lead import Lead
 from leadgate.db import store
@@ -475,3 +478,25 @@ def test_out_of_range_leads_are_flagged_and_counted(api: Api, trained: Trained) 
     assert [r["out_of_range"] for r in batch["results"]] == [False, True, True]
     health = api.client.get("/healthz").json()
     assert health["leads_scored"] == 5 and health["out_of_range_share"] == 3 / 5
+
+
+def test_serve_with_a_project_uses_its_policy_features_and_fallback(db_url: str) -> None:
+    """``LEADGATE_PROJECT`` / ``serve --project``: nothing of the shipped X Education example is used."""
+    olist = Path(__file__).resolve().parents[2] / "examples" / "olist"
+    settings = Settings(database_url=db_url, project=olist)
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/healthz").json()
+        assert (health["policy"], health["feature_set"], health["scorer"]) == (
+            "olist@1",
+            "olist_mql@1",
+            "rule_fallback",
+        )
+        lead = {
+            "lead_id": "mql-1",
+            "source": "web_form",
+            "attributes": {"origin": "organic_search", "landing_page_id": "b76ef37428e6799c421989521c0e5077"},
+        }
+        decision = client.post("/v1/leads", json=lead).json()
+    assert decision["score"]["model_version"] == "generic_fallback@1"
+    assert "no fit rules in the project" in decision["score"]["fallback_reason"]
+    assert decision["policy_version"] == "olist@1"

@@ -79,6 +79,75 @@ def check_feature_lists(categorical: Sequence[str], numeric: Sequence[str]) -> N
         raise ValueError(f"duplicate feature name(s): {', '.join(dupes)}")
 
 
+def check_fit_input(
+    X: Any, y: ArrayLike, categorical: Sequence[str], numeric: Sequence[str]
+) -> tuple[pd.DataFrame, NDArray[np.int64]]:
+    """Check the start of ``fit``: ``X`` a DataFrame, 0/1 labels (n,) with both classes, usable feature lists.
+
+    Returns:
+        ``(X, y)`` with ``y`` as an int64 array (n,).
+
+    Raises:
+        TypeError: ``X`` is not a DataFrame.
+        ValueError: bad labels (see ``check_labels``) or feature lists (see ``check_feature_lists``).
+
+    """
+    X = require_frame(X)
+    y_arr = check_labels(y, len(X))
+    check_feature_lists(categorical, numeric)
+    return X, y_arr
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
+    """Check that hyperparameter ``name`` is one of ``allowed`` (e.g. the ``get_args`` of its ``Literal``).
+
+    Raises:
+        ValueError: "``name`` must be 'a', 'b' or 'c', got ..." (the options in the order given).
+
+    """
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
+        raise ValueError(f"{name} must be {options}, got {value!r}")
+
+
+def check_at_least(name: str, value: Any, minimum: int) -> None:
+    """Check that integer hyperparameter ``name`` is at least ``minimum``.
+
+    Raises:
+        ValueError: "``name`` must be >= ``minimum``".
+
+    """
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}")
+
+
+def numeric_support(values: NDArray[np.float64]) -> tuple[bool, float, float]:
+    """Training support of one numeric column (n,): whether a value is missing (NaN), and [min, max].
+
+    The range is (inf, -inf), which holds no number, when no value is present.
+    """
+    nan = np.isnan(values)
+    present = values[~nan]
+    if not len(present):
+        return bool(nan.any()), math.inf, -math.inf
+    return bool(nan.any()), float(present.min()), float(present.max())
+
+
+def outside_support(
+    values: NDArray[np.float64], low: ArrayLike, high: ArrayLike, missing_seen: ArrayLike
+) -> NDArray[np.bool_]:
+    """Mask, shaped like ``values``: True where a value lies outside the training support.
+
+    Outside: a number below ``low`` or above ``high``, or a missing value (NaN) where ``missing_seen`` is
+    False. ``low``, ``high`` and ``missing_seen`` broadcast against ``values``: scalars for one column (n,),
+    arrays (f,) for a matrix (n, f).
+    """
+    nan = np.isnan(values)
+    safe = np.where(nan, 0.0, values)
+    outside = (safe < low) | (safe > high)
+    return np.where(nan, np.logical_not(missing_seen), outside)
+
+
 def require_fitted(estimator: object, attribute: str) -> None:
     """Raise sklearn's ``NotFittedError`` unless ``estimator`` has ``attribute`` (cheap, for the hot path)."""
     if not hasattr(estimator, attribute):

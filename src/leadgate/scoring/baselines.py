@@ -28,6 +28,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from leadgate.scoring._data import (
     check_columns,
     check_feature_lists,
+    check_fit_input,
     check_labels,
     is_missing_array,
     proba_columns,
@@ -69,9 +70,7 @@ def _checked_fit_input(
     X: Any, y: ArrayLike, categorical: Sequence[str], numeric: Sequence[str]
 ) -> tuple[pd.DataFrame, NDArray[np.int64]]:
     """``(X, y)`` checked for ``fit``: field lists, columns and 0/1 labels of matching length."""
-    X = require_frame(X)
-    y_arr = check_labels(y, len(X))
-    check_feature_lists(categorical, numeric)
+    X, y_arr = check_fit_input(X, y, categorical, numeric)
     check_columns(X, [*categorical, *numeric])
     return X, y_arr
 

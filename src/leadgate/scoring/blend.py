@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -11,17 +11,15 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from leadgate.contracts.decision import Explanation
-from leadgate.scoring import metrics
-from leadgate.scoring._data import check_labels, proba_columns, require_fitted, require_frame
-from leadgate.scoring.calibration import CalibrationMethod, Calibrator, choose_calibrator, fit_calibrator
-from leadgate.scoring.explain import MAX_FACTORS, build_explanation, explanation_method
+from leadgate.scoring._common import FeatureScorerMixin
+from leadgate.scoring._data import check_choice, check_labels, proba_columns, require_fitted, require_frame
+from leadgate.scoring.calibration import CalibrationMethod, choose_calibrator
+from leadgate.scoring.explain import MAX_FACTORS, build_explanations, explanation_method
 from leadgate.scoring.logistic import LogisticScorer
 from leadgate.scoring.propensity import Assessment, PropensityScorer
 
 if TYPE_CHECKING:
     from typing import Self
-
-    from leadgate.features import FeatureSet
 
 #: Weights of the LightGBM margin tried when ``weight`` is None: 0, 0.05, ..., 1.
 WEIGHT_GRID: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(21))
@@ -29,7 +27,7 @@ WEIGHT_GRID: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(21))
 BlendCalibration = Literal["auto", "sigmoid", "isotonic"]
 
 
-class BlendScorer(ClassifierMixin, BaseEstimator):
+class BlendScorer(FeatureScorerMixin, ClassifierMixin, BaseEstimator):
     """Blend of a ``PropensityScorer`` (LightGBM) and a ``LogisticScorer`` in the log-odds.
 
     **Probability**: ``margin = w * m_lgb + (1 - w) * m_lr``, the weighted raw (uncalibrated) log-odds of
@@ -107,17 +105,6 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.confidence_z = confidence_z
 
-    @classmethod
-    def from_feature_set(cls, feature_set: FeatureSet, **params: Any) -> BlendScorer:
-        """Build a blend over the features of ``feature_set`` (kinds, descriptions, units) and ``params``."""
-        return cls(
-            categorical=feature_set.categorical,
-            numeric=feature_set.numeric,
-            descriptions={f.name: f.description for f in feature_set.features},
-            units={f.name: f.unit for f in feature_set.features if f.unit},
-            **params,
-        )
-
     def set_params(self, **params: Any) -> Self:
         """Set hyperparameters; ``n_jobs`` also reaches a fitted LightGBM member (its prediction threads)."""
         super().set_params(**params)
@@ -161,8 +148,7 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
         """
         X = require_frame(X)
         y_arr = check_labels(y, len(X))
-        if self.calibration not in ("auto", "sigmoid", "isotonic"):
-            raise ValueError(f"calibration must be 'auto', 'sigmoid' or 'isotonic', got {self.calibration!r}")
+        check_choice("calibration", self.calibration, get_args(BlendCalibration))
         if self.weight is not None and not 0.0 <= float(self.weight) <= 1.0:
             raise ValueError(f"weight must be in [0, 1] or None, got {self.weight!r}")
         lgb_member, lr_member = self._members()
@@ -183,11 +169,7 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
         self.weight_report_ = {"criterion": "log_loss", "log_loss": {str(w): v for w, v in losses.items()}}
         oof = self.weight_ * oof_lgb + (1 - self.weight_) * oof_lr
         chosen, report = choose_calibrator(oof, y_arr, n_splits=n_splits, random_state=seed, methods=methods)
-        report["oof_roc_auc"] = metrics.roc_auc(y_arr, oof)
-        report["weight"] = self.weight_
-        self.calibration_: CalibrationMethod = chosen
-        self.calibration_report_ = report
-        self.calibrator_: Calibrator = fit_calibrator(chosen, oof, y_arr)
+        self._set_calibration(oof, y_arr, chosen, report, weight=self.weight_)
         self.lightgbm_ = lgb_member
         self.logistic_ = lr_member
         self.feature_names_in_ = lgb_member.feature_names_in_
@@ -197,10 +179,14 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ prediction
 
+    def _fitted_input(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` once the blend is fitted and ``X`` is a DataFrame (else ``NotFittedError``, ``TypeError``)."""
+        require_fitted(self, "calibrator_")
+        return require_frame(X)
+
     def decision_function(self, X: pd.DataFrame) -> NDArray[np.float64]:
         """Blended raw margin (n,): ``weight_ * m_lgb + (1 - weight_) * m_lr`` (log-odds, uncalibrated)."""
-        require_fitted(self, "calibrator_")
-        X = require_frame(X)
+        X = self._fitted_input(X)
         return self._blend(self.lightgbm_.predict_raw(X), self.logistic_.decision_function(X))
 
     def _blend(self, a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -230,20 +216,9 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
             TypeError, ValueError: bad input.
 
         """
-        require_fitted(self, "calibrator_")
-        X = require_frame(X)
+        X = self._fitted_input(X)
         folds = self._blend(self.lightgbm_.fold_margins(X), self.logistic_.fold_margins(X))
-        return self._confidence(folds, self.lightgbm_.unsupported(X))
-
-    def _confidence(
-        self, fold_margins: NDArray[np.float64], unsupported: NDArray[np.bool_]
-    ) -> NDArray[np.float64]:
-        probs = np.stack([self.calibrator_.transform(r) for r in fold_margins])
-        sd = probs.std(axis=0, ddof=1)
-        agreement = 1.0 - np.minimum(1.0, 2.0 * float(self.confidence_z) * sd)
-        coverage = 1.0 - unsupported.sum(axis=1) / self.n_features_in_
-        out: NDArray[np.float64] = np.clip(agreement * coverage, 0.0, 1.0)
-        return out
+        return self._committee_confidence(folds, self.lightgbm_.unsupported(X))
 
     def out_of_range(self, X: pd.DataFrame) -> NDArray[np.bool_]:
         """Mask (n,): True where any member finds a feature value outside its training support."""
@@ -260,8 +235,7 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
             TypeError, ValueError: bad input.
 
         """
-        require_fitted(self, "calibrator_")
-        X = require_frame(X)
+        X = self._fitted_input(X)
         return self._blend(self.lightgbm_.contributions(X), self.logistic_.contributions(X))
 
     def explain(self, X: pd.DataFrame, top_k: int = MAX_FACTORS) -> list[Explanation]:
@@ -282,11 +256,8 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
     def _explanations(
         self, contrib: NDArray[np.float64], values: NDArray[Any], top_k: int
     ) -> list[Explanation]:
-        method = explanation_method("blend")
         texts = self.lightgbm_.feature_texts_
-        return [
-            build_explanation(contrib[i], values[i], texts, top_k, method=method) for i in range(len(contrib))
-        ]
+        return build_explanations(contrib, values, texts, top_k, explanation_method("blend"))
 
     def assess(self, X: pd.DataFrame, explain: bool = True, top_k: int = MAX_FACTORS) -> Assessment:
         """Probability, confidence and (optionally) explanations, encoding each member's input once.
@@ -296,14 +267,13 @@ class BlendScorer(ClassifierMixin, BaseEstimator):
             TypeError, ValueError: bad input.
 
         """
-        require_fitted(self, "calibrator_")
-        X = require_frame(X)
+        X = self._fitted_input(X)
         lgb_m = self.lightgbm_.encode(X)
         lr_z = self.logistic_.encode(X)
         margin = self._blend(self.lightgbm_._raw(lgb_m), self.logistic_._raw(lr_z))
         folds = self._blend(self.lightgbm_._fold_raw(lgb_m), self.logistic_._fold_raw(lr_z))
         p = self.calibrator_.transform(margin)
-        conf = self._confidence(folds, self.lightgbm_.unsupported(lgb_m))
+        conf = self._committee_confidence(folds, self.lightgbm_.unsupported(lgb_m))
         explanations = None
         if explain:
             contrib = self._blend(self.lightgbm_.contributions(lgb_m), self.logistic_._contributions(lr_z))

@@ -328,3 +328,31 @@ def build_explanation(
         positive=positive,
         negative=negative,
     )
+
+
+def build_explanations(
+    contrib: NDArray[np.float64],
+    values: NDArray[Any],
+    texts: Sequence[FeatureText],
+    top_k: int = MAX_FACTORS,
+    method: str = "treeshap",
+) -> list[Explanation]:
+    """``build_explanation`` for every lead.
+
+    Args:
+        contrib: additive log-odds contributions (n, n_features + 1), the base value last.
+        values: the leads' raw values (n, n_features), in model column order.
+        texts: how each feature is written, in model column order.
+        top_k: factors kept on each side, 0..3.
+        method: ``Explanation.method`` (see ``explanation_method``).
+
+    Returns:
+        One ``Explanation`` per row of ``contrib``.
+
+    Raises:
+        ValueError: if ``top_k`` is outside 0..3 (and there is at least one lead).
+
+    """
+    return [
+        build_explanation(contrib[i], values[i], texts, top_k, method=method) for i in range(len(contrib))
+    ]

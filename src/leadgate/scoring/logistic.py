@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -26,23 +26,22 @@ from threadpoolctl import threadpool_limits
 
 from leadgate.contracts.decision import Explanation
 from leadgate.scoring import metrics
+from leadgate.scoring._common import FeatureScorerMixin
 from leadgate.scoring._data import (
+    check_at_least,
+    check_choice,
     check_columns,
-    check_feature_lists,
-    check_labels,
+    check_fit_input,
     is_missing_array,
+    numeric_support,
+    outside_support,
     proba_columns,
     require_fitted,
     require_frame,
 )
-from leadgate.scoring.calibration import CalibrationMethod, Calibrator, choose_calibrator, fit_calibrator
-from leadgate.scoring.explain import MAX_FACTORS, FeatureText, build_explanation, explanation_method
+from leadgate.scoring.calibration import CalibrationMethod, choose_calibrator, fit_calibrator
+from leadgate.scoring.explain import MAX_FACTORS, build_explanations, explanation_method
 from leadgate.scoring.propensity import Assessment
-
-if TYPE_CHECKING:
-    from typing import Self
-
-    from leadgate.features import FeatureSet
 
 #: Level standing for a missing categorical value: missing is information ("not given"), so it gets its
 #: own one-hot column (or joins the infrequent column when rare).
@@ -70,7 +69,7 @@ def signed_log1p(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return out
 
 
-class LogisticScorer(ClassifierMixin, BaseEstimator):
+class LogisticScorer(FeatureScorerMixin, ClassifierMixin, BaseEstimator):
     """Regularized logistic regression on encoded features, calibrated, with confidence and explanations.
 
     **Encoding** (one scikit-learn transformer per feature, fitted on the training rows, no labels):
@@ -180,57 +179,24 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.confidence_z = confidence_z
 
-    @classmethod
-    def from_feature_set(cls, feature_set: FeatureSet, **params: Any) -> LogisticScorer:
-        """Build a scorer over the features of ``feature_set`` (kinds, descriptions, units) and ``params``."""
-        return cls(
-            categorical=feature_set.categorical,
-            numeric=feature_set.numeric,
-            descriptions={f.name: f.description for f in feature_set.features},
-            units={f.name: f.unit for f in feature_set.features if f.unit},
-            **params,
-        )
-
     # ------------------------------------------------------------------ training
-
-    def fit(self, X: pd.DataFrame, y: ArrayLike) -> Self:
-        """Learn the encoding, choose ``C`` by cross-validation, fit, and calibrate.
-
-        Args:
-            X: DataFrame (n, >= n_features) with every declared feature column (extra columns ignored).
-            y: outcomes (n,), 0/1 or booleans, both classes present.
-
-        Returns:
-            self, fitted.
-
-        Raises:
-            TypeError: ``X`` is not a DataFrame.
-            ValueError: a declared column is missing, bad labels, bad hyperparameters.
-
-        """
-        self.fit_oof(X, y)
-        return self
 
     def fit_oof(self, X: pd.DataFrame, y: ArrayLike) -> NDArray[np.float64]:
         """``fit``, returning the out-of-fold raw margins (n,) of the fold models at the chosen ``C``.
 
-        BLAS runs on one thread here: the matrices are small (thousands x about a hundred), and on a busy
-        machine a multi-threaded BLAS made the lbfgs fits hundreds of times slower (measured: 411 s against
-        1.6 s for the same fit on a 2-core machine with a load average of 10).
+        Learns the encoding, chooses ``C`` by cross-validation, fits, and calibrates. BLAS runs on one
+        thread here: the matrices are small (thousands x about a hundred), and on a busy machine a
+        multi-threaded BLAS made the lbfgs fits hundreds of times slower (measured: 411 s against 1.6 s for
+        the same fit on a 2-core machine with a load average of 10).
         """
         with threadpool_limits(limits=1, user_api="blas"):
             return self._fit_oof(X, y)
 
     def _fit_oof(self, X: pd.DataFrame, y: ArrayLike) -> NDArray[np.float64]:
-        X = require_frame(X)
-        y_arr = check_labels(y, len(X))
+        X, y_arr = check_fit_input(X, y, self.categorical, self.numeric)
         self._check_params()
-        declared = set(self.categorical) | set(self.numeric)
-        check_columns(X, [*self.categorical, *self.numeric])
-        names = [str(c) for c in X.columns if c in declared]
+        names = self._set_model_columns(X)
         cat_set = set(self.categorical)
-        self.feature_names_in_ = np.array(names, dtype=object)
-        self.n_features_in_ = len(names)
         prepared = self._prepare(X)
         self._set_support(prepared, cat_set)
 
@@ -256,35 +222,18 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         chosen, report = choose_calibrator(
             oof, y_arr, n_splits=int(self.cv), random_state=self.random_state, methods=methods
         )
-        report["oof_roc_auc"] = metrics.roc_auc(y_arr, oof)
-        report["C"] = self.C_
-        self.calibration_: CalibrationMethod = chosen
-        self.calibration_report_ = report
-        self.calibrator_: Calibrator = fit_calibrator(chosen, oof, y_arr)
-        descriptions = self.descriptions or {}
-        units = self.units or {}
-        self.feature_texts_ = [
-            FeatureText.build(c, descriptions.get(c), units.get(c), numeric=c not in cat_set) for c in names
-        ]
+        self._set_calibration(oof, y_arr, chosen, report, C=self.C_)
+        self.feature_texts_ = self._feature_texts(names, cat_set)
         self.classes_ = np.array([0, 1])
         return oof
 
     def _check_params(self) -> None:
-        check_feature_lists(self.categorical, self.numeric)
-        if self.calibration not in ("auto", "none", "sigmoid", "isotonic"):
-            raise ValueError(
-                f"calibration must be 'auto', 'none', 'sigmoid' or 'isotonic', got {self.calibration!r}"
-            )
-        if self.numeric_transform not in ("spline", "log1p", "none"):
-            raise ValueError(
-                f"numeric_transform must be 'spline', 'log1p' or 'none', got {self.numeric_transform!r}"
-            )
-        if int(self.cv) < 2:
-            raise ValueError("cv must be >= 2")
+        check_choice("calibration", self.calibration, get_args(LogisticCalibration))
+        check_choice("numeric_transform", self.numeric_transform, get_args(NumericTransform))
+        check_at_least("cv", self.cv, 2)
         if not len(self.Cs) or min(self.Cs) <= 0:
             raise ValueError("Cs must be a non-empty list of positive numbers")
-        if int(self.min_frequency) < 1:
-            raise ValueError("min_frequency must be >= 1")
+        check_at_least("min_frequency", self.min_frequency, 1)
 
     def _feature_transformer(self, categorical: bool) -> Any:
         if categorical:
@@ -373,10 +322,7 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
                 missing_seen[j] = bool((values == MISSING_LEVEL).any())
                 seen[c] = frozenset(str(v) for v in set(values)) - {MISSING_LEVEL}
             else:
-                nan = np.isnan(values)
-                missing_seen[j] = bool(nan.any())
-                if (~nan).any():
-                    low[j], high[j] = values[~nan].min(), values[~nan].max()
+                missing_seen[j], low[j], high[j] = numeric_support(values)
         self.support_low_ = low
         self.support_high_ = high
         self.missing_seen_ = missing_seen
@@ -499,12 +445,7 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         return self._confidence(self._encode(prepared), self._unsupported(prepared))
 
     def _confidence(self, Z: NDArray[np.float64], unsupported: NDArray[np.bool_]) -> NDArray[np.float64]:
-        probs = np.stack([self.calibrator_.transform(r) for r in self._fold_raw(Z)])
-        sd = probs.std(axis=0, ddof=1)
-        agreement = 1.0 - np.minimum(1.0, 2.0 * float(self.confidence_z) * sd)
-        coverage = 1.0 - unsupported.sum(axis=1) / self.n_features_in_
-        out: NDArray[np.float64] = np.clip(agreement * coverage, 0.0, 1.0)
-        return out
+        return self._committee_confidence(self._fold_raw(Z), unsupported)
 
     def unsupported(self, X: pd.DataFrame) -> NDArray[np.bool_]:
         """Mask (n, n_features_in_): True where a value lies outside the training support.
@@ -530,10 +471,9 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
                 known = pd.Index(list(seen), dtype=object)
                 out[:, j] = np.where(missing, ~self.missing_seen_[j], known.get_indexer(values) < 0)
             else:
-                nan = np.isnan(values)
-                safe = np.where(nan, 0.0, values)
-                outside = (safe < self.support_low_[j]) | (safe > self.support_high_[j])
-                out[:, j] = np.where(nan, ~self.missing_seen_[j], outside)
+                out[:, j] = outside_support(
+                    values, self.support_low_[j], self.support_high_[j], self.missing_seen_[j]
+                )
         return out
 
     def out_of_range(self, X: pd.DataFrame) -> NDArray[np.bool_]:
@@ -588,11 +528,7 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
     def _explanations(
         self, contrib: NDArray[np.float64], values: NDArray[Any], top_k: int
     ) -> list[Explanation]:
-        method = explanation_method("linear")
-        return [
-            build_explanation(contrib[i], values[i], self.feature_texts_, top_k, method=method)
-            for i in range(len(contrib))
-        ]
+        return build_explanations(contrib, values, self.feature_texts_, top_k, explanation_method("linear"))
 
     def assess(self, X: pd.DataFrame, explain: bool = True, top_k: int = MAX_FACTORS) -> Assessment:
         """Probability, confidence and (optionally) explanations from one encoding pass.

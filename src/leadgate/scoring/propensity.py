@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import lightgbm as lgb
 import numpy as np
@@ -19,32 +19,28 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
 
 from leadgate.contracts.decision import Explanation
-from leadgate.scoring import metrics
+from leadgate.scoring._common import FeatureScorerMixin
 from leadgate.scoring._data import (
-    check_columns,
-    check_feature_lists,
-    check_labels,
+    check_at_least,
+    check_choice,
+    check_fit_input,
     is_missing,
     is_missing_array,
+    numeric_support,
+    outside_support,
     proba_columns,
     require_fitted,
     require_frame,
 )
-from leadgate.scoring.calibration import CalibrationMethod, Calibrator, choose_calibrator, fit_calibrator
+from leadgate.scoring.calibration import CalibrationMethod, choose_calibrator
 from leadgate.scoring.explain import (
     MAX_FACTORS,
     UNSEEN,
-    FeatureText,
     SplitCells,
-    build_explanation,
+    build_explanations,
     dedup_contributions,
     plain_contributions,
 )
-
-if TYPE_CHECKING:
-    from typing import Self
-
-    from leadgate.features import FeatureSet
 
 #: Code of a category value never seen in training. LightGBM sends negative category codes and NaN
 #: the same way at every categorical split (to the "not in the category set" side), so predictions are
@@ -88,7 +84,7 @@ class Assessment:
     explanations: list[Explanation] | None
 
 
-class PropensityScorer(ClassifierMixin, BaseEstimator):
+class PropensityScorer(FeatureScorerMixin, ClassifierMixin, BaseEstimator):
     """LightGBM propensity-to-convert model with held-out calibration, confidence and explanations.
 
     **Training** (``fit``): categorical values get integer codes (per-feature vocabularies, most frequent
@@ -234,60 +230,22 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
             state["infrequent_code_"] = np.full(len(state["feature_names_in_"]), np.nan)
         super().__setstate__(state)
 
-    @classmethod
-    def from_feature_set(cls, feature_set: FeatureSet, **params: Any) -> PropensityScorer:
-        """Build a scorer over the features of ``feature_set`` (kinds, descriptions, units) and ``params``."""
-        return cls(
-            categorical=feature_set.categorical,
-            numeric=feature_set.numeric,
-            descriptions={f.name: f.description for f in feature_set.features},
-            units={f.name: f.unit for f in feature_set.features if f.unit},
-            **params,
-        )
-
     # ------------------------------------------------------------------ training
-
-    def fit(self, X: pd.DataFrame, y: ArrayLike) -> Self:
-        """Learn vocabularies, train the booster and the fold models, and calibrate.
-
-        Args:
-            X: DataFrame (n, >= n_features) with every declared feature column (extra columns ignored).
-            y: outcomes (n,), 0/1 or booleans, both classes present.
-
-        Returns:
-            self, fitted.
-
-        Raises:
-            TypeError: ``X`` is not a DataFrame.
-            ValueError: a declared column is missing, bad labels, bad hyperparameters.
-
-        """
-        self.fit_oof(X, y)
-        return self
 
     def fit_oof(self, X: pd.DataFrame, y: ArrayLike) -> NDArray[np.float64]:
         """``fit``, returning the out-of-fold raw margins (n,) the calibrator was fitted on.
 
-        Fold ``k`` of ``StratifiedKFold(cv, shuffle=True, random_state)`` is the same split for every
-        scorer given the same ``y``, ``cv`` and ``random_state``, which is what ``BlendScorer`` relies on.
+        Learns the vocabularies, trains the booster and the fold models, and calibrates. Fold ``k`` of
+        ``StratifiedKFold(cv, shuffle=True, random_state)`` is the same split for every scorer given the
+        same ``y``, ``cv`` and ``random_state``, which is what ``BlendScorer`` relies on.
         """
-        X = require_frame(X)
-        y_arr = check_labels(y, len(X))
-        check_feature_lists(self.categorical, self.numeric)
-        if self.calibration not in ("auto", "isotonic", "sigmoid"):
-            raise ValueError(f"calibration must be 'auto', 'isotonic' or 'sigmoid', got {self.calibration!r}")
-        if int(self.cv) < 2:
-            raise ValueError("cv must be >= 2")
-        declared = set(self.categorical) | set(self.numeric)
-        check_columns(X, [*self.categorical, *self.numeric])
-        names = [str(c) for c in X.columns if c in declared]
+        X, y_arr = check_fit_input(X, y, self.categorical, self.numeric)
+        check_choice("calibration", self.calibration, get_args(CalibrationChoice))
+        check_at_least("cv", self.cv, 2)
+        names = self._set_model_columns(X)
         cat_set = set(self.categorical)
-
-        self.feature_names_in_ = np.array(names, dtype=object)
-        self.n_features_in_ = len(names)
         self.categorical_idx_ = [j for j, c in enumerate(names) if c in cat_set]
-        if int(self.min_category_count) < 1:
-            raise ValueError("min_category_count must be >= 1")
+        check_at_least("min_category_count", self.min_category_count, 1)
         vocabularies = {
             c: _vocabulary(X[c].to_numpy(dtype=object), int(self.min_category_count))
             for c in names
@@ -310,18 +268,11 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
             chosen = cast(CalibrationMethod, self.calibration)
             report["chosen"] = chosen
             report["forced"] = True
-        report["oof_roc_auc"] = metrics.roc_auc(y_arr, oof)
-        self.calibration_ = chosen
-        self.calibration_report_ = report
-        self.calibrator_: Calibrator = fit_calibrator(chosen, oof, y_arr)
+        self._set_calibration(oof, y_arr, chosen, report)
         self.fold_boosters_ = folds
         self.booster_ = self._train(matrix, y_arr)
         self.cells_ = SplitCells.from_booster(self.booster_, self.categorical_idx_)
-        descriptions = self.descriptions or {}
-        units = self.units or {}
-        self.feature_texts_ = [
-            FeatureText.build(c, descriptions.get(c), units.get(c), numeric=c not in cat_set) for c in names
-        ]
+        self.feature_texts_ = self._feature_texts(names, cat_set)
         self.classes_ = np.array([0, 1])
         return oof
 
@@ -336,10 +287,9 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
                 missing_seen[j] = bool(is_missing_array(values).any())
                 low[j], high[j] = 0.0, float(max(self.categories_[c].values(), default=-1))
             else:
-                col = X[c].to_numpy(dtype=np.float64, na_value=np.nan)
-                missing_seen[j] = bool(np.isnan(col).any())
-                finite = col[~np.isnan(col)]
-                low[j], high[j] = (finite.min(), finite.max()) if len(finite) else (np.inf, -np.inf)
+                missing_seen[j], low[j], high[j] = numeric_support(
+                    X[c].to_numpy(dtype=np.float64, na_value=np.nan)
+                )
         self.support_low_ = low
         self.support_high_ = high
         self.missing_seen_ = missing_seen
@@ -551,11 +501,7 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
         )
 
     def _confidence(self, m: NDArray[np.float64]) -> NDArray[np.float64]:
-        probs = np.stack([self.calibrator_.transform(r) for r in self._fold_raw(m)])
-        sd = probs.std(axis=0, ddof=1)
-        agreement = 1.0 - np.minimum(1.0, 2.0 * float(self.confidence_z) * sd)
-        coverage = 1.0 - self.unsupported(m).sum(axis=1) / self.n_features_in_
-        return np.clip(agreement * coverage, 0.0, 1.0)
+        return self._committee_confidence(self._fold_raw(m), self.unsupported(m))
 
     def unsupported(self, X: pd.DataFrame | NDArray[np.float64]) -> NDArray[np.bool_]:
         """Mask (n, n_features_in_): True where a value lies outside the training support.
@@ -563,11 +509,7 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
         Outside support: an unseen category, a number outside the training [min, max], or a missing
         value in a feature that never had one in training.
         """
-        m = self._matrix(X)
-        nan = np.isnan(m)
-        safe = np.where(nan, 0.0, m)
-        out_of_range = (safe < self.support_low_) | (safe > self.support_high_)
-        return np.where(nan, ~self.missing_seen_, out_of_range)
+        return outside_support(self._matrix(X), self.support_low_, self.support_high_, self.missing_seen_)
 
     def out_of_range(self, X: pd.DataFrame | NDArray[np.float64]) -> NDArray[np.bool_]:
         """Mask (n,): True where any feature value of the lead lies outside training support.
@@ -631,7 +573,7 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
         """
         m, values = self._matrix_and_values(X)
         contrib = self.contributions(m, optimized=optimized)
-        return [build_explanation(contrib[i], values[i], self.feature_texts_, top_k) for i in range(len(m))]
+        return build_explanations(contrib, values, self.feature_texts_, top_k)
 
     def assess(
         self, X: pd.DataFrame | NDArray[np.float64], explain: bool = True, top_k: int = MAX_FACTORS
@@ -654,9 +596,7 @@ class PropensityScorer(ClassifierMixin, BaseEstimator):
             contrib = dedup_contributions(
                 self.booster_, self._model_input(m), self.cells_, self._threads(len(m))
             )
-            explanations = [
-                build_explanation(contrib[i], values[i], self.feature_texts_, top_k) for i in range(len(m))
-            ]
+            explanations = build_explanations(contrib, values, self.feature_texts_, top_k)
         return Assessment(probability=p, confidence=conf, explanations=explanations)
 
 
