@@ -244,8 +244,12 @@ class Qualifier:
             proba[ok] = assessed.probability
             conf[ok] = assessed.confidence
         out_of_range = np.zeros(n, dtype=bool)
-        if ok.any() and hasattr(self.model.estimator, "out_of_range"):
-            out_of_range[ok] = self.model.estimator.out_of_range(frame[ok] if missing.any() else frame)
+        if ok.any():
+            flags = getattr(assessed, "out_of_range", None)  # models pickled before issue 7 do not say
+            if flags is None and hasattr(self.model.estimator, "out_of_range"):
+                flags = self.model.estimator.out_of_range(frame[ok] if missing.any() else frame)
+            if flags is not None:
+                out_of_range[ok] = flags
         if missing.any():
             sub = frame[missing]
             proba[missing] = self.fallback.predict_proba(sub)[:, 1]

@@ -273,9 +273,11 @@ class BlendScorer(FeatureScorerMixin, ClassifierMixin, BaseEstimator):
         margin = self._blend(self.lightgbm_._raw(lgb_m), self.logistic_._raw(lr_z))
         folds = self._blend(self.lightgbm_._fold_raw(lgb_m), self.logistic_._fold_raw(lr_z))
         p = self.calibrator_.transform(margin)
-        conf = self._committee_confidence(folds, self.lightgbm_.unsupported(lgb_m))
+        lgb_unsupported = self.lightgbm_.unsupported(lgb_m)
+        conf = self._committee_confidence(folds, lgb_unsupported)
         explanations = None
         if explain:
             contrib = self._blend(self.lightgbm_.contributions(lgb_m), self.logistic_._contributions(lr_z))
             explanations = self._explanations(contrib, self.logistic_._values(X), top_k)
-        return Assessment(probability=p, confidence=conf, explanations=explanations)
+        out_of_range = lgb_unsupported.any(axis=1) | self.logistic_.out_of_range(X)
+        return Assessment(p, conf, explanations, np.asarray(out_of_range, dtype=bool))

@@ -543,9 +543,10 @@ class LogisticScorer(FeatureScorerMixin, ClassifierMixin, BaseEstimator):
         prepared = self._prepare(X)
         Z = self._encode(prepared)
         p = self.calibrator_.transform(self._raw(Z))
-        conf = self._confidence(Z, self._unsupported(prepared))
+        unsupported = self._unsupported(prepared)
+        conf = self._confidence(Z, unsupported)
         explanations = self._explanations(self._contributions(Z), self._values(X), top_k) if explain else None
-        return Assessment(probability=p, confidence=conf, explanations=explanations)
+        return Assessment(p, conf, explanations, np.asarray(unsupported.any(axis=1), dtype=bool))
 
 
 def _expit_clip(margins: NDArray[np.float64]) -> NDArray[np.float64]:

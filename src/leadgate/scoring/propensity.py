@@ -76,12 +76,15 @@ class Assessment:
         probability: calibrated P(conversion), shape (n,).
         confidence: see ``PropensityScorer.confidence``, shape (n,).
         explanations: one ``Explanation`` per lead, or None when not requested.
+        out_of_range: True (n,) where a feature value is outside the training support (``out_of_range``
+            of the scorer), computed from the same encoding; None when the scorer does not say.
 
     """
 
     probability: NDArray[np.float64]
     confidence: NDArray[np.float64]
     explanations: list[Explanation] | None
+    out_of_range: NDArray[np.bool_] | None = None
 
 
 class PropensityScorer(FeatureScorerMixin, ClassifierMixin, BaseEstimator):
@@ -590,14 +593,15 @@ class PropensityScorer(FeatureScorerMixin, ClassifierMixin, BaseEstimator):
         else:
             m, values = self._matrix(X), None
         p = self.calibrator_.transform(self._raw(m))
-        conf = self._confidence(m)
+        unsupported = self.unsupported(m)
+        conf = self._committee_confidence(self._fold_raw(m), unsupported)
         explanations = None
         if values is not None:
             contrib = dedup_contributions(
                 self.booster_, self._model_input(m), self.cells_, self._threads(len(m))
             )
             explanations = build_explanations(contrib, values, self.feature_texts_, top_k)
-        return Assessment(probability=p, confidence=conf, explanations=explanations)
+        return Assessment(p, conf, explanations, np.asarray(unsupported.any(axis=1), dtype=bool))
 
 
 @lru_cache(maxsize=64)
