@@ -2,7 +2,8 @@
 
 Each test names the bug of issue 7 it pins down; each failed before the fix. The data is the real Olist
 funnel (../shared/data/olist_marketing_funnel: a leads file and a closed-deals file joined by mql_id)
-and small exports written the way CRM exports look.
+and small exports written the way CRM exports look. Tests that store something run on SQLite and on
+PostgreSQL (the ``db_url`` fixture); the new-database test uses a file that does not exist yet.
 """
 
 from __future__ import annotations
@@ -55,10 +56,10 @@ def olist_sample(tmp_path: Path, n: int = 2500) -> tuple[Path, Path]:
     return leads, closed
 
 
-def test_olist_end_to_end_with_outcomes_and_no_fit_rules(tmp_path: Path) -> None:
+def test_olist_end_to_end_with_outcomes_and_no_fit_rules(db_url: str, tmp_path: Path) -> None:
     """Bugs: outcomes needed a join leadgate did not have; qualify built X Education's fit scorer for any model
     (``ValueError: input lacks feature column(s): occupation``) and left the run "running"."""
-    url = f"sqlite:///{tmp_path / 'olist.db'}"
+    url = db_url
     db = ["--database-url", url]
     project = ["--project", str(OLIST_PROJECT)]
     leads, deals = olist_sample(tmp_path)
@@ -88,8 +89,8 @@ def test_olist_end_to_end_with_outcomes_and_no_fit_rules(tmp_path: Path) -> None
     assert statuses == {"completed"}
 
 
-def test_outcomes_after_the_cutoff_do_not_label_training(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cut.db'}"
+def test_outcomes_after_the_cutoff_do_not_label_training(db_url: str, tmp_path: Path) -> None:
+    url = db_url
     db = ["--database-url", url]
     project = ["--project", str(OLIST_PROJECT)]
     leads, deals = OLIST_LEADS, OLIST_DEALS
@@ -129,7 +130,7 @@ def test_missing_feature_set_is_one_clear_error(tmp_path: Path) -> None:
     assert "no features given" in printed and "--project" in printed
 
 
-def test_a_policy_reading_fields_the_mapping_lacks_is_refused(tmp_path: Path) -> None:
+def test_a_policy_reading_fields_the_mapping_lacks_is_refused(db_url: str, tmp_path: Path) -> None:
     """Bug: the X Education policy reads do_not_email / do_not_call; on other data those rules never fired."""
     project = tmp_path / "proj"
     shutil.copytree(OLIST_PROJECT, project)
@@ -141,12 +142,12 @@ def test_a_policy_reading_fields_the_mapping_lacks_is_refused(tmp_path: Path) ->
         "--project",
         str(project),
         "--database-url",
-        f"sqlite:///{tmp_path / 'p.db'}",
+        db_url,
         code=1,
     )
     assert "attributes.do_not_email (not declared)" in printed
     assert "attributes.do_not_call (not declared)" in printed
-    assert count(f"sqlite:///{tmp_path / 'p.db'}", select(func.count()).select_from(RUNS)) == 0  # no run left
+    assert count(db_url, select(func.count()).select_from(RUNS)) == 0  # no run left
 
 
 def test_too_many_rejected_rows_refuse_training_with_the_reasons(tmp_path: Path) -> None:
@@ -172,7 +173,7 @@ def test_too_many_rejected_rows_refuse_training_with_the_reasons(tmp_path: Path)
     assert "were rejected" in evaluated
 
 
-def test_a_stage_flipped_to_pre_decision_is_recorded_and_shown(tmp_path: Path) -> None:
+def test_a_stage_flipped_to_pre_decision_is_recorded_and_shown(db_url: str, tmp_path: Path) -> None:
     """Bug: Tags flipped to pre_decision passed the leakage guard with no warning (AUC 0.973)."""
     project = tmp_path / "xe"
     shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("Leads.csv"))
@@ -182,7 +183,7 @@ def test_a_stage_flipped_to_pre_decision_is_recorded_and_shown(tmp_path: Path) -
         .replace("data: Leads.csv", f"data: {LEADS_CSV}")
     )
     (project / "leadgate.yaml").write_text(spec, encoding="utf-8")
-    url = f"sqlite:///{tmp_path / 's.db'}"
+    url = db_url
     sample = _sample_xeducation(tmp_path, 30)
     run("import", str(sample), "--project", str(project), "--database-url", url)  # records mapping version 1
     mapping = (project / "mapping.yaml").read_text(encoding="utf-8")
@@ -202,9 +203,9 @@ def _sample_xeducation(tmp_path: Path, n: int) -> Path:
     return path
 
 
-def test_without_fit_rules_the_fallback_reads_no_column_and_says_so(tmp_path: Path) -> None:
+def test_without_fit_rules_the_fallback_reads_no_column_and_says_so(db_url: str, tmp_path: Path) -> None:
     """No model yet and no fit rules: one probability band for every lead, named on each decision."""
-    url = f"sqlite:///{tmp_path / 'fb.db'}"
+    url = db_url
     leads, _ = olist_sample(tmp_path, 40)
     out = tmp_path / "decisions.csv"
     printed = run(
@@ -223,7 +224,7 @@ def test_without_fit_rules_the_fallback_reads_no_column_and_says_so(tmp_path: Pa
     assert {r.action for r in rows} == {"human_review"}  # the policy reviews every fallback decision
 
 
-def test_evaluate_shows_a_flipped_stage_and_flags_the_leak(tmp_path: Path) -> None:
+def test_evaluate_shows_a_flipped_stage_and_flags_the_leak(db_url: str, tmp_path: Path) -> None:
     """Tags flipped to pre_decision and used as a feature: evaluate names the change and the leak."""
     project = tmp_path / "xe"
     shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("Leads.csv"))
@@ -232,7 +233,7 @@ def test_evaluate_shows_a_flipped_stage_and_flags_the_leak(tmp_path: Path) -> No
         (project / "leadgate.yaml").read_text(encoding="utf-8").replace("data: Leads.csv", f"data: {sample}")
     )
     (project / "leadgate.yaml").write_text(spec, encoding="utf-8")
-    url = f"sqlite:///{tmp_path / 'e.db'}"
+    url = db_url
     run("import", str(sample), "--project", str(project), "--database-url", url)  # records mapping version 1
     mapping = (project / "mapping.yaml").read_text(encoding="utf-8")
     mapping = mapping.replace("\nversion: 1 ", "\nversion: 2 ", 1).replace(

@@ -224,11 +224,13 @@ def test_small_batch_encoding_equals_the_column_transformer(lr_model, small_data
     rows.loc[2, "total_time_on_site"] = 1e9  # beyond the training range
     rows.loc[3, "total_visits"] = np.nan
     rows.loc[4, "page_views_per_visit"] = -3.0
-    prepared = lr_model._prepare(rows)
-    slow = np.asarray(lr_model.encoder_.transform(prepared), dtype=np.float64)
-    fast = lr_model._encode_small(prepared)
+    slow = np.asarray(lr_model.encoder_.transform(lr_model._prepare(rows, frame=True)), dtype=np.float64)
+    fast = lr_model._encode_small(lr_model._prepare(rows))  # the arrays alone, no DataFrame
     np.testing.assert_allclose(fast, slow, rtol=1e-15, atol=1e-15)
     big = pd.concat([rows] * 2, ignore_index=True)  # 120 rows: the ColumnTransformer path
+    # support: set lookups for a few leads, an index for many; the same flags
+    np.testing.assert_array_equal(lr_model.unsupported(rows), lr_model.unsupported(big)[:60])
+    assert lr_model.unsupported(rows)[:3].any(axis=1).all()
     np.testing.assert_allclose(
         lr_model.predict_proba(big)[:60], lr_model.predict_proba(rows), rtol=0, atol=1e-14
     )

@@ -269,7 +269,8 @@ class BlendScorer(FeatureScorerMixin, ClassifierMixin, BaseEstimator):
         """
         X = self._fitted_input(X)
         lgb_m = self.lightgbm_.encode(X)
-        lr_z = self.logistic_.encode(X)
+        lr_prepared = self.logistic_._prepare(X)  # one preparation for the logistic input and its support
+        lr_z = self.logistic_._encode(lr_prepared)
         margin = self._blend(self.lightgbm_._raw(lgb_m), self.logistic_._raw(lr_z))
         folds = self._blend(self.lightgbm_._fold_raw(lgb_m), self.logistic_._fold_raw(lr_z))
         p = self.calibrator_.transform(margin)
@@ -279,5 +280,5 @@ class BlendScorer(FeatureScorerMixin, ClassifierMixin, BaseEstimator):
         if explain:
             contrib = self._blend(self.lightgbm_.contributions(lgb_m), self.logistic_._contributions(lr_z))
             explanations = self._explanations(contrib, self.logistic_._values(X), top_k)
-        out_of_range = lgb_unsupported.any(axis=1) | self.logistic_.out_of_range(X)
+        out_of_range = lgb_unsupported.any(axis=1) | self.logistic_._unsupported(lr_prepared).any(axis=1)
         return Assessment(p, conf, explanations, np.asarray(out_of_range, dtype=bool))
