@@ -76,6 +76,14 @@ def train_cmd(
     ] = None,
     cutoff: CutoffOpt = None,
     allow_rejected: AllowRejectedOpt = False,
+    candidate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--candidate",
+            help="Only these candidates (lightgbm, logistic, blend; repeat the option); default the project's "
+            "evaluation.candidates, else all three.",
+        ),
+    ] = None,
     database_url: DbUrl = None,
 ) -> None:
     """Choose the best model (forward in time when the data has a time order) and register it as NAME@champion.
@@ -86,12 +94,13 @@ def train_cmd(
     from leadgate.training import train_and_register
 
     r = resolve(project, mapping=mapping, features=features, model=name, data=data)
+    names = candidate or (list(r.project.spec.evaluation.candidates) if r.project else None)
     engine = _engine(database_url)
     try:
         td, _ = _training_data(r, engine, allow_rejected, cutoff)
         folds = r.project.spec.evaluation.folds if r.project else 5
         with console.status(f"training on {len(td.labels)} leads ({td.feature_set.ref})"):
-            registered = train_and_register(engine, td, r.model_name, folds=folds)
+            registered = train_and_register(engine, td, r.model_name, folds=folds, candidates=names)
     finally:
         engine.dispose()
     m = registered.metrics

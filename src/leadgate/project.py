@@ -52,6 +52,11 @@ class ProjectError(LeadgateError, ValueError):
     """A project file, or one of the files it names, is invalid or they do not fit together."""
 
 
+Candidate = Literal["lightgbm", "logistic", "blend"]
+"""A model ``train`` may choose (``leadgate.scoring.selection.CANDIDATE_NAMES``)."""
+ALL_CANDIDATES: tuple[Candidate, ...] = ("lightgbm", "logistic", "blend")
+
+
 class EvaluationSettings(BaseModel):
     """How ``evaluate`` and ``train`` check a project's data.
 
@@ -59,11 +64,15 @@ class EvaluationSettings(BaseModel):
         folds: folds of the stratified k-fold and blocks of the forward-in-time evaluation (>= 2).
         max_rejected_share: share of rejected rows (0..1) above which train and evaluate refuse
             (``--allow-rejected`` overrides); default ``DEFAULT_MAX_REJECTED_SHARE``.
+        candidates: the models ``train`` chooses from (``lightgbm``, ``logistic``, ``blend``; default all).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     folds: Annotated[int, Field(ge=2, le=20)] = 5
     max_rejected_share: Annotated[float, Field(ge=0.0, le=1.0)] = DEFAULT_MAX_REJECTED_SHARE
+    candidates: Annotated[list[Candidate], Field(min_length=1)] = Field(
+        default_factory=lambda: list(ALL_CANDIDATES)
+    )
 
 
 #: Default share of qualified leads with a feature outside the training range above which ``qualify`` warns

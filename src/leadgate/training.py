@@ -263,7 +263,13 @@ def _as_time(value: Any) -> datetime | None:
 
 
 def train_and_register(
-    engine: Engine, data: TrainingData, name: str = "propensity", *, seed: int = 42, folds: int = 5
+    engine: Engine,
+    data: TrainingData,
+    name: str = "propensity",
+    *,
+    seed: int = 42,
+    folds: int = 5,
+    candidates: Sequence[str] | None = None,
 ) -> RegisteredModel:
     """Choose the champion among the candidate models, fit it on ``data`` and register it as ``name@champion``.
 
@@ -271,13 +277,35 @@ def train_and_register(
     order, else stratified k-fold) come from ``leadgate.scoring.selection.select_model``; the registry
     records every candidate's figures and the one-line reason.
 
+    Args:
+        engine: the store (registry).
+        data: from ``load_training_data``.
+        name: registry name.
+        seed: seed of the splits and the models.
+        folds: k of the held-out evaluation.
+        candidates: names among ``selection.CANDIDATE_NAMES`` to choose from (default all): a team that
+            needs LightGBM's single-lead latency can leave the blend out.
+
     Returns:
         The registered version; its metrics hold the training size, base rate, rejected rows, the
         selection (candidates, evaluation, reason) and the calibration choice.
-    """
-    from leadgate.scoring.selection import select_model
 
-    selection = select_model(data.frame, data.labels, data.feature_set, data.order, seed=seed, folds=folds)
+    Raises:
+        TrainingDataError: an unknown candidate name.
+    """
+    from leadgate.scoring.selection import CANDIDATE_NAMES, candidate_factories, select_model
+
+    makers = candidate_factories(data.feature_set, seed)
+    if candidates:
+        unknown = sorted(set(candidates) - set(CANDIDATE_NAMES))
+        if unknown:
+            raise TrainingDataError(
+                f"unknown candidate(s) {', '.join(unknown)}: choose among {', '.join(CANDIDATE_NAMES)}"
+            )
+        makers = {k: v for k, v in makers.items() if k in candidates}
+    selection = select_model(
+        data.frame, data.labels, data.feature_set, data.order, seed=seed, folds=folds, candidates=makers
+    )
     estimator = selection.estimator
     metrics: dict[str, Any] = {
         "n_train": len(data.labels),

@@ -249,3 +249,14 @@ def test_evaluate_shows_a_flipped_stage_and_flags_the_leak(db_url: str, tmp_path
     report = (project / "reports" / "report.md").read_text(encoding="utf-8")
     assert "Tags: post_decision -> pre_decision" in report
     assert "forward" in report.lower()
+
+
+def test_train_can_be_limited_to_some_candidates(db_url: str, tmp_path: Path) -> None:
+    """A team that needs LightGBM's latency leaves the blend out (``--candidate``, or evaluation.candidates)."""
+    leads, deals = olist_sample(tmp_path)
+    project = ["--project", str(OLIST_PROJECT), "--database-url", db_url]
+    run("outcomes", "import", str(deals), *project)
+    printed = run("train", "--data", str(leads), "--candidate", "lightgbm", *project)
+    assert "(alias champion): lightgbm" in printed and "blend" not in printed
+    refused = run("train", "--data", str(leads), "--candidate", "gradient_boosting", *project, code=1)
+    assert "unknown candidate(s) gradient_boosting" in refused
