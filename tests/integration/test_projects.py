@@ -260,3 +260,29 @@ def test_train_can_be_limited_to_some_candidates(db_url: str, tmp_path: Path) ->
     assert "(alias champion): lightgbm" in printed and "blend" not in printed
     refused = run("train", "--data", str(leads), "--candidate", "gradient_boosting", *project, code=1)
     assert "unknown candidate(s) gradient_boosting" in refused
+
+
+def test_label_values_the_mapping_does_not_declare_are_named(tmp_path: Path) -> None:
+    """Bug: a yes/no label read with the wrong spellings became all positive; now train names the values."""
+    project = tmp_path / "xe"
+    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("Leads.csv"))
+    spec = (
+        (project / "leadgate.yaml")
+        .read_text(encoding="utf-8")
+        .replace("data: Leads.csv", f"data: {LEADS_CSV}")
+    )
+    (project / "leadgate.yaml").write_text(spec, encoding="utf-8")
+    mapping = (
+        (project / "mapping.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "Converted: {field: converted, stage: label, type: boolean}",
+            "Converted: {field: converted, stage: label, type: boolean, true_values: [Won], false_values: [Lost]}",
+        )
+    )
+    (project / "mapping.yaml").write_text(mapping, encoding="utf-8")
+    printed = run(
+        "train", "--project", str(project), "--database-url", f"sqlite:///{tmp_path / 'l.db'}", code=1
+    )
+    assert "label column 'Converted' holds values the mapping does not declare as true or false" in printed
+    assert "'0' (5679)" in printed and "'1' (3561)" in printed
