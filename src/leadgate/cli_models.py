@@ -38,10 +38,13 @@ def _training_data(r: Resolved, engine, allow_rejected: bool, cutoff: datetime |
 
     mapping = r.mapping_obj()
     positive: tuple[str, ...] = ("converted", "won")
+    window: int | None = None
     if r.outcomes is not None:
         from leadgate.audit.outcomes import load_outcomes_mapping
 
-        positive = tuple(load_outcomes_mapping(r.outcomes).positive)
+        outcomes_mapping = load_outcomes_mapping(r.outcomes)
+        positive = tuple(outcomes_mapping.positive)
+        window = outcomes_mapping.label_window_days
     share = r.project.spec.evaluation.max_rejected_share if r.project else DEFAULT_MAX_REJECTED_SHARE
     if cutoff is not None and cutoff.tzinfo is None:
         cutoff = cutoff.replace(tzinfo=UTC)
@@ -52,6 +55,7 @@ def _training_data(r: Resolved, engine, allow_rejected: bool, cutoff: datetime |
         r.feature_set(),
         engine=engine,
         positive_outcomes=positive,
+        label_window_days=window,
         cutoff=cutoff,
         max_rejected_share=None if allow_rejected else share,
     )

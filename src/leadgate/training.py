@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,7 @@ def load_training_data(
     *,
     engine: Engine | None = None,
     positive_outcomes: Sequence[str] = ("converted", "won"),
+    label_window_days: int | None = None,
     cutoff: datetime | None = None,
     max_rejected_share: float | None = None,
 ) -> TrainingData:
@@ -117,6 +118,9 @@ def load_training_data(
         feature_set: the features to build.
         engine: the store holding outcomes; needed when the mapping has no label column.
         positive_outcomes: outcomes that count as a conversion when labels come from the outcomes table.
+        label_window_days: with outcomes and a time column: a lead counts as converted only when its
+            positive outcome came within this many days of its arrival, and leads that arrived less than
+            this many days before the cut-off are left out (their outcome is not known yet).
         cutoff: only outcomes known at this time label a lead, and only leads that arrived by then (by
             the mapping's time column) are used; default now (UTC).
         max_rejected_share: refuse when the mapping rejects more than this share of the rows (None: never).
@@ -195,11 +199,27 @@ def load_training_data(
         with engine.connect() as conn:
             known = labels_at(conn, [r["lead_id"] for r in records], cutoff, positive_outcomes)
         labelled = list(range(len(records)))
-        labels = np.array([1 if r["lead_id"] in known else 0 for r in records], dtype=np.int64)
-        label_source = (
-            f"outcomes {'/'.join(positive_outcomes)} known at {cutoff:%Y-%m-%d %H:%M} UTC "
-            f"({len(known)} leads)"
-        )
+        if label_window_days is not None and times is not None:
+            # A lead is labelled only once it had the whole window to convert; it converted if it did so
+            # within the window after it arrived. Younger leads are not yet mature: left out, not negative.
+            window = timedelta(days=label_window_days)
+            labelled = [i for i, t in enumerate(times) if t is not None and t + window <= cutoff]
+            immature = len(records) - len(labelled)
+            converted = [
+                records[i]["lead_id"] in known and known[records[i]["lead_id"]] <= times[i] + window  # type: ignore[operator]
+                for i in labelled
+            ]
+            labels = np.array(converted, dtype=np.int64)
+            label_source = (
+                f"outcomes {'/'.join(positive_outcomes)} within {label_window_days} days of arrival, known at "
+                f"{cutoff:%Y-%m-%d %H:%M} UTC ({int(labels.sum())} leads; {immature} younger leads left out)"
+            )
+        else:
+            labels = np.array([1 if r["lead_id"] in known else 0 for r in records], dtype=np.int64)
+            label_source = (
+                f"outcomes {'/'.join(positive_outcomes)} known at {cutoff:%Y-%m-%d %H:%M} UTC "
+                f"({len(known)} leads)"
+            )
     unlabelled = len(records) - len(labelled)
     if not labelled:
         raise TrainingDataError(f"{path}: no labelled rows ({rows} read, {rejected} rejected)")

@@ -84,7 +84,8 @@ def test_labels_use_only_outcomes_known_at_the_cutoff(engine: Engine, tmp_path: 
     with engine.connect() as conn:
         before = labels_at(conn, leads, datetime(2024, 3, 30, tzinfo=UTC), mapping.positive)
         after = labels_at(conn, leads, datetime(2024, 12, 31, tzinfo=UTC), mapping.positive)
-    assert before == {} and after == {"00QA1": True}  # lost and opportunity_created are not conversions
+    assert before == {}  # lost and opportunity_created are not conversions
+    assert after == {"00QA1": datetime(2024, 3, 31, 0, 30, tzinfo=UTC)}  # when the win happened
 
 
 def test_bad_mappings_and_files_are_one_clear_error(tmp_path: Path) -> None:
@@ -107,3 +108,71 @@ def test_bad_mappings_and_files_are_one_clear_error(tmp_path: Path) -> None:
     comma.write_text(MAPPING.replace('delimiter: ";"', 'delimiter: ","'), encoding="utf-8")
     with pytest.raises(OutcomesError, match="is the delimiter right"):
         read_outcomes(data, load_outcomes_mapping(comma))
+
+
+LEADS = """\
+Lead ID,Created,Channel
+00QA1,2024-01-05 09:00,webinar
+00QA2,2024-01-10 09:00,webinar
+00QA3,2024-02-01 09:00,paid
+00QA4,2024-03-01 09:00,paid
+00QA5,2024-06-20 09:00,webinar
+00QA6,2024-06-25 09:00,paid
+"""
+LEADS_MAPPING = """\
+mapping_version: 1
+name: sf_leads
+source: csv:salesforce_leads
+id_column: Lead ID
+time_column: Created
+columns:
+  Lead ID: {field: lead_id_sf, stage: id}
+  Created: {field: created, stage: pre_decision, type: datetime, timezone: Europe/Berlin}
+  Channel: {field: channel, stage: pre_decision, type: category}
+"""
+WON = """\
+Lead ID,Stage,Close Date
+00QA1,Closed Won,2024-01-20 10:00:00
+00QA3,Closed Won,2024-05-15 10:00:00
+00QA5,Closed Won,2024-06-28 10:00:00
+00QA4,Closed Lost,2024-03-10 10:00:00
+"""
+
+
+def test_a_label_window_leaves_young_leads_out_and_late_wins_negative(engine: Engine, tmp_path: Path) -> None:
+    from leadgate.features import FeatureSet
+    from leadgate.ingest import load_mapping
+    from leadgate.training import load_training_data
+
+    (tmp_path / "leads.csv").write_text(LEADS, encoding="utf-8")
+    (tmp_path / "leads.yaml").write_text(LEADS_MAPPING, encoding="utf-8")
+    (tmp_path / "won.csv").write_text(WON, encoding="utf-8")
+    (tmp_path / "won.yaml").write_text(
+        MAPPING.replace('delimiter: ";"\nencoding: cp1252\n', "") + "label_window_days: 30\n",
+        encoding="utf-8",
+    )
+    outcomes = load_outcomes_mapping(tmp_path / "won.yaml")
+    with engine.begin() as conn:
+        write_outcomes(conn, read_outcomes(tmp_path / "won.csv", outcomes).rows)
+    fs = FeatureSet.model_validate(
+        {
+            "name": "sf",
+            "version": 1,
+            "features": [{"name": "channel", "kind": "categorical", "description": "channel"}],
+        }
+    )
+    td = load_training_data(
+        tmp_path / "leads.csv",
+        load_mapping(tmp_path / "leads.yaml"),
+        fs,
+        engine=engine,
+        positive_outcomes=outcomes.positive,
+        label_window_days=outcomes.label_window_days,
+        cutoff=datetime(2024, 7, 1, tzinfo=UTC),
+    )
+    # 00QA5 and 00QA6 arrived less than 30 days before the cut-off: not mature, left out (00QA5 even won).
+    # 00QA1 won 15 days after arriving: converted. 00QA3 won 104 days after: outside the window, negative.
+    assert td.lead_ids == ["00QA1", "00QA2", "00QA3", "00QA4"]
+    assert td.labels.tolist() == [1, 0, 0, 0]
+    assert "2 younger leads left out" in td.label_source
+    assert td.order is not None and list(td.order) == sorted(td.order)

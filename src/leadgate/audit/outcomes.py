@@ -20,6 +20,8 @@ An outcomes file is described by an outcomes mapping (YAML, read with the line-p
     occurred_at_column: won_date   # optional: when it happened
     timezone: America/Sao_Paulo    # optional: zone of times written without an offset (default UTC)
     positive: [won]                # outcomes that count as a conversion in training (default converted, won)
+    label_window_days: 180         # optional: a lead converted only if it happened within 180 days of arrival;
+                                   # leads younger than that at the cut-off are left out of training (not mature)
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class OutcomesMapping(BaseModel):
     occurred_at_column: str | None = None
     timezone: str = "UTC"
     positive: list[Outcome] = Field(default_factory=lambda: list(_DEFAULT_POSITIVE))
+    label_window_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -228,18 +231,18 @@ def write_outcomes(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
 
 def labels_at(
     conn: Connection, lead_ids: Iterable[str], cutoff: datetime, positive: Sequence[str]
-) -> dict[str, bool]:
-    """Which leads had a positive outcome known at ``cutoff``.
+) -> dict[str, datetime]:
+    """Which leads had a positive outcome known at ``cutoff``, and when the first one happened.
 
     An outcome counts when it happened at or before ``cutoff`` (or, without a time, was recorded by then).
 
     Returns:
-        lead_id -> True for every lead of ``lead_ids`` with a positive outcome known at the cut-off; the
-        other leads are absent (the caller treats them as not converted).
+        lead_id -> time (UTC) of its earliest positive outcome known at the cut-off, for every lead of
+        ``lead_ids`` that has one; the other leads are absent (the caller treats them as not converted).
     """
     wanted = set(lead_ids)
     cutoff = cutoff.astimezone(UTC)
-    found: dict[str, bool] = {}
+    found: dict[str, datetime] = {}
     query = select(OUTCOMES.c.lead_id, OUTCOMES.c.occurred_at, OUTCOMES.c.recorded_at).where(
         OUTCOMES.c.outcome.in_(list(positive))
     )
@@ -249,8 +252,8 @@ def labels_at(
         when = occurred if occurred is not None else recorded
         if when.tzinfo is None:  # SQLite returns naive UTC
             when = when.replace(tzinfo=UTC)
-        if when <= cutoff:
-            found[lead_id] = True
+        if when <= cutoff and (lead_id not in found or when < found[lead_id]):
+            found[lead_id] = when
     return found
 
 
