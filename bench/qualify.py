@@ -365,6 +365,18 @@ def single_in_process(tmp: Path, n: int, model_path: Path) -> tuple[float, float
     return percentiles(times)
 
 
+def integration_key(url: str) -> str:
+    """An ``integration`` API key in ``url``'s database (``POST /v1/leads`` needs one)."""
+    from leadgate.db import make_engine
+    from leadgate.governance.api_keys import create_key
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        key, _ = create_key(conn, name="bench", role="integration", created_by="bench")
+    engine.dispose()
+    return key
+
+
 def single_http(tmp: Path, n: int, model_path: Path) -> tuple[float, float]:
     import httpx
 
@@ -372,6 +384,7 @@ def single_http(tmp: Path, n: int, model_path: Path) -> tuple[float, float]:
 
     url = f"sqlite:///{tmp / 'http.db'}"
     fresh_database(url, model_path)
+    key = integration_key(url)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -407,7 +420,11 @@ def single_http(tmp: Path, n: int, model_path: Path) -> tuple[float, float]:
             for i, lead in enumerate(leads):
                 body = lead.model_dump_json(exclude={"received_at"})
                 t = time.perf_counter()
-                r = client.post("/v1/leads", content=body, headers={"content-type": "application/json"})
+                r = client.post(
+                    "/v1/leads",
+                    content=body,
+                    headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
+                )
                 elapsed = time.perf_counter() - t
                 r.raise_for_status()
                 if i >= 50:

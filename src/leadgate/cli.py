@@ -1,9 +1,10 @@
 """The ``leadgate`` command line (typer + rich).
 
 Commands: ``init`` (draft a project from a CSV), ``db upgrade``, ``import``, ``outcomes import``, ``train``,
-``evaluate``, ``qualify``, ``explain``, ``policy check``, ``models list``, ``audit verify``, ``serve`` and
-``quickstart`` (the README's main job). ``--project DIR`` (or ``LEADGATE_PROJECT``, or a ``leadgate.yaml``
-in the current folder) names the mapping, feature set, fit rules, policy and model, so no flag is repeated.
+``evaluate``, ``qualify``, ``explain``, ``policy check``, ``models list``, ``audit verify``, ``keys``
+(service API keys), ``serve`` and ``quickstart`` (the README's main job). ``--project DIR`` (or
+``LEADGATE_PROJECT``, or a ``leadgate.yaml`` in the current folder) names the mapping, feature set, fit
+rules, policy and model, so no flag is repeated.
 Every error a user can act on is one line on stderr and exit code 1 (``friendly``).
 The database is ``LEADGATE_DATABASE_URL`` (default: SQLite ``leadgate.db`` in the working directory),
 or ``--database-url`` on any command.
@@ -12,7 +13,8 @@ This module holds the typer ``app``, its sub-apps and the registration of every 
 commands (``db upgrade``, ``policy check``, ``models list``, ``audit verify``, ``schemas export``,
 ``serve``, ``quickstart``). The rest lives beside it: ``cli_common`` (consoles, errors, options, project
 resolution), ``cli_leads`` (``import``, ``outcomes import``, ``qualify``, ``explain``), ``cli_models``
-(``train``, ``evaluate``), ``cli_init`` and ``cli_nlu``.
+(``train``, ``evaluate``), ``cli_init``, ``cli_nlu`` and ``cli_keys`` (``keys create``, ``list``, ``rotate``,
+``revoke``).
 """
 
 from __future__ import annotations
@@ -106,6 +108,15 @@ def _nlu_app() -> typer.Typer:
 
 app.add_typer(_nlu_app(), name="nlu", help="Intent and entity understanding of chat messages.")
 
+
+def _keys_app() -> typer.Typer:
+    from leadgate.cli_keys import keys_app
+
+    return keys_app
+
+
+app.add_typer(_keys_app(), name="keys", help="Service API keys (sent as Authorization: Bearer).")
+
 # commands are listed by `leadgate --help` in the order they are registered here
 app.command("import")(import_cmd)
 app.command("train")(train_cmd)
@@ -175,7 +186,10 @@ def quickstart_cmd(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API at the end.")] = True,
     database_url: DbUrl = None,
 ) -> None:
-    """The main job on the embedded default: migrate, train on the bundled leads, qualify them all, serve."""
+    """The main job on the embedded default: migrate, train on the bundled leads, qualify them all, serve.
+
+    A database without any API key gets an ``admin`` key, printed once, for the README's ``curl`` example.
+    """
     from leadgate.registry import ModelNotFoundError, load_model
 
     db_upgrade(database_url)
@@ -197,8 +211,29 @@ def quickstart_cmd(
     # resume=True: finish an interrupted earlier run of the same file; a finished one is not repeated
     summary = _qualify(data, r, out, "routed", True, False, 5000, database_url)
     _print_summary(summary, out, r)
+    _first_admin_key(database_url)
     if serve:
         serve_cmd(host=None, port=None, project=project, database_url=database_url, chat=True)
+
+
+def _first_admin_key(database_url: str | None) -> None:
+    """Create and print an ``admin`` API key for the demo database, once: only while it has no key at all."""
+    from leadgate.db import write_lock
+    from leadgate.governance.api_keys import count_keys, create_key
+
+    engine = _engine(database_url)
+    try:
+        with write_lock(engine), engine.begin() as conn:
+            if count_keys(conn):
+                console.print("API keys: this database has some already (`leadgate keys list`)")
+                return
+            key, row = create_key(conn, name="quickstart", role="admin", created_by="quickstart")
+    finally:
+        engine.dispose()
+    console.print(
+        f"admin API key {row.prefix} for this demo database (shown once, keep it):", highlight=False
+    )
+    console.print(f"export LEADGATE_KEY={key}", highlight=False, soft_wrap=True)
 
 
 @policy_app.command("check")

@@ -22,6 +22,7 @@ from leadgate.api.state import AppState
 from leadgate.config import Settings
 from leadgate.defaults import default_path
 from leadgate.features import FeatureSet, load_feature_set
+from leadgate.governance.api_keys import create_key
 from leadgate.ingest import load_mapping
 from leadgate.pipeline import Qualifier, TrainingData, load_training_data
 from leadgate.policy import load_policy
@@ -83,29 +84,46 @@ def trained() -> Trained:
     return trained_model()
 
 
+def create_test_key(engine: Engine, role: str = "admin", name: str = "tests", **kwargs: Any) -> str:
+    """A new API key with ``role`` in this test's database (``kwargs``: ``expires_in``, ``now``)."""
+    with engine.begin() as conn:
+        key, _ = create_key(conn, name=name, role=role, created_by="tests", **kwargs)
+    return key
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The ``Authorization`` header of an API key."""
+    return {"Authorization": f"Bearer {key}"}
+
+
 @dataclass
 class Api:
-    """A running test client and what it runs on."""
+    """A running test client and what it runs on; the client sends ``key`` (an ``admin`` API key)."""
 
     client: TestClient
     engine: Engine
     model: RegisteredModel | None
     settings: Settings
+    key: str
 
 
 @pytest.fixture
 def make_api(db_url: str, engine: Engine, trained: Trained) -> Iterator[Callable[..., Api]]:
-    """``make_api(model=True, **settings)``: a TestClient on this test's database, with or without a model."""
+    """``make_api(model=True, **settings)``: a TestClient on this test's database, with or without a model.
+
+    The client sends a fresh ``admin`` API key of this database with every request.
+    """
     clients: list[TestClient] = []
 
     def make(model: bool = True, **settings: Any) -> Api:
         registered = register(engine, trained) if model else None
         cfg = Settings(database_url=db_url, **settings)
         state = AppState(cfg, engine, shipped_qualifier(engine))
-        client = TestClient(create_app(cfg, state=state))
+        key = create_test_key(engine)
+        client = TestClient(create_app(cfg, state=state), headers=bearer(key))
         client.__enter__()
         clients.append(client)
-        return Api(client, engine, registered, cfg)
+        return Api(client, engine, registered, cfg, key)
 
     yield make
     for client in clients:

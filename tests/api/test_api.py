@@ -10,7 +10,15 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import Engine, func, select
-from tests.api.conftest import Api, TestClient, Trained, shipped_policy, shipped_qualifier
+from tests.api.conftest import (
+    Api,
+    TestClient,
+    Trained,
+    bearer,
+    create_test_key,
+    shipped_policy,
+    shipped_qualifier,
+)
 from tests.conftest import LEADS_CSV, MAPPING
 
 from leadgate.api import create_app
@@ -480,11 +488,12 @@ def test_out_of_range_leads_are_flagged_and_counted(api: Api, trained: Trained) 
     assert health["leads_scored"] == 5 and health["out_of_range_share"] == 3 / 5
 
 
-def test_serve_with_a_project_uses_its_policy_features_and_fallback(db_url: str) -> None:
+def test_serve_with_a_project_uses_its_policy_features_and_fallback(db_url: str, engine: Engine) -> None:
     """``LEADGATE_PROJECT`` / ``serve --project``: nothing of the shipped X Education example is used."""
     olist = Path(__file__).resolve().parents[2] / "examples" / "olist"
     settings = Settings(database_url=db_url, project=olist)
-    with TestClient(create_app(settings)) as client:
+    key = create_test_key(engine, role="integration")
+    with TestClient(create_app(settings), headers=bearer(key)) as client:
         health = client.get("/healthz").json()
         assert (health["policy"], health["feature_set"], health["scorer"]) == (
             "olist@1",

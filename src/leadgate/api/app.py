@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from leadgate import __version__
+from leadgate.api.deps import authenticate, document_security, index_routes, reject_anonymous
 from leadgate.api.limits import BodySizeLimit
 from leadgate.api.ratelimit import RateLimited, rate_limited_response
 from leadgate.api.state import AppState, ChatFactory, no_chat
@@ -64,10 +65,16 @@ def create_app(
         version=__version__,
         description="Qualify leads: validate, store, score, decide and explain. Every decision is audited.",
         lifespan=lifespan,
+        # deny by default: every route needs credentials unless listed in deps.PUBLIC_ROUTES
+        dependencies=[Depends(authenticate)],
     )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # a body that is not JSON fails before the dependencies run: answer as the route would (401)
+        refused = await reject_anonymous(request)
+        if refused is not None:
+            return refused
         errors = field_errors(exc)
         lg: AppState = request.app.state.lg
         # Keep the body exactly as sent (parsed JSON would turn NaN or Infinity into null).
@@ -86,6 +93,16 @@ def create_app(
     app.include_router(handoffs.router)
     app.include_router(bookings.router)
     app.include_router(web_routes.router)
+    # which route is which path: the auth dependency decides public or protected by it (deps.PUBLIC_ROUTES)
+    app.state.route_paths = index_routes(app)
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_security(generate_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Added last, so outermost: errors of the inner layers (413, 429) carry the CORS headers too.
     app.add_middleware(

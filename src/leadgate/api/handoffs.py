@@ -1,40 +1,24 @@
 """``/v1/handoffs``: the staff side of the chat (contract: ``docs/chat-api.md``).
 
 The handoff queue (conversations the assistant handed to a person) with transcript and slots, staff
-replies and closing. Every call needs ``Authorization: Bearer <LEADGATE_STAFF_TOKEN>`` (401 without or
-with a wrong token); when no staff token is configured the endpoints answer 503.
+replies and closing. Every call needs ``Authorization: Bearer`` with ``LEADGATE_STAFF_TOKEN`` or an API key
+whose role has ``handoffs:handle`` (``leadgate.api.deps``): 401 without or with wrong credentials, 403 for a
+key whose role may not handle handoffs, 503 for a non-key bearer when no staff token is configured.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from leadgate.api.conversations import Chat, call_service, too_long
-from leadgate.api.state import AppState
+from leadgate.api.deps import require
 from leadgate.chat.service import ChatMessage, HandoffDetail, HandoffSummary
+from leadgate.governance.roles import HANDOFFS
 
-_bearer = HTTPBearer(auto_error=False, description="LEADGATE_STAFF_TOKEN")
-
-
-def require_staff(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """Dependency: the staff bearer token. 503 when none is configured, 401 when missing or wrong."""
-    lg: AppState = request.app.state.lg
-    expected = lg.settings.staff_token
-    if not expected:
-        raise HTTPException(503, "staff endpoints are disabled: set LEADGATE_STAFF_TOKEN to enable them")
-    given = credentials.credentials if credentials is not None else ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(401, "missing or wrong staff token", headers={"WWW-Authenticate": "Bearer"})
-
-
-router = APIRouter(prefix="/v1/handoffs", tags=["handoffs"], dependencies=[Depends(require_staff)])
+router = APIRouter(prefix="/v1/handoffs", tags=["handoffs"], dependencies=[require(HANDOFFS)])
 
 
 class HandoffQueue(BaseModel):

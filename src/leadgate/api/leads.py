@@ -1,4 +1,9 @@
-"""``/v1/leads``: submit leads (one or a batch), read a lead and its latest decision."""
+"""``/v1/leads``: submit leads (one or a batch), read a lead and its latest decision.
+
+Every route needs an API key (``Authorization: Bearer``, see ``leadgate.api.deps``): submitting needs
+``leads:write``, reading a lead ``leads:read``, its decision ``decisions:read``; 401 without a valid key,
+403 when the key's role lacks the permission.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
+from leadgate.api.deps import require
 from leadgate.api.state import AppState
 from leadgate.contracts.decision import Decision
 from leadgate.contracts.errors import ContractError
 from leadgate.contracts.lead import Lead
 from leadgate.db import store
+from leadgate.governance.roles import DECISIONS_READ, LEADS_READ, LEADS_WRITE
 from leadgate.pipeline import latest_decision, qualify_leads_flagged
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
@@ -54,7 +61,12 @@ OUT_OF_RANGE_HEADER = "Leadgate-Out-Of-Range"
 range (a category never seen, a number outside [min, max]); the decision's confidence already reflects it."""
 
 
-@router.post("", response_model=Decision, summary="Validate, store and qualify one lead")
+@router.post(
+    "",
+    response_model=Decision,
+    summary="Validate, store and qualify one lead",
+    dependencies=[require(LEADS_WRITE)],
+)
 def post_lead(lead: Annotated[Lead, Body()], request: Request, response: Response) -> Decision:
     """Validate the lead (``lead/v1``), store it, qualify it synchronously and return the decision.
 
@@ -74,7 +86,12 @@ def post_lead(lead: Annotated[Lead, Body()], request: Request, response: Respons
     return decisions[0]
 
 
-@router.post("/batch", response_model=BatchOut, summary="Validate, store and qualify a batch of leads")
+@router.post(
+    "/batch",
+    response_model=BatchOut,
+    summary="Validate, store and qualify a batch of leads",
+    dependencies=[require(LEADS_WRITE)],
+)
 def post_batch(batch: BatchIn, request: Request) -> BatchOut:
     """Qualify every valid lead of the batch; invalid ones are reported per item and dead-lettered.
 
@@ -124,7 +141,7 @@ def post_batch(batch: BatchIn, request: Request) -> BatchOut:
     )
 
 
-@router.get("/{lead_id}", response_model=Lead, summary="A stored lead")
+@router.get("/{lead_id}", response_model=Lead, summary="A stored lead", dependencies=[require(LEADS_READ)])
 def get_lead(lead_id: str, request: Request) -> Lead:
     """The stored ``lead/v1`` record; 404 if unknown."""
     lg = _state(request)
@@ -135,7 +152,12 @@ def get_lead(lead_id: str, request: Request) -> Lead:
     return Lead.model_validate(data)
 
 
-@router.get("/{lead_id}/decision", response_model=Decision, summary="The lead's latest decision, explained")
+@router.get(
+    "/{lead_id}/decision",
+    response_model=Decision,
+    summary="The lead's latest decision, explained",
+    dependencies=[require(DECISIONS_READ)],
+)
 def get_decision(lead_id: str, request: Request) -> Decision:
     """The most recent decision with its explanation; 404 if none.
 

@@ -12,6 +12,7 @@ Tables:
     audit_head: the chain head (last record hash, count), locked by each writer.
     outcomes: what happened to leads after their decisions, and when (training labels).
     mapping_versions: column stages of each mapping version seen (stage changes are shown by evaluate).
+    api_keys: service API keys (see ``leadgate.db.key_models``).
 """
 
 from __future__ import annotations
@@ -199,3 +200,4 @@ class AuditHeadRow(Base):
 # Tables of later stages live in their own modules; importing them here registers them on Base.metadata.
 from leadgate.db import booking_models as _booking_models  # noqa: E402, F401
 from leadgate.db import chat_models as _chat_models  # noqa: E402, F401
+from leadgate.db import key_models as _key_models  # noqa: E402, F401

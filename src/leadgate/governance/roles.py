@@ -1,0 +1,68 @@
+"""Roles and the permissions each one has: the one table the API checks (``leadgate.api.deps``).
+
+A stub until staff identities and object-level checks arrive (issue 8, items 3 and 4): it says which role
+may call which kind of route, nothing about which objects.
+
+=================  ===========  ==========  ==============  ================
+role               leads:write  leads:read  decisions:read  handoffs:handle
+=================  ===========  ==========  ==============  ================
+``admin``          yes          yes         yes             yes
+``revops``         yes          yes         yes             no
+``sales_manager``  no           yes         yes             yes
+``sales_rep``      no           no          no              yes
+``reviewer``       no           no          no              no
+``analyst``        no           yes         yes             no
+``integration``    yes          no          no              no
+=================  ===========  ==========  ==============  ================
+
+``leads:write`` is ``POST /v1/leads`` and ``/v1/leads/batch``; ``leads:read`` is ``GET /v1/leads/{id}``;
+``decisions:read`` is ``GET /v1/leads/{id}/decision``; ``handoffs:handle`` is every ``/v1/handoffs`` route.
+``integration`` is meant for API keys of other systems (a CRM, a web form backend) that only submit leads.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from leadgate.errors import LeadgateError
+
+Permission = Literal["leads:write", "leads:read", "decisions:read", "handoffs:handle"]
+
+LEADS_WRITE: Final[Permission] = "leads:write"
+LEADS_READ: Final[Permission] = "leads:read"
+DECISIONS_READ: Final[Permission] = "decisions:read"
+HANDOFFS: Final[Permission] = "handoffs:handle"
+
+ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
+    "admin": frozenset({LEADS_WRITE, LEADS_READ, DECISIONS_READ, HANDOFFS}),
+    "revops": frozenset({LEADS_WRITE, LEADS_READ, DECISIONS_READ}),
+    "sales_manager": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS}),
+    "sales_rep": frozenset({HANDOFFS}),
+    "reviewer": frozenset(),
+    "analyst": frozenset({LEADS_READ, DECISIONS_READ}),
+    "integration": frozenset({LEADS_WRITE}),
+}
+"""Each role's permissions (the table of the module docstring)."""
+
+ROLES: Final[tuple[str, ...]] = tuple(ROLE_PERMISSIONS)
+"""The valid role names, in the order of the table."""
+
+
+class UnknownRoleError(LeadgateError, ValueError):
+    """A role name that is not one of ``ROLES``."""
+
+
+def check_role(role: str) -> str:
+    """``role`` if it is a known role.
+
+    Raises:
+        UnknownRoleError: ``role`` is not one of ``ROLES`` (the message lists them).
+    """
+    if role not in ROLE_PERMISSIONS:
+        raise UnknownRoleError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    return role
+
+
+def permissions(role: str) -> frozenset[Permission]:
+    """The permissions of ``role`` (empty for an unknown role, so a stale row grants nothing)."""
+    return ROLE_PERMISSIONS.get(role, frozenset())
