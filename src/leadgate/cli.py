@@ -256,18 +256,57 @@ def policy_check(
 
 @audit_app.command("verify")
 @friendly
-def audit_verify(database_url: DbUrl = None) -> None:
-    """Recompute the decision hash chain; exits 1 at the first record that does not verify."""
+def audit_verify(
+    database_url: DbUrl = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            dir_okay=False,
+            help="Signed checkpoint file to check the chain against (needs LEADGATE_AUDIT_KEY[_FILE]).",
+        ),
+    ] = None,
+) -> None:
+    """Verify the decision log (chain, stored leads, explanations, checkpoints); exits 1 at the first problem."""
+    from leadgate.audit.checkpoint import AuditKeyError, audit_key
+    from leadgate.config import get_settings
     from leadgate.pipeline import verify_audit_log
 
+    key = None
+    if checkpoints is not None:
+        key = audit_key(get_settings())
+        if key is None:
+            raise AuditKeyError(
+                "--checkpoints needs the audit key: set LEADGATE_AUDIT_KEY or LEADGATE_AUDIT_KEY_FILE"
+            )
     engine = _engine(database_url)
     try:
-        checked, head, problem = verify_audit_log(engine)
+        checked, head, problem = verify_audit_log(engine, checkpoints, key)
     finally:
         engine.dispose()
     if problem is not None:
         raise _fail(problem)
     console.print(f"audit chain intact: {checked} decisions, head {head[:16]}…")
+
+
+@audit_app.command("checkpoint")
+@friendly
+def audit_checkpoint(database_url: DbUrl = None) -> None:
+    """Verify the log, then append a signed checkpoint of its head (to start checkpointing an old chain)."""
+    from leadgate.audit.checkpoint import record_head
+    from leadgate.pipeline import verify_audit_log
+
+    engine = _engine(database_url)
+    try:
+        checked, head, problem = verify_audit_log(engine)
+        if problem is not None:
+            raise _fail(problem)
+        path = record_head(engine, checked, head)
+    finally:
+        engine.dispose()
+    console.print(
+        f"checkpoint of {checked} decisions, head {head[:16]}…, appended to {path}", highlight=False
+    )
 
 
 @models_app.command("list")

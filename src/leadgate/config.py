@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         nlu_embeddings: sentence embeddings (all-MiniLM-L6-v2) as extra intent features: ``auto`` (default)
             uses them when the ``embeddings`` extra is installed, ``off`` never, ``on`` always (raises
             ``EmbeddingsUnavailableError`` when the extra is missing). See docs/nlu.md.
+        audit_key: HMAC-SHA256 key (RFC 2104) that signs the audit checkpoints; never stored in the
+            database. None (and no ``audit_key_file``) means no checkpoints are written.
+        audit_key_file: file holding the audit key (read when ``audit_key`` is not set).
+        audit_checkpoints: the signed checkpoint file (JSON Lines) every decision writer appends to;
+            None means ``audit-checkpoints.jsonl`` next to a SQLite database, else in the working
+            directory. See docs/security.md, "Audit integrity".
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADGATE_", env_file=None, extra="ignore")
@@ -76,6 +82,9 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(default=5.0, gt=0)
     nlu_embeddings: Literal["auto", "off", "on"] = "auto"
+    audit_key: str | None = None
+    audit_key_file: Path | None = None
+    audit_checkpoints: Path | None = None
 
     @model_validator(mode="after")
     def _no_default_secret_outside_dev(self) -> Settings:

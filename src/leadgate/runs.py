@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from leadgate.audit.checkpoint import record_append
 from leadgate.audit.log import store_decisions
 from leadgate.contracts.decision import Decision, Explanation
 from leadgate.db import store
@@ -232,11 +233,12 @@ def _run_file(
             if failure:
                 continue  # drain after a failure so the producer never blocks
             try:
+                appended = None
                 with lock, engine.begin() as conn:
                     inserted, updated, unchanged = store.write_leads(conn, out.lead_rows)
                     store.write_dead_letters(conn, out.dead_rows)
                     if out.decisions:
-                        store_decisions(conn, out.decisions, out.explanations)
+                        appended = store_decisions(conn, out.decisions, out.explanations)
                     store.checkpoint_run(
                         conn,
                         run_id,
@@ -245,6 +247,7 @@ def _run_file(
                         unchanged=unchanged,
                         rejected=len(out.dead_rows),
                     )
+                record_append(engine, appended)  # one signed checkpoint line per commit
                 if after_commit is not None:
                     after_commit(out)
                 totals["imported"] += inserted
@@ -470,6 +473,7 @@ def qualify_leads_flagged(
         lead["latest_decision_id"] = decision["decision_id"]
     with write_lock(engine), engine.begin() as conn:
         store.write_leads(conn, lead_rows)
-        store_decisions(conn, rows, explanations)
+        appended = store_decisions(conn, rows, explanations)
+    record_append(engine, appended)
     decisions = [decision_from_row(row, explanations.get(i)) for i, row in enumerate(rows)]
     return decisions, [bool(x) for x in decided.out_of_range]

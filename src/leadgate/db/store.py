@@ -240,7 +240,7 @@ def write_dead_letters(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
         conn.execute(insert_ignore(conn, DEAD, ["dedupe_key"]), list(rows))
 
 
-def append_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def append_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int, str]:
     """Append decisions to the hash chain and point each decided lead at its newest decision.
 
     Locks the chain head first (an UPDATE, which takes the write lock on SQLite and the row lock on
@@ -252,9 +252,13 @@ def append_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn: open connection inside the caller's transaction.
         rows: dicts with the ``RECORD_FIELDS`` of ``leadgate.audit.chain`` (stored text forms);
             ``prev_hash`` and ``record_hash`` are filled in here.
+
+    Returns:
+        ``(count before, count after, head hash after)`` of the chain.
     """
     if not rows:
-        return
+        head_hash, count = chain_head(conn)
+        return count, count, head_hash
     conn.execute(update(HEAD).where(HEAD.c.id == 1).values(count=HEAD.c.count))
     head = conn.execute(select(HEAD.c.last_hash, HEAD.c.count).where(HEAD.c.id == 1)).one()
     prev = head[0]
@@ -264,6 +268,7 @@ def append_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     bulk_insert(conn, DECISIONS, rows)
     conn.execute(update(HEAD).where(HEAD.c.id == 1).values(last_hash=prev, count=head[1] + len(rows)))
     set_latest_decisions(conn, [(r["lead_id"], r["decision_id"]) for r in rows])
+    return head[1], head[1] + len(rows), prev
 
 
 def write_explanations(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
