@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.orjson import OrjsonFormatter
 
 __all__ = [
@@ -137,6 +138,8 @@ class JsonFormatter(OrjsonFormatter):
             ["levelname", "name", "message"],
             rename_fields={"levelname": "level", "name": "logger"},
             timestamp="time",
+            # uvicorn's copy of the message with terminal colour codes
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
         )
 
     def add_fields(
