@@ -33,6 +33,7 @@ from leadgate.cli_common import (
     _fail,
     _redact,
     _url,
+    configure_cli_logging,
     console,
     err_console,
     friendly,
@@ -49,6 +50,7 @@ from leadgate.cli_leads import (
 )
 from leadgate.cli_models import evaluate_cmd, train_cmd
 from leadgate.config import get_settings
+from leadgate.logs import configure_logging
 
 __all__ = [
     "Resolved",
@@ -83,6 +85,14 @@ schemas_app = typer.Typer(help="Published JSON Schemas of the data contracts.", 
 outcomes_app = typer.Typer(
     help="Outcomes of leads (converted, won, lost): training labels.", no_args_is_help=True
 )
+
+
+@app.callback()
+def _logging() -> None:
+    """Set up the JSON log records of the command (``LEADGATE_LOG_LEVEL``, ``LEADGATE_LOG_FILE``)."""
+    configure_cli_logging()
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(models_app, name="models")
@@ -172,7 +182,17 @@ def serve_cmd(
     console.print(f"leadgate API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     if chat:
         console.print(f"chat demo page: http://{host}:{port}/demo")
-    uvicorn.run(create_app(settings, chat_factory=factory), host=host, port=port, log_level="info")
+    # JSON lines from uvicorn and the app alike; leadgate's own access record (leadgate.api.middleware)
+    # replaces uvicorn's, which would log the client address and the raw query string
+    configure_logging(settings.log_level, settings.log_file)
+    uvicorn.run(
+        create_app(settings, chat_factory=factory),
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
 
 
 @app.command("quickstart")

@@ -10,6 +10,8 @@ inside the functions, so ``leadgate --help`` stays fast.
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +23,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leadgate.config import get_settings
+
+log = logging.getLogger("leadgate.cli")
 
 if TYPE_CHECKING:
     from leadgate.project import Project
@@ -99,6 +103,23 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def configure_cli_logging() -> None:
+    """Set up the JSON log records of a CLI command.
+
+    To ``LEADGATE_LOG_FILE`` at ``LEADGATE_LOG_LEVEL`` when a file is set, else to stderr, warnings and
+    errors only (the command's own output stays readable). See docs/logging.md.
+    """
+    from leadgate.config import Settings
+    from leadgate.logs import configure_logging
+
+    settings = Settings()
+    if settings.log_file is not None:
+        configure_logging(settings.log_level, settings.log_file)
+    else:
+        level = max(logging.getLevelName(settings.log_level), logging.WARNING)
+        configure_logging(level)
+
+
 def friendly(fn: F) -> F:
     """Turn the errors a user can act on into one line on stderr and exit code 1 (no traceback).
 
@@ -118,15 +139,23 @@ def friendly(fn: F) -> F:
 
         from leadgate.errors import LeadgateError
 
+        started = time.perf_counter()
+        log.info("command started", extra={"command": fn.__name__})
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except LeadgateError as exc:
+            log.info("command failed", extra={"command": fn.__name__, "error": type(exc).__name__})
             raise _fail(str(exc)) from exc
         except FileNotFoundError as exc:
+            log.info("command failed", extra={"command": fn.__name__, "error": "FileNotFoundError"})
             raise _fail(f"file not found: {exc.filename or exc}") from exc
         except OperationalError as exc:
+            log.info("command failed", extra={"command": fn.__name__, "error": "OperationalError"})
             first = str(exc.orig or exc).strip().splitlines()[0]
             raise _fail(f"database error: {first}") from exc
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        log.info("command finished", extra={"command": fn.__name__, "duration_ms": duration_ms})
+        return result
 
     return wrapper  # type: ignore[return-value]
 

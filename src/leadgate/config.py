@@ -13,16 +13,21 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-insecure-secret"
+#: Shortest ``secret_key`` accepted outside ``dev``, in bytes (UTF-8): 256 bits, the HMAC-SHA256 key size
+#: recommended by RFC 2104 section 3 (a key at least as long as the hash output).
+MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
     """leadgate settings.
 
     Attributes:
-        env: ``dev`` (default), ``test`` or ``prod``; outside dev the default secret is refused.
+        env: ``dev`` (default), ``test`` or ``prod``; outside dev the default secret, and any secret shorter
+            than ``MIN_SECRET_BYTES`` (32 bytes), is refused.
         database_url: SQLAlchemy URL. Default: SQLite file ``leadgate.db`` in the working directory
             (WAL mode). PostgreSQL: ``postgresql+psycopg://user@host:5432/db``.
-        secret_key: signing secret; must be changed outside ``dev``.
+        secret_key: signing secret; outside ``dev`` it must be set, to at least 32 bytes
+            (``python -c "import secrets; print(secrets.token_urlsafe(48))"``).
         max_body_bytes: largest accepted HTTP request body in bytes (413 above it). Default 1 MiB.
         max_batch_leads: most leads accepted by ``POST /v1/leads/batch``.
         model_name: registry name of the default propensity model (used when no project is set).
@@ -52,6 +57,10 @@ class Settings(BaseSettings):
         audit_checkpoints: the signed checkpoint file (JSON Lines) every decision writer appends to;
             None means ``audit-checkpoints.jsonl`` next to a SQLite database, else in the working
             directory. See docs/security.md, "Audit integrity".
+        log_level: lowest level of the JSON log records (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``).
+        log_file: append the JSON log lines to this file; None writes them to stderr (``serve``: from
+            ``log_level``; the other commands: warnings and errors only, so their own output stays readable).
+            See docs/logging.md.
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADGATE_", env_file=None, extra="ignore")
@@ -85,11 +94,22 @@ class Settings(BaseSettings):
     audit_key: str | None = None
     audit_key_file: Path | None = None
     audit_checkpoints: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_file: Path | None = None
 
     @model_validator(mode="after")
-    def _no_default_secret_outside_dev(self) -> Settings:
-        if self.env == "prod" and self.secret_key == DEFAULT_SECRET:
-            raise ValueError("LEADGATE_SECRET_KEY must be set to a non-default value when LEADGATE_ENV=prod")
+    def _no_weak_secret_outside_dev(self) -> Settings:
+        if self.env == "dev":
+            return self
+        if self.secret_key == DEFAULT_SECRET:
+            raise ValueError(
+                f"LEADGATE_SECRET_KEY must be set to a non-default value when LEADGATE_ENV={self.env}"
+            )
+        if len(self.secret_key.encode("utf-8")) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"LEADGATE_SECRET_KEY is too short for LEADGATE_ENV={self.env}: use at least "
+                f"{MIN_SECRET_BYTES} bytes (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
         return self
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from leadgate import __version__
 from leadgate.api.deps import authenticate, document_security, index_routes, reject_anonymous
 from leadgate.api.limits import BodySizeLimit
+from leadgate.api.middleware import REQUEST_ID_HEADER, RequestLog, SecurityHeaders
 from leadgate.api.ratelimit import RateLimited, rate_limited_response
 from leadgate.api.state import AppState, ChatFactory, no_chat
 from leadgate.config import Settings, get_settings
@@ -109,8 +110,17 @@ def create_app(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", "X-Conversation-Token", "Authorization", "Last-Event-ID"],
-        expose_headers=["Retry-After"],
+        allow_headers=[
+            "Content-Type",
+            "X-Conversation-Token",
+            "Authorization",
+            "Last-Event-ID",
+            REQUEST_ID_HEADER,
+        ],
+        expose_headers=["Retry-After", REQUEST_ID_HEADER],
         max_age=600,
     )
+    app.add_middleware(SecurityHeaders)
+    # outermost: every answer (413, 429, a CORS preflight) has a request id and one access log record
+    app.add_middleware(RequestLog)
     return app

@@ -8,6 +8,7 @@ counts against the per-IP rate limit; posted messages also against the per-conve
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -116,7 +117,15 @@ async def call_service(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     except ConversationClosed as exc:
         raise HTTPException(409, str(exc)) from exc
     except AssistantFailed as exc:
-        log.exception("chat assistant failed")
+        # the frames of the cause, not its message: an error's message may quote the visitor's text
+        cause = exc.__cause__ or exc
+        log.error(
+            "chat assistant failed",
+            extra={
+                "error": type(cause).__name__,
+                "traceback": "".join(traceback.format_tb(cause.__traceback__)),
+            },
+        )
         raise HTTPException(
             500, "the assistant failed to answer; resend the message with the same client_message_id"
         ) from exc

@@ -7,6 +7,7 @@ Every route needs an API key (``Authorization: Bearer``, see ``leadgate.api.deps
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request, Response
@@ -19,7 +20,10 @@ from leadgate.contracts.errors import ContractError
 from leadgate.contracts.lead import Lead
 from leadgate.db import store
 from leadgate.governance.roles import DECISIONS_READ, LEADS_READ, LEADS_WRITE
+from leadgate.logs import bind_lead
 from leadgate.pipeline import latest_decision, qualify_leads_flagged
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -75,15 +79,22 @@ def post_lead(lead: Annotated[Lead, Body()], request: Request, response: Respons
     error and is kept in the dead-letter table.
     """
     lg = _state(request)
+    bind_lead(lead.lead_id)
     unusable = lg.qualifier.feature_set.type_errors(lead.attributes)
     if unusable:
         errors = [{"path": f"body.{e.path}", "reason": e.reason} for e in unusable]
         lg.dead_letter(request.url.path, lead.model_dump(mode="json"), errors)
+        log.info("lead refused: %d unusable attributes", len(errors))
         raise HTTPException(422, errors)
     decisions, flags = qualify_leads_flagged(lg.engine, lg.qualifier, [lead], explain="all")
     lg.count_out_of_range(flags)
     response.headers[OUT_OF_RANGE_HEADER] = "true" if flags[0] else "false"
-    return decisions[0]
+    decision = decisions[0]
+    log.info(
+        "lead qualified",
+        extra={"tier": decision.tier, "action": decision.action, "out_of_range": flags[0]},
+    )
+    return decision
 
 
 @router.post(
@@ -132,6 +143,10 @@ def post_batch(batch: BatchIn, request: Request) -> BatchOut:
         for (i, lead), decision, flag in zip(valid, decisions, flags, strict=True):
             items[i] = BatchItem(index=i, lead_id=lead.lead_id, decision=decision, out_of_range=flag)
     results = [items[i] for i in range(len(batch.leads))]
+    log.info(
+        "batch qualified",
+        extra={"accepted": len(valid), "rejected": len(results) - len(valid), "out_of_range": sum(flags)},
+    )
     return BatchOut(
         accepted=len(valid),
         rejected=len(results) - len(valid),
@@ -145,6 +160,7 @@ def post_batch(batch: BatchIn, request: Request) -> BatchOut:
 def get_lead(lead_id: str, request: Request) -> Lead:
     """The stored ``lead/v1`` record; 404 if unknown."""
     lg = _state(request)
+    bind_lead(lead_id)
     with lg.engine.connect() as conn:
         data = store.get_lead(conn, lead_id)
     if data is None:
@@ -165,6 +181,7 @@ def get_decision(lead_id: str, request: Request) -> Decision:
     stored, and returned.
     """
     lg = _state(request)
+    bind_lead(lead_id)
     decision = latest_decision(lg.engine, lg.qualifier, lead_id)
     if decision is None:
         raise HTTPException(404, f"no decision for lead {lead_id!r}")

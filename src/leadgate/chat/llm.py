@@ -279,7 +279,7 @@ class OpenAICompatibleModel:
             log.info("llm extract_slots: dropped unknown slots %s", dropped)
         intent = found.intent if found.intent in INTENTS else None
         if found.intent is not None and intent is None:
-            log.info("llm extract_slots: dropped unknown intent %r", found.intent[:40])
+            log.info("llm extract_slots: dropped an unknown intent")
         return LlmSlots(intent=intent, slots={k: v for k, v in found.slots.items() if k in slot_names})
 
     def phrase(self, draft: str, *, facts: list[str]) -> str | None:
@@ -309,7 +309,8 @@ class OpenAICompatibleModel:
             return None
         bad = unsupported_details(reply, [draft, *facts])
         if bad:
-            log.warning("llm phrase: refused, states details not in the draft or facts: %s", bad[:5])
+            # the count, not the details: an invented number or email may be a phone number or an address
+            log.warning("llm phrase: refused, states %d details not in the draft or facts", len(bad))
             return None
         return reply
 

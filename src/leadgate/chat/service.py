@@ -21,6 +21,7 @@ resend with the same ``client_message_id``, or the next message, processes it fi
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -52,6 +53,7 @@ from leadgate.chat.store import (
 )
 from leadgate.db.engine import write_lock
 from leadgate.db.store import new_id, utcnow
+from leadgate.logs import bind_lead
 
 # ----------------------------------------------------------------------------------------------------
 # The dialogue engine as the service sees it (chat.flows.Assistant has exactly this shape).
@@ -98,6 +100,8 @@ class ConversationStateLike(Protocol):
         """The state as JSON text (read back with the service's ``load_state``)."""
         ...
 
+
+log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ConversationStateLike)
 S_co = TypeVar("S_co", bound=ConversationStateLike, covariant=True)
@@ -524,6 +528,7 @@ class ChatService(Generic[S]):
             while True:
                 with session.step() as conn:
                     conv = self._checked(self.store.lock(conn, conversation_id), token)
+                    bind_lead(conv.lead_id)
                     done = self.store.client_message(conn, conversation_id, client_message_id)
                     if done is not None and done.seq != conv.pending_seq:
                         return self._stored_result(conn, conv, done)
@@ -703,6 +708,12 @@ class ChatService(Generic[S]):
                 values.update(handoff_reason=state.handoff_reason, handoff_at=now)
         if state.decision is not None:
             values.update(lead_id=state.decision.lead_id, decision_id=state.decision.decision_id)
+            bind_lead(state.decision.lead_id)
+            if state.decision.decision_id != conv.decision_id:
+                log.info(
+                    "chat lead qualified",
+                    extra={"tier": state.decision.tier, "action": state.decision.action},
+                )
         conv, stored = self.store.append(conn, conv, events, now)
         self.store.update(conn, conv.conversation_id, now, **values)
         conv = replace(conv, status=state.status, pending_seq=None)
