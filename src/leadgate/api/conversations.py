@@ -33,6 +33,7 @@ from leadgate.chat.service import (
     PostResult,
     Transcript,
 )
+from leadgate.contracts.lead import Storable
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class ConversationIn(BaseModel):
     """``POST /v1/conversations``: the visitor's IANA time zone and the widget's optional visitor id."""
 
     timezone: str = Field(max_length=64, examples=["Europe/Berlin"])
-    visitor_id: str | None = Field(default=None, max_length=128)
+    visitor_id: Annotated[str, Storable] | None = Field(default=None, max_length=128)
 
     @field_validator("timezone")
     @classmethod
@@ -92,9 +93,9 @@ class MessageIn(BaseModel):
     (``LEADGATE_MAX_MESSAGE_CHARS``) is checked by the endpoint (413).
     """
 
-    client_message_id: str = Field(min_length=1, max_length=128)
-    text: str = ""
-    option_id: str | None = Field(default=None, min_length=1, max_length=128)
+    client_message_id: Annotated[str, Storable] = Field(min_length=1, max_length=128)
+    text: Annotated[str, Storable] = ""
+    option_id: Annotated[str, Storable] | None = Field(default=None, min_length=1, max_length=128)
 
     @model_validator(mode="after")
     def _text_or_option(self) -> MessageIn:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from leadgate.api.conversations import Chat, call_service, too_long
 from leadgate.api.deps import require
 from leadgate.chat.service import ChatMessage, HandoffDetail, HandoffSummary
+from leadgate.contracts.lead import Storable
 from leadgate.governance.roles import HANDOFFS
 
 router = APIRouter(prefix="/v1/handoffs", tags=["handoffs"], dependencies=[require(HANDOFFS)])
@@ -30,8 +31,8 @@ class HandoffQueue(BaseModel):
 class StaffMessageIn(BaseModel):
     """A staff reply: the text and who writes it."""
 
-    text: str = Field(min_length=1)
-    staff_id: str = Field(min_length=1, max_length=128)
+    text: Annotated[str, Storable] = Field(min_length=1)
+    staff_id: Annotated[str, Storable] = Field(min_length=1, max_length=128)
 
 
 class StaffMessageOut(BaseModel):
@@ -43,7 +44,7 @@ class StaffMessageOut(BaseModel):
 class CloseIn(BaseModel):
     """Who closes the conversation (optional)."""
 
-    staff_id: str | None = Field(default=None, max_length=128)
+    staff_id: Annotated[str, Storable] | None = Field(default=None, max_length=128)
 
 
 class Closed(BaseModel):

@@ -3,6 +3,10 @@
 Every route needs an API key (``Authorization: Bearer``, see ``leadgate.api.deps``): submitting needs
 ``leads:write``, reading a lead ``leads:read``, its decision ``decisions:read``; 401 without a valid key,
 403 when the key's role lacks the permission.
+
+A ``lead_id`` already stored with different content is not overwritten silently: 409, unless the caller sends
+``If-Match: <content hash of the stored version>`` (the ``ETag`` of ``GET /v1/leads/{id}``) or
+``?update=true`` with a role that has ``leads:update``. The same content again is idempotent (a new decision).
 """
 
 from __future__ import annotations
@@ -10,16 +14,17 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from leadgate.api.deps import require
 from leadgate.api.state import AppState
 from leadgate.contracts.decision import Decision
-from leadgate.contracts.errors import ContractError
+from leadgate.contracts.errors import ContractError, FieldError
 from leadgate.contracts.lead import Lead
 from leadgate.db import store
-from leadgate.governance.roles import DECISIONS_READ, LEADS_READ, LEADS_WRITE
+from leadgate.db.rows import lead_row
+from leadgate.governance.roles import DECISIONS_READ, LEADS_READ, LEADS_UPDATE, LEADS_WRITE
 from leadgate.logs import bind_lead
 from leadgate.pipeline import latest_decision, qualify_leads_flagged
 
@@ -41,6 +46,8 @@ class BatchItem(BaseModel):
     lead_id: str | None = None
     decision: Decision | None = None
     out_of_range: bool | None = None
+    status: int | None = None
+    """409 when the lead is already stored with different content (see ``errors``)."""
     errors: list[dict[str, str]] | None = None
 
 
@@ -60,6 +67,60 @@ def _state(request: Request) -> AppState:
     return state
 
 
+def value_errors(lg: AppState, lead: Lead) -> list[FieldError]:
+    """Attributes the served feature set cannot read, or outside the mapping's ``min``/``max`` (as in CSV)."""
+    errors = list(lg.qualifier.feature_set.type_errors(lead.attributes))
+    for name, (low, high) in lg.attribute_bounds.items():
+        value = lead.attributes.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if low is not None and value < low:
+            errors.append(FieldError(f"attributes.{name}", f"must be >= {low:g}, got {value!r}"))
+        elif high is not None and value > high:
+            errors.append(FieldError(f"attributes.{name}", f"must be <= {high:g}, got {value!r}"))
+    return errors
+
+
+def _may_update(request: Request) -> bool:
+    principal = getattr(request.state, "principal", None)
+    return principal is not None and LEADS_UPDATE in principal.permissions
+
+
+def _etag(value: str | None) -> str | None:
+    return None if value is None else value.strip().removeprefix("W/").strip('"')
+
+
+def conflict_reason(lead_id: str, if_match: str | None = None) -> str:
+    """The 409 reason of a ``lead_id`` stored with other content."""
+    stale = " (If-Match does not name the stored version)" if if_match else ""
+    return (
+        f"lead {lead_id!r} is already stored with different content{stale}: to replace it, send "
+        "If-Match: <content hash of the stored version> (the ETag of GET /v1/leads/{id}), or ?update=true "
+        "with a key whose role may update leads (admin, revops)"
+    )
+
+
+def conflicts(
+    lg: AppState, leads: list[Lead], *, update: bool, if_match: str | None = None
+) -> dict[str, str]:
+    """``lead_id -> 409 reason`` for each lead stored with different content that the caller may not replace."""
+    if update or not leads:
+        return {}
+    with lg.engine.connect() as conn:
+        stored = store.existing_lead_hashes(conn, sorted({lead.lead_id for lead in leads}))
+    if not stored:
+        return {}
+    out: dict[str, str] = {}
+    expected = _etag(if_match)
+    for lead in leads:
+        old = stored.get(lead.lead_id)
+        if old is None or old == expected or lead.lead_id in out:
+            continue
+        if lead_row(lead, None)["content_hash"] != old:
+            out[lead.lead_id] = conflict_reason(lead.lead_id, if_match)
+    return out
+
+
 OUT_OF_RANGE_HEADER = "Leadgate-Out-Of-Range"
 """Response header of ``POST /v1/leads``: ``true`` when a feature of the lead is outside the model's training
 range (a category never seen, a number outside [min, max]); the decision's confidence already reflects it."""
@@ -71,21 +132,35 @@ range (a category never seen, a number outside [min, max]); the decision's confi
     summary="Validate, store and qualify one lead",
     dependencies=[require(LEADS_WRITE)],
 )
-def post_lead(lead: Annotated[Lead, Body()], request: Request, response: Response) -> Decision:
+def post_lead(
+    lead: Annotated[Lead, Body()],
+    request: Request,
+    response: Response,
+    update: Annotated[bool, Query(description="replace a stored lead with different content")] = False,
+    if_match: Annotated[str | None, Header(description="content hash of the stored version")] = None,
+) -> Decision:
     """Validate the lead (``lead/v1``), store it, qualify it synchronously and return the decision.
 
     The decision carries its explanation inline; the ``Leadgate-Out-Of-Range`` header says whether a
-    feature fell outside the training range. Invalid input gets 422 with one ``{path, reason}`` per field
-    error and is kept in the dead-letter table.
+    feature fell outside the training range. Invalid input (including a value outside the mapping's
+    ``min``/``max``) gets 422 with one ``{path, reason}`` per field error and is kept in the dead-letter
+    table. A ``lead_id`` stored with different content gets 409 unless ``If-Match`` names the stored version
+    or ``?update=true`` comes from a role with ``leads:update`` (403 for ``?update=true`` without it).
     """
     lg = _state(request)
     bind_lead(lead.lead_id)
-    unusable = lg.qualifier.feature_set.type_errors(lead.attributes)
+    if update and not _may_update(request):
+        raise HTTPException(403, f"?update=true needs the {LEADS_UPDATE!r} permission (roles admin, revops)")
+    unusable = value_errors(lg, lead)
     if unusable:
         errors = [{"path": f"body.{e.path}", "reason": e.reason} for e in unusable]
         lg.dead_letter(request.url.path, lead.model_dump(mode="json"), errors)
         log.info("lead refused: %d unusable attributes", len(errors))
         raise HTTPException(422, errors)
+    conflict = conflicts(lg, [lead], update=update, if_match=if_match)
+    if conflict:
+        log.info("lead refused: stored with different content")
+        raise HTTPException(409, conflict[lead.lead_id])
     decisions, flags = qualify_leads_flagged(lg.engine, lg.qualifier, [lead], explain="all")
     lg.count_out_of_range(flags)
     response.headers[OUT_OF_RANGE_HEADER] = "true" if flags[0] else "false"
@@ -103,13 +178,21 @@ def post_lead(lead: Annotated[Lead, Body()], request: Request, response: Respons
     summary="Validate, store and qualify a batch of leads",
     dependencies=[require(LEADS_WRITE)],
 )
-def post_batch(batch: BatchIn, request: Request) -> BatchOut:
+def post_batch(
+    batch: BatchIn,
+    request: Request,
+    update: Annotated[bool, Query(description="replace stored leads with different content")] = False,
+) -> BatchOut:
     """Qualify every valid lead of the batch; invalid ones are reported per item and dead-lettered.
 
     Explanations of routed leads are computed inline, the others on first request.
-    Returns 413 when the batch has more than ``LEADGATE_MAX_BATCH_LEADS`` leads.
+    Returns 413 when the batch has more than ``LEADGATE_MAX_BATCH_LEADS`` leads. A lead stored with
+    different content is reported as its item with ``status`` 409 (and not stored) unless ``?update=true``
+    comes from a role with ``leads:update``.
     """
     lg = _state(request)
+    if update and not _may_update(request):
+        raise HTTPException(403, f"?update=true needs the {LEADS_UPDATE!r} permission (roles admin, revops)")
     if len(batch.leads) > lg.settings.max_batch_leads:
         raise HTTPException(
             413, f"batch of {len(batch.leads)} leads is over the limit of {lg.settings.max_batch_leads}"
@@ -119,7 +202,7 @@ def post_batch(batch: BatchIn, request: Request) -> BatchOut:
     for i, raw in enumerate(batch.leads):
         try:
             lead = Lead.model_validate(raw)
-            unusable = lg.qualifier.feature_set.type_errors(lead.attributes)
+            unusable = value_errors(lg, lead)
             if unusable:
                 raise ContractError("lead/v1", unusable)
             valid.append((i, lead))
@@ -134,6 +217,18 @@ def post_batch(batch: BatchIn, request: Request) -> BatchOut:
                 lead_id=raw.get("lead_id") if isinstance(raw.get("lead_id"), str) else None,
                 errors=errors,
             )
+    conflict = conflicts(lg, [lead for _, lead in valid], update=update)
+    if conflict:
+        for i, lead in valid:
+            if lead.lead_id in conflict:
+                reason = conflict[lead.lead_id]
+                items[i] = BatchItem(
+                    index=i,
+                    lead_id=lead.lead_id,
+                    status=409,
+                    errors=[{"path": f"body.leads.{i}.lead_id", "reason": reason}],
+                )
+        valid = [(i, lead) for i, lead in valid if lead.lead_id not in conflict]
     flags: list[bool] = []
     if valid:
         decisions, flags = qualify_leads_flagged(
@@ -157,14 +252,17 @@ def post_batch(batch: BatchIn, request: Request) -> BatchOut:
 
 
 @router.get("/{lead_id}", response_model=Lead, summary="A stored lead", dependencies=[require(LEADS_READ)])
-def get_lead(lead_id: str, request: Request) -> Lead:
-    """The stored ``lead/v1`` record; 404 if unknown."""
+def get_lead(lead_id: str, request: Request, response: Response) -> Lead:
+    """The stored ``lead/v1`` record; 404 if unknown. Its ``ETag`` is the content hash ``If-Match`` takes."""
     lg = _state(request)
     bind_lead(lead_id)
     with lg.engine.connect() as conn:
         data = store.get_lead(conn, lead_id)
+        stored = store.existing_lead_hashes(conn, [lead_id]) if data is not None else {}
     if data is None:
         raise HTTPException(404, f"lead {lead_id!r} not found")
+    if lead_id in stored:
+        response.headers["ETag"] = f'"{stored[lead_id]}"'
     return Lead.model_validate(data)
 
 

@@ -68,6 +68,32 @@ def load_feature_set_default() -> FeatureSet:
     return load_feature_set(default_path("features.yaml"))
 
 
+Bounds = dict[str, tuple[float | None, float | None]]
+"""Inclusive ``(min, max)`` of each pre-decision attribute whose mapping declares one."""
+
+
+def load_attribute_bounds(settings: Settings) -> Bounds:
+    """The ``min``/``max`` of the pre-decision columns of the served mapping: the project's, else the shipped one.
+
+    The API checks them as the CSV mapping does (a negative visit count is refused by both).
+    """
+    from leadgate.ingest import load_mapping
+
+    if settings.project is not None:
+        from leadgate.project import find_project, read_project
+
+        found = find_project(settings.project, None)
+        assert found is not None
+        path = read_project(found).mapping_path
+    else:
+        path = default_path("mapping.yaml")
+    return {
+        spec.field: (spec.min, spec.max)
+        for spec in load_mapping(path).columns.values()
+        if spec.stage == "pre_decision" and (spec.min is not None or spec.max is not None)
+    }
+
+
 def no_chat(settings: Settings, engine: Engine, qualifier: Qualifier) -> ChatService[Any] | None:
     """The default ``ChatFactory`` until the dialogue engine is wired: no chat (its endpoints answer 503)."""
     return None
@@ -82,6 +108,8 @@ class AppState:
         chat: the chat service, or None when the chat assistant is not configured (chat endpoints 503).
         rate_limits: per-IP and per-conversation limits of the public chat endpoints (default: from
             ``settings``, in memory).
+        attribute_bounds: the mapping's ``min``/``max`` per pre-decision attribute (``load_attribute_bounds``),
+            checked by ``POST /v1/leads`` and the batch route.
     """
 
     settings: Settings
@@ -89,11 +117,13 @@ class AppState:
     qualifier: Qualifier
     chat: ChatService[Any] | None = None
     rate_limits: RateLimits = field(init=False)
+    attribute_bounds: Bounds = field(init=False)
     scored: int = field(init=False, default=0)
     out_of_range: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.rate_limits = RateLimits.from_settings(self.settings)
+        self.attribute_bounds = load_attribute_bounds(self.settings)
         self._counts_lock = threading.Lock()
 
     @classmethod
@@ -129,7 +159,8 @@ class AppState:
             "import_run_id": None,
             "row_number": None,
             "record": record.decode(),
-            "reason": "; ".join(f"{e['path']}: {e['reason']}" for e in errors),
+            # a path may hold the refused NUL (an attribute name): PostgreSQL text cannot store it
+            "reason": "; ".join(f"{e['path']}: {e['reason']}" for e in errors).replace("\x00", "\\x00"),
             "errors": orjson.dumps(errors).decode(),
             "created_at": store.utcnow(),
         }

@@ -10,12 +10,36 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, Strict, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from leadgate.contracts.errors import ContractError
 
 Scalar = str | int | float | bool | None
 """A single attribute value (the Python type)."""
+
+UNSTORABLE_REASON = "must not contain NUL characters (\\x00)"
+"""Reason given for a string PostgreSQL cannot store (SQLite refuses it the same way, for one contract)."""
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError("unstorable_text", UNSTORABLE_REASON)
+    return value
+
+
+Storable = AfterValidator(_storable)
+"""Refuses strings with NUL characters (PostgreSQL text and JSON cannot hold them; unpaired surrogates are
+already refused by pydantic's ``str``). Add it to every string type of input that gets stored."""
 
 # The validated form of ``Scalar``: strict types tried left to right, commonest first (no coercion:
 # "1" stays a string, 1 stays an int, True stays a bool); 64-bit integers, finite floats, strings of at
@@ -27,8 +51,9 @@ ScalarIn = Annotated[
     | Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
     | Annotated[float, Strict(), Field(allow_inf_nan=False)],
     Field(union_mode="left_to_right"),
+    Storable,
 ]
-_AttrName = Annotated[str, Field(min_length=1, max_length=128)]
+_AttrName = Annotated[str, Field(min_length=1, max_length=128), Storable]
 Attributes = dict[_AttrName, ScalarIn]
 
 LeadId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]
@@ -48,8 +73,8 @@ class RawLead(BaseModel):
 
     model_config = _FROZEN
     schema_version: Literal["raw_lead/v1"] = "raw_lead/v1"
-    source: Annotated[str, Field(min_length=1, max_length=64)]
-    external_id: str | None = None
+    source: Annotated[str, Field(min_length=1, max_length=64), Storable]
+    external_id: Annotated[str, Storable] | None = None
     payload: dict[str, Any]
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
@@ -79,16 +104,16 @@ class Lead(BaseModel):
     model_config = _FROZEN
     schema_version: Literal["lead/v1"] = "lead/v1"
     lead_id: LeadId
-    source: Annotated[str, Field(min_length=1, max_length=64)] = "api"
+    source: Annotated[str, Field(min_length=1, max_length=64), Storable] = "api"
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    email: EmailStr | None = None
-    first_name: Annotated[str, Field(max_length=200)] | None = None
-    last_name: Annotated[str, Field(max_length=200)] | None = None
-    company: Annotated[str, Field(max_length=300)] | None = None
-    title: Annotated[str, Field(max_length=300)] | None = None
-    country: Annotated[str, Field(max_length=100)] | None = None
-    city: Annotated[str, Field(max_length=100)] | None = None
-    phone: Annotated[str, Field(max_length=40)] | None = None
+    email: Annotated[EmailStr, Storable] | None = None
+    first_name: Annotated[str, Field(max_length=200), Storable] | None = None
+    last_name: Annotated[str, Field(max_length=200), Storable] | None = None
+    company: Annotated[str, Field(max_length=300), Storable] | None = None
+    title: Annotated[str, Field(max_length=300), Storable] | None = None
+    country: Annotated[str, Field(max_length=100), Storable] | None = None
+    city: Annotated[str, Field(max_length=100), Storable] | None = None
+    phone: Annotated[str, Field(max_length=40), Storable] | None = None
     attributes: Attributes = Field(default_factory=dict)
     post_decision: Attributes = Field(default_factory=dict)
     outcome: Outcome | None = None

@@ -3,19 +3,21 @@
 A stub until staff identities and object-level checks arrive (issue 8, items 3 and 4): it says which role
 may call which kind of route, nothing about which objects.
 
-=================  ===========  ==========  ==============  ================
-role               leads:write  leads:read  decisions:read  handoffs:handle
-=================  ===========  ==========  ==============  ================
-``admin``          yes          yes         yes             yes
-``revops``         yes          yes         yes             no
-``sales_manager``  no           yes         yes             yes
-``sales_rep``      no           no          no              yes
-``reviewer``       no           no          no              no
-``analyst``        no           yes         yes             no
-``integration``    yes          no          no              no
-=================  ===========  ==========  ==============  ================
+=================  ===========  ============  ==========  ==============  ================
+role               leads:write  leads:update  leads:read  decisions:read  handoffs:handle
+=================  ===========  ============  ==========  ==============  ================
+``admin``          yes          yes           yes         yes             yes
+``revops``         yes          yes           yes         yes             no
+``sales_manager``  no           no            yes         yes             yes
+``sales_rep``      no           no            no          no              yes
+``reviewer``       no           no            no          no              no
+``analyst``        no           no            yes         yes             no
+``integration``    yes          no            no          no              no
+=================  ===========  ============  ==========  ==============  ================
 
-``leads:write`` is ``POST /v1/leads`` and ``/v1/leads/batch``; ``leads:read`` is ``GET /v1/leads/{id}``;
+``leads:write`` is ``POST /v1/leads`` and ``/v1/leads/batch``; ``leads:update`` lets those routes replace a
+stored lead with different content by ``?update=true`` (without it, or an ``If-Match`` of the stored version,
+409); ``leads:read`` is ``GET /v1/leads/{id}``;
 ``decisions:read`` is ``GET /v1/leads/{id}/decision``; ``handoffs:handle`` is every ``/v1/handoffs`` route.
 ``integration`` is meant for API keys of other systems (a CRM, a web form backend) that only submit leads.
 """
@@ -26,16 +28,17 @@ from typing import Final, Literal
 
 from leadgate.errors import LeadgateError
 
-Permission = Literal["leads:write", "leads:read", "decisions:read", "handoffs:handle"]
+Permission = Literal["leads:write", "leads:update", "leads:read", "decisions:read", "handoffs:handle"]
 
 LEADS_WRITE: Final[Permission] = "leads:write"
+LEADS_UPDATE: Final[Permission] = "leads:update"
 LEADS_READ: Final[Permission] = "leads:read"
 DECISIONS_READ: Final[Permission] = "decisions:read"
 HANDOFFS: Final[Permission] = "handoffs:handle"
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
-    "admin": frozenset({LEADS_WRITE, LEADS_READ, DECISIONS_READ, HANDOFFS}),
-    "revops": frozenset({LEADS_WRITE, LEADS_READ, DECISIONS_READ}),
+    "admin": frozenset({LEADS_WRITE, LEADS_UPDATE, LEADS_READ, DECISIONS_READ, HANDOFFS}),
+    "revops": frozenset({LEADS_WRITE, LEADS_UPDATE, LEADS_READ, DECISIONS_READ}),
     "sales_manager": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS}),
     "sales_rep": frozenset({HANDOFFS}),
     "reviewer": frozenset(),
