@@ -256,6 +256,8 @@ def get_lead(lead_id: str, request: Request, response: Response) -> Lead:
     """The stored ``lead/v1`` record; 404 if unknown. Its ``ETag`` is the content hash ``If-Match`` takes."""
     lg = _state(request)
     bind_lead(lead_id)
+    if "\x00" in lead_id:  # no stored id holds one, and PostgreSQL cannot even compare it
+        raise HTTPException(404, f"lead {lead_id!r} not found")
     with lg.engine.connect() as conn:
         data = store.get_lead(conn, lead_id)
         stored = store.existing_lead_hashes(conn, [lead_id]) if data is not None else {}
@@ -280,7 +282,7 @@ def get_decision(lead_id: str, request: Request) -> Decision:
     """
     lg = _state(request)
     bind_lead(lead_id)
-    decision = latest_decision(lg.engine, lg.qualifier, lead_id)
+    decision = None if "\x00" in lead_id else latest_decision(lg.engine, lg.qualifier, lead_id)
     if decision is None:
         raise HTTPException(404, f"no decision for lead {lead_id!r}")
     return decision
