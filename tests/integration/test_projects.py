@@ -175,14 +175,7 @@ def test_too_many_rejected_rows_refuse_training_with_the_reasons(tmp_path: Path)
 
 def test_a_stage_flipped_to_pre_decision_is_recorded_and_shown(db_url: str, tmp_path: Path) -> None:
     """Bug: Tags flipped to pre_decision passed the leakage guard with no warning (AUC 0.973)."""
-    project = tmp_path / "xe"
-    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("Leads.csv"))
-    spec = (
-        (project / "leadgate.yaml")
-        .read_text(encoding="utf-8")
-        .replace("data: Leads.csv", f"data: {LEADS_CSV}")
-    )
-    (project / "leadgate.yaml").write_text(spec, encoding="utf-8")
+    project = _xeducation_copy(tmp_path, LEADS_CSV)
     url = db_url
     sample = _sample_xeducation(tmp_path, 30)
     run("import", str(sample), "--project", str(project), "--database-url", url)  # records mapping version 1
@@ -194,6 +187,15 @@ def test_a_stage_flipped_to_pre_decision_is_recorded_and_shown(db_url: str, tmp_
     printed = run("import", str(sample), "--project", str(project), "--database-url", url)
     assert "Tags: post_decision -> pre_decision (xeducation@1 -> xeducation@1)" in printed
     assert "still version 1: bump its version" in printed
+
+
+def _xeducation_copy(tmp_path: Path, data: Path) -> Path:
+    """A copy of the X Education project (without its CSV) whose ``data`` is ``data``, to edit freely."""
+    project = tmp_path / "xe"
+    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("Leads.csv"))
+    spec = (project / "leadgate.yaml").read_text(encoding="utf-8").replace("data: Leads.csv", f"data: {data}")
+    (project / "leadgate.yaml").write_text(spec, encoding="utf-8")
+    return project
 
 
 def _sample_xeducation(tmp_path: Path, n: int) -> Path:
@@ -226,13 +228,8 @@ def test_without_fit_rules_the_fallback_reads_no_column_and_says_so(db_url: str,
 
 def test_evaluate_shows_a_flipped_stage_and_flags_the_leak(db_url: str, tmp_path: Path) -> None:
     """Tags flipped to pre_decision and used as a feature: evaluate names the change and the leak."""
-    project = tmp_path / "xe"
-    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("Leads.csv"))
     sample = _sample_xeducation(tmp_path, 3000)
-    spec = (
-        (project / "leadgate.yaml").read_text(encoding="utf-8").replace("data: Leads.csv", f"data: {sample}")
-    )
-    (project / "leadgate.yaml").write_text(spec, encoding="utf-8")
+    project = _xeducation_copy(tmp_path, sample)
     url = db_url
     run("import", str(sample), "--project", str(project), "--database-url", url)  # records mapping version 1
     mapping = (project / "mapping.yaml").read_text(encoding="utf-8")
@@ -264,14 +261,7 @@ def test_train_can_be_limited_to_some_candidates(db_url: str, tmp_path: Path) ->
 
 def test_label_values_the_mapping_does_not_declare_are_named(tmp_path: Path) -> None:
     """Bug: a yes/no label read with the wrong spellings became all positive; now train names the values."""
-    project = tmp_path / "xe"
-    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("Leads.csv"))
-    spec = (
-        (project / "leadgate.yaml")
-        .read_text(encoding="utf-8")
-        .replace("data: Leads.csv", f"data: {LEADS_CSV}")
-    )
-    (project / "leadgate.yaml").write_text(spec, encoding="utf-8")
+    project = _xeducation_copy(tmp_path, LEADS_CSV)
     mapping = (
         (project / "mapping.yaml")
         .read_text(encoding="utf-8")
