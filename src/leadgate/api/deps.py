@@ -65,11 +65,16 @@ class Principal:
     """Who is calling.
 
     Attributes:
-        kind: ``api_key`` or ``staff_token`` (the shared handoff token).
-        name: the key's name, or ``staff`` for the staff token.
-        role: the key's role; None for the staff token.
-        key_prefix: the key's lookup prefix; None for the staff token.
+        kind: ``api_key``, ``session`` (a signed-in staff member) or ``staff_token`` (the shared handoff
+            token, until staff accounts replace it).
+        name: the key's name, the staff member's email, or ``staff`` for the staff token.
+        role: the key's or staff member's role; None for the staff token.
+        key_prefix: the key's lookup prefix; None otherwise.
         permissions: what the caller may do (``leadgate.governance.roles``).
+        subject: stable id of the caller for audit records and ownership: ``key:<prefix>``,
+            ``user:<id>`` or ``staff``.
+        rep_id: the sales rep this caller is (the id leads and conversations are assigned to, see
+            ``leads.owner``), or None when the caller is not a rep.
     """
 
     kind: str
@@ -77,6 +82,8 @@ class Principal:
     role: str | None
     key_prefix: str | None
     permissions: frozenset[Permission]
+    subject: str = ""
+    rep_id: str | None = None
 
 
 def index_routes(app: FastAPI) -> dict[int, str | None]:
@@ -129,7 +136,9 @@ def _principal(request: Request, path: str | None) -> Principal:
         if api_keys.needs_touch(key):
             with write_lock(lg.engine), lg.engine.begin() as conn:
                 api_keys.touch_key(conn, key.id)
-        return Principal("api_key", key.name, key.role, key.prefix, permissions(key.role))
+        return Principal(
+            "api_key", key.name, key.role, key.prefix, permissions(key.role), subject=f"key:{key.prefix}"
+        )
     if path is not None and (path == STAFF_TOKEN_ROUTES or path.startswith(STAFF_TOKEN_ROUTES + "/")):
         expected = lg.settings.staff_token
         if not expected:
@@ -138,7 +147,7 @@ def _principal(request: Request, path: str | None) -> Principal:
                 "staff token not configured: set LEADGATE_STAFF_TOKEN, or send an API key whose role handles handoffs",
             )
         if hmac.compare_digest(token.encode(), expected.encode()):
-            return Principal("staff_token", "staff", None, None, frozenset({HANDOFFS}))
+            return Principal("staff_token", "staff", None, None, frozenset({HANDOFFS}), subject="staff")
     raise _unauthorized("missing or wrong credentials")
 
 
