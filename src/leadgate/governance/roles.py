@@ -28,22 +28,48 @@ from typing import Final, Literal
 
 from leadgate.errors import LeadgateError
 
-Permission = Literal["leads:write", "leads:update", "leads:read", "decisions:read", "handoffs:handle"]
+Permission = Literal[
+    "leads:write",
+    "leads:update",
+    "leads:read",
+    "decisions:read",
+    "handoffs:handle",
+    "privacy:erase",
+    "privacy:export",
+    "consent:write",
+    "audit:read",
+]
 
 LEADS_WRITE: Final[Permission] = "leads:write"
 LEADS_UPDATE: Final[Permission] = "leads:update"
 LEADS_READ: Final[Permission] = "leads:read"
 DECISIONS_READ: Final[Permission] = "decisions:read"
 HANDOFFS: Final[Permission] = "handoffs:handle"
+PRIVACY_ERASE: Final[Permission] = "privacy:erase"
+PRIVACY_EXPORT: Final[Permission] = "privacy:export"
+CONSENT_WRITE: Final[Permission] = "consent:write"
+AUDIT_READ: Final[Permission] = "audit:read"
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
-    "admin": frozenset({LEADS_WRITE, LEADS_UPDATE, LEADS_READ, DECISIONS_READ, HANDOFFS}),
-    "revops": frozenset({LEADS_WRITE, LEADS_UPDATE, LEADS_READ, DECISIONS_READ}),
+    "admin": frozenset(
+        {
+            LEADS_WRITE,
+            LEADS_UPDATE,
+            LEADS_READ,
+            DECISIONS_READ,
+            HANDOFFS,
+            PRIVACY_ERASE,
+            PRIVACY_EXPORT,
+            CONSENT_WRITE,
+            AUDIT_READ,
+        }
+    ),
+    "revops": frozenset({LEADS_WRITE, LEADS_UPDATE, LEADS_READ, DECISIONS_READ, CONSENT_WRITE, AUDIT_READ}),
     "sales_manager": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS}),
     "sales_rep": frozenset({HANDOFFS}),
     "reviewer": frozenset(),
     "analyst": frozenset({LEADS_READ, DECISIONS_READ}),
-    "integration": frozenset({LEADS_WRITE}),
+    "integration": frozenset({LEADS_WRITE, CONSENT_WRITE}),
 }
 """Each role's permissions (the table of the module docstring)."""
 
