@@ -18,7 +18,14 @@ from tests.api.conversations_support import MakeChatApi, make_chat_api
 from leadgate.api.deps import PUBLIC_ROUTES
 from leadgate.db.store import DEAD, utcnow
 from leadgate.governance import api_keys
-from leadgate.governance.roles import DECISIONS_READ, LEADS_READ, LEADS_WRITE, ROLES, permissions
+from leadgate.governance.roles import (
+    CONSENT_WRITE,
+    DECISIONS_READ,
+    LEADS_READ,
+    LEADS_WRITE,
+    ROLES,
+    permissions,
+)
 
 __all__ = ["make_chat_api"]  # the fixture, imported for pytest
 
@@ -122,7 +129,7 @@ def test_each_role_gets_what_the_permission_table_allows(make_api: Callable[...,
             assert r.status_code == expected, (role, method, url, r.text)
             if expected == 403:
                 assert permission in r.json()["detail"] and role in r.json()["detail"]
-    assert permissions("integration") == {LEADS_WRITE}
+    assert permissions("integration") == {LEADS_WRITE, CONSENT_WRITE}
     assert {r for r in ROLES if LEADS_READ in permissions(r)} == {
         "admin",
         "revops",
