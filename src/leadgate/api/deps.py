@@ -9,9 +9,12 @@ fails for any that is not.
 Credentials: ``Authorization: Bearer <key>`` with a service API key (``leadgate keys create``, see
 ``leadgate.governance.api_keys``), or, on the staff handoff routes only, the shared
 ``LEADGATE_STAFF_TOKEN`` (until staff accounts replace it). Answers: 401 (with ``WWW-Authenticate:
-Bearer``) for missing, malformed, unknown, expired or revoked credentials; 403 from ``require`` when the
-caller's role lacks the route's permission (``leadgate.governance.roles``); 503 on a handoff route when a
-non-key bearer is sent and no staff token is configured.
+Bearer``) for missing, malformed, unknown, expired or revoked credentials; 403 when the caller's role lacks
+the permission the route needs in ``leadgate.governance.roles.ROUTE_PERMISSIONS``, and for every caller on
+a protected route missing from that table (deny by default: a route gets a row there when it is written);
+503 on a handoff route when a non-key bearer is sent and no staff token is configured. ``require`` on a
+route states the same permission again where the route is written (it must agree with the table;
+``tests/api/test_roles.py`` checks that every role gets what the table says on every route).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from starlette.responses import JSONResponse
 from leadgate.api.state import AppState
 from leadgate.db.engine import write_lock
 from leadgate.governance import api_keys
-from leadgate.governance.roles import HANDOFFS, Permission, permissions
+from leadgate.governance.roles import CONVERSATIONS_READ, HANDOFFS, Permission, permissions, route_permission
 
 PUBLIC_ROUTES: Final[frozenset[str]] = frozenset(
     {
@@ -147,7 +150,9 @@ def _principal(request: Request, path: str | None) -> Principal:
                 "staff token not configured: set LEADGATE_STAFF_TOKEN, or send an API key whose role handles handoffs",
             )
         if hmac.compare_digest(token.encode(), expected.encode()):
-            return Principal("staff_token", "staff", None, None, frozenset({HANDOFFS}), subject="staff")
+            return Principal(
+                "staff_token", "staff", None, None, frozenset({HANDOFFS, CONVERSATIONS_READ}), subject="staff"
+            )
     raise _unauthorized("missing or wrong credentials")
 
 
@@ -157,7 +162,8 @@ def authenticate(request: Request) -> Principal | None:
     The principal is also kept in ``request.state.principal`` for ``require`` and the error handlers.
 
     Raises:
-        HTTPException: 401 for missing, malformed, unknown, expired or revoked credentials; 503 on a
+        HTTPException: 401 for missing, malformed, unknown, expired or revoked credentials; 403 when the
+            route's permission (``ROUTE_PERMISSIONS``) is not the caller's, or the route has none; 503 on a
             handoff route when a non-key bearer is sent and no staff token is configured.
     """
     path = route_path(request)
@@ -165,7 +171,19 @@ def authenticate(request: Request) -> Principal | None:
         return None
     principal = _principal(request, path)
     request.state.principal = principal
+    needed = route_permission(request.method, path)
+    if needed is None:
+        raise HTTPException(
+            403, f"{request.method} {path} has no entry in the permission table: denied to every caller"
+        )
+    if needed not in principal.permissions:
+        raise _forbidden(principal, needed)
     return principal
+
+
+def _forbidden(principal: Principal, permission: Permission) -> HTTPException:
+    who = f"role {principal.role!r}" if principal.role else "the staff token"
+    return HTTPException(403, f"{who} may not do this (needs {permission!r})")
 
 
 async def reject_anonymous(request: Request) -> JSONResponse | None:
@@ -226,7 +244,6 @@ def require(permission: Permission) -> params.Depends:
         if principal is None:  # a public route that asks for a permission: a mistake in the code
             raise _unauthorized("missing credentials: send Authorization: Bearer <API key>")
         if permission not in principal.permissions:
-            who = f"role {principal.role!r}" if principal.role else "the staff token"
-            raise HTTPException(403, f"{who} may not do this (needs {permission!r})")
+            raise _forbidden(principal, permission)
 
     return Depends(check)

@@ -58,6 +58,10 @@ Attributes = dict[_AttrName, ScalarIn]
 
 LeadId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]
 
+OwnerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@\-]*$")]
+"""The id of the sales rep a lead is assigned to (the rep ids of ``booking.yaml`` fit, as do CRM user ids and
+emails): a letter or digit, then letters, digits and ``. _ : @ -``; at most 128 characters."""
+
 _FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
@@ -95,6 +99,10 @@ class Lead(BaseModel):
         source: channel the lead came from.
         received_at: arrival time (UTC); the decision time features are computed for.
         email, first_name, last_name, company, title, country, city, phone: contact fields, all optional.
+        owner: the sales rep (``OwnerId``) the lead is assigned to, when the sender knows it (a CRM export,
+            an API client); routing assigns it otherwise. Stored in ``leads.owner``, apart from the lead's
+            content: it is in neither ``input_hash`` nor ``content_hash``, and a lead sent again without
+            an owner keeps the one it has.
         attributes: pre-decision values known on arrival (mapped names, e.g. ``lead_origin``); the only
             values a feature set may read. Values are scalars; floats are finite.
         post_decision: values recorded after sales contact (e.g. rep tags); never fed to a model.
@@ -114,6 +122,7 @@ class Lead(BaseModel):
     country: Annotated[str, Field(max_length=100), Storable] | None = None
     city: Annotated[str, Field(max_length=100), Storable] | None = None
     phone: Annotated[str, Field(max_length=40), Storable] | None = None
+    owner: OwnerId | None = None
     attributes: Attributes = Field(default_factory=dict)
     post_decision: Attributes = Field(default_factory=dict)
     outcome: Outcome | None = None

@@ -3,7 +3,8 @@
 Tables:
     api_keys: one row per service key: its name, role, the short lookup ``prefix`` (unique), the sha256 of
         the whole key (the key itself is never stored), who created it and when, expiry, last use,
-        revocation, and ``rotated_from`` (the id of the key it replaced, for ``leadgate keys rotate``).
+        revocation, ``rotated_from`` (the id of the key it replaced, for ``leadgate keys rotate``) and
+        ``rep_id`` (the sales rep the key acts as, or None).
 """
 
 from __future__ import annotations
@@ -35,3 +36,5 @@ class ApiKeyRow(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     rotated_from: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    # the sales rep this key acts as (a rep's personal key; see ``leads.owner``), migration 0008
+    rep_id: Mapped[str | None] = mapped_column(String(128), nullable=True)

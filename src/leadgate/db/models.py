@@ -1,8 +1,8 @@
 """ORM tables. JSON payloads are stored as text written with orjson (portable and fast on both backends).
 
 Tables:
-    leads: one row per lead (unique ``lead_id``), the validated ``lead/v1`` JSON, its input hash and the
-        id of its latest decision.
+    leads: one row per lead (unique ``lead_id``), the validated ``lead/v1`` JSON, its input hash, the
+        id of its latest decision and its ``owner`` (the rep it is assigned to).
     dead_letters: rejected input with the original record and the reasons; never deleted automatically.
     import_runs: one row per file import, with the committed row offset used by ``--resume``.
     models, model_aliases: the model registry (artifact bytes, sha256, feature set, metrics; aliases).
@@ -55,6 +55,9 @@ class LeadRow(Base):
     import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"), nullable=True)
     # decision_id of the lead's latest decision (None until decided); see migration 0004.
     latest_decision_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # the sales rep (rep id) the lead is assigned to, or None; not part of ``data`` nor of either hash
+    # (an assignment, not the lead's content); migration 0008.
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
 
 
 class DeadLetterRow(Base):

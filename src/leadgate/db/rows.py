@@ -37,7 +37,9 @@ def lead_row(lead: LeadLike, run_id: int | None) -> dict[str, Any]:
     """The ``leads`` table row of a lead: its JSON document, input hash and content hash.
 
     ``content_hash`` covers the whole document except ``received_at``, so re-importing an identical
-    record is recognised as unchanged.
+    record is recognised as unchanged. ``owner`` is not part of the document: it goes to its own column
+    (an assignment, not content), so neither hash nor ``data`` changes with it and a lead that does not
+    set it hashes exactly as before the field existed.
 
     Args:
         lead: the lead or its record.
@@ -45,9 +47,11 @@ def lead_row(lead: LeadLike, run_id: int | None) -> dict[str, Any]:
 
     Returns:
         The row: ``lead_id``, ``source``, ``received_at``, ``input_hash`` and ``content_hash`` (sha256
-        hex), ``data`` (the JSON document) and ``import_run_id``.
+        hex), ``data`` (the JSON document), ``import_run_id`` and ``owner`` (None when the lead does not
+        set one; ``store.write_leads`` then keeps a stored owner).
     """
     doc = dict(as_record(lead))
+    owner = doc.pop("owner", None)
     received = doc.pop("received_at")
     content = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
     doc["received_at"] = received
@@ -59,6 +63,7 @@ def lead_row(lead: LeadLike, run_id: int | None) -> dict[str, Any]:
         "content_hash": hashlib.sha256(content).hexdigest(),
         "data": orjson.dumps(doc).decode(),
         "import_run_id": run_id,
+        "owner": owner,
     }
 
 

@@ -177,10 +177,14 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
     A row may carry ``latest_decision_id`` (the decision about to be appended for it): a new lead is
     then inserted already pointing at it, which saves rewriting the row in ``append_decisions``.
 
+    ``owner`` (the rep a lead is assigned to) is not content: a row whose ``owner`` is None never clears
+    a stored owner, and a row that sets one assigns the lead to it, also when the content is unchanged
+    (such a lead still counts as unchanged).
+
     Args:
         conn: open connection inside the caller's transaction.
         rows: dicts with ``lead_id, source, received_at, input_hash, content_hash, data, import_run_id``,
-            optionally ``latest_decision_id`` (all rows or none).
+            optionally ``owner`` and ``latest_decision_id`` (each in all rows or in none).
 
     Returns:
         ``(inserted, updated, unchanged)`` counts.
@@ -190,32 +194,58 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
     existing = existing_lead_hashes(conn, [r["lead_id"] for r in rows])
     new: dict[str, dict[str, Any]] = {}
     changed: list[dict[str, Any]] = []
+    assigned: list[tuple[str, str]] = []
     unchanged = 0
     for r in rows:
         stored = existing.get(r["lead_id"])
         if stored is None:
-            if r["lead_id"] in new:  # the same id twice in one batch: the later row wins
-                unchanged += new[r["lead_id"]]["content_hash"] == r["content_hash"]
+            earlier = new.get(r["lead_id"])
+            if earlier is not None:  # the same id twice in one batch: the later row wins
+                unchanged += earlier["content_hash"] == r["content_hash"]
+                if r.get("owner") is None and earlier.get("owner") is not None:
+                    r = {**r, "owner": earlier["owner"]}
             new[r["lead_id"]] = r
         elif stored != r["content_hash"]:
             changed.append(r)
         else:
             unchanged += 1
+            if r.get("owner") is not None:
+                assigned.append((r["lead_id"], r["owner"]))
     if new:
         bulk_insert(conn, LEADS, list(new.values()), on_conflict="lead_id")
     for r in changed:
-        conn.execute(
-            update(LEADS)
-            .where(LEADS.c.lead_id == r["lead_id"])
-            .values(
-                source=r["source"],
-                input_hash=r["input_hash"],
-                content_hash=r["content_hash"],
-                data=r["data"],
-                import_run_id=r["import_run_id"],
-            )
-        )
+        values = {
+            "source": r["source"],
+            "input_hash": r["input_hash"],
+            "content_hash": r["content_hash"],
+            "data": r["data"],
+            "import_run_id": r["import_run_id"],
+        }
+        if r.get("owner") is not None:
+            values["owner"] = r["owner"]
+        conn.execute(update(LEADS).where(LEADS.c.lead_id == r["lead_id"]).values(**values))
+    assign_owners(conn, assigned)
     return len(new), len(changed), unchanged
+
+
+def assign_owners(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
+    """Assign leads to reps: ``(lead_id, owner)`` pairs, applied in order (the last one wins).
+
+    A lead that already has that owner is only looked up, not rewritten; unknown lead ids are ignored.
+    """
+    if pairs:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        op = "IS NOT" if conn.dialect.name == "sqlite" else "IS DISTINCT FROM"
+        conn.exec_driver_sql(
+            f"UPDATE {LEADS.name} SET owner = {mark} WHERE lead_id = {mark} AND owner {op} {mark}",
+            [(owner, lead_id, owner) for lead_id, owner in pairs],
+        )
+
+
+def lead_owner(conn: Connection, lead_id: str) -> tuple[bool, str | None]:
+    """``(found, owner)`` of a stored lead: ``(False, None)`` when no lead has this id."""
+    row = conn.execute(select(LEADS.c.owner).where(LEADS.c.lead_id == lead_id)).first()
+    return (False, None) if row is None else (True, row[0])
 
 
 def set_latest_decisions(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
@@ -281,9 +311,14 @@ def write_explanations(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
 
 
 def get_lead(conn: Connection, lead_id: str) -> dict[str, Any] | None:
-    """The stored lead as its ``lead/v1`` dict, or None."""
-    row = conn.execute(select(LEADS.c.data).where(LEADS.c.lead_id == lead_id)).first()
-    return None if row is None else orjson.loads(row[0])
+    """The stored lead as its ``lead/v1`` dict (``owner`` from its column, when set), or None."""
+    row = conn.execute(select(LEADS.c.data, LEADS.c.owner).where(LEADS.c.lead_id == lead_id)).first()
+    if row is None:
+        return None
+    data: dict[str, Any] = orjson.loads(row[0])
+    if row[1] is not None:
+        data["owner"] = row[1]
+    return data
 
 
 def latest_decision(conn: Connection, lead_id: str) -> dict[str, Any] | None:

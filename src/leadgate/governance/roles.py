@@ -1,25 +1,64 @@
-"""Roles and the permissions each one has: the one table the API checks (``leadgate.api.deps``).
+"""Roles, what each may do, and what each route needs: the one permission table of leadgate.
 
-A stub until staff identities and object-level checks arrive (issue 8, items 3 and 4): it says which role
-may call which kind of route, nothing about which objects.
+Two tables, read together (``leadgate.api.deps.authenticate`` enforces both on every request):
 
-=================  ===========  ============  ==========  ==============  ================
-role               leads:write  leads:update  leads:read  decisions:read  handoffs:handle
-=================  ===========  ============  ==========  ==============  ================
-``admin``          yes          yes           yes         yes             yes
-``revops``         yes          yes           yes         yes             no
-``sales_manager``  no           no            yes         yes             yes
-``sales_rep``      no           no            no          no              yes
-``reviewer``       no           no            no          no              no
-``analyst``        no           no            yes         yes             no
-``integration``    yes          no            no          no              no
-=================  ===========  ============  ==========  ==============  ================
+``ROLE_PERMISSIONS`` -- each role's permissions, and ``ROLE_VIEWS`` -- which objects it sees:
 
-``leads:write`` is ``POST /v1/leads`` and ``/v1/leads/batch``; ``leads:update`` lets those routes replace a
-stored lead with different content by ``?update=true`` (without it, or an ``If-Match`` of the stored version,
-409); ``leads:read`` is ``GET /v1/leads/{id}``;
-``decisions:read`` is ``GET /v1/leads/{id}/decision``; ``handoffs:handle`` is every ``/v1/handoffs`` route.
-``integration`` is meant for API keys of other systems (a CRM, a web form backend) that only submit leads.
+=================  =====  ======  ======  =========  ========  =========  =======  =======  =======  ======  =====
+role               leads  leads   leads   decisions  handoffs  convers-   privacy  privacy  consent  audit   view
+                   write  update  read    read       handle    ations     erase    export   write    read
+                                                               read
+=================  =====  ======  ======  =========  ========  =========  =======  =======  =======  ======  =====
+``admin``          yes    yes     yes     yes        yes       yes        yes      yes      yes      yes     all
+``revops``         yes    yes     yes     yes        no        no         no       no       yes      yes     all
+``sales_manager``  no     no      yes     yes        yes       yes        no       no       no       no      all
+``sales_rep``      no     no      yes     yes        yes       yes        no       no       no       no      own
+``reviewer``       no     no      yes     yes        no        no         no       no       no       no      all
+``analyst``        no     no      yes     yes        no        no         no       no       no       no      masked
+``integration``    yes    no      no      no         no        no         no       no       yes      no      all
+=================  =====  ======  ======  =========  ========  =========  =======  =======  =======  ======  =====
+
+Views (object-level rules, applied by ``leadgate.governance.access``):
+
+* ``all``: every lead, decision, conversation and handoff.
+* ``own``: only objects whose ``owner`` is the caller's ``rep_id`` (``leads.owner``,
+  ``conversations.owner``; a decision belongs to its lead). Another rep's object answers 404, exactly like
+  an object that does not exist, so a rep cannot learn which ids exist (GitHub does the same for private
+  repositories; OWASP API Security Top 10 2023, API1 "Broken Object Level Authorization"). Lists are
+  filtered. A rep without a ``rep_id`` sees nothing.
+* ``masked``: every object, with personal fields masked (``leadgate.governance.access.mask_lead``).
+
+``sales_manager`` sees every rep's objects for now: teams arrive with the reps model of issue 9, and the
+view then becomes "own team".
+
+``ROUTE_PERMISSIONS`` -- the permission each protected route needs (method and full path template):
+
+=======================================================  ======================
+route                                                    permission
+=======================================================  ======================
+``POST /v1/leads``, ``POST /v1/leads/batch``             ``leads:write``
+(their ``?update=true``: replace a stored lead)          ``leads:update``
+``GET /v1/leads/{lead_id}``                              ``leads:read``
+``GET /v1/leads/{lead_id}/decision``                     ``decisions:read``
+``GET /v1/handoffs`` (the queue)                         ``handoffs:handle``
+``GET /v1/handoffs/{conversation_id}`` (the transcript)  ``conversations:read``
+``POST /v1/handoffs/{conversation_id}/messages``         ``handoffs:handle``
+``POST /v1/handoffs/{conversation_id}/close``            ``handoffs:handle``
+=======================================================  ======================
+
+A route that is neither public (``leadgate.api.deps.PUBLIC_ROUTES``) nor in ``ROUTE_PERMISSIONS``
+answers 403 to every caller (deny by default); ``tests/api/test_roles.py`` walks every route of the app
+against every role. ``privacy:*``, ``consent:write`` and ``audit:read`` are the names the privacy,
+consent and audit routes take; their rows join ``ROUTE_PERMISSIONS`` with those routes.
+
+``integration`` is for API keys of other systems (a CRM, a web-form backend) that submit leads and
+consent; a staff member cannot have it (``staff_roles``). ``reviewer`` reads leads and decisions (the
+human-in-the-loop review of ``review_required`` decisions); the review queue's routes come with it.
+
+Why a Python table and not Casbin: the role-to-permission part would be a Casbin ``p, role, perm`` CSV,
+no shorter than this dict, and the object rules (owner equals the caller's rep, masked fields) would move
+into matcher strings that mypy cannot check and that cannot express masking; a dict of ``Literal``
+permission names is checked by mypy, read in one screen, and needs no dependency.
 """
 
 from __future__ import annotations
@@ -34,6 +73,7 @@ Permission = Literal[
     "leads:read",
     "decisions:read",
     "handoffs:handle",
+    "conversations:read",
     "privacy:erase",
     "privacy:export",
     "consent:write",
@@ -45,10 +85,14 @@ LEADS_UPDATE: Final[Permission] = "leads:update"
 LEADS_READ: Final[Permission] = "leads:read"
 DECISIONS_READ: Final[Permission] = "decisions:read"
 HANDOFFS: Final[Permission] = "handoffs:handle"
+CONVERSATIONS_READ: Final[Permission] = "conversations:read"
 PRIVACY_ERASE: Final[Permission] = "privacy:erase"
 PRIVACY_EXPORT: Final[Permission] = "privacy:export"
 CONSENT_WRITE: Final[Permission] = "consent:write"
 AUDIT_READ: Final[Permission] = "audit:read"
+
+View = Literal["all", "own", "masked"]
+"""Which objects a role sees: every one, only its rep's (by ``owner``), or every one with personal fields masked."""
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
     "admin": frozenset(
@@ -58,6 +102,7 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
             LEADS_READ,
             DECISIONS_READ,
             HANDOFFS,
+            CONVERSATIONS_READ,
             PRIVACY_ERASE,
             PRIVACY_EXPORT,
             CONSENT_WRITE,
@@ -65,20 +110,46 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
         }
     ),
     "revops": frozenset({LEADS_WRITE, LEADS_UPDATE, LEADS_READ, DECISIONS_READ, CONSENT_WRITE, AUDIT_READ}),
-    "sales_manager": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS}),
-    "sales_rep": frozenset({HANDOFFS}),
-    "reviewer": frozenset(),
+    "sales_manager": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS, CONVERSATIONS_READ}),
+    "sales_rep": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS, CONVERSATIONS_READ}),
+    "reviewer": frozenset({LEADS_READ, DECISIONS_READ}),
     "analyst": frozenset({LEADS_READ, DECISIONS_READ}),
     "integration": frozenset({LEADS_WRITE, CONSENT_WRITE}),
 }
-"""Each role's permissions (the table of the module docstring)."""
+"""Each role's permissions (the first table of the module docstring)."""
+
+ROLE_VIEWS: Final[dict[str, View]] = {
+    "admin": "all",
+    "revops": "all",
+    "sales_manager": "all",
+    "sales_rep": "own",
+    "reviewer": "all",
+    "analyst": "masked",
+    "integration": "all",
+}
+"""Which objects each role sees (the ``view`` column of the module docstring)."""
+
+ROUTE_PERMISSIONS: Final[dict[tuple[str, str], Permission]] = {
+    ("POST", "/v1/leads"): LEADS_WRITE,
+    ("POST", "/v1/leads/batch"): LEADS_WRITE,
+    ("GET", "/v1/leads/{lead_id}"): LEADS_READ,
+    ("GET", "/v1/leads/{lead_id}/decision"): DECISIONS_READ,
+    ("GET", "/v1/handoffs"): HANDOFFS,
+    ("GET", "/v1/handoffs/{conversation_id}"): CONVERSATIONS_READ,
+    ("POST", "/v1/handoffs/{conversation_id}/messages"): HANDOFFS,
+    ("POST", "/v1/handoffs/{conversation_id}/close"): HANDOFFS,
+}
+"""``(HTTP method, full path template) -> permission`` of every protected route (the second table)."""
 
 ROLES: Final[tuple[str, ...]] = tuple(ROLE_PERMISSIONS)
 """The valid role names, in the order of the table."""
 
+API_KEY_ONLY_ROLES: Final[frozenset[str]] = frozenset({"integration"})
+"""Roles only an API key can have (another system, not a person)."""
+
 
 class UnknownRoleError(LeadgateError, ValueError):
-    """A role name that is not one of ``ROLES``."""
+    """A role name that is not one of ``ROLES`` (or not one a staff member may have)."""
 
 
 def check_role(role: str) -> str:
@@ -92,6 +163,46 @@ def check_role(role: str) -> str:
     return role
 
 
+def staff_roles() -> tuple[str, ...]:
+    """The roles a staff member (a person with a sign-in) may have: every role but ``API_KEY_ONLY_ROLES``."""
+    return tuple(r for r in ROLES if r not in API_KEY_ONLY_ROLES)
+
+
+def check_staff_role(role: str) -> str:
+    """``role`` if a staff member may have it.
+
+    Raises:
+        UnknownRoleError: not a known role, or an API-key-only role such as ``integration``.
+    """
+    check_role(role)
+    if role in API_KEY_ONLY_ROLES:
+        raise UnknownRoleError(
+            f"role {role!r} is for API keys of other systems only: use one of {', '.join(staff_roles())}"
+        )
+    return role
+
+
 def permissions(role: str) -> frozenset[Permission]:
     """The permissions of ``role`` (empty for an unknown role, so a stale row grants nothing)."""
     return ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def view(role: str | None) -> View:
+    """Which objects ``role`` sees; ``own`` (the narrowest that still shows something) for an unknown role.
+
+    None (the shared staff token, until staff accounts replace it) sees ``all``, as it always did.
+    """
+    if role is None:
+        return "all"
+    return ROLE_VIEWS.get(role, "own")
+
+
+def route_permission(method: str, path: str | None) -> Permission | None:
+    """The permission route ``method path`` needs, or None when the route is not in ``ROUTE_PERMISSIONS``.
+
+    ``HEAD`` is looked up as ``GET``.
+    """
+    if path is None:
+        return None
+    method = method.upper()
+    return ROUTE_PERMISSIONS.get(("GET" if method == "HEAD" else method, path))

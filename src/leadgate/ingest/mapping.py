@@ -66,7 +66,9 @@ __all__ = [
 
 Stage = Literal["pre_decision", "post_decision", "label", "id"]
 ColumnType = Literal["string", "category", "number", "integer", "boolean", "datetime"]
-LeadField = Literal["email", "first_name", "last_name", "company", "title", "country", "city", "phone"]
+LeadField = Literal[
+    "email", "first_name", "last_name", "company", "title", "country", "city", "phone", "owner"
+]
 
 
 class MappingError(YamlError):
@@ -125,7 +127,9 @@ class ColumnSpec(BaseModel):
             (stored as the ISO-8601 UTC string ``YYYY-MM-DDTHH:MM:SSZ``, fractions of a second dropped).
         transform: optional text transform applied before storing (``lower``, ``upper``).
         min, max: inclusive numeric bounds; a value outside them rejects the row.
-        lead_field: also copy the value to this top-level ``Lead`` field (e.g. ``country``).
+        lead_field: also copy the value to this top-level ``Lead`` field (e.g. ``country``). ``owner``
+            assigns the lead to the sales rep the column names (a CRM's lead owner); such a column must be
+            ``post_decision`` (an assignment is made after qualification, and no model may learn from it).
         required: a missing value rejects the row.
         missing_values: this column's "no value" cells (replace the mapping-wide list).
         true_values, false_values: this boolean column's spellings (replace the mapping-wide lists;
@@ -179,6 +183,11 @@ class ColumnSpec(BaseModel):
             raise ValueError(f"timezone/format apply only to datetime columns (type: {self.type})")
         if self.type == "datetime" and self.stage in ("label", "id"):
             raise ValueError(f"a datetime column cannot have stage {self.stage!r}")
+        if self.lead_field == "owner" and self.stage != "post_decision":
+            raise ValueError(
+                f"a column with lead_field: owner must have stage: post_decision (it has stage: {self.stage}): "
+                "a lead's owner is assigned after qualification, so no model may learn from it"
+            )
         return self
 
 
