@@ -48,6 +48,12 @@ def keys_create(
     created_by: Annotated[
         str | None, typer.Option("--created-by", help="Who asks for it (default: your user name).")
     ] = None,
+    rep_id: Annotated[
+        str | None,
+        typer.Option(
+            "--rep-id", help="The sales rep the key acts as (a sales_rep key sees only that rep's leads)."
+        ),
+    ] = None,
     database_url: DbUrl = None,
 ) -> None:
     """Create a key and print it once."""
@@ -61,14 +67,22 @@ def keys_create(
     try:
         with write_lock(engine), engine.begin() as conn:
             key, row = create_key(
-                conn, name=name, role=role, created_by=created_by or _whoami(), expires_in=expires_in
+                conn,
+                name=name,
+                role=role,
+                created_by=created_by or _whoami(),
+                expires_in=expires_in,
+                rep_id=rep_id,
             )
     finally:
         engine.dispose()
+    rep = f", rep {row.rep_id}" if row.rep_id else ""
     console.print(
-        f"created key {row.prefix} ({row.name}, role {row.role}, expires {_when(row.expires_at)}):",
+        f"created key {row.prefix} ({row.name}, role {row.role}{rep}, expires {_when(row.expires_at)}):",
         highlight=False,
     )
+    if row.role == "sales_rep" and row.rep_id is None:
+        console.print("note: a sales_rep key without --rep-id sees no lead or conversation", highlight=False)
     _show_once(key)
 
 
@@ -85,13 +99,25 @@ def keys_list(database_url: DbUrl = None) -> None:
     finally:
         engine.dispose()
     table = Table(title="API keys")
-    for col in ("prefix", "name", "role", "status", "created", "by", "expires", "last used", "revoked"):
+    for col in (
+        "prefix",
+        "name",
+        "role",
+        "rep",
+        "status",
+        "created",
+        "by",
+        "expires",
+        "last used",
+        "revoked",
+    ):
         table.add_column(col, no_wrap=col in ("prefix", "role", "status"))
     for r in rows:
         table.add_row(
             r.prefix,
             r.name,
             r.role,
+            r.rep_id or "-",
             r.status(),
             _when(r.created_at),
             r.created_by,

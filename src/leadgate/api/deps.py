@@ -140,7 +140,13 @@ def _principal(request: Request, path: str | None) -> Principal:
             with write_lock(lg.engine), lg.engine.begin() as conn:
                 api_keys.touch_key(conn, key.id)
         return Principal(
-            "api_key", key.name, key.role, key.prefix, permissions(key.role), subject=f"key:{key.prefix}"
+            "api_key",
+            key.name,
+            key.role,
+            key.prefix,
+            permissions(key.role),
+            subject=f"key:{key.prefix}",
+            rep_id=key.rep_id,
         )
     if path is not None and (path == STAFF_TOKEN_ROUTES or path.startswith(STAFF_TOKEN_ROUTES + "/")):
         expected = lg.settings.staff_token

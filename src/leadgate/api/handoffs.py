@@ -2,24 +2,30 @@
 
 The handoff queue (conversations the assistant handed to a person) with transcript and slots, staff
 replies and closing. Every call needs ``Authorization: Bearer`` with ``LEADGATE_STAFF_TOKEN`` or an API key
-whose role has ``handoffs:handle`` (``leadgate.api.deps``): 401 without or with wrong credentials, 403 for a
-key whose role may not handle handoffs, 503 for a non-key bearer when no staff token is configured.
+whose role has ``handoffs:handle`` (the transcript: ``conversations:read``; ``leadgate.api.deps``): 401
+without or with wrong credentials, 403 for a key whose role may not, 503 for a non-key bearer when no
+staff token is configured. Object rules (``leadgate.api.access``): a ``sales_rep`` gets only the
+conversations assigned to it (``conversations.owner``): the queue is filtered, any other id answers 404.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from leadgate.api.access import scope
 from leadgate.api.conversations import Chat, call_service, too_long
 from leadgate.api.deps import require
 from leadgate.chat.service import ChatMessage, HandoffDetail, HandoffSummary
 from leadgate.contracts.lead import Storable
-from leadgate.governance.roles import HANDOFFS
+from leadgate.governance.access import Scope
+from leadgate.governance.roles import CONVERSATIONS_READ, HANDOFFS
 
-router = APIRouter(prefix="/v1/handoffs", tags=["handoffs"], dependencies=[require(HANDOFFS)])
+router = APIRouter(prefix="/v1/handoffs", tags=["handoffs"])
+
+Seen = Annotated[Scope, Depends(scope)]
 
 
 class HandoffQueue(BaseModel):
@@ -54,36 +60,60 @@ class Closed(BaseModel):
     status: str
 
 
-@router.get("", response_model=HandoffQueue, summary="The handoff queue")
-async def handoff_queue(chat: Chat, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> HandoffQueue:
-    """Conversations waiting for a person (status ``handoff``), oldest handoff first, with slots and last message."""
-    return HandoffQueue(handoffs=await call_service(chat.handoffs, limit))
+@router.get("", response_model=HandoffQueue, summary="The handoff queue", dependencies=[require(HANDOFFS)])
+async def handoff_queue(
+    chat: Chat, seen: Seen, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> HandoffQueue:
+    """Conversations waiting for a person (status ``handoff``), oldest handoff first.
+
+    Each with its slots and last message; a ``sales_rep`` gets only those assigned to it.
+    """
+    return HandoffQueue(handoffs=await call_service(chat.handoffs, limit, seen))
 
 
-@router.get("/{conversation_id}", response_model=HandoffDetail, summary="One handoff with its transcript")
-async def handoff(conversation_id: str, chat: Chat) -> HandoffDetail:
-    """The full transcript, events, slots and lead and decision ids; 404 unless handed off."""
-    return await call_service(chat.handoff, conversation_id)
+@router.get(
+    "/{conversation_id}",
+    response_model=HandoffDetail,
+    summary="One handoff with its transcript",
+    dependencies=[require(CONVERSATIONS_READ)],
+)
+async def handoff(conversation_id: str, chat: Chat, seen: Seen) -> HandoffDetail:
+    """The full transcript, events, slots and lead and decision ids; 404 unless handed off and visible."""
+    return await call_service(chat.handoff, conversation_id, seen)
 
 
 @router.post(
-    "/{conversation_id}/messages", status_code=201, response_model=StaffMessageOut, summary="Reply as staff"
+    "/{conversation_id}/messages",
+    status_code=201,
+    response_model=StaffMessageOut,
+    summary="Reply as staff",
+    dependencies=[require(HANDOFFS)],
 )
-async def staff_message(conversation_id: str, body: StaffMessageIn, request: Request, chat: Chat) -> Any:
+async def staff_message(
+    conversation_id: str, body: StaffMessageIn, request: Request, chat: Chat, seen: Seen
+) -> Any:
     """Store a staff reply; the visitor gets it through ``/events``.
 
-    404 unless handed off, 409 when closed, 413 for text over ``LEADGATE_MAX_MESSAGE_CHARS``.
+    404 unless handed off and visible, 409 when closed, 413 for text over ``LEADGATE_MAX_MESSAGE_CHARS``.
     """
     limit = request.app.state.lg.settings.max_message_chars
     if len(body.text) > limit:
         return too_long(len(body.text), limit)
     return StaffMessageOut(
-        message=await call_service(chat.staff_post, conversation_id, body.text, body.staff_id)
+        message=await call_service(chat.staff_post, conversation_id, body.text, body.staff_id, scope=seen)
     )
 
 
-@router.post("/{conversation_id}/close", response_model=Closed, summary="Close a handed-off conversation")
-async def close(conversation_id: str, chat: Chat, body: CloseIn | None = None) -> Closed:
-    """Close the conversation (no more visitor messages); closing it again does nothing. 404 unless handed off."""
-    status = await call_service(chat.close, conversation_id, body.staff_id if body else None)
+@router.post(
+    "/{conversation_id}/close",
+    response_model=Closed,
+    summary="Close a handed-off conversation",
+    dependencies=[require(HANDOFFS)],
+)
+async def close(conversation_id: str, chat: Chat, seen: Seen, body: CloseIn | None = None) -> Closed:
+    """Close the conversation (no more visitor messages); closing it again does nothing.
+
+    404 unless handed off and visible.
+    """
+    status = await call_service(chat.close, conversation_id, body.staff_id if body else None, scope=seen)
     return Closed(conversation_id=conversation_id, status=status)

@@ -2,7 +2,10 @@
 
 Every route needs an API key (``Authorization: Bearer``, see ``leadgate.api.deps``): submitting needs
 ``leads:write``, reading a lead ``leads:read``, its decision ``decisions:read``; 401 without a valid key,
-403 when the key's role lacks the permission.
+403 when the key's role lacks the permission. Reads apply the object rules of ``leadgate.api.access``: a
+``sales_rep`` sees only its own leads (404 otherwise), an ``analyst`` sees personal fields masked. A lead
+may carry ``owner`` (the rep it is assigned to): it assigns the lead, is not part of its content (no 409
+for a different owner alone), and a lead sent again without one keeps its owner.
 
 A ``lead_id`` already stored with different content is not overwritten silently: 409, unless the caller sends
 ``If-Match: <content hash of the stored version>`` (the ``ETag`` of ``GET /v1/leads/{id}``) or
@@ -17,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
+from leadgate.api.access import visible_or_404
 from leadgate.api.deps import require
 from leadgate.api.state import AppState
 from leadgate.contracts.decision import Decision
@@ -24,6 +28,7 @@ from leadgate.contracts.errors import ContractError, FieldError
 from leadgate.contracts.lead import Lead
 from leadgate.db import store
 from leadgate.db.rows import lead_row
+from leadgate.governance.access import mask_lead
 from leadgate.governance.roles import DECISIONS_READ, LEADS_READ, LEADS_UPDATE, LEADS_WRITE
 from leadgate.logs import bind_lead
 from leadgate.pipeline import latest_decision, qualify_leads_flagged
@@ -253,18 +258,25 @@ def post_batch(
 
 @router.get("/{lead_id}", response_model=Lead, summary="A stored lead", dependencies=[require(LEADS_READ)])
 def get_lead(lead_id: str, request: Request, response: Response) -> Lead:
-    """The stored ``lead/v1`` record; 404 if unknown. Its ``ETag`` is the content hash ``If-Match`` takes."""
+    """The stored ``lead/v1`` record; 404 if unknown. Its ``ETag`` is the content hash ``If-Match`` takes.
+
+    A ``sales_rep`` gets 404 for a lead it does not own (as for an unknown id); an ``analyst`` gets the
+    lead with its personal fields masked (``leadgate.governance.access``).
+    """
     lg = _state(request)
     bind_lead(lead_id)
+    missing = f"lead {lead_id!r} not found"
     if "\x00" in lead_id:  # no stored id holds one, and PostgreSQL cannot even compare it
-        raise HTTPException(404, f"lead {lead_id!r} not found")
+        raise HTTPException(404, missing)
     with lg.engine.connect() as conn:
         data = store.get_lead(conn, lead_id)
         stored = store.existing_lead_hashes(conn, [lead_id]) if data is not None else {}
-    if data is None:
-        raise HTTPException(404, f"lead {lead_id!r} not found")
+    seen = visible_or_404(request, data is not None, data.get("owner") if data else None, missing)
+    assert data is not None
     if lead_id in stored:
         response.headers["ETag"] = f'"{stored[lead_id]}"'
+    if seen.masked:
+        return Lead.model_validate(mask_lead(data))
     return Lead.model_validate(data)
 
 
@@ -275,14 +287,22 @@ def get_lead(lead_id: str, request: Request, response: Response) -> Lead:
     dependencies=[require(DECISIONS_READ)],
 )
 def get_decision(lead_id: str, request: Request) -> Decision:
-    """The most recent decision with its explanation; 404 if none.
+    """The most recent decision with its explanation; 404 if none (or, for a ``sales_rep``, not its own).
+
+    A decision holds no contact field, so an ``analyst`` reads it as it is.
 
     An explanation not computed inline is computed now with the model version that made the decision,
     stored, and returned.
     """
     lg = _state(request)
     bind_lead(lead_id)
-    decision = None if "\x00" in lead_id else latest_decision(lg.engine, lg.qualifier, lead_id)
+    missing = f"no decision for lead {lead_id!r}"
+    found, owner = (False, None)
+    if "\x00" not in lead_id:
+        with lg.engine.connect() as conn:
+            found, owner = store.lead_owner(conn, lead_id)
+    visible_or_404(request, found, owner, missing)
+    decision = latest_decision(lg.engine, lg.qualifier, lead_id)
     if decision is None:
-        raise HTTPException(404, f"no decision for lead {lead_id!r}")
+        raise HTTPException(404, missing)
     return decision

@@ -53,6 +53,7 @@ from leadgate.chat.store import (
 )
 from leadgate.db.engine import write_lock
 from leadgate.db.store import new_id, utcnow
+from leadgate.governance.access import ALL, Scope
 from leadgate.logs import bind_lead
 
 # ----------------------------------------------------------------------------------------------------
@@ -280,6 +281,8 @@ class HandoffSummary(_Result):
     slots: dict[str, Any]
     lead_id: str | None
     decision_id: str | None
+    owner: str | None = None
+    """The sales rep the conversation is assigned to (``conversations.owner``), or None."""
     last_message: ChatMessage | None
 
 
@@ -296,6 +299,8 @@ class HandoffDetail(_Result):
     slots: dict[str, Any]
     lead_id: str | None
     decision_id: str | None
+    owner: str | None = None
+    """The sales rep the conversation is assigned to (``conversations.owner``), or None."""
     messages: list[ChatMessage]
     events: list[dict[str, Any]]
 
@@ -562,11 +567,14 @@ class ChatService(Generic[S]):
 
     # -- staff calls ----------------------------------------------------------------------------------
 
-    def handoffs(self, limit: int = 100) -> list[HandoffSummary]:
-        """The handoff queue: conversations with status ``handoff``, oldest handoff first, at most ``limit``."""
+    def handoffs(self, limit: int = 100, scope: Scope = ALL) -> list[HandoffSummary]:
+        """The handoff queue: conversations with status ``handoff``, oldest handoff first, at most ``limit``.
+
+        Only the conversations ``scope`` sees (a ``sales_rep``: those it owns; ``leadgate.governance.access``).
+        """
         with self.engine.connect() as conn:
             out = []
-            for conv in self.store.handoff_queue(conn, limit):
+            for conv in self.store.handoff_queue(conn, limit, scope):
                 last = self.store.last_message(conn, conv.conversation_id)
                 out.append(
                     HandoffSummary(
@@ -576,14 +584,14 @@ class ChatService(Generic[S]):
                 )
         return out
 
-    def handoff(self, conversation_id: str) -> HandoffDetail:
+    def handoff(self, conversation_id: str, scope: Scope = ALL) -> HandoffDetail:
         """A handed-off conversation (status ``handoff``, or ``closed`` after one) with its full transcript.
 
         Raises:
-            ConversationNotFound: unknown, or never handed off.
+            ConversationNotFound: unknown, never handed off, or not one ``scope`` sees.
         """
         with self.engine.connect() as conn:
-            conv = _handed_off(self.store.get(conn, conversation_id), conversation_id)
+            conv = _handed_off(self.store.get(conn, conversation_id), conversation_id, scope)
             events = self.store.events(conn, conversation_id)
         return HandoffDetail(
             **_handoff_fields(conv),
@@ -597,12 +605,18 @@ class ChatService(Generic[S]):
         )
 
     def staff_post(
-        self, conversation_id: str, text: str, staff_id: str, *, now: datetime | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        staff_id: str,
+        *,
+        now: datetime | None = None,
+        scope: Scope = ALL,
     ) -> ChatMessage:
         """Store a staff member's reply in a handed-off conversation (the visitor reads it via events).
 
         Raises:
-            ConversationNotFound: unknown, or never handed off.
+            ConversationNotFound: unknown, never handed off, or not one ``scope`` sees.
             ConversationClosed: the conversation is closed.
         """
         now = now or self.clock()
@@ -611,7 +625,7 @@ class ChatService(Generic[S]):
             _Session(self.engine) as session,
             session.step() as conn,
         ):
-            conv = _handed_off(self.store.lock(conn, conversation_id), conversation_id)
+            conv = _handed_off(self.store.lock(conn, conversation_id), conversation_id, scope)
             if conv.status == "closed":
                 raise ConversationClosed(f"conversation {conversation_id} is closed")
             _, stored = self.store.append(
@@ -619,14 +633,21 @@ class ChatService(Generic[S]):
             )
         return ChatMessage.from_event(stored[0], staff_view=True)
 
-    def close(self, conversation_id: str, staff_id: str | None = None, *, now: datetime | None = None) -> str:
+    def close(
+        self,
+        conversation_id: str,
+        staff_id: str | None = None,
+        *,
+        now: datetime | None = None,
+        scope: Scope = ALL,
+    ) -> str:
         """Close a handed-off conversation (a ``status_change`` event); closing a closed one does nothing.
 
         Returns:
             The status, ``closed``.
 
         Raises:
-            ConversationNotFound: unknown, or never handed off.
+            ConversationNotFound: unknown, never handed off, or not one ``scope`` sees.
         """
         now = now or self.clock()
         with (
@@ -634,7 +655,7 @@ class ChatService(Generic[S]):
             _Session(self.engine) as session,
             session.step() as conn,
         ):
-            conv = _handed_off(self.store.lock(conn, conversation_id), conversation_id)
+            conv = _handed_off(self.store.lock(conn, conversation_id), conversation_id, scope)
             if conv.status != "closed":
                 conv, _ = self.store.append(
                     conn, conv, [NewEvent(STATUS, {"status": "closed", "reason": None, "by": staff_id})], now
@@ -752,6 +773,7 @@ def _handoff_fields(conv: Any) -> dict[str, Any]:
         "slots": _slots(conv.state),
         "lead_id": conv.lead_id,
         "decision_id": conv.decision_id,
+        "owner": conv.owner,
     }
 
 
@@ -762,7 +784,8 @@ def _slots(state_json: str) -> dict[str, Any]:
     return dict(slots) if isinstance(slots, dict) else {}
 
 
-def _handed_off(conv: Conversation | None, conversation_id: str) -> Conversation:
-    if conv is None or conv.handoff_at is None:
+def _handed_off(conv: Conversation | None, conversation_id: str, scope: Scope = ALL) -> Conversation:
+    """The conversation when it was handed off and ``scope`` sees it; else the same "not found" for all."""
+    if conv is None or conv.handoff_at is None or not scope.sees(conv.owner):
         raise ConversationNotFound(f"no handed-off conversation {conversation_id}")
     return conv

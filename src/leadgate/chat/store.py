@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, Table, insert, select, update
+from sqlalchemy import Connection, RowMapping, Table, false, insert, select, update
 
 from leadgate.db.chat_models import ConversationEventRow, ConversationRow
+from leadgate.governance.access import ALL, Scope
 
 CONVERSATIONS: Table = ConversationRow.__table__  # type: ignore[assignment]
 EVENTS: Table = ConversationEventRow.__table__  # type: ignore[assignment]
@@ -72,6 +73,7 @@ class Conversation:
         last_seq: seq of the latest event (0 before any).
         pending_seq: seq of a visitor message stored but not yet answered (the assistant failed), or None.
         created_at, updated_at, handoff_at: aware UTC datetimes.
+        owner: the sales rep (rep id) the conversation is assigned to, or None (routing assigns it).
     """
 
     conversation_id: str
@@ -89,6 +91,7 @@ class Conversation:
     handoff_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    owner: str | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Conversation:
@@ -109,6 +112,7 @@ class Conversation:
             handoff_at=_aware(row["handoff_at"]) if row["handoff_at"] is not None else None,
             created_at=_aware(row["created_at"]),
             updated_at=_aware(row["updated_at"]),
+            owner=row["owner"],
         )
 
 
@@ -365,12 +369,15 @@ class ConversationStore:
         )
         return [StoredEvent.from_row(r) for r in conn.execute(query).mappings()]
 
-    def handoff_queue(self, conn: Connection, limit: int = 100) -> list[Conversation]:
-        """Conversations with status ``handoff``, oldest handoff first (then oldest conversation)."""
+    def handoff_queue(self, conn: Connection, limit: int = 100, scope: Scope = ALL) -> list[Conversation]:
+        """Conversations with status ``handoff`` that ``scope`` sees, oldest handoff first (then oldest conversation)."""
         query = (
             select(CONVERSATIONS)
             .where(CONVERSATIONS.c.status == "handoff")
             .order_by(CONVERSATIONS.c.handoff_at, CONVERSATIONS.c.id)
             .limit(limit)
         )
+        if scope.restricted:  # a rep without a rep id sees nothing (``== None`` would mean unassigned)
+            rep = scope.owner_filter
+            query = query.where(false() if rep is None else CONVERSATIONS.c.owner == rep)
         return [Conversation.from_row(r) for r in conn.execute(query).mappings()]

@@ -29,12 +29,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, Table, func, or_, select
 
+from leadgate.contracts.lead import OwnerId
 from leadgate.db.key_models import ApiKeyRow
 from leadgate.db.store import utcnow
 from leadgate.errors import LeadgateError
-from leadgate.governance.roles import check_role
+from leadgate.governance.roles import API_KEY_ONLY_ROLES, check_role
 
 API_KEYS: Table = ApiKeyRow.__table__  # type: ignore[assignment]
 
@@ -47,6 +49,7 @@ PREFIX_CHARS = 8
 LAST_USED_EVERY = timedelta(minutes=1)
 """``last_used_at`` is written at most once per this interval per key (a write per request costs too much)."""
 
+_REP_ID: TypeAdapter[str] = TypeAdapter(OwnerId)
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -70,6 +73,7 @@ class ApiKey:
         last_used_at: last authenticated request (UTC, at most ``LAST_USED_EVERY`` stale), or None.
         revoked_at: when it was revoked (UTC), or None.
         rotated_from: id of the key this one replaced, or None.
+        rep_id: the sales rep the key acts as (a rep's personal key; ``leads.owner``), or None.
     """
 
     id: int
@@ -82,6 +86,7 @@ class ApiKey:
     last_used_at: datetime | None
     revoked_at: datetime | None
     rotated_from: int | None
+    rep_id: str | None = None
 
     def status(self, now: datetime | None = None) -> str:
         """``active``, ``expired`` or ``revoked`` at ``now`` (default: the current time)."""
@@ -116,6 +121,7 @@ def _from_row(row: Any) -> ApiKey:
         last_used_at=_aware(row.last_used_at),
         revoked_at=_aware(row.revoked_at),
         rotated_from=row.rotated_from,
+        rep_id=row.rep_id,
     )
 
 
@@ -168,6 +174,7 @@ def create_key(
     created_by: str,
     expires_in: timedelta | None = None,
     rotated_from: int | None = None,
+    rep_id: str | None = None,
     now: datetime | None = None,
 ) -> tuple[str, ApiKey]:
     """Store a new key and return it with its row; the key is not kept anywhere, so show it once.
@@ -179,6 +186,8 @@ def create_key(
         created_by: who asked for it (1 to 128 characters).
         expires_in: validity from ``now``; None for no expiry.
         rotated_from: id of the key this one replaces.
+        rep_id: the sales rep the key acts as (``OwnerId`` form); a ``sales_rep`` key without one sees
+            no lead or conversation. Not for an API-key-only role (``integration`` is no person).
         now: creation time (default: the current UTC time).
 
     Returns:
@@ -186,9 +195,17 @@ def create_key(
 
     Raises:
         UnknownRoleError: ``role`` is not a known role.
-        ApiKeyError: an empty or over-long name or creator.
+        ApiKeyError: an empty or over-long name or creator; a bad ``rep_id``, or one on an
+            API-key-only role.
     """
     check_role(role)
+    if rep_id is not None:
+        if role in API_KEY_ONLY_ROLES:
+            raise ApiKeyError(f"a key of role {role!r} acts for another system, not a rep: drop the rep id")
+        try:
+            _REP_ID.validate_python(rep_id)
+        except ValidationError as exc:
+            raise ApiKeyError(f"bad rep id {rep_id!r}: {exc.errors()[0]['msg']}") from None
     for what, value in (("name", name), ("created by", created_by)):
         if not value.strip() or len(value) > 128:
             raise ApiKeyError(f"key {what} must be 1 to 128 characters, got {len(value.strip())}")
@@ -208,6 +225,7 @@ def create_key(
             created_at=now,
             expires_at=now + expires_in if expires_in is not None else None,
             rotated_from=rotated_from,
+            rep_id=rep_id,
         )
     )
     key_id = result.inserted_primary_key[0]  # type: ignore[index]
@@ -251,7 +269,7 @@ def rotate_key(
     expires_in: timedelta | None = None,
     now: datetime | None = None,
 ) -> tuple[str, ApiKey, ApiKey]:
-    """Replace a key: a new key with the same name and role; the old one stays valid for ``grace`` only.
+    """Replace a key: a new key with the same name, role and rep; the old one stays valid for ``grace`` only.
 
     Args:
         conn: a connection in a transaction (hold ``write_lock``).
@@ -283,6 +301,7 @@ def rotate_key(
         created_by=created_by,
         expires_in=expires_in,
         rotated_from=old.id,
+        rep_id=old.rep_id,
         now=now,
     )
     ends = now + grace
