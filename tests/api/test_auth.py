@@ -103,8 +103,12 @@ def test_a_new_route_is_protected_unless_listed(make_chat_api: MakeChatApi) -> N
         return {"ok": "yes"}
 
     assert api.client.get("/v1/brand-new").status_code == 401
-    key = create_test_key(api.state.engine, role="reviewer")
-    assert api.client.get("/v1/brand-new", headers=bearer(key)).json() == {"ok": "yes"}
+    # authenticated, but the route has no row in the permission table: denied to every role, admin too
+    for role in ROLES:
+        key = create_test_key(api.state.engine, role=role, name=f"new-{role}")
+        r = api.client.get("/v1/brand-new", headers=bearer(key))
+        assert r.status_code == 403, (role, r.text)
+        assert "no entry in the permission table" in r.json()["detail"]
     assert walk(api.client) == []
     # a route that bypasses FastAPI's dependencies is caught by the walk
     app.router.routes.append(Route("/raw", lambda request: PlainTextResponse("raw")))
@@ -113,9 +117,10 @@ def test_a_new_route_is_protected_unless_listed(make_chat_api: MakeChatApi) -> N
 
 def test_each_role_gets_what_the_permission_table_allows(make_api: Callable[..., Api]) -> None:
     api = make_api()
-    lead_id = api.client.post("/v1/leads", json=LEAD).json()["lead_id"]
+    lead_id = api.client.post("/v1/leads", json={**LEAD, "owner": "rep-auth"}).json()["lead_id"]
     for role in ROLES:
-        headers = bearer(create_test_key(api.engine, role=role, name=f"key-{role}"))
+        rep = "rep-auth" if role == "sales_rep" else None  # a rep sees its own leads only (test_roles.py)
+        headers = bearer(create_test_key(api.engine, role=role, name=f"key-{role}", rep_id=rep))
         allowed = permissions(role)
         calls = [
             ("POST", "/v1/leads", {**LEAD, "lead_id": f"auth-{role}"}, LEADS_WRITE),
@@ -134,6 +139,8 @@ def test_each_role_gets_what_the_permission_table_allows(make_api: Callable[...,
         "admin",
         "revops",
         "sales_manager",
+        "sales_rep",
+        "reviewer",
         "analyst",
     }
 

@@ -180,7 +180,9 @@ def authenticate(request: Request) -> Principal | None:
     needed = route_permission(request.method, path)
     if needed is None:
         raise HTTPException(
-            403, f"{request.method} {path} has no entry in the permission table: denied to every caller"
+            403,
+            f"{request.method} {path or request.url.path} has no entry in the permission table "
+            "(leadgate.governance.roles.ROUTE_PERMISSIONS): denied to every caller",
         )
     if needed not in principal.permissions:
         raise _forbidden(principal, needed)
