@@ -6,6 +6,7 @@ whose role has ``handoffs:handle`` (the transcript: ``conversations:read``; ``le
 without or with wrong credentials, 403 for a key whose role may not, 503 for a non-key bearer when no
 staff token is configured. Object rules (``leadgate.api.access``): a ``sales_rep`` gets only the
 conversations assigned to it (``conversations.owner``): the queue is filtered, any other id answers 404.
+Reading the queue (when it lists any) and a transcript is recorded in the access log (``read_pii``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from leadgate.api.access import scope
+from leadgate.api.access import log_read, scope
 from leadgate.api.conversations import Chat, call_service, too_long
 from leadgate.api.deps import require
 from leadgate.chat.service import ChatMessage, HandoffDetail, HandoffSummary
@@ -62,13 +64,19 @@ class Closed(BaseModel):
 
 @router.get("", response_model=HandoffQueue, summary="The handoff queue", dependencies=[require(HANDOFFS)])
 async def handoff_queue(
-    chat: Chat, seen: Seen, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request, chat: Chat, seen: Seen, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> HandoffQueue:
     """Conversations waiting for a person (status ``handoff``), oldest handoff first.
 
     Each with its slots and last message; a ``sales_rep`` gets only those assigned to it.
     """
-    return HandoffQueue(handoffs=await call_service(chat.handoffs, limit, seen))
+    queue = await call_service(chat.handoffs, limit, seen)
+    if queue:  # slots and last messages are personal data
+        ids = [h.conversation_id for h in queue]
+        await run_in_threadpool(
+            log_read, request, object_type="conversation", object_ids=ids, detail={"part": "handoff_queue"}
+        )
+    return HandoffQueue(handoffs=queue)
 
 
 @router.get(
@@ -77,9 +85,20 @@ async def handoff_queue(
     summary="One handoff with its transcript",
     dependencies=[require(CONVERSATIONS_READ)],
 )
-async def handoff(conversation_id: str, chat: Chat, seen: Seen) -> HandoffDetail:
-    """The full transcript, events, slots and lead and decision ids; 404 unless handed off and visible."""
-    return await call_service(chat.handoff, conversation_id, seen)
+async def handoff(conversation_id: str, request: Request, chat: Chat, seen: Seen) -> HandoffDetail:
+    """The full transcript, events, slots and lead and decision ids; 404 unless handed off and visible.
+
+    The read is recorded in the access log (``read_pii``).
+    """
+    detail = await call_service(chat.handoff, conversation_id, seen)
+    await run_in_threadpool(
+        log_read,
+        request,
+        object_type="conversation",
+        object_ids=[conversation_id],
+        detail={"part": "transcript"},
+    )
+    return detail
 
 
 @router.post(

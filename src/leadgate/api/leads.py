@@ -3,7 +3,8 @@
 Every route needs an API key (``Authorization: Bearer``, see ``leadgate.api.deps``): submitting needs
 ``leads:write``, reading a lead ``leads:read``, its decision ``decisions:read``; 401 without a valid key,
 403 when the key's role lacks the permission. Reads apply the object rules of ``leadgate.api.access``: a
-``sales_rep`` sees only its own leads (404 otherwise), an ``analyst`` sees personal fields masked. A lead
+``sales_rep`` sees only its own leads (404 otherwise), an ``analyst`` sees personal fields masked; each
+read is recorded in the access log (``read_pii`` / ``read_masked``, ``leadgate.api.access.log_read``). A lead
 may carry ``owner`` (the rep it is assigned to): it assigns the lead, is not part of its content (no 409
 for a different owner alone), and a lead sent again without one keeps its owner.
 
@@ -20,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from leadgate.api.access import visible_or_404
+from leadgate.api.access import log_read, visible_or_404
 from leadgate.api.deps import require
 from leadgate.api.state import AppState
 from leadgate.contracts.decision import Decision
@@ -275,9 +276,9 @@ def get_lead(lead_id: str, request: Request, response: Response) -> Lead:
     assert data is not None
     if lead_id in stored:
         response.headers["ETag"] = f'"{stored[lead_id]}"'
-    if seen.masked:
-        return Lead.model_validate(mask_lead(data))
-    return Lead.model_validate(data)
+    lead = Lead.model_validate(mask_lead(data) if seen.masked else data)
+    log_read(request, object_type="lead", object_ids=[lead_id])
+    return lead
 
 
 @router.get(
@@ -305,4 +306,10 @@ def get_decision(lead_id: str, request: Request) -> Decision:
     decision = latest_decision(lg.engine, lg.qualifier, lead_id)
     if decision is None:
         raise HTTPException(404, missing)
+    log_read(
+        request,
+        object_type="lead",
+        object_ids=[lead_id],
+        detail={"part": "decision", "decision_id": decision.decision_id},
+    )
     return decision
