@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine, update
-from tests.api.conftest import Trained, bearer, create_test_key, register
+from tests.api.conftest import Api, Trained, bearer, create_test_key, register
 from tests.api.conversations_support import ChatApi, MakeChatApi, make_chat_api
 
 from leadgate.api.deps import PUBLIC_ROUTES
@@ -315,3 +315,23 @@ def test_staff_roles_exclude_api_key_only_roles() -> None:
     used = set(ROUTE_PERMISSIONS.values()) | {"leads:update"}
     pending = {"privacy:erase", "privacy:export", "consent:write", "audit:read"}
     assert set().union(*ROLE_PERMISSIONS.values()) <= used | pending
+
+
+def test_the_api_sets_an_owner_and_a_post_without_one_keeps_it(make_api: Callable[..., Api]) -> None:
+    api = make_api()
+    lead = {"lead_id": "api-o1", "attributes": {"lead_origin": "API", "total_visits": 3}}
+    assert api.client.post("/v1/leads", json={**lead, "owner": "rep-a"}).status_code == 200
+    got = api.client.get("/v1/leads/api-o1")
+    assert got.json()["owner"] == "rep-a"
+    # the same content without an owner: idempotent (no 409), the owner stays
+    assert api.client.post("/v1/leads", json=lead).status_code == 200
+    again = api.client.get("/v1/leads/api-o1")
+    assert again.json()["owner"] == "rep-a" and again.headers["etag"] == got.headers["etag"]
+    # another owner alone is no content change: reassigned without 409
+    assert api.client.post("/v1/leads", json={**lead, "owner": "rep-b"}).status_code == 200
+    assert api.client.get("/v1/leads/api-o1").json()["owner"] == "rep-b"
+    # other content still needs ?update=true or If-Match
+    changed = {**lead, "attributes": {"lead_origin": "API", "total_visits": 4}}
+    assert api.client.post("/v1/leads", json=changed).status_code == 409
+    bad = api.client.post("/v1/leads", json={**lead, "owner": "rep a"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["path"] == "body.owner"
