@@ -40,6 +40,8 @@ route                                                    permission
 (their ``?update=true``: replace a stored lead)          ``leads:update``
 ``GET /v1/leads/{lead_id}``                              ``leads:read``
 ``GET /v1/leads/{lead_id}/decision``                     ``decisions:read``
+``POST /v1/leads/{lead_id}/consents``                    ``consent:write``
+``GET /v1/leads/{lead_id}/consents``                     ``leads:read``
 ``GET /v1/handoffs`` (the queue)                         ``handoffs:handle``
 ``GET /v1/handoffs/{conversation_id}`` (the transcript)  ``conversations:read``
 ``POST /v1/handoffs/{conversation_id}/messages``         ``handoffs:handle``
@@ -48,8 +50,8 @@ route                                                    permission
 
 A route that is neither public (``leadgate.api.deps.PUBLIC_ROUTES``) nor in ``ROUTE_PERMISSIONS``
 answers 403 to every caller (deny by default); ``tests/api/test_roles.py`` walks every route of the app
-against every role. ``privacy:*``, ``consent:write`` and ``audit:read`` are the names the privacy,
-consent and audit routes take; their rows join ``ROUTE_PERMISSIONS`` with those routes.
+against every role. ``privacy:*`` and ``audit:read`` are the names the privacy and audit routes take;
+their rows join ``ROUTE_PERMISSIONS`` with those routes.
 
 ``integration`` is for API keys of other systems (a CRM, a web-form backend) that submit leads and
 consent; a staff member cannot have it (``staff_roles``). ``reviewer`` reads leads and decisions (the
@@ -134,6 +136,8 @@ ROUTE_PERMISSIONS: Final[dict[tuple[str, str], Permission]] = {
     ("POST", "/v1/leads/batch"): LEADS_WRITE,
     ("GET", "/v1/leads/{lead_id}"): LEADS_READ,
     ("GET", "/v1/leads/{lead_id}/decision"): DECISIONS_READ,
+    ("POST", "/v1/leads/{lead_id}/consents"): CONSENT_WRITE,
+    ("GET", "/v1/leads/{lead_id}/consents"): LEADS_READ,
     ("GET", "/v1/handoffs"): HANDOFFS,
     ("GET", "/v1/handoffs/{conversation_id}"): CONVERSATIONS_READ,
     ("POST", "/v1/handoffs/{conversation_id}/messages"): HANDOFFS,
