@@ -76,6 +76,9 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
 ROLES: Final[tuple[str, ...]] = tuple(ROLE_PERMISSIONS)
 """The valid role names, in the order of the table."""
 
+STAFF_ROLES: Final[tuple[str, ...]] = tuple(r for r in ROLES if r != "integration")
+"""Roles a person (a staff account) may have: every role but ``integration``, which is for API keys only."""
+
 
 class UnknownRoleError(LeadgateError, ValueError):
     """A role name that is not one of ``ROLES``."""
