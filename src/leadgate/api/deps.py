@@ -70,6 +70,8 @@ STAFF_PAGES: Final[str] = "/staff"
 """Browser pages under this path send an anonymous caller to ``SIGN_IN_PAGE`` (303) instead of a 401."""
 SIGN_IN_PAGE: Final[str] = "/staff/sign-in"
 """The staff sign-in page."""
+FLOW_COOKIE: Final[str] = "lg_flow"
+"""Starlette's signed session cookie: the sign-in form's CSRF token and the SSO state (one hour)."""
 CSRF_FIELD: Final[str] = "csrf_token"
 """Form field of the CSRF token."""
 CSRF_HEADER: Final[str] = "X-CSRF-Token"
@@ -157,7 +159,9 @@ def _key_principal(request: Request) -> Principal:
     if api_keys.needs_touch(key):
         with write_lock(lg.engine), lg.engine.begin() as conn:
             api_keys.touch_key(conn, key.id)
-    return Principal("api_key", key.name, key.role, key.prefix, permissions(key.role), subject=f"key:{key.prefix}")
+    return Principal(
+        "api_key", key.name, key.role, key.prefix, permissions(key.role), subject=f"key:{key.prefix}"
+    )
 
 
 def session_token(request: Request) -> str | None:
@@ -186,7 +190,13 @@ def _session_principal(request: Request) -> Principal | None:
     request.state.staff_session = session
     user = session.user
     return Principal(
-        "session", user.email, user.role, None, permissions(user.role), subject=user.subject, rep_id=user.rep_id
+        "session",
+        user.email,
+        user.role,
+        None,
+        permissions(user.role),
+        subject=user.subject,
+        rep_id=user.rep_id,
     )
 
 

@@ -1,5 +1,7 @@
-"""Rate limits (``limits``, moving window): the public chat endpoints per client IP and per conversation,
-and failed staff sign-ins per email and per client IP.
+"""Rate limits (``limits``, moving window): public chat endpoints, failed staff sign-ins.
+
+The chat endpoints are limited per client IP and per conversation; failed staff sign-ins per email
+(its sha256) and per client IP.
 
 Limits are written in the ``limits`` notation (``120/minute``, ``10 per second``, see
 https://limits.readthedocs.io/en/stable/quickstart.html#rate-limit-string-notation) and kept in process
@@ -84,7 +86,10 @@ class RateLimits:
         """
         for item, scope, key in ((self.sign_in_email, "email", email_digest), (self.sign_in_ip, "ip", ip)):
             if not self._limiter.test(item, "sign_in", scope, key):
-                raise RateLimited("too many failed sign-ins: wait and try again", self._retry_after(item, "sign_in", scope, key))
+                raise RateLimited(
+                    "too many failed sign-ins: wait and try again",
+                    self._retry_after(item, "sign_in", scope, key),
+                )
 
     def fail_sign_in(self, email_digest: str, ip: str) -> None:
         """Count one failed sign-in for the email (its sha256) and for the client IP."""

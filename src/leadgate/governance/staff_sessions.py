@@ -144,8 +144,11 @@ def start_session(
 def find_session(
     conn: Connection, token: str, limits: SessionLimits, now: datetime | None = None
 ) -> StaffSession | None:
-    """The live session of ``token``, or None (unknown, ended, idle too long, past its absolute end, or
-    its user disabled). Read-only: call ``touch_session`` when ``needs_touch`` says so."""
+    """The live session of ``token``, or None.
+
+    None for an unknown or ended session, one idle too long or past its absolute end, or one whose user
+    is disabled. Read-only: call ``touch_session`` when ``needs_touch`` says so.
+    """
     now = now or utcnow()
     row = conn.execute(select(SESSIONS).where(SESSIONS.c.token_hash == _hash(token))).first()
     if row is None or row.ended_at is not None:
@@ -177,7 +180,9 @@ def touch_session(conn: Connection, session_id: int, now: datetime | None = None
     conn.execute(SESSIONS.update().where(SESSIONS.c.id == session_id).values(last_seen_at=now or utcnow()))
 
 
-def end_session(conn: Connection, token: str, reason: str = "sign_out", now: datetime | None = None) -> int | None:
+def end_session(
+    conn: Connection, token: str, reason: str = "sign_out", now: datetime | None = None
+) -> int | None:
     """End the session of ``token`` (sign-out).
 
     Returns:

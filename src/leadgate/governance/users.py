@@ -219,8 +219,10 @@ def create_user(
         role: one of ``roles.STAFF_ROLES``.
         created_by: who creates the account (``cli:<os user>``, ``quickstart``, ``sso``).
         password: the password, or None for an SSO-only account.
-        display_name, rep_id: optional; 1 to 128 characters.
-        oidc_issuer, oidc_subject: an OpenID Connect identity to link now (both or neither).
+        display_name: the name shown on the staff pages (optional; 1 to 128 characters).
+        rep_id: the sales rep this person is (optional; 1 to 128 characters).
+        oidc_issuer: the issuer of an OpenID Connect identity to link now (with ``oidc_subject``).
+        oidc_subject: that identity's subject (both or neither).
         now: creation time (default: the current UTC time).
 
     Raises:
