@@ -23,7 +23,6 @@ transaction (one SQLite writer, DESIGN rule 6).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -150,11 +149,6 @@ def normalize_email(email: str) -> str:
 def email_key(email: str) -> str:
     """The unique lookup form of an email: normalized, then lowercased (``str.casefold``)."""
     return normalize_email(email).casefold()
-
-
-def email_digest(email: str) -> str:
-    """sha256 (hex) of the lowercased, stripped email: names an address in logs and limits without it."""
-    return hashlib.sha256(email.strip().casefold().encode("utf-8")).hexdigest()
 
 
 def check_password_policy(password: str) -> str:

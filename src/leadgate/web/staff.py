@@ -34,6 +34,8 @@ from starlette.concurrency import run_in_threadpool
 from leadgate.api.deps import SIGN_IN_PAGE, session_token
 from leadgate.api.ratelimit import RateLimited, client_ip
 from leadgate.api.state import AppState
+from leadgate.audit.access import log_access, record_access, subject_digest
+from leadgate.audit.checkpoint import record_access_head
 from leadgate.db.engine import write_lock
 from leadgate.governance import staff_sessions, users
 from leadgate.web.sso import SsoRefused, build_oauth, resolve_sso_user, sso_enabled
@@ -64,15 +66,6 @@ def safe_next(value: str | None) -> str:
     ):
         return value
     return HOME
-
-
-def access(conn: Any, **event: Any) -> None:
-    """Write one access log record in the caller's transaction (``leadgate.audit.access.record_access``)."""
-    try:  # TODO(merge): leadgate.audit.access lands on main soon; then call it unconditionally
-        from leadgate.audit.access import record_access  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return
-    record_access(conn, **event)
 
 
 def _pre_session_csrf(request: Request) -> str:
@@ -123,7 +116,7 @@ def _start(request: Request, user_id: int, method: str, rehash: str | None = Non
         users.record_sign_in(conn, user_id, now)
         token, _ = staff_sessions.start_session(conn, user_id, lg.session_limits, method=method, now=now)
         user = users.get_user(conn, user_id)
-        access(
+        appended = record_access(
             conn,
             actor=user.subject,
             role=user.role,
@@ -133,6 +126,7 @@ def _start(request: Request, user_id: int, method: str, rehash: str | None = Non
             object_ids=[str(user.id)],
             detail={"method": method, **audit},
         )
+    record_access_head(lg.engine, appended.count, appended.head)  # a signed checkpoint, as log_access does
     return token
 
 
@@ -159,18 +153,17 @@ def _check_password(lg: AppState, email: str, password: str) -> users.PasswordCh
 
 
 def _record_failure(request: Request, digest: str, reason: str) -> None:
-    lg = _lg(request)
-    with write_lock(lg.engine), lg.engine.begin() as conn:
-        access(
-            conn,
-            actor="anonymous",
-            role=None,
-            action="sign_in_failed",
-            route=request.url.path,
-            object_type="email",
-            object_ids=[digest],
-            detail={"reason": reason},
-        )
+    """A ``sign_in_failed`` access record: the email only as its sha256 (``subject_digest``)."""
+    log_access(
+        _lg(request).engine,
+        actor="anonymous",
+        role=None,
+        action="sign_in_failed",
+        route=request.url.path,
+        object_type="email",
+        object_ids=[digest],
+        detail={"reason": reason},
+    )
 
 
 @router.post("/sign-in")
@@ -182,7 +175,7 @@ async def sign_in(
 ) -> Response:
     """Check the email and password; 303 to ``next`` with a session cookie, 401 or 429 with the form."""
     lg = _lg(request)
-    digest = users.email_digest(email)
+    digest = subject_digest(email)
     ip = client_ip(request)
     try:
         lg.rate_limits.check_sign_in(digest, ip)
@@ -212,7 +205,9 @@ def _end(request: Request) -> None:
         return
     with write_lock(lg.engine), lg.engine.begin() as conn:
         staff_sessions.end_session(conn, token, now=lg.clock())
-        access(conn, actor=principal.subject, role=principal.role, action="sign_out", route=request.url.path)
+        record_access(
+            conn, actor=principal.subject, role=principal.role, action="sign_out", route=request.url.path
+        )
 
 
 @router.post("/sign-out")
@@ -256,7 +251,7 @@ def _sso_sign_in(request: Request, claims: dict[str, Any], next_url: str) -> Res
     with write_lock(lg.engine), lg.engine.begin() as conn:
         result = resolve_sso_user(conn, claims, default_role=lg.settings.oidc_default_role)
         if result.created:
-            access(
+            record_access(
                 conn,
                 actor="sso",
                 role=None,
@@ -287,7 +282,7 @@ async def sso_callback(request: Request) -> Response:
         return await run_in_threadpool(_sso_sign_in, request, claims, next_url)
     except SsoRefused as exc:
         iss = str(claims.get("iss") or "")
-        digest = users.email_digest(str(claims.get("email") or f"{iss}#{claims.get('sub')}"))
+        digest = subject_digest(str(claims.get("email") or f"{iss}#{claims.get('sub')}"))
         await run_in_threadpool(_record_failure, request, digest, "sso_refused")
         return _sign_in_page(request, status_code=403, error=f"Single sign-on refused: {exc}")
 
