@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from tests.api.conversations_support import ChatApi, MakeChatApi, make_chat_api
 from tests.web.staff_support import PASSWORD, access_events, create_user, csrf_of, sign_in
 
 from leadgate.audit.access import subject_digest
 from leadgate.chat.store import EVENTS
 from leadgate.db.engine import write_lock
-from leadgate.db.store import utcnow
+from leadgate.db.store import DEAD, utcnow
 from leadgate.governance import users
 
 __all__ = ["make_chat_api"]  # the fixture, imported for pytest
@@ -90,6 +90,15 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(make_chat_api
         [subject_digest(e)] for e in ("anna@example.com", "nobody@example.com", "sso@example.com")
     ]
     assert all("@" not in str(e) for e in failed)  # the emails themselves are not in the log
+    # over-long fields fail like any wrong password; nothing of the body is kept as a dead letter
+    form = api.client.get("/staff/sign-in")
+    huge = api.client.post(
+        "/staff/sign-in",
+        data={"email": "a" * 5000 + "@example.com", "password": "p" * 5000, "csrf_token": csrf_of(form.text)},
+    )
+    assert huge.status_code == 401
+    with api.state.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(DEAD)).scalar_one() == 0
 
 
 def test_failed_sign_ins_are_throttled_per_email_and_per_ip(make_chat_api: MakeChatApi) -> None:

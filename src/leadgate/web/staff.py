@@ -169,11 +169,15 @@ def _record_failure(request: Request, digest: str, reason: str) -> None:
 @router.post("/sign-in")
 async def sign_in(
     request: Request,
-    email: Annotated[str, Form(max_length=320)] = "",
-    password: Annotated[str, Form(max_length=users.MAX_PASSWORD_CHARS)] = "",
-    next_url: Annotated[str, Form(alias="next", max_length=2048)] = "",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next_url: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
-    """Check the email and password; 303 to ``next`` with a session cookie, 401 or 429 with the form."""
+    """Check the email and password; 303 to ``next`` with a session cookie, 401 or 429 with the form.
+
+    The fields have no declared bounds on purpose: a request that fails validation is dead-lettered with
+    its body, and this body holds a password. Over-long values simply fail (``users.check_password``).
+    """
     lg = _lg(request)
     digest = subject_digest(email)
     ip = client_ip(request)
