@@ -164,3 +164,15 @@ def test_sso_routes_are_404_when_not_configured(make_chat_api: MakeChatApi) -> N
     api = make_chat_api()
     assert api.client.get("/staff/sso/login", follow_redirects=False).status_code == 404
     assert "single sign-on" not in api.client.get("/staff/sign-in").text
+
+
+def test_sso_settings_are_checked_at_startup() -> None:
+    from pydantic import ValidationError
+
+    from leadgate.config import Settings
+
+    with pytest.raises(ValidationError, match="LEADGATE_OIDC_CLIENT_ID"):
+        Settings(oidc_issuer="https://id.example.com")
+    with pytest.raises(ValidationError, match="LEADGATE_OIDC_DEFAULT_ROLE='integration'"):
+        Settings(oidc_issuer="https://id.example.com", oidc_client_id="x", oidc_default_role="integration")
+    assert Settings(oidc_default_role="analyst").oidc_default_role == "analyst"

@@ -177,7 +177,7 @@ class ChatMessage(BaseModel):
         kind: the ``BotMessage`` kind for assistant messages; ``text`` for visitor and staff messages.
         citations, options, data: as in ``BotMessage`` (visitor: ``data.option_id`` when an option was
             picked; staff, in the staff view only: ``data.staff_id``, the writer's audit subject such
-            as ``user:3``, and ``data.staff_name``, their email or key name).
+            as ``user:3``, and ``data.staff_name``, their email or key name, when stored).
         client_message_id: the widget's id of a visitor message, else None.
         created_at: when it was stored (aware UTC).
     """
@@ -218,7 +218,9 @@ class ChatMessage(BaseModel):
         if role == "visitor":
             data = {"option_id": p["option_id"]} if p.get("option_id") else {}
         else:
-            data = {"staff_id": p.get("staff_id"), "staff_name": p.get("staff_name")} if staff_view else {}
+            data = {"staff_id": p.get("staff_id")} if staff_view else {}
+            if staff_view and p.get("staff_name"):
+                data["staff_name"] = p["staff_name"]
         return cls(
             seq=event.seq,
             role=role,
