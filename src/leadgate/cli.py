@@ -13,8 +13,8 @@ This module holds the typer ``app``, its sub-apps and the registration of every 
 commands (``db upgrade``, ``policy check``, ``models list``, ``audit verify``, ``schemas export``,
 ``serve``, ``quickstart``). The rest lives beside it: ``cli_common`` (consoles, errors, options, project
 resolution), ``cli_leads`` (``import``, ``outcomes import``, ``qualify``, ``explain``), ``cli_models``
-(``train``, ``evaluate``), ``cli_init``, ``cli_nlu`` and ``cli_keys`` (``keys create``, ``list``, ``rotate``,
-``revoke``).
+(``train``, ``evaluate``), ``cli_init``, ``cli_nlu``, ``cli_keys`` (``keys create``, ``list``, ``rotate``,
+``revoke``) and ``cli_users`` (``users create``, ``list``, ``disable``, ``set-password``).
 """
 
 from __future__ import annotations
@@ -136,6 +136,15 @@ def _consent_app() -> typer.Typer:
 
 app.add_typer(_consent_app(), name="consent", help="A lead's consent: show it, record a new statement.")
 
+
+def _users_app() -> typer.Typer:
+    from leadgate.cli_users import users_app
+
+    return users_app
+
+
+app.add_typer(_users_app(), name="users", help="Staff accounts (sign-in to the staff pages).")
+
 # commands are listed by `leadgate --help` in the order they are registered here
 app.command("import")(import_cmd)
 app.command("train")(train_cmd)
@@ -217,7 +226,10 @@ def quickstart_cmd(
 ) -> None:
     """The main job on the embedded default: migrate, train on the bundled leads, qualify them all, serve.
 
-    A database without any API key gets an ``admin`` key, printed once, for the README's ``curl`` example.
+    A database without any API key gets an ``admin`` key, printed once, for the README's ``curl`` example;
+    one without any staff account gets the local admin ``admin@example.com`` with a random password,
+    printed once with the sign-in URL, so the staff pages open at once (demo database only: a database
+    that has accounts gets none).
     """
     from leadgate.registry import ModelNotFoundError, load_model
 
@@ -241,6 +253,7 @@ def quickstart_cmd(
     summary = _qualify(data, r, out, "routed", True, False, 5000, database_url)
     _print_summary(summary, out, r)
     _first_admin_key(database_url)
+    _first_admin_user(database_url)
     if serve:
         serve_cmd(host=None, port=None, project=project, database_url=database_url, chat=True)
 
@@ -263,6 +276,52 @@ def _first_admin_key(database_url: str | None) -> None:
         f"admin API key {row.prefix} for this demo database (shown once, keep it):", highlight=False
     )
     console.print(f"export LEADGATE_KEY={key}", highlight=False, soft_wrap=True)
+
+
+DEMO_ADMIN_EMAIL = "admin@example.com"
+"""The local admin account ``quickstart`` creates in a demo database without any staff account."""
+
+
+def _first_admin_user(database_url: str | None) -> None:
+    """Create and print a local ``admin`` sign-in for the demo database, once: only while it has no user."""
+    import secrets
+
+    from leadgate.audit.access import record_access, whoami
+    from leadgate.db import write_lock
+    from leadgate.governance.users import count_users, create_user
+
+    password = secrets.token_urlsafe(18)  # 24 characters, 144 random bits
+    engine = _engine(database_url)
+    try:
+        with write_lock(engine), engine.begin() as conn:
+            if count_users(conn):
+                console.print("staff accounts: this database has some already (`leadgate users list`)")
+                return
+            user = create_user(
+                conn,
+                email=DEMO_ADMIN_EMAIL,
+                role="admin",
+                created_by="quickstart",
+                password=password,
+                display_name="Demo admin",
+            )
+            record_access(
+                conn,
+                actor=whoami(),
+                role=None,
+                action="user_create",
+                route="quickstart",
+                object_type="user",
+                object_ids=[str(user.id)],
+                detail={"role": "admin", "demo": True},
+            )
+    finally:
+        engine.dispose()
+    settings = get_settings()
+    console.print("staff sign-in for this demo database (shown once, keep it):", highlight=False)
+    console.print(f"  url:      http://{settings.host}:{settings.port}/staff/sign-in", highlight=False)
+    console.print(f"  email:    {user.email}", highlight=False)
+    console.print(f"  password: {password}", highlight=False, soft_wrap=True)
 
 
 @policy_app.command("check")

@@ -45,7 +45,21 @@ class Settings(BaseSettings):
         max_message_chars: longest chat message accepted (longer: 413).
         rate_limit_ip: per-client-IP limit on public chat endpoints (``limits`` notation, e.g. ``60/minute``).
         rate_limit_conversation: per-conversation limit on posted messages.
-        staff_token: bearer token required by staff endpoints (handoff queue); None disables them.
+        session_idle_minutes: a staff web session ends after this many minutes without a request
+            (default 30; checked to the minute, see ``leadgate.governance.staff_sessions``).
+        session_absolute_hours: a staff web session ends this many hours after sign-in whatever its use
+            (default 12). Idle and absolute limits as in the OWASP Session Management Cheat Sheet.
+        cookie_secure: mark the session cookies ``Secure`` (sent over HTTPS only); None (default) means
+            yes unless ``env`` is ``dev``.
+        sign_in_limit_email: failed sign-ins allowed per email address (``limits`` notation; default
+            ``5/15 minutes``); then 429 with ``Retry-After`` until the window moves on.
+        sign_in_limit_ip: failed sign-ins allowed per client IP (default ``20/15 minutes``).
+        oidc_issuer: the OpenID Connect provider's issuer URL (its ``/.well-known/openid-configuration``
+            is read); None disables single sign-on.
+        oidc_client_id, oidc_client_secret: this server's client at the provider.
+        oidc_default_role: role given to a person whose verified email has no leadgate account yet, who
+            is then created at their first SSO sign-in; None (default) refuses such a sign-in (an admin
+            creates the account first with ``leadgate users create --sso-only``).
         llm_base_url, llm_model, llm_api_key, llm_timeout_s: optional OpenAI-compatible chat endpoint used to
             phrase replies and extract slots; None (the default) means the built-in NLU only.
         nlu_embeddings: sentence embeddings (all-MiniLM-L6-v2) as extra intent features: ``auto`` (default)
@@ -85,7 +99,15 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=2000, ge=1)
     rate_limit_ip: str = "120/minute"
     rate_limit_conversation: str = "30/minute"
-    staff_token: str | None = None
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    cookie_secure: bool | None = None
+    sign_in_limit_email: str = "5/15 minutes"
+    sign_in_limit_ip: str = "20/15 minutes"
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_default_role: str | None = None
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
@@ -96,6 +118,24 @@ class Settings(BaseSettings):
     audit_checkpoints: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_file: Path | None = None
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether session cookies get the ``Secure`` flag (``cookie_secure``, else: not in ``dev``)."""
+        return self.cookie_secure if self.cookie_secure is not None else self.env != "dev"
+
+    @model_validator(mode="after")
+    def _sso_settings_complete(self) -> Settings:
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("LEADGATE_OIDC_ISSUER is set but LEADGATE_OIDC_CLIENT_ID is not")
+        if self.oidc_default_role is not None:
+            from leadgate.governance.roles import STAFF_ROLES
+
+            if self.oidc_default_role not in STAFF_ROLES:
+                raise ValueError(
+                    f"LEADGATE_OIDC_DEFAULT_ROLE={self.oidc_default_role!r}: use one of {', '.join(STAFF_ROLES)}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _no_weak_secret_outside_dev(self) -> Settings:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 from starlette.exceptions import StarletteDeprecationWarning
-from tests.api.conftest import shipped_qualifier
+from tests.api.conftest import bearer, create_test_key, shipped_qualifier
 from tests.chat.echo_assistant import EchoAssistant, EchoState
 
 from leadgate.api import create_app
@@ -44,6 +44,10 @@ class ChatApi:
             json={"client_message_id": cmid, "text": text, **kwargs},
             headers=headers,
         )
+
+    def staff_headers(self, role: str = "sales_rep", name: str = "anna") -> dict[str, str]:
+        """The ``Authorization`` header of a new API key with ``role`` (one that handles handoffs)."""
+        return bearer(create_test_key(self.state.engine, role=role, name=name))
 
     def get(self, conv: dict[str, Any], token: str | None = None, **params: Any) -> Any:
         return self.client.get(

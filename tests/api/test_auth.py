@@ -1,5 +1,6 @@
 """One way in (issue 8, items 1 and 2) on SQLite and PostgreSQL: deny by default over every route, the
-public list, service API keys (roles, expiry, revocation, rotation, last use) and the staff token."""
+public list, service API keys (roles, expiry, revocation, rotation, last use); the staff pages send an
+anonymous browser to sign in."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from starlette.routing import Route
 from tests.api.conftest import Api, TestClient, bearer, create_test_key
 from tests.api.conversations_support import MakeChatApi, make_chat_api
 
-from leadgate.api.deps import PUBLIC_ROUTES
+from leadgate.api.deps import PUBLIC_ROUTES, is_staff_page
 from leadgate.db.store import DEAD, utcnow
 from leadgate.governance import api_keys
 from leadgate.governance.roles import (
@@ -42,8 +43,10 @@ def walk(client: TestClient) -> list[str]:
     """Call every route of the app, every method, without credentials; return what breaks the rules.
 
     A route outside ``PUBLIC_ROUTES`` must answer 401 with ``WWW-Authenticate: Bearer`` (also to a wrong
-    key and to a non-bearer scheme); a public one must answer without 401, 403 or 5xx. A route that is
-    not a FastAPI route (docs, mounts) never runs the auth dependency, so it must be public.
+    key and to a non-bearer scheme), except that a staff page answers a caller without credentials
+    with 303 to the sign-in page; a public one must answer without 401, 403 or 5xx (the sign-in form's
+    POST may answer 403 for its missing CSRF token). A route that is not a FastAPI route (docs, mounts)
+    never runs the auth dependency, so it must be public.
     """
     app: FastAPI = client.app  # type: ignore[assignment]
     problems: list[str] = []
@@ -62,10 +65,18 @@ def walk(client: TestClient) -> list[str]:
             url = _url(path)
             if path in PUBLIC_ROUTES:
                 r = client.request(method, url, headers=anonymous, follow_redirects=False)
-                if r.status_code in (401, 403) or r.status_code >= 500:
+                csrf = r.status_code == 403 and "CSRF" in r.json().get("detail", "")
+                if (r.status_code in (401, 403) and not csrf) or r.status_code >= 500:
                     problems.append(f"{method} {path}: public but answered {r.status_code}")
                 continue
-            for headers in (anonymous, bearer(WRONG_KEY), {"Authorization": "Basic czNjcmV0"}):
+            if is_staff_page(path):
+                r = client.request(method, url, headers=anonymous, follow_redirects=False)
+                if r.status_code != 303 or not r.headers["location"].startswith("/staff/sign-in?next="):
+                    problems.append(f"{method} {path}: a staff page answered {r.status_code}, not 303")
+                wrong: tuple[dict[str, str], ...] = (bearer(WRONG_KEY), {"Authorization": "Basic czNjcmV0"})
+            else:
+                wrong = (anonymous, bearer(WRONG_KEY), {"Authorization": "Basic czNjcmV0"})
+            for headers in wrong:
                 r = client.request(method, url, headers=headers, follow_redirects=False)
                 if r.status_code != 401 or r.headers.get("www-authenticate") != "Bearer":
                     problems.append(f"{method} {path} {headers}: answered {r.status_code}, not 401")
@@ -73,7 +84,7 @@ def walk(client: TestClient) -> list[str]:
 
 
 def test_every_route_needs_credentials_unless_public(make_chat_api: MakeChatApi) -> None:
-    api = make_chat_api(staff_token="s3cret")
+    api = make_chat_api()
     app: FastAPI = api.client.app  # type: ignore[assignment]
     assert walk(api.client) == []
     # the walk covered every operation of the OpenAPI schema, and the public list names only real routes
@@ -81,7 +92,13 @@ def test_every_route_needs_credentials_unless_public(make_chat_api: MakeChatApi)
     assert set(api.client.get("/openapi.json").json()["paths"]) <= walked
     assert walked >= PUBLIC_ROUTES
     protected = {c.path for c in iter_route_contexts(app.routes) if c.path not in PUBLIC_ROUTES}
-    assert {"/v1/leads", "/v1/leads/{lead_id}", "/v1/handoffs"} <= protected
+    assert {
+        "/v1/leads",
+        "/v1/leads/{lead_id}",
+        "/v1/handoffs",
+        "/staff/handoffs",
+        "/staff/sign-out",
+    } <= protected
     # the OpenAPI schema says which operations need the bearer key
     spec = api.client.get("/openapi.json").json()
     assert spec["components"]["securitySchemes"]["apiKey"] == {
@@ -218,17 +235,13 @@ def test_a_body_that_is_not_json_gets_401_without_a_key_and_leaves_no_dead_lette
     assert r.status_code == 422 and dead_letters() == 1
 
 
-def test_handoffs_take_the_staff_token_or_a_key_whose_role_handles_them(make_chat_api: MakeChatApi) -> None:
-    api = make_chat_api(staff_token="s3cret")
+def test_handoffs_take_a_key_whose_role_handles_them(make_chat_api: MakeChatApi) -> None:
+    api = make_chat_api()
     engine = api.state.engine
     for role in ROLES:
         key = create_test_key(engine, role=role, name=f"h-{role}")
         r = api.client.get("/v1/handoffs", headers=bearer(key))
         assert r.status_code == (200 if role in ("admin", "sales_manager", "sales_rep") else 403), role
-    assert api.client.get("/v1/handoffs", headers=bearer("s3cret")).status_code == 200
-    # the staff token opens the handoff routes only
-    assert api.client.get("/v1/leads/x", headers=bearer("s3cret")).status_code == 401
-    # without a configured staff token a key still works
-    disabled = make_chat_api()
-    key = create_test_key(disabled.state.engine, role="sales_rep", name="rep")
-    assert disabled.client.get("/v1/handoffs", headers=bearer(key)).status_code == 200
+    # the retired shared staff token (LEADGATE_STAFF_TOKEN) is ignored: a plain wrong bearer
+    old = make_chat_api(staff_token="s3cret")
+    assert old.client.get("/v1/handoffs", headers=bearer("s3cret")).status_code == 401

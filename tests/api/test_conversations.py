@@ -136,8 +136,8 @@ def test_failure_in_stream_then_resend_processes_the_message(make_chat_api: Make
 
 
 def test_events_stream_delivers_staff_replies_and_the_close(make_chat_api: MakeChatApi) -> None:
-    api = make_chat_api(staff_token="s3cret")
-    staff = {"Authorization": "Bearer s3cret"}
+    api = make_chat_api()
+    staff = api.staff_headers()
     conv = api.open()
     handed = api.post(conv, "c-1", "human").json()
     assert handed["status"] == "handoff"
@@ -171,10 +171,8 @@ def test_events_stream_delivers_staff_replies_and_the_close(make_chat_api: MakeC
 
     def staff_side() -> None:
         read_once.wait(30)
-        api.client.post(
-            f"/v1/handoffs/{cid}/messages", json={"text": "Anna here.", "staff_id": "anna"}, headers=staff
-        )
-        api.client.post(f"/v1/handoffs/{cid}/close", json={"staff_id": "anna"}, headers=staff)
+        api.client.post(f"/v1/handoffs/{cid}/messages", json={"text": "Anna here."}, headers=staff)
+        api.client.post(f"/v1/handoffs/{cid}/close", headers=staff)
 
     worker = threading.Thread(target=staff_side)
     worker.start()

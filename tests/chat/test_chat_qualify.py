@@ -353,6 +353,7 @@ def test_the_consent_answer_is_recorded_with_its_wording(chat: ChatLeadQualifier
         ]
         assert {s.wording_version for s in yes} == {"lumenly-qualify@1#consent-abc123"}
         assert yes[0].given_at == NOW and yes[0].evidence == {"conversation_id": "c-yes"}
+        assert [(s.purpose, s.granted) for s in no] == [("email_sales", False), ("phone_sales", False)]
         assert not check(conn, "chat-c-no", "sales_email").allowed
         assert not check(conn, "chat-c-no", "call_task").allowed
         # consent to be contacted by sales is not consent to marketing e-mail

@@ -21,7 +21,7 @@ SECRETS = Settings(
     env="test",
     secret_key="zq-SECRET-7f3a9c1e-4b2d-do-not-leak-ever",
     database_url="postgresql+psycopg://leaduser:Pw-91xKq@db.internal.example:5432/leads_prod",
-    staff_token="staff-tok-55e1b0d2c4",
+    oidc_client_secret="staff-tok-55e1b0d2c4",
     llm_api_key="sk-llm-0b7f00d1e5",
 )
 SECRET_VALUES = [
@@ -29,7 +29,7 @@ SECRET_VALUES = [
     SECRETS.database_url,
     "Pw-91xKq",
     "db.internal.example",
-    SECRETS.staff_token,
+    SECRETS.oidc_client_secret,
     "sk-llm-0b7f00d1e5",
 ]
 

@@ -37,7 +37,7 @@ def client(db_url: str) -> Iterator[TestClient]:
     settings = Settings(
         database_url=db_url,
         secret_key=SECRET,
-        staff_token=STAFF,
+        oidc_client_secret=STAFF,
         rate_limit_ip="100000/minute",
         rate_limit_conversation="100000/minute",
     )

@@ -4,7 +4,7 @@
   ``leadgate serve`` builds it) on a migrated SQLite database in a temporary folder, served by uvicorn in a
   background thread on a free port; plus a second, plain HTTP server on another port (another origin,
   listed in ``LEADGATE_CORS_ORIGINS``) that serves a third-party page embedding the widget with its one
-  script tag.
+  script tag. Its database has a ``sales_rep`` API key (``staff_key``) for the staff API.
 * ``browser``: the Debian Chromium (``/usr/bin/chromium``, installed by ``scripts/setup.sh``); Playwright
   downloads nothing.
 * ``new_page(**context_options)``: a page in a fresh browser context (empty localStorage), failing the
@@ -30,7 +30,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from leadgate.api import create_app
 from leadgate.chat.runtime import build_chat
 from leadgate.config import Settings
-from leadgate.db import upgrade
+from leadgate.db import make_engine, upgrade
+from leadgate.governance.api_keys import create_key
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,7 +42,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
 ]
-STAFF_TOKEN = "browser-test-staff-token"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 
@@ -86,6 +86,7 @@ class LiveServer:
     host_site_url: str
     settings: Settings
     app: FastAPI
+    staff_key: str
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     db_path = tmp_path_factory.mktemp("live") / "leadgate.db"
     database_url = f"sqlite:///{db_path}"
     upgrade(database_url)
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        staff_key, _ = create_key(conn, name="staff-api", role="sales_rep", created_by="tests")
+    engine.dispose()
 
     api_sock, site_sock = _free_socket(), _free_socket()
     url = f"http://127.0.0.1:{api_sock.getsockname()[1]}"
@@ -103,7 +108,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         cors_origins=[site_url],
         # every test talks from 127.0.0.1: the per-IP limit would count all of them together
         rate_limit_ip="10000/minute",
-        staff_token=STAFF_TOKEN,
     )
     app = _with_web_routes(create_app(settings, chat_factory=build_chat))
     server = uvicorn.Server(
@@ -143,7 +147,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     if not server.started:
         raise RuntimeError("the leadgate server did not start (see the log above)")
     try:
-        yield LiveServer(url, database_url, site_url, settings, app)
+        yield LiveServer(url, database_url, site_url, settings, app, staff_key)
     finally:
         site.shutdown()
         site.server_close()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page, Route, expect
-from tests.web.conftest import ARTIFACTS, STAFF_TOKEN, LiveServer
+from tests.web.conftest import ARTIFACTS, LiveServer
 
 TITLE = "Lumenly assistant"
 XSS = '<img src=x onerror="window.__lgXss=1">'
@@ -383,8 +383,8 @@ def test_staff_reply_after_handoff_arrives_live(
     # a person answers through the staff API; the widget shows it without a reload
     request = urllib.request.Request(
         f"{live_server.url}/v1/handoffs/{conversation_id(page)}/messages",
-        data=b'{"text": "Hi, Anna from sales here. How can I help?", "staff_id": "anna"}',
-        headers={"Authorization": f"Bearer {STAFF_TOKEN}", "Content-Type": "application/json"},
+        data=b'{"text": "Hi, Anna from sales here. How can I help?"}',
+        headers={"Authorization": f"Bearer {live_server.staff_key}", "Content-Type": "application/json"},
         method="POST",
     )
     with urllib.request.urlopen(request) as response:

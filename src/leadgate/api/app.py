@@ -10,9 +10,17 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.middleware.sessions import SessionMiddleware
 
 from leadgate import __version__
-from leadgate.api.deps import authenticate, document_security, index_routes, reject_anonymous
+from leadgate.api.deps import (
+    FLOW_COOKIE,
+    authenticate,
+    check_csrf,
+    document_security,
+    index_routes,
+    reject_anonymous,
+)
 from leadgate.api.limits import BodySizeLimit
 from leadgate.api.middleware import REQUEST_ID_HEADER, RequestLog, SecurityHeaders
 from leadgate.api.ratelimit import RateLimited, rate_limited_response
@@ -66,8 +74,9 @@ def create_app(
         version=__version__,
         description="Qualify leads: validate, store, score, decide and explain. Every decision is audited.",
         lifespan=lifespan,
-        # deny by default: every route needs credentials unless listed in deps.PUBLIC_ROUTES
-        dependencies=[Depends(authenticate)],
+        # deny by default: every route needs credentials unless listed in deps.PUBLIC_ROUTES; then the
+        # CSRF token of every unsafe request that rides on a cookie
+        dependencies=[Depends(authenticate), Depends(check_csrf)],
     )
 
     @app.exception_handler(RequestValidationError)
@@ -87,6 +96,7 @@ def create_app(
 
     from leadgate.api import bookings, consent, conversations, handoffs, health, leads
     from leadgate.web import routes as web_routes
+    from leadgate.web import staff, staff_handoffs
 
     app.include_router(health.router)
     app.include_router(leads.router)
@@ -95,6 +105,8 @@ def create_app(
     app.include_router(handoffs.router)
     app.include_router(bookings.router)
     app.include_router(web_routes.router)
+    app.include_router(staff.router)
+    app.include_router(staff_handoffs.router)
     # which route is which path: the auth dependency decides public or protected by it (deps.PUBLIC_ROUTES)
     app.state.route_paths = index_routes(app)
     generate_openapi = app.openapi
@@ -106,6 +118,16 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # the short-lived signed cookie of the sign-in form's CSRF token and of the SSO state and nonce
+    # (Authlib keeps them in request.session); the staff session itself is lg_session (deps, web.staff)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=FLOW_COOKIE,
+        max_age=3600,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
     # Added last, so outermost: errors of the inner layers (413, 429) carry the CORS headers too.
     app.add_middleware(
         CORSMiddleware,

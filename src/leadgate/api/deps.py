@@ -1,20 +1,29 @@
-"""The one way in: the auth dependency of every route, the one public list, and permission checks.
+"""The one way in: the auth dependency of every route, the one public list, CSRF and permission checks.
 
-``create_app`` applies ``authenticate`` to the whole application (``FastAPI(dependencies=...)``), so every
-route, also one added later, needs credentials unless its path is in ``PUBLIC_ROUTES`` (deny by default;
-``tests/api/test_auth.py`` walks every route to prove it). Routes that are not FastAPI routes (the
-OpenAPI docs, a static mount) never run dependencies, so they must be in ``PUBLIC_ROUTES`` too; the test
-fails for any that is not.
+``create_app`` applies ``authenticate`` (then ``check_csrf``) to the whole application
+(``FastAPI(dependencies=...)``), so every route, also one added later, needs credentials unless its path
+is in ``PUBLIC_ROUTES`` (deny by default; ``tests/api/test_auth.py`` walks every route to prove it).
+Routes that are not FastAPI routes (the OpenAPI docs, a static mount) never run dependencies, so they
+must be in ``PUBLIC_ROUTES`` too; the test fails for any that is not.
 
-Credentials: ``Authorization: Bearer <key>`` with a service API key (``leadgate keys create``, see
-``leadgate.governance.api_keys``), or, on the staff handoff routes only, the shared
-``LEADGATE_STAFF_TOKEN`` (until staff accounts replace it). Answers: 401 (with ``WWW-Authenticate:
-Bearer``) for missing, malformed, unknown, expired or revoked credentials; 403 when the caller's role lacks
-the permission the route needs in ``leadgate.governance.roles.ROUTE_PERMISSIONS``, and for every caller on
-a protected route missing from that table (deny by default: a route gets a row there when it is written);
-503 on a handoff route when a non-key bearer is sent and no staff token is configured. ``require`` on a
-route states the same permission again where the route is written (it must agree with the table;
-``tests/api/test_roles.py`` checks that every role gets what the table says on every route).
+Credentials, in this order:
+
+* ``Authorization: Bearer <key>`` with a service API key (``leadgate keys create``, see
+  ``leadgate.governance.api_keys``);
+* the ``lg_session`` cookie of a signed-in staff member (``/staff/sign-in``, see
+  ``leadgate.governance.staff_sessions``): its unsafe requests (POST, PUT, PATCH, DELETE) must carry the
+  session's CSRF token, in the ``csrf_token`` form field or the ``X-CSRF-Token`` header (``check_csrf``).
+
+Answers: 401 (with ``WWW-Authenticate: Bearer``) for missing, malformed, unknown, expired or revoked
+credentials, except on the staff pages (``/staff/...``), where an anonymous browser is sent to the
+sign-in page (303); 403 from ``check_csrf`` for a missing or wrong CSRF token, and from ``require`` when
+the caller's role lacks the route's permission (``leadgate.governance.roles``).
+
+Then the route's permission: 403 when the caller's role lacks the permission the route needs in
+``leadgate.governance.roles.ROUTE_PERMISSIONS``, and for every caller on a protected route missing from that
+table (deny by default: a route gets a row there when it is written). ``require`` on a route states the same
+permission again where the route is written (it must agree with the table; ``tests/api/test_roles.py``
+checks that every role gets what the table says on every route).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request, params
 from fastapi.routing import iter_route_contexts
@@ -30,8 +40,8 @@ from starlette.responses import JSONResponse
 
 from leadgate.api.state import AppState
 from leadgate.db.engine import write_lock
-from leadgate.governance import api_keys
-from leadgate.governance.roles import CONVERSATIONS_READ, HANDOFFS, Permission, permissions, route_permission
+from leadgate.governance import api_keys, staff_sessions
+from leadgate.governance.roles import Permission, permissions, route_permission
 
 PUBLIC_ROUTES: Final[frozenset[str]] = frozenset(
     {
@@ -53,12 +63,28 @@ PUBLIC_ROUTES: Final[frozenset[str]] = frozenset(
         "/v1/conversations/{conversation_id}/events",
         # the ICS invite of a booking: the booking id is a random UUID, a capability link
         "/v1/bookings/{booking_id}.ics",
+        # staff sign-in (password and single sign-on) and the staff pages' stylesheet
+        "/staff/sign-in",
+        "/staff/sso/login",
+        "/staff/sso/callback",
+        "/staff/static/{name}",
     }
 )
 """Full path templates (prefix included) answered without credentials; every other route needs them."""
 
-STAFF_TOKEN_ROUTES: Final[str] = "/v1/handoffs"
-"""Routes under this path also take the shared ``LEADGATE_STAFF_TOKEN`` (until staff accounts, issue 8 item 3)."""
+STAFF_PAGES: Final[str] = "/staff"
+"""Browser pages under this path send an anonymous caller to ``SIGN_IN_PAGE`` (303) instead of a 401."""
+SIGN_IN_PAGE: Final[str] = "/staff/sign-in"
+"""The staff sign-in page."""
+FLOW_COOKIE: Final[str] = "lg_flow"
+"""Starlette's signed session cookie: the sign-in form's CSRF token and the SSO state (one hour)."""
+CSRF_FIELD: Final[str] = "csrf_token"
+"""Form field of the CSRF token."""
+CSRF_HEADER: Final[str] = "X-CSRF-Token"
+"""Header of the CSRF token (cookie-authenticated API calls from a script)."""
+CSRF_SIGN_IN_ROUTES: Final[frozenset[str]] = frozenset({SIGN_IN_PAGE})
+"""Public form routes whose POST needs the pre-session CSRF token (kept in the signed ``lg_flow`` cookie)."""
+UNSAFE_METHODS: Final[frozenset[str]] = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -68,14 +94,13 @@ class Principal:
     """Who is calling.
 
     Attributes:
-        kind: ``api_key``, ``session`` (a signed-in staff member) or ``staff_token`` (the shared handoff
-            token, until staff accounts replace it).
-        name: the key's name, the staff member's email, or ``staff`` for the staff token.
-        role: the key's or staff member's role; None for the staff token.
+        kind: ``api_key`` or ``session`` (a signed-in staff member).
+        name: the key's name or the staff member's email.
+        role: the key's or staff member's role.
         key_prefix: the key's lookup prefix; None otherwise.
         permissions: what the caller may do (``leadgate.governance.roles``).
-        subject: stable id of the caller for audit records and ownership: ``key:<prefix>``,
-            ``user:<id>`` or ``staff``.
+        subject: stable id of the caller for audit records and ownership: ``key:<prefix>`` or
+            ``user:<id>``.
         rep_id: the sales rep this caller is (the id leads and conversations are assigned to, see
             ``leads.owner``), or None when the caller is not a rep.
     """
@@ -120,7 +145,7 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 def _bearer(request: Request) -> str:
-    """The bearer token of the ``Authorization`` header; 401 when there is none."""
+    """The bearer token of the ``Authorization`` header; 401 when it is not a bearer token."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -128,54 +153,98 @@ def _bearer(request: Request) -> str:
     return token
 
 
-def _principal(request: Request, path: str | None) -> Principal:
+def _key_principal(request: Request) -> Principal:
     token = _bearer(request)
     lg: AppState = request.app.state.lg
+    key = None
     if api_keys.looks_like_key(token):
         with lg.engine.connect() as conn:
             key = api_keys.verify_key(conn, token)
-        if key is None:
-            raise _unauthorized("unknown, expired or revoked API key")
-        if api_keys.needs_touch(key):
-            with write_lock(lg.engine), lg.engine.begin() as conn:
-                api_keys.touch_key(conn, key.id)
-        return Principal(
-            "api_key",
-            key.name,
-            key.role,
-            key.prefix,
-            permissions(key.role),
-            subject=f"key:{key.prefix}",
-            rep_id=key.rep_id,
-        )
-    if path is not None and (path == STAFF_TOKEN_ROUTES or path.startswith(STAFF_TOKEN_ROUTES + "/")):
-        expected = lg.settings.staff_token
-        if not expected:
-            raise HTTPException(
-                503,
-                "staff token not configured: set LEADGATE_STAFF_TOKEN, or send an API key whose role handles handoffs",
-            )
-        if hmac.compare_digest(token.encode(), expected.encode()):
-            return Principal(
-                "staff_token", "staff", None, None, frozenset({HANDOFFS, CONVERSATIONS_READ}), subject="staff"
-            )
-    raise _unauthorized("missing or wrong credentials")
+    if key is None:
+        raise _unauthorized("unknown, expired or revoked API key")
+    if api_keys.needs_touch(key):
+        with write_lock(lg.engine), lg.engine.begin() as conn:
+            api_keys.touch_key(conn, key.id)
+    return Principal(
+        "api_key",
+        key.name,
+        key.role,
+        key.prefix,
+        permissions(key.role),
+        subject=f"key:{key.prefix}",
+        rep_id=key.rep_id,
+    )
+
+
+def session_token(request: Request) -> str | None:
+    """The session token of the request's ``lg_session`` cookie when its signature is good, else None."""
+    value = request.cookies.get(staff_sessions.COOKIE_NAME)
+    if not value:
+        return None
+    lg: AppState = request.app.state.lg
+    return lg.session_cookie.load(value)
+
+
+def _session_principal(request: Request) -> Principal | None:
+    """The signed-in staff member of the session cookie, or None (no cookie, or no live session)."""
+    token = session_token(request)
+    if token is None:
+        return None
+    lg: AppState = request.app.state.lg
+    now = lg.clock()
+    with lg.engine.connect() as conn:
+        session = staff_sessions.find_session(conn, token, lg.session_limits, now)
+    if session is None:
+        return None
+    if staff_sessions.needs_touch(session, now):
+        with write_lock(lg.engine), lg.engine.begin() as conn:
+            staff_sessions.touch_session(conn, session.id, now)
+    request.state.staff_session = session
+    user = session.user
+    return Principal(
+        "session",
+        user.email,
+        user.role,
+        None,
+        permissions(user.role),
+        subject=user.subject,
+        rep_id=user.rep_id,
+    )
+
+
+def is_staff_page(path: str | None) -> bool:
+    """True for the browser pages under ``/staff`` (they redirect an anonymous caller to sign in)."""
+    return path is not None and (path == STAFF_PAGES or path.startswith(STAFF_PAGES + "/"))
+
+
+def _to_sign_in(request: Request) -> HTTPException:
+    target = request.url.path if request.method == "GET" else STAFF_PAGES + "/handoffs"
+    return HTTPException(303, "sign in first", headers={"Location": f"{SIGN_IN_PAGE}?next={quote(target)}"})
 
 
 def authenticate(request: Request) -> Principal | None:
     """App-wide dependency: the caller, or None on a public route (no credentials needed there).
 
-    The principal is also kept in ``request.state.principal`` for ``require`` and the error handlers.
+    A bearer API key when an ``Authorization`` header is sent, else the staff session cookie. The
+    principal is also kept in ``request.state.principal`` (and the session in
+    ``request.state.staff_session``) for ``require``, ``check_csrf`` and the error handlers.
 
     Raises:
-        HTTPException: 401 for missing, malformed, unknown, expired or revoked credentials; 403 when the
-            route's permission (``ROUTE_PERMISSIONS``) is not the caller's, or the route has none; 503 on a
-            handoff route when a non-key bearer is sent and no staff token is configured.
+        HTTPException: 401 for missing, malformed, unknown, expired or revoked credentials (303 to the
+            sign-in page instead on a staff page); 403 when the route's permission (``ROUTE_PERMISSIONS``)
+            is not the caller's, or the route has none.
     """
     path = route_path(request)
     if is_public(path):
         return None
-    principal = _principal(request, path)
+    if request.headers.get("authorization"):
+        principal: Principal | None = _key_principal(request)
+    else:
+        principal = _session_principal(request)
+    if principal is None:
+        if is_staff_page(path):
+            raise _to_sign_in(request)
+        raise _unauthorized("missing or wrong credentials: send Authorization: Bearer <API key>")
     request.state.principal = principal
     needed = route_permission(request.method, path)
     if needed is None:
@@ -190,12 +259,46 @@ def authenticate(request: Request) -> Principal | None:
 
 
 def _forbidden(principal: Principal, permission: Permission) -> HTTPException:
-    who = f"role {principal.role!r}" if principal.role else "the staff token"
-    return HTTPException(403, f"{who} may not do this (needs {permission!r})")
+    return HTTPException(403, f"role {principal.role!r} may not do this (needs {permission!r})")
+
+
+def _same(expected: str | None, sent: str | None) -> bool:
+    return bool(expected) and bool(sent) and hmac.compare_digest(str(expected).encode(), str(sent).encode())
+
+
+async def check_csrf(request: Request) -> None:
+    """App-wide dependency after ``authenticate``: unsafe requests riding on a cookie carry its CSRF token.
+
+    Checked: every POST, PUT, PATCH or DELETE authenticated by the session cookie (the token of its
+    session), and the sign-in form (the pre-session token of the signed ``lg_flow`` cookie, against login
+    CSRF). The token comes in the ``X-CSRF-Token`` header or the ``csrf_token`` form field. Requests with a
+    bearer API key, and the visitor chat (its own token header, no cookie), need none: a browser never
+    adds those credentials on its own. Source: OWASP CSRF Prevention Cheat Sheet (synchronizer token).
+
+    Raises:
+        HTTPException: 403 when the token is missing or wrong.
+    """
+    if request.method not in UNSAFE_METHODS:
+        return
+    session = getattr(request.state, "staff_session", None)
+    if session is not None:
+        expected: str | None = session.csrf_token
+    elif route_path(request) in CSRF_SIGN_IN_ROUTES:
+        expected = request.session.get("csrf")
+    else:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    content_type = request.headers.get("content-type", "")
+    if sent is None and content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        field = form.get(CSRF_FIELD)
+        sent = field if isinstance(field, str) else None
+    if not _same(expected, sent):
+        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
 
 
 async def reject_anonymous(request: Request) -> JSONResponse | None:
-    """The 401 (or 503) a protected route answers an unauthenticated caller; None if public or authenticated.
+    """The 401 (or 303) a protected route answers an unauthenticated caller; None if public or authenticated.
 
     For error handlers that run before the dependencies do (a body that is not JSON).
     """

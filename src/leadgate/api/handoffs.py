@@ -1,12 +1,15 @@
 """``/v1/handoffs``: the staff side of the chat (contract: ``docs/chat-api.md``).
 
 The handoff queue (conversations the assistant handed to a person) with transcript and slots, staff
-replies and closing. Every call needs ``Authorization: Bearer`` with ``LEADGATE_STAFF_TOKEN`` or an API key
-whose role has ``handoffs:handle`` (the transcript: ``conversations:read``; ``leadgate.api.deps``): 401
-without or with wrong credentials, 403 for a key whose role may not, 503 for a non-key bearer when no
-staff token is configured. Object rules (``leadgate.api.access``): a ``sales_rep`` gets only the
-conversations assigned to it (``conversations.owner``): the queue is filtered, any other id answers 404.
-Reading the queue (when it lists any) and a transcript is recorded in the access log (``read_pii``).
+replies and closing. Every call needs a signed-in staff member (the ``lg_session`` cookie, plus the
+``X-CSRF-Token`` header on POST) or ``Authorization: Bearer`` with an API key, whose role has
+``handoffs:handle`` (the transcript: ``conversations:read``; ``leadgate.api.deps``): 401 without or with
+wrong credentials, 403 for a role that may not or a missing CSRF token. Object rules
+(``leadgate.api.access``): a ``sales_rep`` gets only the conversations assigned to it
+(``conversations.owner``): the queue is filtered, any other id answers 404. Reading the queue (when it
+lists any) and a transcript is recorded in the access log (``read_pii``). A reply and a close record who
+did it: the caller's ``Principal.subject`` (``user:<id>`` or ``key:<prefix>``) and name, never a name the
+body declares (a body with ``staff_id`` is refused with 422).
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from leadgate.api.access import log_read, scope
 from leadgate.api.conversations import Chat, call_service, too_long
-from leadgate.api.deps import require
+from leadgate.api.deps import Caller, require
 from leadgate.chat.service import ChatMessage, HandoffDetail, HandoffSummary
 from leadgate.contracts.lead import Storable
 from leadgate.governance.access import Scope
@@ -37,22 +40,17 @@ class HandoffQueue(BaseModel):
 
 
 class StaffMessageIn(BaseModel):
-    """A staff reply: the text and who writes it."""
+    """A staff reply: its text (the writer is the caller; other fields are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     text: Annotated[str, Storable] = Field(min_length=1)
-    staff_id: Annotated[str, Storable] = Field(min_length=1, max_length=128)
 
 
 class StaffMessageOut(BaseModel):
     """The stored staff message."""
 
     message: ChatMessage
-
-
-class CloseIn(BaseModel):
-    """Who closes the conversation (optional)."""
-
-    staff_id: Annotated[str, Storable] | None = Field(default=None, max_length=128)
 
 
 class Closed(BaseModel):
@@ -109,18 +107,20 @@ async def handoff(conversation_id: str, request: Request, chat: Chat, seen: Seen
     dependencies=[require(HANDOFFS)],
 )
 async def staff_message(
-    conversation_id: str, body: StaffMessageIn, request: Request, chat: Chat, seen: Seen
+    conversation_id: str, body: StaffMessageIn, request: Request, chat: Chat, caller: Caller, seen: Seen
 ) -> Any:
-    """Store a staff reply; the visitor gets it through ``/events``.
+    """Store a staff reply, as the caller; the visitor gets it through ``/events``.
 
     404 unless handed off and visible, 409 when closed, 413 for text over ``LEADGATE_MAX_MESSAGE_CHARS``.
     """
+    assert caller is not None  # require(HANDOFFS) answered 401 otherwise
     limit = request.app.state.lg.settings.max_message_chars
     if len(body.text) > limit:
         return too_long(len(body.text), limit)
-    return StaffMessageOut(
-        message=await call_service(chat.staff_post, conversation_id, body.text, body.staff_id, scope=seen)
+    message = await call_service(
+        chat.staff_post, conversation_id, body.text, caller.subject, staff_name=caller.name, scope=seen
     )
+    return StaffMessageOut(message=message)
 
 
 @router.post(
@@ -129,10 +129,11 @@ async def staff_message(
     summary="Close a handed-off conversation",
     dependencies=[require(HANDOFFS)],
 )
-async def close(conversation_id: str, chat: Chat, seen: Seen, body: CloseIn | None = None) -> Closed:
-    """Close the conversation (no more visitor messages); closing it again does nothing.
+async def close(conversation_id: str, chat: Chat, caller: Caller, seen: Seen) -> Closed:
+    """Close the conversation as the caller (no more visitor messages); closing it again does nothing.
 
     404 unless handed off and visible.
     """
-    status = await call_service(chat.close, conversation_id, body.staff_id if body else None, scope=seen)
+    assert caller is not None
+    status = await call_service(chat.close, conversation_id, caller.subject, scope=seen)
     return Closed(conversation_id=conversation_id, status=status)

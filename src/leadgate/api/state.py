@@ -1,4 +1,4 @@
-"""What the API holds while it runs: settings, engine, ``Qualifier``, chat service and chat rate limits."""
+"""What the API holds while it runs: settings, engine, ``Qualifier``, chat service, rate limits, session keys."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from leadgate.db import make_engine, store
 from leadgate.db.engine import write_lock
 from leadgate.defaults import default_path
 from leadgate.features import FeatureSet
+from leadgate.governance.staff_sessions import SessionCookie, SessionLimits
 from leadgate.pipeline import Qualifier
 from leadgate.policy import load_policy
 from leadgate.scoring import load_fit_rules
@@ -110,6 +112,9 @@ class AppState:
             ``settings``, in memory).
         attribute_bounds: the mapping's ``min``/``max`` per pre-decision attribute (``load_attribute_bounds``),
             checked by ``POST /v1/leads`` and the batch route.
+        clock: the current UTC time for staff sessions (tests move it to expire a session).
+        session_limits: idle and absolute limits of staff sessions (from ``settings``).
+        session_cookie: signs and reads the ``lg_session`` cookie with ``LEADGATE_SECRET_KEY``.
     """
 
     settings: Settings
@@ -118,12 +123,20 @@ class AppState:
     chat: ChatService[Any] | None = None
     rate_limits: RateLimits = field(init=False)
     attribute_bounds: Bounds = field(init=False)
+    session_limits: SessionLimits = field(init=False)
+    session_cookie: SessionCookie = field(init=False)
+    clock: Callable[[], datetime] = store.utcnow
     scored: int = field(init=False, default=0)
     out_of_range: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.rate_limits = RateLimits.from_settings(self.settings)
         self.attribute_bounds = load_attribute_bounds(self.settings)
+        self.session_limits = SessionLimits(
+            idle=timedelta(minutes=self.settings.session_idle_minutes),
+            absolute=timedelta(hours=self.settings.session_absolute_hours),
+        )
+        self.session_cookie = SessionCookie(self.settings.secret_key, self.session_limits.absolute)
         self._counts_lock = threading.Lock()
 
     @classmethod

@@ -223,7 +223,7 @@ _RULES: list[tuple[Category, str, re.Pattern[str]]] = [
         "secret_request",
         "names leadgate's configuration or the server's environment",
         re.compile(
-            r"(?:\bleadgate_[a-z_]+|\bsecret_key\b|\bdatabase_url\b|\bstaff_token\b|\bllm_api_key\b|"
+            r"(?:\bleadgate_[a-z_]+|\bsecret_key\b|\bdatabase_url\b|\bstaff_token\b|\boidc_client_secret\b|\bllm_api_key\b|"
             r"(?:^|[\s/'\"`(])\.env\b|\benv(?:ironment)?[\s_-]?(?:variables?|vars)\b|\bconnection[\s_-]?strings?\b|"
             r"\b(?:server|app|application|bot|backend|system|internal|leadgate|assistant'?s?)\s+"
             r"(?:config|configuration|settings|secrets?|credentials)\b)"

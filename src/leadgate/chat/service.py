@@ -177,7 +177,8 @@ class ChatMessage(BaseModel):
         text: plain text.
         kind: the ``BotMessage`` kind for assistant messages; ``text`` for visitor and staff messages.
         citations, options, data: as in ``BotMessage`` (visitor: ``data.option_id`` when an option was
-            picked; staff, in the staff view only: ``data.staff_id``).
+            picked; staff, in the staff view only: ``data.staff_id``, the writer's audit subject such
+            as ``user:3``, and ``data.staff_name``, their email or key name, when stored).
         client_message_id: the widget's id of a visitor message, else None.
         created_at: when it was stored (aware UTC).
     """
@@ -219,6 +220,8 @@ class ChatMessage(BaseModel):
             data = {"option_id": p["option_id"]} if p.get("option_id") else {}
         else:
             data = {"staff_id": p.get("staff_id")} if staff_view else {}
+            if staff_view and p.get("staff_name"):
+                data["staff_name"] = p["staff_name"]
         return cls(
             seq=event.seq,
             role=role,
@@ -610,10 +613,14 @@ class ChatService(Generic[S]):
         text: str,
         staff_id: str,
         *,
+        staff_name: str | None = None,
         now: datetime | None = None,
         scope: Scope = ALL,
     ) -> ChatMessage:
         """Store a staff member's reply in a handed-off conversation (the visitor reads it via events).
+
+        ``staff_id`` is the writer's audit subject (``user:<id>``, ``key:<prefix>``), ``staff_name`` their
+        email or key name; the visitor sees neither.
 
         Raises:
             ConversationNotFound: unknown, never handed off, or not one ``scope`` sees.
@@ -629,7 +636,10 @@ class ChatService(Generic[S]):
             if conv.status == "closed":
                 raise ConversationClosed(f"conversation {conversation_id} is closed")
             _, stored = self.store.append(
-                conn, conv, [NewEvent(STAFF, {"text": text, "staff_id": staff_id})], now
+                conn,
+                conv,
+                [NewEvent(STAFF, {"text": text, "staff_id": staff_id, "staff_name": staff_name})],
+                now,
             )
         return ChatMessage.from_event(stored[0], staff_view=True)
 

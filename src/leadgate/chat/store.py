@@ -7,7 +7,7 @@ text written with orjson, the same on both backends.
 Event kinds (``conversation_events.kind``):
     ``visitor_message``: ``{"text", "option_id"}``, with the widget's ``client_message_id``.
     ``assistant_message``: a ``BotMessage`` as JSON, ``reply_to`` = seq of the visitor message.
-    ``staff_message``: ``{"text", "staff_id"}``.
+    ``staff_message``: ``{"text", "staff_id", "staff_name"}`` (``staff_name`` since staff accounts; may be absent).
     ``flow_event``: ``{"type", "data"}``, an event of the dialogue engine (slot set, handoff, ...).
     ``status_change``: ``{"status", "reason", "by"}``.
 """

@@ -46,7 +46,13 @@ route                                                    permission
 ``GET /v1/handoffs/{conversation_id}`` (the transcript)  ``conversations:read``
 ``POST /v1/handoffs/{conversation_id}/messages``         ``handoffs:handle``
 ``POST /v1/handoffs/{conversation_id}/close``            ``handoffs:handle``
+``GET /staff``, ``POST /staff/sign-out``                  ``staff:session``
+``GET /staff/handoffs``, its ``reply`` and ``close``      ``handoffs:handle``
+``GET /staff/handoffs/{conversation_id}``                ``conversations:read``
 =======================================================  ======================
+
+``staff:session`` is what every staff role has and ``integration`` has not: being a signed-in person
+(the staff pages' landing redirect and sign-out).
 
 A route that is neither public (``leadgate.api.deps.PUBLIC_ROUTES``) nor in ``ROUTE_PERMISSIONS``
 answers 403 to every caller (deny by default); ``tests/api/test_roles.py`` walks every route of the app
@@ -80,6 +86,7 @@ Permission = Literal[
     "privacy:export",
     "consent:write",
     "audit:read",
+    "staff:session",
 ]
 
 LEADS_WRITE: Final[Permission] = "leads:write"
@@ -92,6 +99,7 @@ PRIVACY_ERASE: Final[Permission] = "privacy:erase"
 PRIVACY_EXPORT: Final[Permission] = "privacy:export"
 CONSENT_WRITE: Final[Permission] = "consent:write"
 AUDIT_READ: Final[Permission] = "audit:read"
+STAFF_SESSION: Final[Permission] = "staff:session"
 
 View = Literal["all", "own", "masked"]
 """Which objects a role sees: every one, only its rep's (by ``owner``), or every one with personal fields masked."""
@@ -109,13 +117,16 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
             PRIVACY_EXPORT,
             CONSENT_WRITE,
             AUDIT_READ,
+            STAFF_SESSION,
         }
     ),
-    "revops": frozenset({LEADS_WRITE, LEADS_UPDATE, LEADS_READ, DECISIONS_READ, CONSENT_WRITE, AUDIT_READ}),
-    "sales_manager": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS, CONVERSATIONS_READ}),
-    "sales_rep": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS, CONVERSATIONS_READ}),
-    "reviewer": frozenset({LEADS_READ, DECISIONS_READ}),
-    "analyst": frozenset({LEADS_READ, DECISIONS_READ}),
+    "revops": frozenset(
+        {LEADS_WRITE, LEADS_UPDATE, LEADS_READ, DECISIONS_READ, CONSENT_WRITE, AUDIT_READ, STAFF_SESSION}
+    ),
+    "sales_manager": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS, CONVERSATIONS_READ, STAFF_SESSION}),
+    "sales_rep": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS, CONVERSATIONS_READ, STAFF_SESSION}),
+    "reviewer": frozenset({LEADS_READ, DECISIONS_READ, STAFF_SESSION}),
+    "analyst": frozenset({LEADS_READ, DECISIONS_READ, STAFF_SESSION}),
     "integration": frozenset({LEADS_WRITE, CONSENT_WRITE}),
 }
 """Each role's permissions (the first table of the module docstring)."""
@@ -142,6 +153,13 @@ ROUTE_PERMISSIONS: Final[dict[tuple[str, str], Permission]] = {
     ("GET", "/v1/handoffs/{conversation_id}"): CONVERSATIONS_READ,
     ("POST", "/v1/handoffs/{conversation_id}/messages"): HANDOFFS,
     ("POST", "/v1/handoffs/{conversation_id}/close"): HANDOFFS,
+    # the staff pages (server-rendered, signed-in staff; not in the OpenAPI schema)
+    ("GET", "/staff"): STAFF_SESSION,
+    ("POST", "/staff/sign-out"): STAFF_SESSION,
+    ("GET", "/staff/handoffs"): HANDOFFS,
+    ("GET", "/staff/handoffs/{conversation_id}"): CONVERSATIONS_READ,
+    ("POST", "/staff/handoffs/{conversation_id}/reply"): HANDOFFS,
+    ("POST", "/staff/handoffs/{conversation_id}/close"): HANDOFFS,
 }
 """``(HTTP method, full path template) -> permission`` of every protected route (the second table)."""
 
@@ -150,6 +168,9 @@ ROLES: Final[tuple[str, ...]] = tuple(ROLE_PERMISSIONS)
 
 API_KEY_ONLY_ROLES: Final[frozenset[str]] = frozenset({"integration"})
 """Roles only an API key can have (another system, not a person)."""
+
+STAFF_ROLES: Final[tuple[str, ...]] = tuple(r for r in ROLES if r not in API_KEY_ONLY_ROLES)
+"""Roles a person (a staff account) may have: every role but ``API_KEY_ONLY_ROLES``."""
 
 
 class UnknownRoleError(LeadgateError, ValueError):
@@ -168,8 +189,8 @@ def check_role(role: str) -> str:
 
 
 def staff_roles() -> tuple[str, ...]:
-    """The roles a staff member (a person with a sign-in) may have: every role but ``API_KEY_ONLY_ROLES``."""
-    return tuple(r for r in ROLES if r not in API_KEY_ONLY_ROLES)
+    """The roles a staff member (a person with a sign-in) may have: ``STAFF_ROLES``."""
+    return STAFF_ROLES
 
 
 def check_staff_role(role: str) -> str:

@@ -7,7 +7,7 @@
   rep's own leads and conversations.
 
 Revision ID: 0008
-Revises: 0012 (written against 0006; re-chained onto main's newest)
+Revises: 0007
 Create Date: 2026-12-02 14:00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0012"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
