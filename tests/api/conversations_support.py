@@ -45,8 +45,9 @@ class ChatApi:
             headers=headers,
         )
 
-    def staff_headers(self, role: str = "sales_rep", name: str = "anna") -> dict[str, str]:
-        """The ``Authorization`` header of a new API key with ``role`` (one that handles handoffs)."""
+    def staff_headers(self, role: str = "sales_manager", name: str = "anna") -> dict[str, str]:
+        """The ``Authorization`` header of a new API key with ``role`` (one that handles every handoff;
+        a ``sales_rep`` key sees only its rep's conversations)."""
         return bearer(create_test_key(self.state.engine, role=role, name=name))
 
     def get(self, conv: dict[str, Any], token: str | None = None, **params: Any) -> Any:

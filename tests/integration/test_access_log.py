@@ -249,10 +249,10 @@ def test_a_different_key_does_not_verify(
 def test_audit_access_lists_newest_first(engine: Engine, db_url: str) -> None:
     _events(engine, 4)  # sign_in, read_pii lead-1, read_pii lead-2, sign_in
     out = CliRunner().invoke(
-        app,
-        ["audit", "access", "--action", "read_pii", "--database-url", db_url, "--limit", "5"],
-        env={"COLUMNS": "200"},
+        app, ["audit", "access", "--action", "read_pii", "--database-url", db_url, "--limit", "5"]
     )
     assert out.exit_code == 0, out.output
     assert "2 events" in out.output and "sign_in" not in out.output
-    assert out.output.index("lead-2") < out.output.index("lead-1")
+    with engine.connect() as conn:
+        newest = [e["object_ids"] for e in iter_access(conn, action="read_pii", newest_first=True)]
+    assert newest == [["lead-2"], ["lead-1"]]

@@ -4,7 +4,7 @@
   ``leadgate serve`` builds it) on a migrated SQLite database in a temporary folder, served by uvicorn in a
   background thread on a free port; plus a second, plain HTTP server on another port (another origin,
   listed in ``LEADGATE_CORS_ORIGINS``) that serves a third-party page embedding the widget with its one
-  script tag. Its database has a ``sales_rep`` API key (``staff_key``) for the staff API.
+  script tag. Its database has a ``sales_manager`` API key (``staff_key``) for the staff API.
 * ``browser``: the Debian Chromium (``/usr/bin/chromium``, installed by ``scripts/setup.sh``); Playwright
   downloads nothing.
 * ``new_page(**context_options)``: a page in a fresh browser context (empty localStorage), failing the
@@ -97,7 +97,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     upgrade(database_url)
     engine = make_engine(database_url)
     with engine.begin() as conn:
-        staff_key, _ = create_key(conn, name="staff-api", role="sales_rep", created_by="tests")
+        staff_key, _ = create_key(conn, name="staff-api", role="sales_manager", created_by="tests")
     engine.dispose()
 
     api_sock, site_sock = _free_socket(), _free_socket()

@@ -16,7 +16,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def create_user(
-    engine: Engine, email: str = "anna@example.com", role: str = "sales_rep", **kwargs: Any
+    engine: Engine, email: str = "anna@example.com", role: str = "sales_manager", **kwargs: Any
 ) -> users.User:
     """A staff account with ``PASSWORD`` (unless ``password`` is given) in this test's database."""
     kwargs.setdefault("password", PASSWORD)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import httpx
 from playwright.sync_api import ConsoleMessage, Page, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 from tests.web.conftest import ARTIFACTS, LiveServer
 from tests.web.staff_support import PASSWORD, access_events, create_user
 
 from leadgate.chat.store import EVENTS
 from leadgate.db import make_engine
+from leadgate.db.chat_models import ConversationRow
 
 
 def _handed_off_conversation(base_url: str) -> str:
@@ -35,8 +36,17 @@ def test_a_signed_in_rep_answers_a_handoff_in_the_browser(
 ) -> None:
     engine = make_engine(live_server.database_url)
     try:
-        user = create_user(engine, email="rita.rep@example.com", display_name="Rita", rep_id="rep-3")
+        user = create_user(
+            engine, email="rita.rep@example.com", role="sales_rep", display_name="Rita", rep_id="rep-3"
+        )
         cid = _handed_off_conversation(live_server.url)
+        # routing (issue 9) assigns the conversation to Rita's rep id; a rep sees only its own
+        with engine.begin() as conn:
+            conn.execute(
+                update(ConversationRow.__table__)
+                .where(ConversationRow.__table__.c.conversation_id == cid)
+                .values(owner="rep-3")
+            )
 
         page = new_page()
         csp_reports: list[str] = []
@@ -90,7 +100,12 @@ def test_a_signed_in_rep_answers_a_handoff_in_the_browser(
         page.goto(live_server.url + f"/staff/handoffs/{cid}")
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         assert csp_reports == []
-        actions = [e["action"] for e in access_events(engine, actor=f"user:{user.id}")]
-        assert actions == ["sign_in", "sign_out"]
+        events = access_events(engine, actor=f"user:{user.id}")
+        actions = [e["action"] for e in events]
+        # signed in, read the queue and the transcript (personal data, so logged), signed out
+        assert actions[0] == "sign_in" and actions[-1] == "sign_out"
+        reads = events[1:-1]
+        assert len(reads) >= 2 and {e["action"] for e in reads} == {"read_pii"}
+        assert all(e["object_ids"] == [cid] for e in reads)
     finally:
         engine.dispose()
