@@ -136,6 +136,15 @@ def _users_app() -> typer.Typer:
 
 app.add_typer(_users_app(), name="users", help="Staff accounts (sign-in to the staff pages).")
 
+
+def _consent_app() -> typer.Typer:
+    from leadgate.cli_consent import consent_app
+
+    return consent_app
+
+
+app.add_typer(_consent_app(), name="consent", help="A lead's consent: show it, record a new statement.")
+
 # commands are listed by `leadgate --help` in the order they are registered here
 app.command("import")(import_cmd)
 app.command("train")(train_cmd)

@@ -5,7 +5,7 @@
 (the token itself is only in the signed cookie), its CSRF token, last use, absolute expiry and end.
 
 Revision ID: 0007
-Revises: 0011 (re-chained by the coordinator at merge)
+Revises: 0012 (re-chained by the coordinator at merge)
 Create Date: 2026-12-02 14:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0011"  # coordinator re-chains at merge (assigned: after 0006)
+down_revision: str | None = "0012"  # coordinator re-chains at merge (assigned: after 0006)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
