@@ -10,9 +10,13 @@ from leadgate import cli
 
 @pytest.fixture
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich wraps at 80 columns when not on a terminal; tables and paths must stay on one line."""
-    monkeypatch.setattr(cli.console, "width", 400)
-    monkeypatch.setattr(cli.err_console, "width", 400)
+    """Rich wraps at 80 columns when not on a terminal; tables and paths must stay on one line.
+
+    Patches the private ``_width`` (None: measured each time): patching ``width`` would restore a
+    measured width as a fixed one, and a later test's ``COLUMNS`` would no longer count.
+    """
+    monkeypatch.setattr(cli.console, "_width", 400)
+    monkeypatch.setattr(cli.err_console, "_width", 400)
 
 
 def run(*args: str, code: int = 0) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from tests.api.conftest import TestClient
 from tests.api.conversations_support import ChatApi, MakeChatApi, make_chat_api
 from tests.web.staff_support import PASSWORD, access_events, create_user, csrf_of, sign_in
 
@@ -48,6 +49,13 @@ def test_sign_in_sets_a_hardened_cookie_and_sign_out_ends_the_session(make_chat_
     assert queue.status_code == 200 and "anna@example.com" in queue.text and "Handoff queue" in queue.text
     (event,) = access_events(api.state.engine, action="sign_in")
     assert event["actor"] == f"user:{user.id}" and event["detail"]["method"] == "password"
+
+    # signing in again replaces the session: the earlier cookie no longer works
+    first = dict(client.cookies)
+    assert sign_in(client).status_code == 303
+    with TestClient(client.app, cookies=first) as replay:
+        assert replay.get("/staff/handoffs", follow_redirects=False).status_code == 303
+    queue = client.get("/staff/handoffs")
 
     stolen = dict(client.cookies)
     refused = client.post("/staff/sign-out", data={}, follow_redirects=False)

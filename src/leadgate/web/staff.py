@@ -107,10 +107,17 @@ def _set_session_cookie(request: Request, response: Response, token: str) -> Non
 
 
 def _start(request: Request, user_id: int, method: str, rehash: str | None = None, **audit: Any) -> str:
-    """Start a session for ``user_id`` (storing a rehashed password and the access record); its token."""
+    """Start a session for ``user_id`` (storing a rehashed password and the access record); its token.
+
+    A session the browser still holds ends here: a sign-in always gets a new session id (OWASP Session
+    Management Cheat Sheet, "Renew the Session ID After Any Privilege Level Change").
+    """
     lg = _lg(request)
     now = lg.clock()
+    previous = session_token(request)
     with write_lock(lg.engine), lg.engine.begin() as conn:
+        if previous is not None:
+            staff_sessions.end_session(conn, previous, reason="replaced", now=now)
         if rehash is not None:
             users.store_rehash(conn, user_id, rehash)
         users.record_sign_in(conn, user_id, now)
