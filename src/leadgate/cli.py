@@ -299,14 +299,23 @@ def audit_verify(
             raise AuditKeyError(
                 "--checkpoints needs the audit key: set LEADGATE_AUDIT_KEY or LEADGATE_AUDIT_KEY_FILE"
             )
+    from leadgate.audit.log import erased_leads
+
     engine = _engine(database_url)
     try:
         checked, head, problem = verify_audit_log(engine, checkpoints, key)
+        erased = erased_leads(engine) if problem is None else 0
     finally:
         engine.dispose()
     if problem is not None:
         raise _fail(problem)
     console.print(f"audit chain intact: {checked} decisions, head {head[:16]}…")
+    if erased:
+        console.print(
+            f"{erased} leads erased under a tombstone (leadgate privacy): their stored data no longer "
+            "gives their input_hash, accepted",
+            highlight=False,
+        )
 
 
 @audit_app.command("checkpoint")

@@ -18,8 +18,10 @@ from leadgate.db import make_engine, store
 from leadgate.db.engine import write_lock
 from leadgate.defaults import default_path
 from leadgate.features import FeatureSet
+from leadgate.ingest import ColumnMapping
 from leadgate.pipeline import Qualifier
 from leadgate.policy import load_policy
+from leadgate.privacy.crypto import keyring
 from leadgate.scoring import load_fit_rules
 
 ChatFactory = Callable[[Settings, Engine, Qualifier], "ChatService[Any] | None"]
@@ -72,11 +74,8 @@ Bounds = dict[str, tuple[float | None, float | None]]
 """Inclusive ``(min, max)`` of each pre-decision attribute whose mapping declares one."""
 
 
-def load_attribute_bounds(settings: Settings) -> Bounds:
-    """The ``min``/``max`` of the pre-decision columns of the served mapping: the project's, else the shipped one.
-
-    The API checks them as the CSV mapping does (a negative visit count is refused by both).
-    """
+def served_mapping(settings: Settings) -> ColumnMapping:
+    """The served mapping: the project's, else the shipped one."""
     from leadgate.ingest import load_mapping
 
     if settings.project is not None:
@@ -87,9 +86,18 @@ def load_attribute_bounds(settings: Settings) -> Bounds:
         path = read_project(found).mapping_path
     else:
         path = default_path("mapping.yaml")
+    return load_mapping(path)
+
+
+def load_attribute_bounds(settings: Settings, mapping: ColumnMapping | None = None) -> Bounds:
+    """The ``min``/``max`` of the pre-decision columns of the served mapping: the project's, else the shipped one.
+
+    The API checks them as the CSV mapping does (a negative visit count is refused by both).
+    """
+    mapping = mapping or served_mapping(settings)
     return {
         spec.field: (spec.min, spec.max)
-        for spec in load_mapping(path).columns.values()
+        for spec in mapping.columns.values()
         if spec.stage == "pre_decision" and (spec.min is not None or spec.max is not None)
     }
 
@@ -110,6 +118,8 @@ class AppState:
             ``settings``, in memory).
         attribute_bounds: the mapping's ``min``/``max`` per pre-decision attribute (``load_attribute_bounds``),
             checked by ``POST /v1/leads`` and the batch route.
+        personal_attributes: the served mapping's personal attributes, stored encrypted
+            (``ColumnMapping.personal_attributes``).
     """
 
     settings: Settings
@@ -118,12 +128,15 @@ class AppState:
     chat: ChatService[Any] | None = None
     rate_limits: RateLimits = field(init=False)
     attribute_bounds: Bounds = field(init=False)
+    personal_attributes: frozenset[str] = field(init=False)
     scored: int = field(init=False, default=0)
     out_of_range: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.rate_limits = RateLimits.from_settings(self.settings)
-        self.attribute_bounds = load_attribute_bounds(self.settings)
+        mapping = served_mapping(self.settings)
+        self.attribute_bounds = load_attribute_bounds(self.settings, mapping)
+        self.personal_attributes = mapping.personal_attributes()
         self._counts_lock = threading.Lock()
 
     @classmethod
@@ -133,6 +146,7 @@ class AppState:
         ``chat_factory`` builds the chat service (default: none, the chat endpoints answer 503).
         """
         engine = make_engine(settings.database_url)
+        keyring(engine, settings)  # the data keys from these settings (refused outside dev without one)
         qualifier = load_qualifier(settings, engine)
         return cls(settings, engine, qualifier, chat=chat_factory(settings, engine, qualifier))
 

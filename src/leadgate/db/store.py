@@ -19,6 +19,8 @@ from sqlalchemy import Connection, DateTime, Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadgate.audit.chain import chain_hashes
+from leadgate.privacy.crypto import aad, is_token, keyring
+from leadgate.privacy.fields import first_email, merge_lead
 from leadgate.db.models import (
     AuditHeadRow,
     DeadLetterRow,
@@ -177,16 +179,24 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
     A row may carry ``latest_decision_id`` (the decision about to be appended for it): a new lead is
     then inserted already pointing at it, which saves rewriting the row in ``append_decisions``.
 
+    Personal fields are encrypted here (``encrypt_lead_rows``): each row's plaintext ``pii`` dict is
+    replaced, in place, by its token and ``email_index`` set.
+
     Args:
         conn: open connection inside the caller's transaction.
-        rows: dicts with ``lead_id, source, received_at, input_hash, content_hash, data, import_run_id``,
-            optionally ``latest_decision_id`` (all rows or none).
+        rows: dicts with ``lead_id, source, received_at, input_hash, content_hash, data, pii,
+            email_index, import_run_id`` (``rows.lead_row``), optionally ``latest_decision_id`` (all rows
+            or none).
 
     Returns:
         ``(inserted, updated, unchanged)`` counts.
+
+    Raises:
+        leadgate.privacy.crypto.DataKeyError: no data key (``leadgate db upgrade`` creates it).
     """
     if not rows:
         return 0, 0, 0
+    encrypt_lead_rows(conn, rows)
     existing = existing_lead_hashes(conn, [r["lead_id"] for r in rows])
     new: dict[str, dict[str, Any]] = {}
     changed: list[dict[str, Any]] = []
@@ -212,10 +222,45 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
                 input_hash=r["input_hash"],
                 content_hash=r["content_hash"],
                 data=r["data"],
+                pii=r["pii"],
+                email_index=r["email_index"],
                 import_run_id=r["import_run_id"],
             )
         )
     return len(new), len(changed), unchanged
+
+
+def encrypt_lead_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Encrypt the ``pii`` dict of each lead row in place (AES-GCM token bound to ``leads.pii|lead_id``).
+
+    One key lookup per call; rows whose ``pii`` is None (no personal fields) or already a token are left
+    as they are. Sets ``email_index`` (HMAC blind index, ``privacy.crypto``) from the plaintext email.
+    """
+    ring = None
+    kid = ""
+    for r in rows:
+        personal = r["pii"]
+        if personal is None or isinstance(personal, str):
+            continue
+        if ring is None:
+            ring = keyring(conn)
+            kid = ring.active_id()
+        email = personal.get("email")
+        r["email_index"] = None if email is None else ring.blind_index(email)
+        r["pii"] = ring.encrypt(orjson.dumps(personal), b"leads.pii|" + r["lead_id"].encode(), kid)
+
+
+def decrypt_lead(conn: Connection, lead_id: str, data: str, pii: str | None) -> dict[str, Any]:
+    """The whole ``lead/v1`` dict of a stored lead: ``data`` with its decrypted personal fields merged.
+
+    Raises:
+        leadgate.privacy.crypto.DecryptionError: the ``pii`` token was tampered with or moved.
+    """
+    doc = orjson.loads(data)
+    if pii is None:
+        return doc
+    personal = keyring(conn).decrypt_json(pii, b"leads.pii|" + lead_id.encode())
+    return merge_lead(doc, personal)
 
 
 def set_latest_decisions(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
@@ -235,9 +280,33 @@ def set_latest_decisions(conn: Connection, pairs: Sequence[tuple[str, str]]) -> 
 
 
 def write_dead_letters(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Store rejected records; a record already stored (same ``dedupe_key``) is not stored twice."""
+    """Store rejected records; a record already stored (same ``dedupe_key``) is not stored twice.
+
+    The raw ``record`` (JSON text) is encrypted whole (bound to ``dead_letters.record|dedupe_key``) and
+    the first email address found in it gets its blind index in ``email_index``.
+    """
     if rows:
-        conn.execute(insert_ignore(conn, DEAD, ["dedupe_key"]), list(rows))
+        ring = keyring(conn)
+        kid = ring.active_id()
+        stored = []
+        for r in rows:
+            record = r["record"]
+            row = dict(r)
+            if not is_token(record):
+                email = first_email(orjson.loads(record))
+                row["email_index"] = None if email is None else ring.blind_index(email)
+                row["record"] = ring.encrypt_text(record, aad("dead_letters", "record", r["dedupe_key"]), kid)
+            stored.append(row)
+        conn.execute(insert_ignore(conn, DEAD, ["dedupe_key"]), stored)
+
+
+def decrypt_dead_letter(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
+    """A ``dead_letters`` row (column -> value) with its ``record`` decrypted and parsed."""
+    out = dict(row)
+    out["record"] = orjson.loads(
+        keyring(conn).decrypt_text(row["record"], aad("dead_letters", "record", row["dedupe_key"]))
+    )
+    return out
 
 
 def append_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int, str]:
@@ -281,9 +350,9 @@ def write_explanations(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
 
 
 def get_lead(conn: Connection, lead_id: str) -> dict[str, Any] | None:
-    """The stored lead as its ``lead/v1`` dict, or None."""
-    row = conn.execute(select(LEADS.c.data).where(LEADS.c.lead_id == lead_id)).first()
-    return None if row is None else orjson.loads(row[0])
+    """The stored lead as its ``lead/v1`` dict (personal fields decrypted), or None."""
+    row = conn.execute(select(LEADS.c.data, LEADS.c.pii).where(LEADS.c.lead_id == lead_id)).first()
+    return None if row is None else decrypt_lead(conn, lead_id, row[0], row[1])
 
 
 def latest_decision(conn: Connection, lead_id: str) -> dict[str, Any] | None:
