@@ -201,7 +201,7 @@ class KeyRing:
 
     # -- keys -------------------------------------------------------------------------------------
 
-    def _unwrap(self, row: Mapping[str, Any]) -> bytes:
+    def unwrap(self, row: Mapping[str, Any]) -> bytes:
         kek = self.keks.keys.get(row["kek_id"])
         if kek is None:
             raise DataKeyError(
@@ -230,9 +230,9 @@ class KeyRing:
                     if self._index_hmac is None:
                         self._index_hmac = HKDF(
                             algorithm=hashes.SHA256(), length=32, salt=None, info=_INDEX_INFO
-                        ).derive(self._unwrap(row))
+                        ).derive(self.unwrap(row))
                 elif row["key_id"] not in self._aead:
-                    self._aead[row["key_id"]] = AESGCM(self._unwrap(row))
+                    self._aead[row["key_id"]] = AESGCM(self.unwrap(row))
             active = [r["key_id"] for r in rows if r["purpose"] == "data" and r["status"] == "active"]
             self._active = active[0] if active else None
             self._checked = time.monotonic()
