@@ -7,7 +7,7 @@ plaintext until ``leadgate keys rotate-data-key`` encrypts them; ``leadgate db u
 first data key (see ``leadgate.privacy.crypto.ensure_keys``).
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0012
 Create Date: 2026-12-10 10:00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0012"  # assigned 0006; chained after main's newest for now
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
