@@ -128,6 +128,15 @@ def _keys_app() -> typer.Typer:
 app.add_typer(_keys_app(), name="keys", help="Service API keys (sent as Authorization: Bearer).")
 
 
+def _privacy_app() -> typer.Typer:
+    from leadgate.cli_privacy import privacy_app
+
+    return privacy_app
+
+
+app.add_typer(_privacy_app(), name="privacy", help="Personal data: erasure, export (Art. 15) and retention.")
+
+
 def _consent_app() -> typer.Typer:
     from leadgate.cli_consent import consent_app
 

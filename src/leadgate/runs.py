@@ -219,9 +219,7 @@ def _run_file(
                 conn, mapping.source, str(path), file_hash, mapping_hash, kind=kind, run_key=run_key
             )
             start_row = 0
-    task = ChunkTask(
-        mapping.source, file_hash, run_id, qualifier, explain, mapping.personal_attributes()
-    )
+    task = ChunkTask(mapping.source, file_hash, run_id, qualifier, explain, mapping.personal_attributes())
     totals = {
         "imported": 0,
         "updated": 0,

@@ -17,8 +17,8 @@ import yaml
 from sqlalchemy import text
 from starlette.exceptions import StarletteDeprecationWarning
 
-from leadgate.chat.booking.store import read_booking
 from leadgate.api import create_app
+from leadgate.chat.booking.store import read_booking
 from leadgate.chat.runtime import build_chat
 from leadgate.config import Settings
 from leadgate.db import make_engine

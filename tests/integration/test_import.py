@@ -59,9 +59,7 @@ def test_import_twice_creates_no_duplicates(engine: Engine, tmp_path: Path) -> N
     assert _count(engine, LEADS) == len(good)
     assert _count(engine, DEAD) == bad
     with engine.connect() as conn:
-        reasons = [
-            store.decrypt_dead_letter(conn, dict(r)) for r in conn.execute(select(DEAD)).mappings()
-        ]
+        reasons = [store.decrypt_dead_letter(conn, dict(r)) for r in conn.execute(select(DEAD)).mappings()]
     assert all("columns.TotalVisits: expected a number, got 'many'" in r["reason"] for r in reasons)
     assert sorted(r["row_number"] for r in reasons) == list(range(500, 3001, 500))
     assert all(r["record"]["TotalVisits"] == "many" for r in reasons)  # the raw record, decrypted

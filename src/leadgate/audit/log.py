@@ -28,9 +28,9 @@ from leadgate.audit.checkpoint import (
 from leadgate.contracts.decision import Decision, Explanation
 from leadgate.db import store
 from leadgate.db.engine import write_lock
+from leadgate.db.privacy_models import TombstoneRow
 from leadgate.db.rows import decision_from_row, explanation_row
 from leadgate.db.store import DECISIONS, EXPLANATIONS, LEADS, RUNS
-from leadgate.db.privacy_models import TombstoneRow
 from leadgate.ingest import input_hash
 from leadgate.privacy.crypto import DecryptionError
 

@@ -34,9 +34,7 @@ def as_record(lead: LeadLike) -> dict[str, Any]:
     return lead_document(lead) if isinstance(lead, Lead) else lead
 
 
-def lead_row(
-    lead: LeadLike, run_id: int | None, personal_attributes: Collection[str] = ()
-) -> dict[str, Any]:
+def lead_row(lead: LeadLike, run_id: int | None, personal_attributes: Collection[str] = ()) -> dict[str, Any]:
     """The ``leads`` table row of a lead: its JSON document, personal fields, input hash and content hash.
 
     ``content_hash`` covers the whole document except ``received_at``, so re-importing an identical

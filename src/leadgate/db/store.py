@@ -19,8 +19,6 @@ from sqlalchemy import Connection, DateTime, Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadgate.audit.chain import chain_hashes
-from leadgate.privacy.crypto import aad, is_token, keyring
-from leadgate.privacy.fields import first_email, merge_lead
 from leadgate.db.models import (
     AuditHeadRow,
     DeadLetterRow,
@@ -29,6 +27,8 @@ from leadgate.db.models import (
     ImportRunRow,
     LeadRow,
 )
+from leadgate.privacy.crypto import aad, is_token, keyring
+from leadgate.privacy.fields import first_email, merge_lead
 
 LEADS: Table = LeadRow.__table__  # type: ignore[assignment]
 DEAD: Table = DeadLetterRow.__table__  # type: ignore[assignment]

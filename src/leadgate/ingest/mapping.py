@@ -295,8 +295,11 @@ class ColumnMapping(BaseModel):
         return None if self.id_column is None else self.columns[self.id_column].field
 
     def personal_attributes(self) -> frozenset[str]:
-        """Attribute names stored encrypted: columns with ``pii: true`` or copied to a personal lead field
-        (``privacy.fields.PERSONAL_LEAD_FIELDS``: email, first_name, last_name, phone)."""
+        """Attribute names stored encrypted (``leadgate.privacy``).
+
+        Columns with ``pii: true`` or copied to a personal lead field (``privacy.fields.PERSONAL_LEAD_FIELDS``:
+        email, first_name, last_name, phone).
+        """
         from leadgate.privacy.fields import PERSONAL_LEAD_FIELDS
 
         return frozenset(

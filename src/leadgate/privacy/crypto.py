@@ -24,7 +24,6 @@ rotation by another process is picked up while the service runs.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import logging
 import os
@@ -105,7 +104,9 @@ def parse_keks(text: str, source: str) -> KekSet:
                 continue
             kid, sep, b64 = entry.partition(":")
             if not sep or not _ID.match(kid):
-                raise DataKeyError(f"{source}: entry {kid[:32]!r} is not id:base64 (id: letters, digits, _ -)")
+                raise DataKeyError(
+                    f"{source}: entry {kid[:32]!r} is not id:base64 (id: letters, digits, _ -)"
+                )
             try:
                 raw = base64.b64decode(b64, validate=True)
             except ValueError:
@@ -202,6 +203,11 @@ class KeyRing:
     # -- keys -------------------------------------------------------------------------------------
 
     def unwrap(self, row: Mapping[str, Any]) -> bytes:
+        """The raw key of a ``data_keys`` row, unwrapped with its KEK (RFC 3394).
+
+        Raises:
+            DataKeyError: its KEK is not configured, or does not unwrap it.
+        """
         kek = self.keks.keys.get(row["kek_id"])
         if kek is None:
             raise DataKeyError(
@@ -417,9 +423,7 @@ def ensure_keys(engine: Engine, settings: Settings | None = None) -> bool:
     created = False
     with write_lock(engine), engine.begin() as conn:
         conn.execute(update(table).where(table.c.key_id == "").values(status="none"))  # write lock first
-        purposes = {
-            (r[0], r[1]) for r in conn.execute(select(table.c.purpose, table.c.status)).all()
-        }
+        purposes = {(r[0], r[1]) for r in conn.execute(select(table.c.purpose, table.c.status)).all()}
         if not any(p == "index" for p, _ in purposes):
             store_new_key(conn, ring.keks, "index", "active")
             created = True
@@ -428,8 +432,3 @@ def ensure_keys(engine: Engine, settings: Settings | None = None) -> bool:
             created = True
     ring.reload()
     return created
-
-
-def fingerprint(data: bytes) -> str:
-    """A short sha256 hex prefix of ``data`` (for messages; never the key itself)."""
-    return hashlib.sha256(data).hexdigest()[:12]

@@ -60,7 +60,9 @@ def find_person(conn: Connection, email_index: str) -> PersonRows:
     """
     leads, convs, books, dead = _t("leads"), _t("conversations"), _t("bookings"), _t("dead_letters")
     found = PersonRows(email_index)
-    found.lead_ids = list(conn.execute(select(leads.c.lead_id).where(leads.c.email_index == email_index)).scalars())
+    found.lead_ids = list(
+        conn.execute(select(leads.c.lead_id).where(leads.c.email_index == email_index)).scalars()
+    )
     booked = conn.execute(
         select(books.c.booking_id, books.c.conversation_id).where(books.c.email_index == email_index)
     ).all()
@@ -89,7 +91,9 @@ def find_person(conn: Connection, email_index: str) -> PersonRows:
             ).scalars()
         )
     )
-    found.dead_letter_ids = list(conn.execute(select(dead.c.id).where(dead.c.email_index == email_index)).scalars())
+    found.dead_letter_ids = list(
+        conn.execute(select(dead.c.id).where(dead.c.email_index == email_index)).scalars()
+    )
     return found
 
 

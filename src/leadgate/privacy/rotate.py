@@ -88,7 +88,9 @@ def start_rotation(engine: Engine) -> tuple[str, bool]:
             kid, resumed = active[0], True
         else:
             conn.execute(
-                update(keys).where(keys.c.purpose == "data", keys.c.status == "active").values(status="retiring")
+                update(keys)
+                .where(keys.c.purpose == "data", keys.c.status == "active")
+                .values(status="retiring")
             )
             kid, resumed = store_new_key(conn, ring.keks, "data", "active"), False
     ring.set_active(kid)
@@ -100,7 +102,9 @@ def _pending(col: EncryptedColumn, table: Table, kid: str) -> Any:
     value = table.c[col.column]
     cond = and_(value.is_not(None), not_(value.like(f"{TOKEN_PREFIX}{kid}:%")))
     if col.table == "leads":  # plaintext leads from before encryption: personal fields still in data
-        legacy = or_(*(table.c.data.like(f'%"{name}":"%') for name in ("email", "first_name", "last_name", "phone")))
+        legacy = or_(
+            *(table.c.data.like(f'%"{name}":"%') for name in ("email", "first_name", "last_name", "phone"))
+        )
         cond = or_(cond, and_(value.is_(None), table.c.tombstone_id.is_(None), legacy))
     return cond
 
@@ -165,7 +169,9 @@ def _pass(
                     guard = table.c[col.column] == row[col.column]
                     if row[col.column] is None:
                         guard = and_(table.c[col.column].is_(None), table.c.data == row["data"])
-                    result = conn.execute(update(table).where(table.c.id == row["id"], guard).values(**values))
+                    result = conn.execute(
+                        update(table).where(table.c.id == row["id"], guard).values(**values)
+                    )
                     changed += result.rowcount
             if not rows:
                 break
@@ -183,7 +189,9 @@ def _usage(engine: Engine, kid: str) -> int:
             table = _table(col.table)
             total += int(
                 conn.execute(
-                    select(func.count()).select_from(table).where(table.c[col.column].like(f"{TOKEN_PREFIX}{kid}:%"))
+                    select(func.count())
+                    .select_from(table)
+                    .where(table.c[col.column].like(f"{TOKEN_PREFIX}{kid}:%"))
                 ).scalar_one()
             )
     return total
@@ -244,7 +252,9 @@ def rotate_data_key(
             summary.still_in_use[old] = used
             continue
         with write_lock(engine), engine.begin() as conn:
-            conn.execute(update(keys).where(keys.c.key_id == old).values(status="retired", retired_at=utcnow()))
+            conn.execute(
+                update(keys).where(keys.c.key_id == old).values(status="retired", retired_at=utcnow())
+            )
         summary.retired.append(old)
     return summary
 
