@@ -58,7 +58,8 @@ def split_lead(
         personal_attributes: attribute names (in ``attributes`` or ``post_decision``) that are personal.
 
     Returns:
-        ``(public, personal)``: ``personal`` is None when the lead has no personal value, else a dict of
+        ``(public, personal)``: ``public`` keeps every key, personal top-level fields set to None;
+        ``personal`` is None when the lead has no personal value, else a dict of
         the top-level personal fields that are set and, under ``attributes`` / ``post_decision``, the
         personal attributes.
     """
@@ -75,7 +76,7 @@ def split_lead(
                     personal[part] = found
     if not personal:
         return doc, None
-    public = {k: v for k, v in doc.items() if k not in personal or k in _ATTRIBUTE_PARTS}
+    public = {k: (None if k in personal and k not in _ATTRIBUTE_PARTS else v) for k, v in doc.items()}
     for part in _ATTRIBUTE_PARTS:
         if part in personal:
             public[part] = {k: v for k, v in doc[part].items() if k not in personal[part]}
