@@ -106,7 +106,9 @@ def populate(url: str, engine: Engine, tmp_path: Path) -> Populated:
     db = ["--database-url", url]
     run("qualify", str(export), "--project", str(project), "--out", str(tmp_path / "d.csv"), *db)
     key = create_test_key(engine)
-    settings = Settings(database_url=url, rate_limit_ip="100000/minute", rate_limit_conversation="100000/minute")
+    settings = Settings(
+        database_url=url, rate_limit_ip="100000/minute", rate_limit_conversation="100000/minute"
+    )
     with TestClient(create_app(settings, chat_factory=build_chat)) as client:
         posted = client.post("/v1/leads", json=API_LEAD, headers=bearer(key))
         assert posted.status_code == 200, posted.text

@@ -47,13 +47,22 @@ def test_no_personal_value_is_stored_in_plain_text_and_reads_round_trip(
         )
         first, last, email, _phone, company = PEOPLE[0]
         ring = keyring(conn)
-        imported_id = conn.execute(
-            select(store.LEADS.c.lead_id).where(store.LEADS.c.email_index == ring.blind_index(email))
-        ).scalars().first()
+        imported_id = (
+            conn.execute(
+                select(store.LEADS.c.lead_id).where(store.LEADS.c.email_index == ring.blind_index(email))
+            )
+            .scalars()
+            .first()
+        )
         assert imported_id is not None
         lead = store.get_lead(conn, imported_id)
         assert lead is not None
-        assert (lead["first_name"], lead["last_name"], lead["email"], lead["company"]) == (first, last, email, company)
+        assert (lead["first_name"], lead["last_name"], lead["email"], lead["company"]) == (
+            first,
+            last,
+            email,
+            company,
+        )
         assert lead["post_decision"]["notes"] == NOTE.format(first=first)  # the pii: true column
         assert lead["attributes"]["email"] == email  # a column copied to a personal lead field
         chat = ConversationStore()

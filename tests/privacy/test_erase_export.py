@@ -97,7 +97,12 @@ def test_erase_removes_a_person_everywhere_and_verify_still_passes(
     # the access log has the erasure (by tombstone, no email) and both exports
     with engine.connect() as conn:
         events = list(iter_access(conn))
-    assert [e["action"] for e in events if e["action"] in ("erase", "export")] == ["export", "erase", "export", "export"]
+    assert [e["action"] for e in events if e["action"] in ("erase", "export")] == [
+        "export",
+        "erase",
+        "export",
+        "export",
+    ]
     erase_event = next(e for e in events if e["action"] == "erase")
     assert erase_event["object_ids"] == [tombstone["tombstone_id"]]
     assert email not in orjson.dumps(events).decode()
@@ -148,17 +153,28 @@ def test_the_api_erases_the_chat_visitor_and_exports_for_admins_only(
         bookings = Base.metadata.tables["bookings"]
         [booking_id] = conn.execute(select(bookings.c.booking_id)).scalars().all()
         booking = read_booking(conn, booking_id)
-    assert booking is not None and (booking.attendee_email, booking.attendee_name, booking.ics) == ("", "", "")
+    assert booking is not None and (booking.attendee_email, booking.attendee_name, booking.ics) == (
+        "",
+        "",
+        "",
+    )
 
 
-def test_erasing_the_rejected_record_and_an_unknown_person(db_url: str, engine: Engine, tmp_path: Path) -> None:
+def test_erasing_the_rejected_record_and_an_unknown_person(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
     populate(db_url, engine, tmp_path)
     db = ["--database-url", db_url]
     before = _count(engine, "dead_letters")
     out = run("privacy", "erase", "--email", REJECTED[2], *db)
     assert "dead_letters 1" in out and _count(engine, "dead_letters") == before - 1
     nobody = run("privacy", "erase", "--email", "nobody@nowhere.example", *db)
-    assert re.search(r"leads 0, .*dead_letters 0", nobody, re.S)  # still a tombstone: the request is on record
-    assert len(orjson.loads(run("privacy", "export", "--email", "nobody@nowhere.example", *db))["tombstones"]) == 1
+    assert re.search(
+        r"leads 0, .*dead_letters 0", nobody, re.S
+    )  # still a tombstone: the request is on record
+    assert (
+        len(orjson.loads(run("privacy", "export", "--email", "nobody@nowhere.example", *db))["tombstones"])
+        == 1
+    )
     assert API_LEAD["email"] in run("privacy", "export", "--email", API_LEAD["email"], *db)
     assert "needs the person's email address" in run("privacy", "erase", "--email", " ", *db, code=1)
