@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 from sqlalchemy import Engine, select, update
-from tests.cli_support import run
+from tests.cli_support import run, wide_console  # noqa: F401 (fixture)
 from tests.conftest import TEST_DATA_KEYS
 
 from leadgate.config import Settings
@@ -215,3 +215,20 @@ def test_db_upgrade_refuses_to_run_outside_dev_without_a_key(
         assert "LEADGATE_ENV=prod needs a data key" in out
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("wide_console")
+def test_the_rotate_data_key_command(db_url: str, engine: Engine) -> None:
+    from leadgate.audit.access import iter_access
+
+    _write(engine, [_lead(i) for i in range(5)])
+    (old,) = _token_keys(engine)
+    out = run("keys", "rotate-data-key", "--batch", "2", "--settle", "0", "--database-url", db_url)
+    (new,) = _token_keys(engine)
+    assert f"new data key {new}" in out and "leads.pii: 5 values re-encrypted" in out
+    assert f"retired: {old}" in out
+    listed = run("keys", "data-keys", "--database-url", db_url)
+    assert old in listed and "retired" in listed and new in listed
+    with engine.connect() as conn:
+        [event] = [e for e in iter_access(conn) if e["action"] == "data_key_rotate"]
+    assert event["object_ids"] == [new] and event["actor"].startswith("cli:")

@@ -222,8 +222,8 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
                 input_hash=r["input_hash"],
                 content_hash=r["content_hash"],
                 data=r["data"],
-                pii=r["pii"],
-                email_index=r["email_index"],
+                pii=r.get("pii"),
+                email_index=r.get("email_index"),
                 import_run_id=r["import_run_id"],
             )
         )
@@ -239,7 +239,7 @@ def encrypt_lead_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     ring = None
     kid = ""
     for r in rows:
-        personal = r["pii"]
+        personal = r.get("pii")
         if personal is None or isinstance(personal, str):
             continue
         if ring is None:

@@ -233,10 +233,9 @@ class KeyRing:
         with self._lock:
             for row in rows:
                 if row["purpose"] == "index":
-                    if self._index_hmac is None:
-                        self._index_hmac = HKDF(
-                            algorithm=hashes.SHA256(), length=32, salt=None, info=_INDEX_INFO
-                        ).derive(self.unwrap(row))
+                    self._index_hmac = HKDF(
+                        algorithm=hashes.SHA256(), length=32, salt=None, info=_INDEX_INFO
+                    ).derive(self.unwrap(row))
                 elif row["key_id"] not in self._aead:
                     self._aead[row["key_id"]] = AESGCM(self.unwrap(row))
             active = [r["key_id"] for r in rows if r["purpose"] == "data" and r["status"] == "active"]
