@@ -7,6 +7,8 @@ reached the PostgreSQL cases fail (they are never skipped).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -24,6 +26,10 @@ LEADS_CSV = EXAMPLES / "Leads.csv"
 MAPPING = EXAMPLES / "mapping.yaml"
 FEATURES = EXAMPLES / "features.yaml"
 PG_ADMIN_URL = os.environ.get("LEADGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# The key-encryption key of personal data in every test database (tests/privacy use their own too):
+# 32 fixed bytes, never a real key. Set before any Settings is read.
+TEST_DATA_KEYS = "test1:" + base64.b64encode(hashlib.sha256(b"leadgate test kek").digest()).decode()
+os.environ.setdefault("LEADGATE_DATA_KEYS", TEST_DATA_KEYS)
 
 
 def _pg_database() -> Iterator[str]:

@@ -2,7 +2,8 @@
 
 The full run: a CRM export with names, emails and phones imported and qualified by the CLI, a lead posted
 to the API, and a chat conversation in which the visitor gives a name, a work email and a phone, all
-with every logger at DEBUG into one JSON file. Erasure (item 7) does not exist yet and is not in the run.
+with every logger at DEBUG into one JSON file; then the personal data of three of them is exported and erased
+(item 7) through the API and the CLI, and the audit log still verifies.
 """
 
 from __future__ import annotations
@@ -189,6 +190,17 @@ def test_a_full_run_logs_json_with_request_ids_and_no_personal_data(
             refused = client.get("/health", headers={"X-Request-ID": email})
             assert re.fullmatch(r"[0-9a-f]{32}", refused.headers["X-Request-ID"])
             conversation_id = chat_with_visitor(client)
+
+            # 3. export and erasure (item 7): the API for the chat visitor and the API lead
+            for person in (VISITOR[2], API_PERSON[2]):
+                exported = client.get("/v1/privacy/exports", params={"email": person}, headers=bearer(key))
+                assert exported.status_code == 200 and exported.json()["leads"], exported.text
+                erased = client.post("/v1/privacy/erasures", json={"email": person}, headers=bearer(key))
+                assert erased.status_code == 201, erased.text
+        # ...and the CLI for a person of the CRM export
+        assert PEOPLE[0][2] in run("privacy", "export", "--email", PEOPLE[0][2], *db)
+        assert "leads 8" in run("privacy", "erase", "--email", PEOPLE[0][2], "--reason", "asked by mail", *db)
+        assert "leads erased under a tombstone" in run("audit", "verify", *db)
     finally:
         engine.dispose()
 
@@ -206,6 +218,7 @@ def test_a_full_run_logs_json_with_request_ids_and_no_personal_data(
     # the CLI commands logged their start and end
     commands = {(r["message"], r.get("command")) for r in records if r["logger"] == "leadgate.cli"}
     assert {("command finished", "import_cmd"), ("command finished", "qualify_cmd")} <= commands
+    assert {("command finished", "privacy_erase"), ("command finished", "privacy_export")} <= commands
 
     # every request has one access record with its id, route, status and duration
     access = [r for r in records if r["logger"] == "leadgate.access"]
@@ -218,6 +231,7 @@ def test_a_full_run_logs_json_with_request_ids_and_no_personal_data(
     assert "crm-sync-000042" in {r.get("request_id") for r in records if r["message"] == "lead qualified"}
     chat_routes = [r for r in access if r["route"] == "/v1/conversations/{conversation_id}/messages"]
     assert len(chat_routes) == 7 and all(r["status"] == 200 for r in chat_routes)
+    assert [r["status"] for r in access if r["route"] == "/v1/privacy/erasures"] == [201, 201]
     # once the visitor is qualified, the chat's records name the lead
     assert chat_routes[-1]["lead_id"] == f"chat-{conversation_id}"
     assert any(r["message"] == "chat lead qualified" for r in records)

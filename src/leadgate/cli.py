@@ -128,6 +128,15 @@ def _keys_app() -> typer.Typer:
 app.add_typer(_keys_app(), name="keys", help="Service API keys (sent as Authorization: Bearer).")
 
 
+def _privacy_app() -> typer.Typer:
+    from leadgate.cli_privacy import privacy_app
+
+    return privacy_app
+
+
+app.add_typer(_privacy_app(), name="privacy", help="Personal data: erasure, export (Art. 15) and retention.")
+
+
 def _consent_app() -> typer.Typer:
     from leadgate.cli_consent import consent_app
 
@@ -368,6 +377,8 @@ def audit_verify(
             raise AuditKeyError(
                 "--checkpoints needs the audit key: set LEADGATE_AUDIT_KEY or LEADGATE_AUDIT_KEY_FILE"
             )
+    from leadgate.audit.log import erased_leads
+
     engine = _engine(database_url)
     try:
         checked, head, problem = verify_audit_log(engine, checkpoints, key, access=False)
@@ -375,12 +386,19 @@ def audit_verify(
             fields = [] if checkpoints is None else [c.fields for c in read_checkpoints(checkpoints, key)[0]]  # type: ignore[arg-type]
             with engine.connect() as conn:
                 events, problem = verify_access_log(conn, checkpoints=fields)
+        erased = erased_leads(engine) if problem is None else 0
     finally:
         engine.dispose()
     if problem is not None:
         raise _fail(problem)
     console.print(f"audit chain intact: {checked} decisions, head {head[:16]}…")
     console.print(f"access log intact: {events} events")
+    if erased:
+        console.print(
+            f"{erased} leads erased under a tombstone (leadgate privacy): their stored data no longer "
+            "gives their input_hash, accepted",
+            highlight=False,
+        )
 
 
 @audit_app.command("access")

@@ -186,3 +186,113 @@ def keys_revoke(
         console.print(f"revoked key {row.prefix} ({row.name})", highlight=False)
     else:
         console.print(f"key {row.prefix} ({row.name}) was revoked already, at {_when(row.revoked_at)}")
+
+
+@keys_app.command("new-kek")
+@friendly
+def keys_new_kek(
+    key_id: Annotated[str, typer.Argument(help="The new key-encryption key's id, e.g. kek2.")],
+) -> None:
+    """Print a new key-encryption key entry (id:base64 of 32 random bytes) for LEADGATE_DATA_KEYS."""
+    from leadgate.privacy.crypto import new_kek_entry
+
+    console.print(new_kek_entry(key_id), highlight=False, soft_wrap=True)
+    console.print(
+        "put it FIRST in LEADGATE_DATA_KEYS (or the key file), keep the old entries after it, then run "
+        "`leadgate keys rotate-kek`",
+        highlight=False,
+    )
+
+
+@keys_app.command("data-keys")
+@friendly
+def keys_data_keys(database_url: DbUrl = None) -> None:
+    """List the data-encryption keys and the index key: KEK, status, and rows using each."""
+    from leadgate.privacy.rotate import key_usage
+
+    engine = _engine(database_url)
+    try:
+        rows = key_usage(engine)
+    finally:
+        engine.dispose()
+    table = Table(title="data keys")
+    for col in ("id", "purpose", "kek", "status", "created", "retired", "rows"):
+        table.add_column(col, no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r["key_id"],
+            r["purpose"],
+            r["kek_id"],
+            r["status"],
+            _when(r["created_at"]),
+            _when(r["retired_at"]),
+            "-" if r["rows"] is None else str(r["rows"]),
+        )
+    console.print(table)
+
+
+@keys_app.command("rotate-data-key")
+@friendly
+def keys_rotate_data_key(
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Rows per transaction.")] = 1000,
+    settle: Annotated[
+        float,
+        typer.Option("--settle", min=0, help="Seconds to wait for running processes before the last pass."),
+    ] = 10.0,
+    database_url: DbUrl = None,
+) -> None:
+    """New data key; re-encrypt every personal value with it in batches (the service keeps running).
+
+    Resumable: run it again after an interruption. Also encrypts plaintext left from before encryption.
+    """
+    from leadgate.audit.access import record_access, whoami
+    from leadgate.db import write_lock
+    from leadgate.privacy.rotate import rotate_data_key
+
+    engine = _engine(database_url)
+    try:
+        summary = rotate_data_key(engine, batch=batch, settle_s=settle)
+        with write_lock(engine), engine.begin() as conn:
+            record_access(
+                conn,
+                actor=whoami(),
+                role=None,
+                action="data_key_rotate",
+                route="keys rotate-data-key",
+                object_type="data_key",
+                object_ids=[summary.key_id],
+                detail={"rewritten": summary.rewritten, "retired": summary.retired},
+            )
+    finally:
+        engine.dispose()
+    verb = "resumed rotation to" if summary.resumed else "new data key"
+    console.print(f"{verb} {summary.key_id}", highlight=False)
+    for name, n in sorted(summary.rewritten.items()):
+        console.print(f"  {name}: {n} values re-encrypted", highlight=False)
+    if summary.retired:
+        console.print(f"retired: {', '.join(summary.retired)}", highlight=False)
+    if summary.still_in_use:
+        left = ", ".join(f"{k} ({n} rows)" for k, n in summary.still_in_use.items())
+        console.print(f"still in use, run again: {left}", highlight=False)
+        raise typer.Exit(1)
+
+
+@keys_app.command("rotate-kek")
+@friendly
+def keys_rotate_kek(database_url: DbUrl = None) -> None:
+    """Re-wrap every data key with the active key-encryption key (the first of LEADGATE_DATA_KEYS)."""
+    from leadgate.privacy.crypto import keyring
+    from leadgate.privacy.rotate import rotate_kek
+
+    engine = _engine(database_url)
+    try:
+        moved = rotate_kek(engine)
+        active = keyring(engine).keks.active
+    finally:
+        engine.dispose()
+    if not moved:
+        console.print(f"every data key is already wrapped by {active}", highlight=False)
+    for old, n in sorted(moved.items()):
+        console.print(
+            f"{n} keys re-wrapped from {old} to {active}; {old} may now be removed", highlight=False
+        )

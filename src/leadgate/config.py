@@ -75,6 +75,16 @@ class Settings(BaseSettings):
         log_file: append the JSON log lines to this file; None writes them to stderr (``serve``: from
             ``log_level``; the other commands: warnings and errors only, so their own output stays readable).
             See docs/logging.md.
+        data_keys: key-encryption keys of personal data, ``id:base64`` entries (32 random bytes each)
+            separated by commas, the first one active (``leadgate keys new-kek``). Never stored in the
+            database. See docs/security.md, "Personal data".
+        data_key_file: file holding the same entries, one a line (read when ``data_keys`` is not set).
+            With neither: ``dev`` generates ``leadgate-data.key`` next to a SQLite database (else in the
+            working directory); ``test`` and ``prod`` refuse to start.
+        retention_dead_letters_days, retention_conversations_days, retention_bookings_days,
+        retention_undecided_leads_days, retention_decided_leads_days: how long (days) each kind of
+            personal data is kept before ``leadgate privacy purge`` deletes it (decided leads: their
+            personal fields are erased, the decision stays); None (default) keeps it.
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADGATE_", env_file=None, extra="ignore")
@@ -118,6 +128,13 @@ class Settings(BaseSettings):
     audit_checkpoints: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_file: Path | None = None
+    data_keys: str | None = None
+    data_key_file: Path | None = None
+    retention_dead_letters_days: int | None = Field(default=None, ge=1)
+    retention_conversations_days: int | None = Field(default=None, ge=1)
+    retention_bookings_days: int | None = Field(default=None, ge=1)
+    retention_undecided_leads_days: int | None = Field(default=None, ge=1)
+    retention_decided_leads_days: int | None = Field(default=None, ge=1)
 
     @property
     def secure_cookies(self) -> bool:

@@ -96,6 +96,7 @@ class ChunkTask:
         run_id: the import run.
         qualifier: scores and decides the leads, or None to only import them.
         explain: which decisions get their explanation inline (see ``qualify_file``).
+        personal_attributes: attributes stored encrypted (``ColumnMapping.personal_attributes``).
     """
 
     source: str
@@ -103,6 +104,7 @@ class ChunkTask:
     run_id: int
     qualifier: Qualifier | None = None
     explain: ExplainMode = "routed"
+    personal_attributes: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -123,7 +125,8 @@ def process_chunk(task: ChunkTask, chunk: CsvChunk) -> ChunkOutput:
 
     Pure computation (no I/O).
     """
-    lead_rows = [lead_row(record, task.run_id) for _, record in chunk.records]
+    personal = task.personal_attributes
+    lead_rows = [lead_row(record, task.run_id, personal) for _, record in chunk.records]
     dead = [dead_letter_row(task.source, task.file_hash, task.run_id, r) for r in chunk.rejected]
     decisions: list[dict[str, Any]] = []
     explanations: dict[int, Explanation] = {}
@@ -216,7 +219,7 @@ def _run_file(
                 conn, mapping.source, str(path), file_hash, mapping_hash, kind=kind, run_key=run_key
             )
             start_row = 0
-    task = ChunkTask(mapping.source, file_hash, run_id, qualifier, explain)
+    task = ChunkTask(mapping.source, file_hash, run_id, qualifier, explain, mapping.personal_attributes())
     totals = {
         "imported": 0,
         "updated": 0,
@@ -448,25 +451,35 @@ def qualify_file(
 
 
 def qualify_leads(
-    engine: Engine, qualifier: Qualifier, leads: Sequence[LeadLike], explain: ExplainMode = "all"
+    engine: Engine,
+    qualifier: Qualifier,
+    leads: Sequence[LeadLike],
+    explain: ExplainMode = "all",
+    personal_attributes: frozenset[str] = frozenset(),
 ) -> list[Decision]:
     """Store ``leads``, qualify them and store the decisions, all in one transaction.
+
+    ``personal_attributes`` are attribute names stored encrypted (besides email, names and phone).
 
     Returns:
         One ``Decision`` per lead, in order, with its explanation when computed inline.
     """
-    return qualify_leads_flagged(engine, qualifier, leads, explain)[0]
+    return qualify_leads_flagged(engine, qualifier, leads, explain, personal_attributes)[0]
 
 
 def qualify_leads_flagged(
-    engine: Engine, qualifier: Qualifier, leads: Sequence[LeadLike], explain: ExplainMode = "all"
+    engine: Engine,
+    qualifier: Qualifier,
+    leads: Sequence[LeadLike],
+    explain: ExplainMode = "all",
+    personal_attributes: frozenset[str] = frozenset(),
 ) -> tuple[list[Decision], list[bool]]:
     """``qualify_leads`` with each lead's out-of-range flag (a feature outside the model's training range).
 
     Returns:
         ``(decisions, out_of_range)``, both one per lead, in order.
     """
-    lead_rows = [lead_row(lead, None) for lead in leads]
+    lead_rows = [lead_row(lead, None, personal_attributes) for lead in leads]
     decided = qualifier.decide_batch(leads, explain, input_hashes=[r["input_hash"] for r in lead_rows])
     rows, explanations = decided.rows, decided.explanations
     for lead, decision in zip(lead_rows, rows, strict=True):

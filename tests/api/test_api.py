@@ -76,8 +76,12 @@ def explanation_state(engine: Engine, decision_id: str) -> str | None:
 
 
 def dead_letters(engine: Engine) -> list[dict[str, Any]]:
+    """The stored dead letters, oldest first, each ``record`` decrypted (as JSON text)."""
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(DEAD).order_by(DEAD.c.id)).mappings()]
+        rows = [dict(r) for r in conn.execute(select(DEAD).order_by(DEAD.c.id)).mappings()]
+        return [
+            {**r, "record": orjson.dumps(store.decrypt_dead_letter(conn, r)["record"]).decode()} for r in rows
+        ]
 
 
 def check_explanation(explanation: dict[str, Any], feature_names: list[str]) -> None:

@@ -118,9 +118,9 @@ def test_a_csv_row_with_nul_is_a_dead_letter_with_a_reason(engine: Engine, tmp_p
     run = import_file(engine, path, load_mapping(MAPPING))
     assert (run.imported, run.rejected) == (1, 1)
     with engine.connect() as conn:
-        (reason, record) = conn.execute(select(DEAD.c.reason, DEAD.c.record)).one()
-    assert "columns.Lead Origin" in reason and UNSTORABLE_REASON in reason
-    assert "Landing\\u0000Page" in record
+        row = store.decrypt_dead_letter(conn, dict(conn.execute(select(DEAD)).mappings().one()))
+    assert "columns.Lead Origin" in row["reason"] and UNSTORABLE_REASON in row["reason"]
+    assert "Landing\x00Page" in row["record"]["Lead Origin"]
 
 
 def test_the_api_applies_the_mappings_bounds(make_api: Callable[..., Api]) -> None:

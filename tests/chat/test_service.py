@@ -20,6 +20,7 @@ from leadgate.chat.service import (
 from leadgate.chat.store import CONVERSATIONS, EVENTS, ConversationStore
 from leadgate.db import make_engine, write_lock
 from leadgate.db.store import DEAD
+from leadgate.privacy.crypto import aad, keyring
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
@@ -29,13 +30,19 @@ def service(engine: Engine, assistant: EchoAssistant | None = None) -> ChatServi
 
 
 def rows(engine: Engine, conversation_id: str) -> list[dict]:
+    """The stored events of a conversation in seq order, each ``payload`` decrypted (JSON text)."""
+    ring = keyring(engine)
     with engine.connect() as conn:
-        return [
+        found = [
             dict(r)
             for r in conn.execute(
                 select(EVENTS).where(EVENTS.c.conversation_id == conversation_id).order_by(EVENTS.c.seq)
             ).mappings()
         ]
+    for r in found:
+        bound = aad("conversation_events", "payload", f"{conversation_id}:{r['seq']}")
+        r["payload"] = ring.decrypt_text(r["payload"], bound)
+    return found
 
 
 def state_of(engine: Engine, conversation_id: str) -> EchoState:

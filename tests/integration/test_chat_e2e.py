@@ -18,6 +18,7 @@ from sqlalchemy import text
 from starlette.exceptions import StarletteDeprecationWarning
 
 from leadgate.api import create_app
+from leadgate.chat.booking.store import read_booking
 from leadgate.chat.runtime import build_chat
 from leadgate.config import Settings
 from leadgate.db import make_engine
@@ -109,10 +110,8 @@ def test_a_visitor_is_qualified_answered_from_the_kb_and_books_a_demo(
                 text("SELECT lead_id, tier, action FROM decisions WHERE decision_id = :d"),
                 {"d": conv.decision_id},
             ).one()
-            booking = conn.execute(
-                text("SELECT conversation_id, attendee_email FROM bookings WHERE booking_id = :b"),
-                {"b": booked["data"]["booking_id"]},
-            ).one()
+            booking = read_booking(conn, booked["data"]["booking_id"])
+            assert booking is not None
         assert conv.lead_id == decision.lead_id == f"chat-{v.cid}"
         assert (decision.tier, decision.action) == ("hot", "route_to_sales")
         assert booking.conversation_id == v.cid and booking.attendee_email == "dana.reyes@acmelogistics.com"

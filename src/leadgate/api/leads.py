@@ -167,7 +167,9 @@ def post_lead(
     if conflict:
         log.info("lead refused: stored with different content")
         raise HTTPException(409, conflict[lead.lead_id])
-    decisions, flags = qualify_leads_flagged(lg.engine, lg.qualifier, [lead], explain="all")
+    decisions, flags = qualify_leads_flagged(
+        lg.engine, lg.qualifier, [lead], explain="all", personal_attributes=lg.personal_attributes
+    )
     lg.count_out_of_range(flags)
     response.headers[OUT_OF_RANGE_HEADER] = "true" if flags[0] else "false"
     decision = decisions[0]
@@ -238,7 +240,11 @@ def post_batch(
     flags: list[bool] = []
     if valid:
         decisions, flags = qualify_leads_flagged(
-            lg.engine, lg.qualifier, [lead for _, lead in valid], explain="routed"
+            lg.engine,
+            lg.qualifier,
+            [lead for _, lead in valid],
+            explain="routed",
+            personal_attributes=lg.personal_attributes,
         )
         lg.count_out_of_range(flags)
         for (i, lead), decision, flag in zip(valid, decisions, flags, strict=True):

@@ -20,8 +20,10 @@ from leadgate.db.engine import write_lock
 from leadgate.defaults import default_path
 from leadgate.features import FeatureSet
 from leadgate.governance.staff_sessions import SessionCookie, SessionLimits
+from leadgate.ingest import ColumnMapping
 from leadgate.pipeline import Qualifier
 from leadgate.policy import load_policy
+from leadgate.privacy.crypto import keyring
 from leadgate.scoring import load_fit_rules
 
 ChatFactory = Callable[[Settings, Engine, Qualifier], "ChatService[Any] | None"]
@@ -74,11 +76,8 @@ Bounds = dict[str, tuple[float | None, float | None]]
 """Inclusive ``(min, max)`` of each pre-decision attribute whose mapping declares one."""
 
 
-def load_attribute_bounds(settings: Settings) -> Bounds:
-    """The ``min``/``max`` of the pre-decision columns of the served mapping: the project's, else the shipped one.
-
-    The API checks them as the CSV mapping does (a negative visit count is refused by both).
-    """
+def served_mapping(settings: Settings) -> ColumnMapping:
+    """The served mapping: the project's, else the shipped one."""
     from leadgate.ingest import load_mapping
 
     if settings.project is not None:
@@ -89,9 +88,18 @@ def load_attribute_bounds(settings: Settings) -> Bounds:
         path = read_project(found).mapping_path
     else:
         path = default_path("mapping.yaml")
+    return load_mapping(path)
+
+
+def load_attribute_bounds(settings: Settings, mapping: ColumnMapping | None = None) -> Bounds:
+    """The ``min``/``max`` of the pre-decision columns of the served mapping: the project's, else the shipped one.
+
+    The API checks them as the CSV mapping does (a negative visit count is refused by both).
+    """
+    mapping = mapping or served_mapping(settings)
     return {
         spec.field: (spec.min, spec.max)
-        for spec in load_mapping(path).columns.values()
+        for spec in mapping.columns.values()
         if spec.stage == "pre_decision" and (spec.min is not None or spec.max is not None)
     }
 
@@ -115,6 +123,8 @@ class AppState:
         clock: the current UTC time for staff sessions (tests move it to expire a session).
         session_limits: idle and absolute limits of staff sessions (from ``settings``).
         session_cookie: signs and reads the ``lg_session`` cookie with ``LEADGATE_SECRET_KEY``.
+        personal_attributes: the served mapping's personal attributes, stored encrypted
+            (``ColumnMapping.personal_attributes``).
     """
 
     settings: Settings
@@ -126,12 +136,15 @@ class AppState:
     session_limits: SessionLimits = field(init=False)
     session_cookie: SessionCookie = field(init=False)
     clock: Callable[[], datetime] = store.utcnow
+    personal_attributes: frozenset[str] = field(init=False)
     scored: int = field(init=False, default=0)
     out_of_range: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.rate_limits = RateLimits.from_settings(self.settings)
-        self.attribute_bounds = load_attribute_bounds(self.settings)
+        mapping = served_mapping(self.settings)
+        self.attribute_bounds = load_attribute_bounds(self.settings, mapping)
+        self.personal_attributes = mapping.personal_attributes()
         self.session_limits = SessionLimits(
             idle=timedelta(minutes=self.settings.session_idle_minutes),
             absolute=timedelta(hours=self.settings.session_absolute_hours),
@@ -146,6 +159,7 @@ class AppState:
         ``chat_factory`` builds the chat service (default: none, the chat endpoints answer 503).
         """
         engine = make_engine(settings.database_url)
+        keyring(engine, settings)  # the data keys from these settings (refused outside dev without one)
         qualifier = load_qualifier(settings, engine)
         return cls(settings, engine, qualifier, chat=chat_factory(settings, engine, qualifier))
 

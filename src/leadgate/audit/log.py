@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Table, func, select
 
 from leadgate.audit.access import verify_access_log
 from leadgate.audit.chain import GENESIS_HASH, verify_chain
@@ -28,9 +28,13 @@ from leadgate.audit.checkpoint import (
 from leadgate.contracts.decision import Decision, Explanation
 from leadgate.db import store
 from leadgate.db.engine import write_lock
+from leadgate.db.privacy_models import TombstoneRow
 from leadgate.db.rows import decision_from_row, explanation_row
 from leadgate.db.store import DECISIONS, EXPLANATIONS, LEADS, RUNS
 from leadgate.ingest import input_hash
+from leadgate.privacy.crypto import DecryptionError
+
+TOMBSTONES: Table = TombstoneRow.__table__  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from leadgate.qualifier import Qualifier
@@ -94,7 +98,8 @@ def verify_audit_log(
     alarm. The last hash must equal the head's: nothing links to the newest decision, so only the head
     shows it was changed and re-hashed (hash chain: Haber & Stornetta, 1991). Then:
 
-    * every stored lead must hash (``ingest.input_hash``) to its stored ``input_hash``; a lead whose
+    * every stored lead (decrypted) must hash (``ingest.input_hash``) to its stored ``input_hash``,
+      unless its personal data was erased under a tombstone (``erased_leads``); a lead whose
       latest decision was made from that same ``input_hash`` (not re-imported since without a new
       decision) must give that decision's ``input_hash``, so an edit of a decided lead's data shows;
     * every stored explanation must hash (sha256) to its ``explanation_hash``;
@@ -163,22 +168,27 @@ def verify_audit_log(
 def _verify_leads(conn: Connection) -> str | None:
     """The first stored lead whose data does not give its own or its latest decision's ``input_hash``.
 
-    A decided lead may legitimately differ from its latest decision only after an import without
-    qualification (``import_runs.kind == "import"``) stored new content for it.
+    The data is the decrypted whole document (``store.decrypt_lead``; a tampered token fails here). A
+    decided lead may legitimately differ from its latest decision only after an import without
+    qualification (``import_runs.kind == "import"``) stored new content for it. A lead whose personal
+    data was erased (``leads.tombstone_id`` naming a stored tombstone, ``leadgate.privacy``) cannot give
+    its hashes any more and is accepted (``erased_leads`` counts them).
     """
     query = (
         select(
             LEADS.c.id,
             LEADS.c.lead_id,
             LEADS.c.data,
+            LEADS.c.pii,
             LEADS.c.input_hash,
             DECISIONS.c.input_hash,
             RUNS.c.kind,
+            TOMBSTONES.c.tombstone_id,
         )
         .select_from(
-            LEADS.outerjoin(DECISIONS, DECISIONS.c.decision_id == LEADS.c.latest_decision_id).outerjoin(
-                RUNS, RUNS.c.id == LEADS.c.import_run_id
-            )
+            LEADS.outerjoin(DECISIONS, DECISIONS.c.decision_id == LEADS.c.latest_decision_id)
+            .outerjoin(RUNS, RUNS.c.id == LEADS.c.import_run_id)
+            .outerjoin(TOMBSTONES, TOMBSTONES.c.tombstone_id == LEADS.c.tombstone_id)
         )
         .order_by(LEADS.c.id)
     )
@@ -187,8 +197,13 @@ def _verify_leads(conn: Connection) -> str | None:
         chunk = conn.execute(query.where(LEADS.c.id > last).limit(_LEAD_BATCH)).all()
         if not chunk:
             return None
-        for _id, lead_id, data, stored_hash, decided_hash, run_kind in chunk:
-            actual = input_hash(orjson.loads(data))
+        for _id, lead_id, data, pii, stored_hash, decided_hash, run_kind, erased in chunk:
+            try:
+                actual = input_hash(store.decrypt_lead(conn, lead_id, data, pii))
+            except DecryptionError as exc:
+                return f"lead {lead_id}: {exc}"
+            if erased is not None:
+                continue  # personal data erased under a tombstone: the hashes are no longer reproducible
             if actual != stored_hash:
                 return f"lead {lead_id}: stored data does not hash to its input_hash (changed after storing)"
             # Only an import without qualification (run kind "import") updates a decided lead without
@@ -196,6 +211,18 @@ def _verify_leads(conn: Connection) -> str | None:
             if decided_hash is not None and actual != decided_hash and run_kind != "import":
                 return f"lead {lead_id}: stored data no longer gives its latest decision's input_hash"
         last = chunk[-1][0]
+
+
+def erased_leads(engine: Engine) -> int:
+    """How many stored leads had their personal data erased under a tombstone (accepted by verify)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(LEADS)
+                .join(TOMBSTONES, TOMBSTONES.c.tombstone_id == LEADS.c.tombstone_id)
+            ).scalar_one()
+        )
 
 
 def _verify_explanations(conn: Connection) -> str | None:

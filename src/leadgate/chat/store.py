@@ -27,6 +27,8 @@ from sqlalchemy import Connection, RowMapping, Table, false, insert, select, upd
 
 from leadgate.db.chat_models import ConversationEventRow, ConversationRow
 from leadgate.governance.access import ALL, Scope
+from leadgate.privacy.crypto import aad, keyring
+from leadgate.privacy.fields import first_email
 
 CONVERSATIONS: Table = ConversationRow.__table__  # type: ignore[assignment]
 EVENTS: Table = ConversationEventRow.__table__  # type: ignore[assignment]
@@ -94,15 +96,15 @@ class Conversation:
     owner: str | None = None
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> Conversation:
-        """Build from a result mapping of ``CONVERSATIONS``."""
+    def from_row(cls, row: RowMapping, state: str | None = None) -> Conversation:
+        """Build from a result mapping of ``CONVERSATIONS`` (``state``: the decrypted state JSON)."""
         return cls(
             conversation_id=row["conversation_id"],
             token_hash=row["token_hash"],
             visitor_id=row["visitor_id"],
             status=row["status"],
             flow_version=row["flow_version"],
-            state=row["state"],
+            state=row["state"] if state is None else state,
             timezone=row["timezone"],
             last_seq=row["last_seq"],
             pending_seq=row["pending_seq"],
@@ -139,21 +141,49 @@ class StoredEvent:
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> StoredEvent:
-        """Build from a result mapping of ``EVENTS``."""
+    def from_row(cls, row: RowMapping, payload: bytes | str | None = None) -> StoredEvent:
+        """Build from a result mapping of ``EVENTS`` (``payload``: the decrypted payload JSON)."""
         return cls(
             conversation_id=row["conversation_id"],
             seq=row["seq"],
             kind=row["kind"],
-            payload=orjson.loads(row["payload"]),
+            payload=orjson.loads(row["payload"] if payload is None else payload),
             client_message_id=row["client_message_id"],
             reply_to=row["reply_to"],
             created_at=_aware(row["created_at"]),
         )
 
 
+def _state_aad(conversation_id: str) -> bytes:
+    return aad("conversations", "state", conversation_id)
+
+
+def _payload_aad(conversation_id: str, seq: int) -> bytes:
+    return aad("conversation_events", "payload", f"{conversation_id}:{seq}")
+
+
+def visitor_email(state: str) -> str | None:
+    """The first email address in a flow state's slots (or its held free-mail address), or None."""
+    parsed = orjson.loads(state)
+    return first_email([parsed.get("slots") or {}, parsed.get("held_email")])
+
+
+def _conversation(conn: Connection, row: RowMapping) -> Conversation:
+    state = keyring(conn).decrypt_text(row["state"], _state_aad(row["conversation_id"]))
+    return Conversation.from_row(row, state)
+
+
+def _event(conn: Connection, row: RowMapping) -> StoredEvent:
+    payload = keyring(conn).decrypt(row["payload"], _payload_aad(row["conversation_id"], row["seq"]))
+    return StoredEvent.from_row(row, payload)
+
+
 class ConversationStore:
     """Core reads and writes of ``conversations`` and ``conversation_events``.
+
+    The flow state and every event payload are stored encrypted (``leadgate.privacy``: they hold the
+    visitor's messages and slots) and decrypted here; the conversation's ``email_index`` (blind index)
+    follows the email slot.
 
     Stateless: every method takes the caller's connection. Writers must hold the conversation's lock
     (``lock``) so that ``append`` numbers events without gaps; the unique index on
@@ -180,6 +210,8 @@ class ConversationStore:
             sqlalchemy.exc.IntegrityError: when ``conversation_id`` exists.
         """
         now = _aware(now)
+        ring = keyring(conn)
+        email = visitor_email(state)
         conn.execute(
             insert(CONVERSATIONS).values(
                 conversation_id=conversation_id,
@@ -187,7 +219,8 @@ class ConversationStore:
                 visitor_id=visitor_id,
                 status=status,
                 flow_version=flow_version,
-                state=state,
+                state=ring.encrypt_text(state, _state_aad(conversation_id)),
+                email_index=None if email is None else ring.blind_index(email),
                 timezone=timezone,
                 last_seq=0,
                 pending_seq=None,
@@ -203,7 +236,7 @@ class ConversationStore:
             .mappings()
             .first()
         )
-        return Conversation.from_row(row) if row is not None else None
+        return _conversation(conn, row) if row is not None else None
 
     def lock(self, conn: Connection, conversation_id: str) -> Conversation | None:
         """Read the conversation and lock it until the transaction ends.
@@ -221,12 +254,17 @@ class ConversationStore:
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(key_share=True)
         row = conn.execute(query).mappings().first()
-        return Conversation.from_row(row) if row is not None else None
+        return _conversation(conn, row) if row is not None else None
 
     def update(self, conn: Connection, conversation_id: str, now: datetime, **values: Any) -> None:
         """Set columns of the conversation (``state``, ``status``, ``pending_seq``, ...) and ``updated_at``."""
         if values.get("handoff_at") is not None:
             values["handoff_at"] = _aware(values["handoff_at"])
+        if values.get("state") is not None:
+            ring = keyring(conn)
+            email = visitor_email(values["state"])
+            values["state"] = ring.encrypt_text(values["state"], _state_aad(conversation_id))
+            values["email_index"] = None if email is None else ring.blind_index(email)
         conn.execute(
             update(CONVERSATIONS)
             .where(CONVERSATIONS.c.conversation_id == conversation_id)
@@ -267,6 +305,8 @@ class ConversationStore:
             )
             for i, e in enumerate(events, start=1)
         ]
+        ring = keyring(conn)
+        kid = ring.active_id()
         conn.execute(
             insert(EVENTS),
             [
@@ -276,7 +316,9 @@ class ConversationStore:
                     "kind": s.kind,
                     "client_message_id": s.client_message_id,
                     "reply_to": s.reply_to,
-                    "payload": orjson.dumps(s.payload).decode(),
+                    "payload": ring.encrypt(
+                        orjson.dumps(s.payload), _payload_aad(s.conversation_id, s.seq), kid
+                    ),
                     "created_at": now,
                 }
                 for s in stored
@@ -312,7 +354,7 @@ class ConversationStore:
         query = query.order_by(EVENTS.c.seq)
         if limit is not None:
             query = query.limit(limit)
-        return [StoredEvent.from_row(r) for r in conn.execute(query).mappings()]
+        return [_event(conn, r) for r in conn.execute(query).mappings()]
 
     def last_message(self, conn: Connection, conversation_id: str) -> StoredEvent | None:
         """The latest visitor, assistant or staff message, or None."""
@@ -326,7 +368,7 @@ class ConversationStore:
             .mappings()
             .first()
         )
-        return StoredEvent.from_row(row) if row is not None else None
+        return _event(conn, row) if row is not None else None
 
     def event_at(self, conn: Connection, conversation_id: str, seq: int) -> StoredEvent | None:
         """The event with this seq, or None."""
@@ -337,7 +379,7 @@ class ConversationStore:
             .mappings()
             .first()
         )
-        return StoredEvent.from_row(row) if row is not None else None
+        return _event(conn, row) if row is not None else None
 
     def client_message(
         self, conn: Connection, conversation_id: str, client_message_id: str
@@ -353,7 +395,7 @@ class ConversationStore:
             .mappings()
             .first()
         )
-        return StoredEvent.from_row(row) if row is not None else None
+        return _event(conn, row) if row is not None else None
 
     def replies_to(self, conn: Connection, conversation_id: str, seq: int) -> list[StoredEvent]:
         """The assistant messages answering the visitor message at ``seq``, in order."""
@@ -367,7 +409,7 @@ class ConversationStore:
             )
             .order_by(EVENTS.c.seq)
         )
-        return [StoredEvent.from_row(r) for r in conn.execute(query).mappings()]
+        return [_event(conn, r) for r in conn.execute(query).mappings()]
 
     def handoff_queue(self, conn: Connection, limit: int = 100, scope: Scope = ALL) -> list[Conversation]:
         """Conversations with status ``handoff`` that ``scope`` sees, oldest handoff first (then oldest conversation)."""
@@ -380,4 +422,4 @@ class ConversationStore:
         if scope.restricted:  # a rep without a rep id sees nothing (``== None`` would mean unassigned)
             rep = scope.owner_filter
             query = query.where(false() if rep is None else CONVERSATIONS.c.owner == rep)
-        return [Conversation.from_row(r) for r in conn.execute(query).mappings()]
+        return [_conversation(conn, r) for r in conn.execute(query).mappings()]

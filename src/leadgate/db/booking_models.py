@@ -42,10 +42,13 @@ class BookingRow(Base):
     start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     conversation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
-    attendee_name: Mapped[str] = mapped_column(String(200), nullable=False)
-    attendee_email: Mapped[str] = mapped_column(String(320), nullable=False)
+    # attendee_name, attendee_email and ics are encrypted tokens (leadgate.privacy): TEXT on PostgreSQL
+    # since 0009; SQLite keeps the declared VARCHARs, whose lengths it does not enforce.
+    attendee_name: Mapped[str] = mapped_column(Text().with_variant(String(200), "sqlite"), nullable=False)
+    attendee_email: Mapped[str] = mapped_column(Text().with_variant(String(320), "sqlite"), nullable=False)
     attendee_tz: Mapped[str] = mapped_column(String(64), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     ics: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    email_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

@@ -1,13 +1,14 @@
 """ORM tables of the chat front door: conversations and their append-only event log.
 
 Tables:
-    conversations: one row per conversation: status (active, handoff, closed), the flow state as JSON,
+    conversations: one row per conversation: status (active, handoff, closed), the flow state as JSON
+        (encrypted: it holds the visitor's slots),
         the visitor's time zone, the resume-token hash, the lead and decision it produced, ``last_seq``
         (the seq of its latest event), ``owner`` (the rep it is assigned to) and ``pending_seq`` (a
         visitor message stored but not yet answered, after the assistant failed on it; processed on the
         next post).
     conversation_events: every event of a conversation in order (``seq`` from 1, gap-free), stored before
-        the reply is sent; ``client_message_id`` makes a resent visitor message idempotent and
+        the reply is sent (payload encrypted); ``client_message_id`` makes a resent visitor message idempotent and
         ``reply_to`` is the seq of the visitor message an event answers.
 """
 
@@ -43,6 +44,8 @@ class ConversationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # the sales rep (rep id) the conversation is assigned to, or None (routing fills it); migration 0008
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    # blind index of the visitor's email once a slot holds one (leadgate.privacy); see migration 0009.
+    email_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class ConversationEventRow(Base):

@@ -73,8 +73,24 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply Alembic migrations up to ``revision`` (default: the latest)."""
+    """Apply Alembic migrations up to ``revision`` (default: the latest).
+
+    Up to the latest revision, also creates the first data-encryption key and the blind-index key when
+    the database has none (``leadgate.privacy.crypto.ensure_keys``; the key-encryption keys come from
+    settings).
+
+    Raises:
+        leadgate.privacy.crypto.DataKeyError: no key-encryption key outside ``dev``.
+    """
     command.upgrade(alembic_config(url), revision)
+    if revision == "head":
+        from leadgate.privacy.crypto import ensure_keys
+
+        engine = make_engine(url)
+        try:
+            ensure_keys(engine)
+        finally:
+            engine.dispose()
 
 
 @contextmanager

@@ -1,9 +1,11 @@
 """ORM tables. JSON payloads are stored as text written with orjson (portable and fast on both backends).
 
 Tables:
-    leads: one row per lead (unique ``lead_id``), the validated ``lead/v1`` JSON, its input hash, the
-        id of its latest decision and its ``owner`` (the rep it is assigned to).
-    dead_letters: rejected input with the original record and the reasons; never deleted automatically.
+    leads: one row per lead (unique ``lead_id``), the validated ``lead/v1`` JSON without its personal
+        fields, which are in ``pii`` (encrypted, ``leadgate.privacy``), the email's blind index, its input
+        hash, the id of its latest decision and its ``owner`` (the rep it is assigned to).
+    dead_letters: rejected input with the original record (encrypted) and the reasons; deleted only by
+        erasure or a retention period (``leadgate privacy purge``).
     import_runs: one row per file import, with the committed row offset used by ``--resume``.
     models, model_aliases: the model registry (artifact bytes, sha256, feature set, metrics; aliases).
     decisions: the append-only, hash-chained decision log (indexes only on time-ordered keys; a lead's
@@ -58,6 +60,10 @@ class LeadRow(Base):
     # the sales rep (rep id) the lead is assigned to, or None; not part of ``data`` nor of either hash
     # (an assignment, not the lead's content); migration 0008.
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    # Personal fields (email, names, phone, ``pii`` attributes), encrypted (leadgate.privacy); see 0009.
+    pii: Mapped[str | None] = mapped_column(Text, nullable=True)
+    email_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    tombstone_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class DeadLetterRow(Base):
@@ -74,6 +80,8 @@ class DeadLetterRow(Base):
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     errors: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # blind index of the first email address in ``record`` (encrypted), for erasure; see 0009.
+    email_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class ImportRunRow(Base):
@@ -206,4 +214,5 @@ from leadgate.db import booking_models as _booking_models  # noqa: E402, F401
 from leadgate.db import chat_models as _chat_models  # noqa: E402, F401
 from leadgate.db import consent_models as _consent_models  # noqa: E402, F401
 from leadgate.db import key_models as _key_models  # noqa: E402, F401
+from leadgate.db import privacy_models as _privacy_models  # noqa: E402, F401
 from leadgate.db import user_models as _user_models  # noqa: E402, F401

@@ -3,7 +3,7 @@
 Functions between the contracts and the rows ``leadgate.db.store`` writes and reads; none touches the
 store (``outcome_dead_letter_rows`` reads its file once, to hash it)::
 
-    Lead | record  --lead_row-->          leads row (JSON document, input hash, content hash)
+    Lead | record  --lead_row-->          leads row (JSON document, personal fields, input and content hash)
     Rejected       --dead_letter_row-->   dead_letters row (deduplicated key, reason, field errors)
     Explanation    --explanation_row-->   decision_explanations row
     decisions row  --decision_from_row--> Decision
@@ -12,7 +12,7 @@ store (``outcome_dead_letter_rows`` reads its file once, to hash it)::
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from leadgate.contracts.decision import Decision, Explanation, Score
 from leadgate.contracts.lead import Lead, lead_document
 from leadgate.db import store
 from leadgate.ingest import Rejected, file_sha256, input_hash
+from leadgate.privacy.fields import split_lead
 
 LeadLike = Lead | dict[str, Any]
 """A ``Lead`` or its validated record (``lead_document`` form, as ``read_csv_chunks`` yields)."""
@@ -33,35 +34,43 @@ def as_record(lead: LeadLike) -> dict[str, Any]:
     return lead_document(lead) if isinstance(lead, Lead) else lead
 
 
-def lead_row(lead: LeadLike, run_id: int | None) -> dict[str, Any]:
-    """The ``leads`` table row of a lead: its JSON document, input hash and content hash.
+def lead_row(lead: LeadLike, run_id: int | None, personal_attributes: Collection[str] = ()) -> dict[str, Any]:
+    """The ``leads`` table row of a lead: its JSON document, personal fields, input hash and content hash.
 
     ``content_hash`` covers the whole document except ``received_at``, so re-importing an identical
-    record is recognised as unchanged. ``owner`` is not part of the document: it goes to its own column
-    (an assignment, not content), so neither hash nor ``data`` changes with it and a lead that does not
-    set it hashes exactly as before the field existed.
+    record is recognised as unchanged; both hashes are of the plaintext document (personal fields
+    included), so they do not change with encryption. The personal fields (``privacy.fields.split_lead``)
+    are left out of ``data`` and returned in plaintext under ``pii``: ``store.write_leads`` encrypts
+    them and adds the email's blind index. ``owner`` is not part of the document: it goes to its own
+    column (an assignment, not content), so neither hash nor ``data`` changes with it and a lead that
+    does not set it hashes exactly as before the field existed.
 
     Args:
         lead: the lead or its record.
         run_id: the import run storing it, or None outside a file run (API, chat).
+        personal_attributes: attribute names that are personal (``ColumnMapping.personal_attributes``).
 
     Returns:
         The row: ``lead_id``, ``source``, ``received_at``, ``input_hash`` and ``content_hash`` (sha256
-        hex), ``data`` (the JSON document), ``import_run_id`` and ``owner`` (None when the lead does not
-        set one; ``store.write_leads`` then keeps a stored owner).
+        hex), ``data`` (the JSON document without personal fields), ``pii`` (dict or None),
+        ``email_index`` (None until written), ``import_run_id`` and ``owner`` (None when the lead does
+        not set one; ``store.write_leads`` then keeps a stored owner).
     """
     doc = dict(as_record(lead))
     owner = doc.pop("owner", None)
     received = doc.pop("received_at")
     content = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
     doc["received_at"] = received
+    public, personal = split_lead(doc, personal_attributes)
     return {
         "lead_id": doc["lead_id"],
         "source": doc["source"],
         "received_at": received,
         "input_hash": input_hash(doc),
         "content_hash": hashlib.sha256(content).hexdigest(),
-        "data": orjson.dumps(doc).decode(),
+        "data": orjson.dumps(public).decode(),
+        "pii": personal,
+        "email_index": None,
         "import_run_id": run_id,
         "owner": owner,
     }

@@ -27,6 +27,8 @@ from leadgate.db.models import (
     ImportRunRow,
     LeadRow,
 )
+from leadgate.privacy.crypto import aad, is_token, keyring
+from leadgate.privacy.fields import first_email, merge_lead
 
 LEADS: Table = LeadRow.__table__  # type: ignore[assignment]
 DEAD: Table = DeadLetterRow.__table__  # type: ignore[assignment]
@@ -177,20 +179,26 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
     A row may carry ``latest_decision_id`` (the decision about to be appended for it): a new lead is
     then inserted already pointing at it, which saves rewriting the row in ``append_decisions``.
 
-    ``owner`` (the rep a lead is assigned to) is not content: a row whose ``owner`` is None never clears
-    a stored owner, and a row that sets one assigns the lead to it, also when the content is unchanged
-    (such a lead still counts as unchanged).
+    Personal fields are encrypted here (``encrypt_lead_rows``): each row's plaintext ``pii`` dict is
+    replaced, in place, by its token and ``email_index`` set. ``owner`` (the rep a lead is assigned to) is
+    not content: a row whose ``owner`` is None never clears a stored owner, and a row that sets one
+    assigns the lead to it, also when the content is unchanged (such a lead still counts as unchanged).
 
     Args:
         conn: open connection inside the caller's transaction.
-        rows: dicts with ``lead_id, source, received_at, input_hash, content_hash, data, import_run_id``,
-            optionally ``owner`` and ``latest_decision_id`` (each in all rows or in none).
+        rows: dicts with ``lead_id, source, received_at, input_hash, content_hash, data, pii,
+            email_index, import_run_id`` (``rows.lead_row``), optionally ``owner`` and
+            ``latest_decision_id`` (each in all rows or in none).
 
     Returns:
         ``(inserted, updated, unchanged)`` counts.
+
+    Raises:
+        leadgate.privacy.crypto.DataKeyError: no data key (``leadgate db upgrade`` creates it).
     """
     if not rows:
         return 0, 0, 0
+    encrypt_lead_rows(conn, rows)
     existing = existing_lead_hashes(conn, [r["lead_id"] for r in rows])
     new: dict[str, dict[str, Any]] = {}
     changed: list[dict[str, Any]] = []
@@ -219,6 +227,8 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
             "input_hash": r["input_hash"],
             "content_hash": r["content_hash"],
             "data": r["data"],
+            "pii": r.get("pii"),
+            "email_index": r.get("email_index"),
             "import_run_id": r["import_run_id"],
         }
         if r.get("owner") is not None:
@@ -248,6 +258,39 @@ def lead_owner(conn: Connection, lead_id: str) -> tuple[bool, str | None]:
     return (False, None) if row is None else (True, row[0])
 
 
+def encrypt_lead_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Encrypt the ``pii`` dict of each lead row in place (AES-GCM token bound to ``leads.pii|lead_id``).
+
+    One key lookup per call; rows whose ``pii`` is None (no personal fields) or already a token are left
+    as they are. Sets ``email_index`` (HMAC blind index, ``privacy.crypto``) from the plaintext email.
+    """
+    ring = None
+    kid = ""
+    for r in rows:
+        personal = r.get("pii")
+        if personal is None or isinstance(personal, str):
+            continue
+        if ring is None:
+            ring = keyring(conn)
+            kid = ring.active_id()
+        email = personal.get("email")
+        r["email_index"] = None if email is None else ring.blind_index(email)
+        r["pii"] = ring.encrypt(orjson.dumps(personal), b"leads.pii|" + r["lead_id"].encode(), kid)
+
+
+def decrypt_lead(conn: Connection, lead_id: str, data: str, pii: str | None) -> dict[str, Any]:
+    """The whole ``lead/v1`` dict of a stored lead: ``data`` with its decrypted personal fields merged.
+
+    Raises:
+        leadgate.privacy.crypto.DecryptionError: the ``pii`` token was tampered with or moved.
+    """
+    doc = orjson.loads(data)
+    if pii is None:
+        return doc
+    personal = keyring(conn).decrypt_json(pii, b"leads.pii|" + lead_id.encode())
+    return merge_lead(doc, personal)
+
+
 def set_latest_decisions(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
     """Point leads at decisions: ``(lead_id, decision_id)`` pairs, applied in order (the last one wins).
 
@@ -265,9 +308,33 @@ def set_latest_decisions(conn: Connection, pairs: Sequence[tuple[str, str]]) -> 
 
 
 def write_dead_letters(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Store rejected records; a record already stored (same ``dedupe_key``) is not stored twice."""
+    """Store rejected records; a record already stored (same ``dedupe_key``) is not stored twice.
+
+    The raw ``record`` (JSON text) is encrypted whole (bound to ``dead_letters.record|dedupe_key``) and
+    the first email address found in it gets its blind index in ``email_index``.
+    """
     if rows:
-        conn.execute(insert_ignore(conn, DEAD, ["dedupe_key"]), list(rows))
+        ring = keyring(conn)
+        kid = ring.active_id()
+        stored = []
+        for r in rows:
+            record = r["record"]
+            row = dict(r)
+            if not is_token(record):
+                email = first_email(orjson.loads(record))
+                row["email_index"] = None if email is None else ring.blind_index(email)
+                row["record"] = ring.encrypt_text(record, aad("dead_letters", "record", r["dedupe_key"]), kid)
+            stored.append(row)
+        conn.execute(insert_ignore(conn, DEAD, ["dedupe_key"]), stored)
+
+
+def decrypt_dead_letter(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
+    """A ``dead_letters`` row (column -> value) with its ``record`` decrypted and parsed."""
+    out = dict(row)
+    out["record"] = orjson.loads(
+        keyring(conn).decrypt_text(row["record"], aad("dead_letters", "record", row["dedupe_key"]))
+    )
+    return out
 
 
 def append_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int, str]:
@@ -311,13 +378,15 @@ def write_explanations(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
 
 
 def get_lead(conn: Connection, lead_id: str) -> dict[str, Any] | None:
-    """The stored lead as its ``lead/v1`` dict (``owner`` from its column, when set), or None."""
-    row = conn.execute(select(LEADS.c.data, LEADS.c.owner).where(LEADS.c.lead_id == lead_id)).first()
+    """The stored lead as its ``lead/v1`` dict (personal fields decrypted; ``owner`` from its column, when set), or None."""
+    row = conn.execute(
+        select(LEADS.c.data, LEADS.c.pii, LEADS.c.owner).where(LEADS.c.lead_id == lead_id)
+    ).first()
     if row is None:
         return None
-    data: dict[str, Any] = orjson.loads(row[0])
-    if row[1] is not None:
-        data["owner"] = row[1]
+    data = decrypt_lead(conn, lead_id, row[0], row[1])
+    if row[2] is not None:
+        data["owner"] = row[2]
     return data
 
 

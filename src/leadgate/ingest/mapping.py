@@ -141,6 +141,9 @@ class ColumnSpec(BaseModel):
         format: ``strptime`` format of a ``datetime`` column; without it ISO-8601 is read
             (``datetime.fromisoformat``: ``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM[:SS]``, ``T``, offsets, ``Z``).
         decimal: this number column's decimal separator (replaces the mapping-wide ``decimal``).
+        pii: ``true`` when the column holds personal data (a name, an address, free text about a person):
+            its value is stored encrypted and erased with the person (``leadgate.privacy``). A column
+            copied to ``email``, ``first_name``, ``last_name`` or ``phone`` is personal without it.
 
     Raises (on validation):
         ValueError: a label that is not ``type: boolean``; boolean spellings on a non-boolean column;
@@ -162,6 +165,7 @@ class ColumnSpec(BaseModel):
     timezone: str | None = None
     format: Annotated[str, Field(min_length=1)] | None = None
     decimal: Literal[".", ","] | None = None
+    pii: bool | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -299,6 +303,18 @@ class ColumnMapping(BaseModel):
         """The field name of the id column, or None when ids come from the row's content."""
         return None if self.id_column is None else self.columns[self.id_column].field
 
+    def personal_attributes(self) -> frozenset[str]:
+        """Attribute names stored encrypted (``leadgate.privacy``).
+
+        Columns with ``pii: true`` or copied to a personal lead field (``privacy.fields.PERSONAL_LEAD_FIELDS``:
+        email, first_name, last_name, phone).
+        """
+        from leadgate.privacy.fields import PERSONAL_LEAD_FIELDS
+
+        return frozenset(
+            c.field for c in self.columns.values() if c.pii or c.lead_field in PERSONAL_LEAD_FIELDS
+        )
+
     def stages(self) -> dict[str, str]:
         """Attribute name -> declared stage, for the feature-set leakage check."""
         return {c.field: c.stage for c in self.columns.values()}
@@ -333,7 +349,7 @@ _NEW_DEFAULTS: dict[str, Any] = {
     "time_column": None,
     "time_ordered": False,
 }
-_NEW_COLUMN_KEYS = ("missing_values", "true_values", "false_values", "timezone", "format", "decimal")
+_NEW_COLUMN_KEYS = ("missing_values", "true_values", "false_values", "timezone", "format", "decimal", "pii")
 
 
 def load_mapping_text(text: str, source: str = "<mapping>") -> ColumnMapping:

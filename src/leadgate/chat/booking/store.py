@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, Table, insert, select, update
 
 from leadgate.chat.booking.slots import Interval
 from leadgate.db.booking_models import BookingRow
+from leadgate.privacy.crypto import aad, keyring
 
 bookings: Table = BookingRow.__table__  # type: ignore[assignment]
 
@@ -54,18 +55,36 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _booking(row: Any) -> Booking:
+PERSONAL_COLUMNS = ("attendee_name", "attendee_email", "ics")
+"""Columns stored encrypted (``leadgate.privacy``), each bound to ``bookings.<column>|<booking_id>``."""
+
+
+def _seal(conn: Connection, booking_id: str, column: str, value: str) -> str:
+    return keyring(conn).encrypt_text(value, aad("bookings", column, booking_id))
+
+
+def _open(conn: Connection, booking_id: str, column: str, token: str) -> str:
+    return keyring(conn).decrypt_text(token, aad("bookings", column, booking_id))
+
+
+def booking_from_row(conn: Connection, row: Any) -> Booking:
+    """The ``Booking`` of a ``bookings`` row, its personal columns decrypted.
+
+    Raises:
+        leadgate.privacy.crypto.DecryptionError: a token was tampered with or moved.
+    """
+    bid = row.booking_id
     return Booking(
-        booking_id=row.booking_id,
+        booking_id=bid,
         rep_id=row.rep_id,
         start=as_utc(row.start_at),
         end=as_utc(row.end_at),
         conversation_id=row.conversation_id,
-        attendee_name=row.attendee_name,
-        attendee_email=row.attendee_email,
+        attendee_name=_open(conn, bid, "attendee_name", row.attendee_name),
+        attendee_email=_open(conn, bid, "attendee_email", row.attendee_email),
         attendee_tz=row.attendee_tz,
         status=row.status,
-        ics=row.ics,
+        ics=_open(conn, bid, "ics", row.ics),
         created_at=as_utc(row.created_at),
         cancelled_at=None if row.cancelled_at is None else as_utc(row.cancelled_at),
     )
@@ -98,7 +117,7 @@ def booked_intervals(
 
 
 def insert_booking(conn: Connection, booking: Booking) -> None:
-    """Insert ``booking``.
+    """Insert ``booking`` (attendee name, email and invite encrypted; the email's blind index kept).
 
     Raises:
         sqlalchemy.exc.IntegrityError: an active booking of the rep already starts at ``booking.start``
@@ -111,11 +130,12 @@ def insert_booking(conn: Connection, booking: Booking) -> None:
             start_at=booking.start.astimezone(UTC),
             end_at=booking.end.astimezone(UTC),
             conversation_id=booking.conversation_id,
-            attendee_name=booking.attendee_name,
-            attendee_email=booking.attendee_email,
+            attendee_name=_seal(conn, booking.booking_id, "attendee_name", booking.attendee_name),
+            attendee_email=_seal(conn, booking.booking_id, "attendee_email", booking.attendee_email),
+            email_index=keyring(conn).blind_index(booking.attendee_email),
             attendee_tz=booking.attendee_tz,
             status=booking.status,
-            ics=booking.ics,
+            ics=_seal(conn, booking.booking_id, "ics", booking.ics),
             created_at=booking.created_at.astimezone(UTC),
             cancelled_at=None if booking.cancelled_at is None else booking.cancelled_at.astimezone(UTC),
         )
@@ -125,7 +145,7 @@ def insert_booking(conn: Connection, booking: Booking) -> None:
 def read_booking(conn: Connection, booking_id: str) -> Booking | None:
     """The booking with id ``booking_id``, or None."""
     row = conn.execute(select(bookings).where(bookings.c.booking_id == booking_id)).first()
-    return None if row is None else _booking(row)
+    return None if row is None else booking_from_row(conn, row)
 
 
 def mark_cancelled(conn: Connection, booking_id: str, *, ics: str, at: datetime) -> None:
@@ -133,7 +153,11 @@ def mark_cancelled(conn: Connection, booking_id: str, *, ics: str, at: datetime)
     conn.execute(
         update(bookings)
         .where(bookings.c.booking_id == booking_id)
-        .values(status="cancelled", ics=ics, cancelled_at=at.astimezone(UTC))
+        .values(
+            status="cancelled",
+            ics=_seal(conn, booking_id, "ics", ics),
+            cancelled_at=at.astimezone(UTC),
+        )
     )
 
 
