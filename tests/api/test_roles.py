@@ -65,8 +65,9 @@ HANDOFF_PAGES = {
     ("POST", "/staff/handoffs/{conversation_id}/reply"),
     ("POST", "/staff/handoffs/{conversation_id}/close"),
 }
+PRIVACY = {("POST", "/v1/privacy/erasures"), ("GET", "/v1/privacy/exports")}
 EXPECTED_ROUTES: dict[str, set[tuple[str, str]]] = {
-    "admin": LEADS_IN | READS | CONSENT_IN | HANDOFF_ROUTES | STAFF | HANDOFF_PAGES,
+    "admin": LEADS_IN | READS | CONSENT_IN | HANDOFF_ROUTES | STAFF | HANDOFF_PAGES | PRIVACY,
     "revops": LEADS_IN | READS | CONSENT_IN | STAFF,
     "sales_manager": READS | HANDOFF_ROUTES | STAFF | HANDOFF_PAGES,
     "sales_rep": READS | HANDOFF_ROUTES | STAFF | HANDOFF_PAGES,
@@ -173,6 +174,13 @@ CALLS: dict[tuple[str, str], Call] = {
         {},
         200,
     ),
+    # a person nobody holds data about: the erasure still writes its tombstone, the export is empty
+    ("POST", "/v1/privacy/erasures"): lambda w, r: (
+        "/v1/privacy/erasures",
+        {"email": f"nobody-{r.replace('_', '-')}@example.org", "reason": "matrix test"},
+        201,
+    ),
+    ("GET", "/v1/privacy/exports"): lambda w, r: ("/v1/privacy/exports?email=nobody@example.org", None, 200),
     ("GET", "/staff"): lambda w, r: ("/staff", None, 303),
     ("POST", "/staff/sign-out"): lambda w, r: ("/staff/sign-out", None, 303),
     ("GET", "/staff/handoffs"): lambda w, r: ("/staff/handoffs", None, 200),

@@ -46,3 +46,22 @@ def access_events(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
     """The access log's events (``iter_access`` filters: ``actor``, ``action``, ``object_id``)."""
     with engine.connect() as conn:
         return list(iter_access(conn, **filters))
+
+
+def staff_payloads(engine: Engine) -> list[str]:
+    """The stored ``staff_message`` event payloads (JSON text), decrypted as the chat store reads them."""
+    from sqlalchemy import select
+
+    from leadgate.chat.store import EVENTS
+    from leadgate.privacy.crypto import aad, keyring
+
+    ring = keyring(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(EVENTS.c.conversation_id, EVENTS.c.seq, EVENTS.c.payload).where(
+                EVENTS.c.kind == "staff_message"
+            )
+        ).all()
+    return [
+        ring.decrypt_text(p, aad("conversation_events", "payload", f"{cid}:{seq}")) for cid, seq, p in rows
+    ]

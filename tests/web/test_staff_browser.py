@@ -9,11 +9,10 @@ from pathlib import Path
 
 import httpx
 from playwright.sync_api import ConsoleMessage, Page, expect
-from sqlalchemy import select, update
+from sqlalchemy import update
 from tests.web.conftest import ARTIFACTS, LiveServer
-from tests.web.staff_support import PASSWORD, access_events, create_user
+from tests.web.staff_support import PASSWORD, access_events, create_user, staff_payloads
 
-from leadgate.chat.store import EVENTS
 from leadgate.db import make_engine
 from leadgate.db.chat_models import ConversationRow
 
@@ -88,10 +87,7 @@ def test_a_signed_in_rep_answers_a_handoff_in_the_browser(
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(shot, ARTIFACTS / "staff-handoff.png")
 
-        with engine.connect() as conn:
-            stored = (
-                conn.execute(select(EVENTS.c.payload).where(EVENTS.c.kind == "staff_message")).scalars().all()
-            )
+        stored = staff_payloads(engine)
         replies = [p for p in stored if "Rita from sales" in p]
         assert len(replies) == 1 and f'"staff_id":"user:{user.id}"' in replies[0]
 

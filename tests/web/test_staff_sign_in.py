@@ -10,10 +10,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from tests.api.conftest import TestClient
 from tests.api.conversations_support import ChatApi, MakeChatApi, make_chat_api
-from tests.web.staff_support import PASSWORD, access_events, create_user, csrf_of, sign_in
+from tests.web.staff_support import PASSWORD, access_events, create_user, csrf_of, sign_in, staff_payloads
 
 from leadgate.audit.access import subject_digest
-from leadgate.chat.store import EVENTS
 from leadgate.db.engine import write_lock
 from leadgate.db.store import DEAD, utcnow
 from leadgate.governance import users
@@ -211,10 +210,7 @@ def test_the_handoff_pages_record_the_signed_in_person(make_chat_api: MakeChatAp
     assert sent.status_code == 303 and sent.headers["location"] == f"/staff/handoffs/{cid}"
     shown = client.get(f"/staff/handoffs/{cid}").text
     assert "Hi, &lt;b&gt;Anna&lt;/b&gt; here." in shown and "anna@example.com" in shown
-    with api.state.engine.connect() as conn:
-        payloads = [
-            p for (p,) in conn.execute(select(EVENTS.c.payload).where(EVENTS.c.kind == "staff_message"))
-        ]
+    payloads = staff_payloads(api.state.engine)
     assert len(payloads) == 1 and f'"staff_id":"user:{user.id}"' in payloads[0]
     assert '"staff_name":"anna@example.com"' in payloads[0] and "mallory" not in payloads[0]
     # the staff view names who wrote it; the visitor sees the reply only

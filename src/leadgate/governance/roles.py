@@ -46,6 +46,8 @@ route                                                    permission
 ``GET /v1/handoffs/{conversation_id}`` (the transcript)  ``conversations:read``
 ``POST /v1/handoffs/{conversation_id}/messages``         ``handoffs:handle``
 ``POST /v1/handoffs/{conversation_id}/close``            ``handoffs:handle``
+``POST /v1/privacy/erasures``                            ``privacy:erase``
+``GET /v1/privacy/exports``                              ``privacy:export``
 ``GET /staff``, ``POST /staff/sign-out``                  ``staff:session``
 ``GET /staff/handoffs``, its ``reply`` and ``close``      ``handoffs:handle``
 ``GET /staff/handoffs/{conversation_id}``                ``conversations:read``
@@ -56,8 +58,8 @@ route                                                    permission
 
 A route that is neither public (``leadgate.api.deps.PUBLIC_ROUTES``) nor in ``ROUTE_PERMISSIONS``
 answers 403 to every caller (deny by default); ``tests/api/test_roles.py`` walks every route of the app
-against every role. ``privacy:*`` and ``audit:read`` are the names the privacy and audit routes take;
-their rows join ``ROUTE_PERMISSIONS`` with those routes.
+against every role. ``audit:read`` is the name the audit routes will take (the audit is read through the
+CLI today).
 
 ``integration`` is for API keys of other systems (a CRM, a web-form backend) that submit leads and
 consent; a staff member cannot have it (``staff_roles``). ``reviewer`` reads leads and decisions (the
@@ -153,6 +155,8 @@ ROUTE_PERMISSIONS: Final[dict[tuple[str, str], Permission]] = {
     ("GET", "/v1/handoffs/{conversation_id}"): CONVERSATIONS_READ,
     ("POST", "/v1/handoffs/{conversation_id}/messages"): HANDOFFS,
     ("POST", "/v1/handoffs/{conversation_id}/close"): HANDOFFS,
+    ("POST", "/v1/privacy/erasures"): PRIVACY_ERASE,
+    ("GET", "/v1/privacy/exports"): PRIVACY_EXPORT,
     # the staff pages (server-rendered, signed-in staff; not in the OpenAPI schema)
     ("GET", "/staff"): STAFF_SESSION,
     ("POST", "/staff/sign-out"): STAFF_SESSION,
