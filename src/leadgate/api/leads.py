@@ -24,6 +24,7 @@ from leadgate.contracts.errors import ContractError, FieldError
 from leadgate.contracts.lead import Lead
 from leadgate.db import store
 from leadgate.db.rows import lead_row
+from leadgate.db.store import LeadConflictError
 from leadgate.governance.roles import DECISIONS_READ, LEADS_READ, LEADS_UPDATE, LEADS_WRITE
 from leadgate.logs import bind_lead
 from leadgate.pipeline import latest_decision, qualify_leads_flagged
@@ -79,6 +80,32 @@ def value_errors(lg: AppState, lead: Lead) -> list[FieldError]:
         elif high is not None and value > high:
             errors.append(FieldError(f"attributes.{name}", f"must be <= {high:g}, got {value!r}"))
     return errors
+
+
+def duplicate_ids(leads: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One 422 entry ``{path, reason, type}`` per lead of a batch whose ``lead_id`` an earlier lead has.
+
+    A batch names each lead once: two versions of one lead in one request would leave it unclear which
+    one is stored and decided, so the whole batch is refused (nothing is stored).
+    """
+    first: dict[str, int] = {}
+    out: list[dict[str, str]] = []
+    for i, raw in enumerate(leads):
+        lead_id = raw.get("lead_id")
+        if not isinstance(lead_id, str):
+            continue
+        if lead_id in first:
+            out.append(
+                {
+                    "path": f"body.leads.{i}.lead_id",
+                    "reason": f"lead_id {lead_id!r} is already at index {first[lead_id]} of this batch: "
+                    "send each lead once per batch",
+                    "type": "duplicate_lead_id",
+                }
+            )
+        else:
+            first[lead_id] = i
+    return out
 
 
 def _may_update(request: Request) -> bool:
@@ -161,7 +188,18 @@ def post_lead(
     if conflict:
         log.info("lead refused: stored with different content")
         raise HTTPException(409, conflict[lead.lead_id])
-    decisions, flags = qualify_leads_flagged(lg.engine, lg.qualifier, [lead], explain="all")
+    expected = _etag(if_match)
+    try:
+        decisions, flags = qualify_leads_flagged(
+            lg.engine,
+            lg.qualifier,
+            [lead],
+            explain="all",
+            may_replace=None if update else lambda _id, stored: stored == expected,
+        )
+    except LeadConflictError:  # stored meanwhile by another request (checked again under the chain lock)
+        log.info("lead refused: stored with different content")
+        raise HTTPException(409, conflict_reason(lead.lead_id, if_match)) from None
     lg.count_out_of_range(flags)
     response.headers[OUT_OF_RANGE_HEADER] = "true" if flags[0] else "false"
     decision = decisions[0]
@@ -197,6 +235,10 @@ def post_batch(
         raise HTTPException(
             413, f"batch of {len(batch.leads)} leads is over the limit of {lg.settings.max_batch_leads}"
         )
+    duplicates = duplicate_ids(batch.leads)
+    if duplicates:
+        lg.dead_letter(request.url.path, batch.model_dump(mode="json"), duplicates)
+        raise HTTPException(422, duplicates)
     valid: list[tuple[int, Lead]] = []
     items: dict[int, BatchItem] = {}
     for i, raw in enumerate(batch.leads):
@@ -230,13 +272,33 @@ def post_batch(
                 )
         valid = [(i, lead) for i, lead in valid if lead.lead_id not in conflict]
     flags: list[bool] = []
-    if valid:
-        decisions, flags = qualify_leads_flagged(
-            lg.engine, lg.qualifier, [lead for _, lead in valid], explain="routed"
-        )
+    while valid:
+        try:
+            decisions, flags = qualify_leads_flagged(
+                lg.engine,
+                lg.qualifier,
+                [lead for _, lead in valid],
+                explain="routed",
+                may_replace=None if update else lambda _id, _stored: False,
+            )
+        except LeadConflictError as exc:
+            # stored meanwhile by another request: report those as 409 and store the others
+            refused = set(exc.lead_ids)
+            for i, lead in valid:
+                if lead.lead_id in refused:
+                    reason = conflict_reason(lead.lead_id)
+                    items[i] = BatchItem(
+                        index=i,
+                        lead_id=lead.lead_id,
+                        status=409,
+                        errors=[{"path": f"body.leads.{i}.lead_id", "reason": reason}],
+                    )
+            valid = [(i, lead) for i, lead in valid if lead.lead_id not in refused]
+            continue
         lg.count_out_of_range(flags)
         for (i, lead), decision, flag in zip(valid, decisions, flags, strict=True):
             items[i] = BatchItem(index=i, lead_id=lead.lead_id, decision=decision, out_of_range=flag)
+        break
     results = [items[i] for i in range(len(batch.leads))]
     log.info(
         "batch qualified",
