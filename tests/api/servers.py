@@ -69,7 +69,7 @@ def servers(
             _wait_ready(proc, base, tmp_path / f"server-{n}.log")
         yield bases
     finally:
-        for proc, out in procs:
+        for proc, _out in procs:
             proc.terminate()
         for proc, out in procs:
             try:
