@@ -10,12 +10,14 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from leadgate import __version__
 from leadgate.api.deps import authenticate, document_security, index_routes, reject_anonymous
 from leadgate.api.limits import BodySizeLimit
 from leadgate.api.middleware import REQUEST_ID_HEADER, RequestLog, SecurityHeaders
-from leadgate.api.ratelimit import RateLimited, rate_limited_response
+from leadgate.api.ratelimit import RateLimited, caller_id, rate_limited_response
 from leadgate.api.state import AppState, ChatFactory, no_chat
 from leadgate.config import Settings, get_settings
 from leadgate.contracts.errors import _SCALAR_REASON, _SCALAR_UNION_TAGS
@@ -80,7 +82,11 @@ def create_app(
         lg: AppState = request.app.state.lg
         # Keep the body exactly as sent (parsed JSON would turn NaN or Infinity into null).
         raw = await request.body()
-        lg.dead_letter(request.url.path, {"body_text": raw.decode("utf-8", errors="replace")}, errors)
+        body = {"body_text": raw.decode("utf-8", errors="replace")}
+        try:
+            await run_in_threadpool(lg.dead_letter, request.url.path, body, errors, caller_id(request))
+        except RateLimited as limited:  # the caller's dead-letter quota is used up: nothing stored
+            return await rate_limited_response(request, limited)
         return JSONResponse(status_code=422, content={"detail": errors})
 
     app.add_exception_handler(RateLimited, rate_limited_response)
@@ -120,6 +126,9 @@ def create_app(
         expose_headers=["Retry-After", REQUEST_ID_HEADER],
         max_age=600,
     )
+    # the client address behind a reverse proxy: X-Forwarded-For only from LEADGATE_TRUSTED_PROXIES (none
+    # by default), so a client cannot pick its address (and its rate limit) with a forged header
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.add_middleware(SecurityHeaders)
     # outermost: every answer (413, 429, a CORS preflight) has a request id and one access log record
     app.add_middleware(RequestLog)

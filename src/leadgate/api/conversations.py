@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from leadgate.api.ratelimit import client_ip
+from leadgate.api.ratelimit import client_ip, ingest_guard
 from leadgate.api.state import AppState
 from leadgate.chat.service import (
     AssistantFailed,
@@ -132,7 +132,13 @@ async def call_service(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         ) from exc
 
 
-@router.post("", status_code=201, response_model=OpenResult, summary="Start a conversation")
+@router.post(
+    "",
+    status_code=201,
+    response_model=OpenResult,
+    summary="Start a conversation",
+    dependencies=[Depends(ingest_guard)],
+)
 async def open_conversation(body: ConversationIn, chat: Chat) -> OpenResult:
     """Start a conversation; returns its id, the resume token (only here) and the assistant's greeting."""
     return await call_service(chat.open, body.timezone, body.visitor_id)
@@ -172,6 +178,7 @@ def _json_event(event: str, data: dict[str, Any], **kwargs: Any) -> ServerSentEv
     response_model=PostResult,
     summary="Send a message (JSON, or SSE with Accept: text/event-stream)",
     responses={200: {"content": {"text/event-stream": {}}}},
+    dependencies=[Depends(ingest_guard)],
 )
 async def post_message(
     conversation_id: str, body: MessageIn, request: Request, chat: Chat, token: TokenHeader = None

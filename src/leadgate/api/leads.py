@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from leadgate.api.deps import require
+from leadgate.api.ratelimit import caller_id, ingest_guard
 from leadgate.api.state import AppState
 from leadgate.contracts.decision import Decision
 from leadgate.contracts.errors import ContractError, FieldError
@@ -157,7 +158,7 @@ range (a category never seen, a number outside [min, max]); the decision's confi
     "",
     response_model=Decision,
     summary="Validate, store and qualify one lead",
-    dependencies=[require(LEADS_WRITE)],
+    dependencies=[require(LEADS_WRITE), Depends(ingest_guard)],
 )
 def post_lead(
     lead: Annotated[Lead, Body()],
@@ -181,7 +182,7 @@ def post_lead(
     unusable = value_errors(lg, lead)
     if unusable:
         errors = [{"path": f"body.{e.path}", "reason": e.reason} for e in unusable]
-        lg.dead_letter(request.url.path, lead.model_dump(mode="json"), errors)
+        lg.dead_letter(request.url.path, lead.model_dump(mode="json"), errors, caller_id(request))
         log.info("lead refused: %d unusable attributes", len(errors))
         raise HTTPException(422, errors)
     conflict = conflicts(lg, [lead], update=update, if_match=if_match)
@@ -214,7 +215,7 @@ def post_lead(
     "/batch",
     response_model=BatchOut,
     summary="Validate, store and qualify a batch of leads",
-    dependencies=[require(LEADS_WRITE)],
+    dependencies=[require(LEADS_WRITE), Depends(ingest_guard)],
 )
 def post_batch(
     batch: BatchIn,
@@ -237,10 +238,11 @@ def post_batch(
         )
     duplicates = duplicate_ids(batch.leads)
     if duplicates:
-        lg.dead_letter(request.url.path, batch.model_dump(mode="json"), duplicates)
+        lg.dead_letter(request.url.path, batch.model_dump(mode="json"), duplicates, caller_id(request))
         raise HTTPException(422, duplicates)
     valid: list[tuple[int, Lead]] = []
     items: dict[int, BatchItem] = {}
+    rejected: list[tuple[str, Any, list[dict[str, Any]]]] = []
     for i, raw in enumerate(batch.leads):
         try:
             lead = Lead.model_validate(raw)
@@ -253,12 +255,13 @@ def post_batch(
                 exc if isinstance(exc, ContractError) else ContractError.from_validation_error("lead/v1", exc)
             )
             errors = [{"path": f"body.leads.{i}.{e.path}", "reason": e.reason} for e in found.errors]
-            lg.dead_letter(f"{request.url.path}#{i}", raw, errors)
+            rejected.append((f"{request.url.path}#{i}", raw, errors))
             items[i] = BatchItem(
                 index=i,
                 lead_id=raw.get("lead_id") if isinstance(raw.get("lead_id"), str) else None,
                 errors=errors,
             )
+    lg.dead_letters(rejected, caller_id(request))  # 429 (nothing stored) over the caller's quota
     conflict = conflicts(lg, [lead for _, lead in valid], update=update)
     if conflict:
         for i, lead in valid:
