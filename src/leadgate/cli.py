@@ -127,6 +127,15 @@ def _keys_app() -> typer.Typer:
 
 app.add_typer(_keys_app(), name="keys", help="Service API keys (sent as Authorization: Bearer).")
 
+
+def _consent_app() -> typer.Typer:
+    from leadgate.cli_consent import consent_app
+
+    return consent_app
+
+
+app.add_typer(_consent_app(), name="consent", help="A lead's consent: show it, record a new statement.")
+
 # commands are listed by `leadgate --help` in the order they are registered here
 app.command("import")(import_cmd)
 app.command("train")(train_cmd)
@@ -290,8 +299,9 @@ def audit_verify(
         ),
     ] = None,
 ) -> None:
-    """Verify the decision log (chain, stored leads, explanations, checkpoints); exits 1 at the first problem."""
-    from leadgate.audit.checkpoint import AuditKeyError, audit_key
+    """Verify the decision log (chain, leads, explanations, checkpoints) and the access log; exit 1 at a problem."""
+    from leadgate.audit.access import verify_access_log
+    from leadgate.audit.checkpoint import AuditKeyError, audit_key, read_checkpoints
     from leadgate.config import get_settings
     from leadgate.pipeline import verify_audit_log
 
@@ -304,12 +314,58 @@ def audit_verify(
             )
     engine = _engine(database_url)
     try:
-        checked, head, problem = verify_audit_log(engine, checkpoints, key)
+        checked, head, problem = verify_audit_log(engine, checkpoints, key, access=False)
+        if problem is None:
+            fields = [] if checkpoints is None else [c.fields for c in read_checkpoints(checkpoints, key)[0]]  # type: ignore[arg-type]
+            with engine.connect() as conn:
+                events, problem = verify_access_log(conn, checkpoints=fields)
     finally:
         engine.dispose()
     if problem is not None:
         raise _fail(problem)
     console.print(f"audit chain intact: {checked} decisions, head {head[:16]}…")
+    console.print(f"access log intact: {events} events")
+
+
+@audit_app.command("access")
+@friendly
+def audit_access(
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="Only this actor (user:3, key:abcd2345).")
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option("--action", help="Only this action (read_pii, erase...).")
+    ] = None,
+    object_id: Annotated[
+        str | None, typer.Option("--object", help="Only events about this object id.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many events.")] = 50,
+    database_url: DbUrl = None,
+) -> None:
+    """List access-log events, newest first (who signed in, read personal data, erased, exported...)."""
+    from rich.table import Table
+
+    from leadgate.audit.access import iter_access
+
+    engine = _engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = list(
+                iter_access(
+                    conn, actor=actor, action=action, object_id=object_id, limit=limit, newest_first=True
+                )
+            )
+    finally:
+        engine.dispose()
+    table = Table(title=f"access log ({len(rows)} events, newest first)")
+    for col in ("#", "at", "actor", "role", "action", "route", "objects"):
+        table.add_column(col, no_wrap=col in ("#", "at", "action"))
+    for r in rows:
+        objects = ", ".join(r["object_ids"][:5]) + (" …" if len(r["object_ids"]) > 5 else "")
+        table.add_row(
+            str(r["id"]), r["at"], r["actor"], r["role"] or "-", r["action"], r["route"] or "-", objects
+        )
+    console.print(table)
 
 
 @audit_app.command("checkpoint")

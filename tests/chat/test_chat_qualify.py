@@ -334,3 +334,35 @@ def test_a_policy_reading_unknown_attributes_is_refused() -> None:
     text = text.replace("attributes.consent", "attributes.consnet")
     with pytest.raises(ValueError, match="consnet"):
         load_chat_qualifier(load_policy_text(text, source="typo.yaml"))
+
+
+def test_the_consent_answer_is_recorded_with_its_wording(chat: ChatLeadQualifier, engine: Engine) -> None:
+    from leadgate.actions.gate import check
+    from leadgate.governance.consent import statements
+
+    chat.consent_wording = "lumenly-qualify@1#consent-abc123"
+    chat.qualify(conversation_id="c-yes", slots=STRONG, now=NOW)
+    chat.qualify(conversation_id="c-yes", slots=STRONG, now=NOW)  # idempotent: nothing recorded twice
+    chat.qualify(conversation_id="c-no", slots={**STRONG, "consent": False}, now=NOW)
+    with engine.connect() as conn:
+        yes = [s for s in statements(conn, "chat-c-yes") if s.origin == "consents"]
+        no = [s for s in statements(conn, "chat-c-no") if s.origin == "consents"]
+        assert sorted((s.purpose, s.granted, s.source) for s in yes) == [
+            ("email_sales", True, "chat"),
+            ("phone_sales", True, "chat"),
+        ]
+        assert {s.wording_version for s in yes} == {"lumenly-qualify@1#consent-abc123"}
+        assert yes[0].given_at == NOW and yes[0].evidence == {"conversation_id": "c-yes"}
+        assert not check(conn, "chat-c-no", "sales_email").allowed
+        assert not check(conn, "chat-c-no", "call_task").allowed
+        # consent to be contacted by sales is not consent to marketing e-mail
+        assert not check(conn, "chat-c-yes", "nurture").allowed
+        assert check(conn, "chat-c-yes", "sales_email").allowed
+
+
+def test_the_assistant_versions_its_consent_question(engine: Engine) -> None:
+    from leadgate.chat.runtime import build_assistant
+
+    assistant = build_assistant(Settings(database_url=str(engine.url)), engine)
+    wording = assistant.qualifier.consent_wording  # type: ignore[union-attr]
+    assert wording.startswith(assistant.flow.ref + "#consent-") and len(wording.rsplit("-", 1)[1]) == 12

@@ -91,11 +91,12 @@ def create_app(
 
     app.add_exception_handler(RateLimited, rate_limited_response)
 
-    from leadgate.api import bookings, conversations, handoffs, health, leads
+    from leadgate.api import bookings, consent, conversations, handoffs, health, leads
     from leadgate.web import routes as web_routes
 
     app.include_router(health.router)
     app.include_router(leads.router)
+    app.include_router(consent.router)
     app.include_router(conversations.router)
     app.include_router(handoffs.router)
     app.include_router(bookings.router)

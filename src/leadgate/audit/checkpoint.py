@@ -17,7 +17,8 @@ from ``LEADGATE_AUDIT_KEY`` or the file ``LEADGATE_AUDIT_KEY_FILE``, never store
 ``explained`` is the sha256 of the concatenated ``explanation_hash`` values of the explanations stored
 inline with decisions ``from+1 .. count`` (in chain order), or None when there were none. An explanation
 computed on request is checkpointed by a line ``{"v": 1, "kind": "explanation", "decision": id, "hash":
-explanation_hash, "at", "sig"}``.
+explanation_hash, "at", "sig"}``, and the head of the access log (``leadgate.audit.access``) by
+``{"v": 1, "kind": "access", "count": n, "head": hash, "at", "sig"}``.
 
 ``verify_checkpoints`` checks that every line is signed with the key, that each is a prefix of the
 current chain (``count <= chain count`` and decision #count hashes to ``head``), that the explanations of
@@ -166,6 +167,17 @@ def record_explanation(engine: Engine, decision_id: str, explanation_hash: str) 
         _append_line(*target, {"kind": "explanation", "decision": decision_id, "hash": explanation_hash})
 
 
+def record_access_head(engine: Engine, count: int, head: str) -> None:
+    """Checkpoint the access log's head after a committed append (no-op without an audit key).
+
+    The line is ``{"v": 1, "kind": "access", "count": n, "head": hash, "at", "sig"}``; see
+    ``leadgate.audit.access``.
+    """
+    target = _target(engine)
+    if target is not None:
+        _append_line(*target, {"kind": "access", "count": count, "head": head})
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """One parsed line of the checkpoint file (``line`` is 1-based)."""
@@ -226,6 +238,8 @@ def verify_checkpoints(
     for cp in checkpoints:
         f = cp.fields
         where = f"checkpoint line {cp.line}"
+        if f.get("kind") == "access":  # checked by audit.access.verify_access_log
+            continue
         if f.get("kind") == "explanation":
             row = conn.execute(
                 select(EXPLANATIONS.c.explanation).where(EXPLANATIONS.c.decision_id == f["decision"])
@@ -271,6 +285,6 @@ def positions(checkpoints: Iterable[Checkpoint]) -> set[int]:
     """Chain positions whose hash and row id ``verify_checkpoints`` needs."""
     out: set[int] = set()
     for cp in checkpoints:
-        if cp.fields.get("kind") != "explanation":
+        if cp.fields.get("kind") not in ("explanation", "access"):
             out.update((int(cp.fields["count"]), int(cp.fields["from"])))
     return out

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection, Engine, select
 
+from leadgate.audit.access import verify_access_log
 from leadgate.audit.chain import GENESIS_HASH, verify_chain
 from leadgate.audit.checkpoint import (
     ChainAppend,
@@ -84,7 +85,7 @@ def explain_stored(engine: Engine, qualifier: Qualifier, row: dict[str, Any]) ->
 
 
 def verify_audit_log(
-    engine: Engine, checkpoints: Path | None = None, key: bytes | None = None
+    engine: Engine, checkpoints: Path | None = None, key: bytes | None = None, access: bool = True
 ) -> tuple[int, str, str | None]:
     """Verify the decision log: the hash chain up to the head, stored leads, explanations, checkpoints.
 
@@ -99,12 +100,15 @@ def verify_audit_log(
     * every stored explanation must hash (sha256) to its ``explanation_hash``;
     * with ``checkpoints`` (and the HMAC ``key``, RFC 2104), every signed checkpoint must be a prefix of
       the chain and the chain must not extend past the newest one (``checkpoint.verify_checkpoints``):
-      truncation, reset to genesis, a re-hashed chain and a forged append show here.
+      truncation, reset to genesis, a re-hashed chain and a forged append show here;
+    * with ``access`` (default), the keyed access log too (``audit.access.verify_access_log``, against the
+      access checkpoints of the same file).
 
     Args:
         engine: the database.
         checkpoints: the checkpoint file, or None to skip that check.
         key: the audit key; required with ``checkpoints``.
+        access: also verify the access log (``leadgate audit verify`` does it itself, to count its events).
 
     Returns:
         ``(decisions checked, head hash, problem)``; ``problem`` (one line) is None when all is intact.
@@ -151,6 +155,8 @@ def verify_audit_log(
         problem = _verify_leads(conn) or _verify_explanations(conn)
         if problem is None and checkpoints is not None:
             problem = verify_checkpoints(conn, cps, count, hash_at, id_at)
+        if problem is None and access:
+            problem = verify_access_log(conn, checkpoints=[cp.fields for cp in cps])[1]
     return checked, head, problem
 
 

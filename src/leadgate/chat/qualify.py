@@ -31,7 +31,8 @@ from leadgate.chat.nlu.data import AUTHORITIES, SENIORITIES
 from leadgate.chat.ports import ChatDecision
 from leadgate.contracts.decision import Decision
 from leadgate.contracts.lead import Lead
-from leadgate.db import store
+from leadgate.db import store, write_lock
+from leadgate.db.store import utcnow
 from leadgate.defaults import default_path
 from leadgate.features import load_feature_set
 from leadgate.pipeline import Qualifier, latest_decision, lead_row, qualify_leads
@@ -497,14 +498,21 @@ class ChatLeadQualifier:
     are serialized; two processes qualifying the same unchanged conversation at the same instant may both
     append a decision (the same outcome twice, both in the audit chain).
 
+    The visitor's answer to the consent question is recorded as consent to (or refusal of) a rep's e-mail
+    and call (``email_sales``, ``phone_sales``; source ``chat``, wording version ``consent_wording``) in
+    ``leadgate.governance.consent`` whenever a new decision is stored.
+
     Args:
         engine: the store (SQLite or PostgreSQL, migrated).
         qualifier: scores and decides chat leads (``load_chat_qualifier()``).
+        consent_wording: the version of the consent question's text (``build_assistant`` sets the flow's
+            reference and a digest of the question).
     """
 
-    def __init__(self, engine: Engine, qualifier: Qualifier):
+    def __init__(self, engine: Engine, qualifier: Qualifier, consent_wording: str = "chat"):
         self.engine = engine
         self.qualifier = qualifier
+        self.consent_wording = consent_wording
         self._lock = threading.Lock()
 
     @classmethod
@@ -542,7 +550,36 @@ class ChatLeadQualifier:
             if previous is not None:
                 return chat_decision(previous)
             decision = qualify_leads(self.engine, self.qualifier, [lead], explain="all")[0]
+            self._record_consent(conversation_id, lead.lead_id, slots.get("consent"), now)
         return chat_decision(decision)
+
+    def _record_consent(self, conversation_id: str, lead_id: str, answer: Any, now: datetime) -> None:
+        """Record the consent question's answer (yes or no) for a rep's e-mail and call; nothing if unanswered."""
+        from leadgate.governance.consent import ConsentIn, in_force, record_consent, statements
+
+        if not isinstance(answer, bool):
+            return
+        with write_lock(self.engine), self.engine.begin() as conn:
+            known = statements(conn, lead_id)
+            purposes = [
+                p
+                for p in ("email_sales", "phone_sales")
+                if (s := in_force(known, p)) is None or s.origin != "consents" or s.granted != answer
+            ]
+            items = [
+                ConsentIn(
+                    purpose=p,
+                    granted=answer,
+                    source="chat",
+                    wording_version=self.consent_wording,
+                    given_at=now,
+                    evidence={"conversation_id": conversation_id},
+                )
+                for p in purposes
+            ]
+            record_consent(
+                conn, lead_id, items, actor="chat", role=None, route="chat", now=max(now, utcnow())
+            )
 
     def _unchanged_decision(self, lead_id: str, content_hash: str, input_hash: str) -> Decision | None:
         """The latest decision when the stored lead and the deciding versions are unchanged, else None."""

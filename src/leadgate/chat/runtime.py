@@ -8,6 +8,7 @@ the persistent ``ChatService`` that the API serves. ``leadgate serve`` and ``lea
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import Engine
@@ -40,6 +41,11 @@ def build_assistant(settings: Settings, engine: Engine) -> Assistant:
     kb = KnowledgeBase.from_settings(settings)
     scheduler = CalendarScheduler(engine, load_calendars(settings.calendars_file))
     qualifier = ChatLeadQualifier.from_settings(engine, settings)
+    consent_slot = flow.slot_of_type("consent")
+    if consent_slot is not None:
+        # the version of the consent question the visitor answered: the flow and a digest of its wording
+        digest = hashlib.sha256(str(consent_slot.prompt).encode()).hexdigest()[:12]
+        qualifier.consent_wording = f"{flow.ref}#consent-{digest}"
     llm = llm_from_settings(settings)
     return Assistant(flow, kb=kb, scheduler=scheduler, qualifier=qualifier, llm=llm)
 

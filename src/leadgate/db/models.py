@@ -214,6 +214,8 @@ class AuditHeadRow(Base):
 
 
 # Tables of later stages live in their own modules; importing them here registers them on Base.metadata.
+from leadgate.db import access_models as _access_models  # noqa: E402, F401
 from leadgate.db import booking_models as _booking_models  # noqa: E402, F401
 from leadgate.db import chat_models as _chat_models  # noqa: E402, F401
+from leadgate.db import consent_models as _consent_models  # noqa: E402, F401
 from leadgate.db import key_models as _key_models  # noqa: E402, F401

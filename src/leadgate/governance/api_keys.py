@@ -169,8 +169,12 @@ def create_key(
     expires_in: timedelta | None = None,
     rotated_from: int | None = None,
     now: datetime | None = None,
+    actor: str | None = None,
 ) -> tuple[str, ApiKey]:
     """Store a new key and return it with its row; the key is not kept anywhere, so show it once.
+
+    Records ``key_create`` in the access log (``leadgate.audit.access``) in the same transaction (a
+    rotation records ``key_rotate`` instead, see ``rotate_key``).
 
     Args:
         conn: a connection in a transaction (hold ``write_lock``).
@@ -180,6 +184,7 @@ def create_key(
         expires_in: validity from ``now``; None for no expiry.
         rotated_from: id of the key this one replaces.
         now: creation time (default: the current UTC time).
+        actor: the access-log actor (``user:<id>``, ``key:<prefix>``); default ``cli:<created_by>``.
 
     Returns:
         ``(key, row)``: the full key (``lg_...``) and its stored row.
@@ -211,7 +216,17 @@ def create_key(
         )
     )
     key_id = result.inserted_primary_key[0]  # type: ignore[index]
+    if rotated_from is None:
+        _record(conn, actor or f"cli:{created_by}", "key_create", key_prefix(key), role=role)
     return key, _get(conn, key_id)
+
+
+def _record(conn: Connection, actor: str, action: str, prefix: str, **detail: Any) -> None:
+    from leadgate.audit.access import record_access
+
+    record_access(
+        conn, actor=actor, role=None, action=action, object_type="api_key", object_ids=[prefix], detail=detail
+    )
 
 
 def _get(conn: Connection, key_id: int) -> ApiKey:
@@ -250,6 +265,7 @@ def rotate_key(
     created_by: str,
     expires_in: timedelta | None = None,
     now: datetime | None = None,
+    actor: str | None = None,
 ) -> tuple[str, ApiKey, ApiKey]:
     """Replace a key: a new key with the same name and role; the old one stays valid for ``grace`` only.
 
@@ -260,6 +276,7 @@ def rotate_key(
         created_by: who rotates.
         expires_in: the new key's validity; None keeps the old key's lifetime (none if it had none).
         now: rotation time (default: the current UTC time).
+        actor: the access-log actor; default ``cli:<created_by>`` (records ``key_rotate``).
 
     Returns:
         ``(new_key, new_row, old_row)``.
@@ -288,11 +305,16 @@ def rotate_key(
     ends = now + grace
     if old.expires_at is None or ends < old.expires_at:
         conn.execute(API_KEYS.update().where(API_KEYS.c.id == old.id).values(expires_at=ends))
+    _record(conn, actor or f"cli:{created_by}", "key_rotate", new.prefix, replaces=old.prefix)
     return key, new, _get(conn, old.id)
 
 
-def revoke_key(conn: Connection, prefix: str, now: datetime | None = None) -> tuple[ApiKey, bool]:
+def revoke_key(
+    conn: Connection, prefix: str, now: datetime | None = None, actor: str | None = None
+) -> tuple[ApiKey, bool]:
     """Revoke a key at once (every later request with it gets 401).
+
+    Records ``key_revoke`` in the access log (actor default ``leadgate.audit.access.whoami()``).
 
     Returns:
         ``(row, changed)``: ``changed`` is False when it was revoked already (its time is kept).
@@ -304,6 +326,11 @@ def revoke_key(conn: Connection, prefix: str, now: datetime | None = None) -> tu
     if key.revoked_at is not None:
         return key, False
     conn.execute(API_KEYS.update().where(API_KEYS.c.id == key.id).values(revoked_at=now or utcnow()))
+    if actor is None:
+        from leadgate.audit.access import whoami
+
+        actor = whoami()
+    _record(conn, actor, "key_revoke", key.prefix)
     return _get(conn, key.id), True
 
 
