@@ -5,7 +5,7 @@ Rejected API requests are kept up to ``LEADGATE_DEAD_LETTER_MAX_BYTES``; ``calle
 created_at)`` for counting a caller's dead letters.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0012
 Create Date: 2026-12-02 14:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0006"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
