@@ -15,6 +15,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from leadgate import __version__
 from leadgate.api.deps import authenticate, document_security, index_routes, reject_anonymous
+from leadgate.api.errors import check_request_values, document_errors
 from leadgate.api.limits import BodySizeLimit
 from leadgate.api.middleware import REQUEST_ID_HEADER, RequestLog, SecurityHeaders
 from leadgate.api.ratelimit import RateLimited, caller_id, rate_limited_response
@@ -69,7 +70,8 @@ def create_app(
         description="Qualify leads: validate, store, score, decide and explain. Every decision is audited.",
         lifespan=lifespan,
         # deny by default: every route needs credentials unless listed in deps.PUBLIC_ROUTES
-        dependencies=[Depends(authenticate)],
+        # then: no NUL or unpaired surrogate in a path, query or header value, no unknown query parameter (422)
+        dependencies=[Depends(authenticate), Depends(check_request_values)],
     )
 
     @app.exception_handler(RequestValidationError)
@@ -107,7 +109,7 @@ def create_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_security(generate_openapi())
+            app.openapi_schema = document_errors(document_security(generate_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -11,16 +11,17 @@ import logging
 import traceback
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import anyio
 import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
+from leadgate.api.errors import error_responses
 from leadgate.api.ratelimit import client_ip, ingest_guard
 from leadgate.api.state import AppState
 from leadgate.chat.service import (
@@ -73,13 +74,19 @@ router = APIRouter(prefix="/v1/conversations", tags=["conversations"], dependenc
 class ConversationIn(BaseModel):
     """``POST /v1/conversations``: the visitor's IANA time zone and the widget's optional visitor id."""
 
-    timezone: str = Field(max_length=64, examples=["Europe/Berlin"])
+    timezone: str = Field(
+        max_length=64,
+        examples=["Europe/Berlin"],
+        json_schema_extra=lambda schema: schema.update(enum=list[JsonValue](sorted(available_timezones()))),
+    )
     visitor_id: Annotated[str, Storable] | None = Field(default=None, max_length=128)
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
+            if value not in available_timezones():  # exactly the names the schema lists
+                raise ZoneInfoNotFoundError(value)
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}: use an IANA name such as Europe/Berlin") from exc
@@ -92,6 +99,15 @@ class MessageIn(BaseModel):
     ``text`` may be empty only when ``option_id`` names a picked quick reply; its length limit
     (``LEADGATE_MAX_MESSAGE_CHARS``) is checked by the endpoint (413).
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+                {"required": ["option_id"], "properties": {"option_id": {"type": "string"}}},
+            ]
+        }
+    )
 
     client_message_id: Annotated[str, Storable] = Field(min_length=1, max_length=128)
     text: Annotated[str, Storable] = ""
@@ -138,13 +154,19 @@ async def call_service(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     response_model=OpenResult,
     summary="Start a conversation",
     dependencies=[Depends(ingest_guard)],
+    responses=error_responses(503),
 )
 async def open_conversation(body: ConversationIn, chat: Chat) -> OpenResult:
     """Start a conversation; returns its id, the resume token (only here) and the assistant's greeting."""
     return await call_service(chat.open, body.timezone, body.visitor_id)
 
 
-@router.get("/{conversation_id}", response_model=Transcript, summary="Resume: status and messages")
+@router.get(
+    "/{conversation_id}",
+    response_model=Transcript,
+    summary="Resume: status and messages",
+    responses=error_responses(503),
+)
 async def get_conversation(
     conversation_id: str,
     chat: Chat,
@@ -177,7 +199,7 @@ def _json_event(event: str, data: dict[str, Any], **kwargs: Any) -> ServerSentEv
     "/{conversation_id}/messages",
     response_model=PostResult,
     summary="Send a message (JSON, or SSE with Accept: text/event-stream)",
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(409, 413, 503)},
     dependencies=[Depends(ingest_guard)],
 )
 async def post_message(
@@ -223,7 +245,7 @@ async def post_message(
     "/{conversation_id}/events",
     summary="Server-sent events: new messages and status changes",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(503)},
 )
 async def conversation_events(
     conversation_id: str,

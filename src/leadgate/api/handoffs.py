@@ -15,11 +15,18 @@ from pydantic import BaseModel, Field
 
 from leadgate.api.conversations import Chat, call_service, too_long
 from leadgate.api.deps import require
+from leadgate.api.errors import error_responses
 from leadgate.chat.service import ChatMessage, HandoffDetail, HandoffSummary
 from leadgate.contracts.lead import Storable
 from leadgate.governance.roles import HANDOFFS
 
-router = APIRouter(prefix="/v1/handoffs", tags=["handoffs"], dependencies=[require(HANDOFFS)])
+router = APIRouter(
+    prefix="/v1/handoffs",
+    tags=["handoffs"],
+    dependencies=[require(HANDOFFS)],
+    # 503: no chat assistant on this server, or a non-key bearer with no staff token configured
+    responses=error_responses(503),
+)
 
 
 class HandoffQueue(BaseModel):
@@ -67,7 +74,11 @@ async def handoff(conversation_id: str, chat: Chat) -> HandoffDetail:
 
 
 @router.post(
-    "/{conversation_id}/messages", status_code=201, response_model=StaffMessageOut, summary="Reply as staff"
+    "/{conversation_id}/messages",
+    status_code=201,
+    response_model=StaffMessageOut,
+    summary="Reply as staff",
+    responses=error_responses(409, 413),
 )
 async def staff_message(conversation_id: str, body: StaffMessageIn, request: Request, chat: Chat) -> Any:
     """Store a staff reply; the visitor gets it through ``/events``.

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Requ
 from pydantic import BaseModel, Field, ValidationError
 
 from leadgate.api.deps import require
+from leadgate.api.errors import error_responses
 from leadgate.api.ratelimit import caller_id, ingest_guard
 from leadgate.api.state import AppState
 from leadgate.contracts.decision import Decision
@@ -159,6 +160,7 @@ range (a category never seen, a number outside [min, max]); the decision's confi
     response_model=Decision,
     summary="Validate, store and qualify one lead",
     dependencies=[require(LEADS_WRITE), Depends(ingest_guard)],
+    responses=error_responses(409, 503),
 )
 def post_lead(
     lead: Annotated[Lead, Body()],
@@ -181,7 +183,7 @@ def post_lead(
         raise HTTPException(403, f"?update=true needs the {LEADS_UPDATE!r} permission (roles admin, revops)")
     unusable = value_errors(lg, lead)
     if unusable:
-        errors = [{"path": f"body.{e.path}", "reason": e.reason} for e in unusable]
+        errors = [{"path": f"body.{e.path}", "reason": e.reason, "type": "value_error"} for e in unusable]
         lg.dead_letter(request.url.path, lead.model_dump(mode="json"), errors, caller_id(request))
         log.info("lead refused: %d unusable attributes", len(errors))
         raise HTTPException(422, errors)
@@ -216,6 +218,7 @@ def post_lead(
     response_model=BatchOut,
     summary="Validate, store and qualify a batch of leads",
     dependencies=[require(LEADS_WRITE), Depends(ingest_guard)],
+    responses=error_responses(503),
 )
 def post_batch(
     batch: BatchIn,
