@@ -15,6 +15,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from leadgate import __version__
 from leadgate.api.deps import authenticate, document_security, index_routes, reject_anonymous
+from leadgate.api.docs_pages import add_docs_pages
 from leadgate.api.errors import check_request_values, document_errors
 from leadgate.api.limits import BodySizeLimit
 from leadgate.api.middleware import REQUEST_ID_HEADER, RequestLog, SecurityHeaders
@@ -69,6 +70,9 @@ def create_app(
         version=__version__,
         description="Qualify leads: validate, store, score, decide and explain. Every decision is audited.",
         lifespan=lifespan,
+        # the docs pages are served by api/docs_pages.py, with their own Content-Security-Policy
+        docs_url=None,
+        redoc_url=None,
         # deny by default: every route needs credentials unless listed in deps.PUBLIC_ROUTES
         # then: no NUL or unpaired surrogate in a path, query or header value, no unknown query parameter (422)
         dependencies=[Depends(authenticate), Depends(check_request_values)],
@@ -103,6 +107,7 @@ def create_app(
     app.include_router(handoffs.router)
     app.include_router(bookings.router)
     app.include_router(web_routes.router)
+    add_docs_pages(app)
     # which route is which path: the auth dependency decides public or protected by it (deps.PUBLIC_ROUTES)
     app.state.route_paths = index_routes(app)
     generate_openapi = app.openapi
