@@ -11,6 +11,7 @@ import logging
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -75,13 +76,19 @@ TokenHeader = Annotated[str | None, Header(alias=TOKEN_HEADER)]
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], dependencies=[Depends(limit_ip)])
 
 
+@cache
+def known_zones() -> tuple[str, ...]:
+    """The IANA time zone names this server knows (``zoneinfo.available_timezones``, read once), sorted."""
+    return tuple(sorted(available_timezones()))
+
+
 class ConversationIn(BaseModel):
     """``POST /v1/conversations``: the visitor's IANA time zone and the widget's optional visitor id."""
 
     timezone: str = Field(
         max_length=64,
         examples=["Europe/Berlin"],
-        json_schema_extra=lambda schema: schema.update(enum=list[JsonValue](sorted(available_timezones()))),
+        json_schema_extra=lambda schema: schema.update(enum=list[JsonValue](known_zones())),
     )
     visitor_id: Annotated[str, Storable] | None = Field(default=None, max_length=128)
 
@@ -89,7 +96,7 @@ class ConversationIn(BaseModel):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
-            if value not in available_timezones():  # exactly the names the schema lists
+            if value not in known_zones():  # exactly the names the schema lists
                 raise ZoneInfoNotFoundError(value)
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:

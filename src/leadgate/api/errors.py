@@ -14,6 +14,7 @@ Every error answer is JSON with a ``detail``:
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Final
 
 from fastapi import Request
@@ -83,19 +84,23 @@ def check_request_values(request: Request) -> None:
         raise RequestValidationError(errors)
 
 
-_QUERY_NAMES: dict[int, frozenset[str] | None] = {}
+_QUERY_NAMES: dict[int, tuple[weakref.ref[Any], frozenset[str] | None]] = {}
+"""Per route object (by ``id``, with a weak reference to tell a reused id apart): its query parameter names."""
 
 
 def _query_names(route: Any) -> frozenset[str] | None:
     """The query parameters ``route`` declares (aliases), or None when any is allowed (not in the schema)."""
-    key = id(route)
-    if key not in _QUERY_NAMES:
-        dependant = getattr(route, "dependant", None)
-        if dependant is None or not getattr(route, "include_in_schema", False):
-            _QUERY_NAMES[key] = None
-        else:
-            _QUERY_NAMES[key] = frozenset(_walk_query_names(dependant))
-    return _QUERY_NAMES[key]
+    if route is None:
+        return None
+    cached = _QUERY_NAMES.get(id(route))
+    if cached is not None and cached[0]() is route:
+        return cached[1]
+    dependant = getattr(route, "dependant", None)
+    names = None
+    if dependant is not None and getattr(route, "include_in_schema", False):
+        names = frozenset(_walk_query_names(dependant))
+    _QUERY_NAMES[id(route)] = (weakref.ref(route), names)
+    return names
 
 
 def _walk_query_names(dependant: Dependant) -> set[str]:
