@@ -14,7 +14,7 @@ from leadgate.db.store import DEAD, DECISIONS, LEADS
 def test_duplicate_lead_id_in_one_batch_is_422_naming_each_duplicate(make_api: Callable[..., Api]) -> None:
     api = make_api()
     other = {**WEB_LEAD, "lead_id": "web-0002"}
-    leads = [WEB_LEAD, other, {**WEB_LEAD, "company": "Other"}, other, WEB_LEAD]
+    leads = [WEB_LEAD, other, {**WEB_LEAD, "company": "Other"}, other, {**WEB_LEAD, "lead_id": " web-0001 "}]
     r = api.client.post("/v1/leads/batch", json={"leads": leads})
     assert r.status_code == 422, r.text
     assert r.json()["detail"] == [

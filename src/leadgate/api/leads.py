@@ -96,6 +96,7 @@ def duplicate_ids(leads: list[dict[str, Any]]) -> list[dict[str, str]]:
         lead_id = raw.get("lead_id")
         if not isinstance(lead_id, str):
             continue
+        lead_id = lead_id.strip()  # as the lead/v1 contract stores it
         if lead_id in first:
             out.append(
                 {

@@ -96,7 +96,10 @@ class ConsentIn(BaseModel):
     wording_version: Annotated[str, Storable, Field(min_length=1, max_length=128)] | None = None
     given_at: Annotated[datetime | None, AfterValidator(_aware)] = None
     evidence: dict[
-        Annotated[str, Storable, Field(max_length=64)], Annotated[str, Storable, Field(max_length=256)] | int
+        Annotated[str, Storable, Field(max_length=64)],
+        Annotated[str, Storable, Field(max_length=256)]
+        # integers a JSON number holds exactly (an IEEE double: +-(2**53 - 1), "safe integers")
+        | Annotated[int, Field(ge=-(2**53 - 1), le=2**53 - 1)],
     ] = Field(default_factory=dict, max_length=10)
 
 
