@@ -10,6 +10,7 @@ negative data refused, no 5xx, auth enforced, ...).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -59,9 +60,27 @@ SETTINGS = settings(
 )
 
 
+def map_body(context: Any, body: Any) -> Any:
+    """Consent statements dated in the past: the API refuses one dated in the future (422), a rule that
+    depends on the clock and that JSON Schema cannot state, so schema-valid data must respect it here."""
+    if not context.operation.path.endswith("/consents") or not isinstance(body, dict):
+        return body
+    for item in body.get("consents") or []:
+        given = item.get("given_at") if isinstance(item, dict) else None
+        if isinstance(given, str):
+            try:
+                future = datetime.fromisoformat(given.replace("Z", "+00:00")) > datetime.now(UTC)
+            except (ValueError, TypeError):
+                continue
+            if future:
+                item["given_at"] = "2020-01-01T00:00:00Z"
+    return body
+
+
 def run_schemathesis(app: Any, headers: dict[str, str]) -> list[str]:
     """Every operation of ``app``'s schema, valid and invalid data; one line per failed operation and mode."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema.hooks.hook(map_body)
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()

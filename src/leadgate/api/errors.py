@@ -144,22 +144,26 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse, "description": _DESCRIPTIONS[str(code)]} for code in codes}
 
 
-def _storable_keys(node: Any) -> None:
-    """Move pydantic's ``patternProperties: {NO_NUL_PATTERN: X}`` (a ``Storable`` dict key) to ``propertyNames``.
+def _storable_strings(node: Any) -> None:
+    """Say in the OpenAPI schema that no text the API takes may hold a NUL.
 
-    Pydantic writes a dict key's pattern as ``patternProperties``, which constrains the values of the keys
-    that match and leaves any other key free; the API refuses those keys, so the schema must say so.
+    Every string schema without a pattern, enum or format gets ``pattern: NO_NUL_PATTERN``, every object
+    schema that takes any keys ``propertyNames`` with it. The published contract schemas (``schemas/``)
+    stay as they are; the API refuses these strings anyway (``Storable``, ``check_request_values``), and
+    the OpenAPI schema says so, so that generated clients and fuzzers send text the API accepts.
     """
     if isinstance(node, dict):
-        pattern_props = node.get("patternProperties")
-        if isinstance(pattern_props, dict) and set(pattern_props) == {NO_NUL_PATTERN}:
-            node["additionalProperties"] = node.pop("patternProperties")[NO_NUL_PATTERN]
-            node.setdefault("propertyNames", {})["pattern"] = NO_NUL_PATTERN
+        if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & node.keys():
+            node["pattern"] = NO_NUL_PATTERN
+        if node.get("type") == "object" and "properties" not in node:
+            names = node.setdefault("propertyNames", {})
+            if isinstance(names, dict):
+                names.setdefault("pattern", NO_NUL_PATTERN)
         for value in node.values():
-            _storable_keys(value)
+            _storable_strings(value)
     elif isinstance(node, list):
         for value in node:
-            _storable_keys(value)
+            _storable_strings(value)
 
 
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +187,8 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
         components[model.__name__] = model_schema
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    _storable_keys(components)
+    _storable_strings(schema.get("paths", {}))
+    _storable_strings(components)
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             params = operation.get("parameters", [])

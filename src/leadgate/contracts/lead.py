@@ -11,18 +11,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
-    GetCoreSchemaHandler,
-    GetJsonSchemaHandler,
     Strict,
     ValidationError,
     field_validator,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from pydantic_core import PydanticCustomError
 
 from leadgate.contracts.errors import ContractError
 
@@ -33,7 +31,7 @@ UNSTORABLE_REASON = "must not contain NUL characters (\\x00) or unpaired surroga
 """Reason given for a string PostgreSQL cannot store (SQLite refuses it the same way, for one contract)."""
 
 NO_NUL_PATTERN = "^[^\\x00]*$"
-"""JSON Schema ``pattern`` of a storable string (no NUL), so generated clients and fuzzers send valid text."""
+"""JSON Schema ``pattern`` of a storable string (no NUL), in the OpenAPI schema of every string."""
 
 
 def unstorable(text: str) -> bool:
@@ -53,32 +51,18 @@ def _storable(value: Any) -> Any:
     return value
 
 
-class _StorableMarker:
-    """``Annotated`` marker: refuse unstorable strings, and say so in the JSON Schema (``pattern``)."""
-
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(_storable, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        json_schema = handler(schema)
-        if json_schema.get("type") == "string":
-            json_schema.setdefault("pattern", NO_NUL_PATTERN)
-        return json_schema
-
-
-Storable = _StorableMarker()
+Storable = AfterValidator(_storable)
 """Refuses strings with NUL characters or unpaired surrogates (PostgreSQL text cannot hold them; a JSON body
-parsed by FastAPI keeps an escaped ``\\ud800``). Add it to every string type of input that gets stored."""
+parsed by FastAPI keeps an escaped ``\\ud800``). Add it to every string type of input that gets stored.
+The published contract schemas leave it out; the API's OpenAPI schema says it for every string
+(``leadgate.api.errors.document_errors``)."""
 
 # The validated form of ``Scalar``: strict types tried left to right, commonest first (no coercion:
 # "1" stays a string, 1 stays an int, True stays a bool); 64-bit integers, finite floats, strings of at
 # most 10,000 characters.
 ScalarIn = Annotated[
     None  # noqa: RUF036 - first on purpose: the commonest value is tried first
-    # the pattern only documents what Storable (on the whole union, for one clear reason) refuses
-    | Annotated[str, Strict(), Field(max_length=10_000, json_schema_extra={"pattern": NO_NUL_PATTERN})]
+    | Annotated[str, Strict(), Field(max_length=10_000)]
     | Annotated[bool, Strict()]
     | Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
     | Annotated[float, Strict(), Field(allow_inf_nan=False)],
