@@ -219,6 +219,9 @@ def serve_cmd(
         log_config=None,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # the app reads X-Forwarded-For itself, from LEADGATE_TRUSTED_PROXIES only (leadgate.api.ratelimit);
+        # uvicorn's own default would trust it from 127.0.0.1
+        proxy_headers=False,
     )
 
 

@@ -5,12 +5,14 @@ Nothing reads the environment at import time: call ``get_settings()``.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-insecure-secret"
 #: Shortest ``secret_key`` accepted outside ``dev``, in bytes (UTF-8): 256 bits, the HMAC-SHA256 key size
@@ -60,6 +62,23 @@ class Settings(BaseSettings):
         oidc_default_role: role given to a person whose verified email has no leadgate account yet, who
             is then created at their first SSO sign-in; None (default) refuses such a sign-in (an admin
             creates the account first with ``leadgate users create --sso-only``).
+        rate_limit_ingest: per-caller limit on every ingest route (``POST /v1/leads``, ``/v1/leads/batch``,
+            conversation creation and messages): the caller is the API key (``key:<prefix>``) or signed-in
+            user, else the client IP. ``limits`` notation; default ``600/minute``.
+        rate_limit_storage: where the counters live, a ``limits`` storage URI: ``memory://`` (default, this
+            process only: several server processes need ``redis://127.0.0.1:6379/0``, so a caller cannot
+            multiply a limit by the number of processes).
+        rate_limit_prefix: prefix of the counters' keys in a shared storage (Redis), default ``leadgate``.
+        max_inflight_ingest: most ingest requests one process serves at once; one more gets 503 with
+            ``Retry-After`` (load shedding). Default 32.
+        trusted_proxies: IPs or CIDR networks of the reverse proxies in front of the server (JSON list or
+            comma-separated; default none). Only a request whose direct peer is one of them has its
+            ``X-Forwarded-For`` read, taking the right-most address that is not a trusted proxy; any other
+            request is the peer's own address, so a forged header cannot reset a limit.
+        dead_letter_max_bytes: most bytes of a rejected request kept in ``dead_letters``; a longer one is
+            cut (``truncated``, with its original size and sha256). Default 64 KiB.
+        dead_letter_quota: dead letters one caller may leave per window (``limits`` notation, default
+            ``1000/hour``); beyond it the request gets 429 and nothing is stored.
         llm_base_url, llm_model, llm_api_key, llm_timeout_s: optional OpenAI-compatible chat endpoint used to
             phrase replies and extract slots; None (the default) means the built-in NLU only.
         nlu_embeddings: sentence embeddings (all-MiniLM-L6-v2) as extra intent features: ``auto`` (default)
@@ -118,6 +137,13 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     oidc_default_role: str | None = None
+    rate_limit_ingest: str = "600/minute"
+    rate_limit_storage: str = "memory://"
+    rate_limit_prefix: str = Field(default="leadgate", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    max_inflight_ingest: int = Field(default=32, ge=1)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dead_letter_max_bytes: int = Field(default=65_536, ge=1024)
+    dead_letter_quota: str = "1000/hour"
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
@@ -153,6 +179,41 @@ class Settings(BaseSettings):
                     f"LEADGATE_OIDC_DEFAULT_ROLE={self.oidc_default_role!r}: use one of {', '.join(STAFF_ROLES)}"
                 )
         return self
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return (
+                json.loads(text)
+                if text.startswith("[")
+                else [p.strip() for p in text.split(",") if p.strip()]
+            )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"LEADGATE_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR network"
+                ) from None
+        return value
+
+    @field_validator("rate_limit_ip", "rate_limit_conversation", "rate_limit_ingest", "dead_letter_quota")
+    @classmethod
+    def _limit_notation(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as 120/minute") from None
+        return value
 
     @model_validator(mode="after")
     def _no_weak_secret_outside_dev(self) -> Settings:

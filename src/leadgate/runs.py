@@ -238,6 +238,8 @@ def _run_file(
             try:
                 appended = None
                 with lock, engine.begin() as conn:
+                    if out.decisions:
+                        store.lock_chain(conn)  # before the leads: see store.lock_chain
                     inserted, updated, unchanged = store.write_leads(conn, out.lead_rows)
                     store.write_dead_letters(conn, out.dead_rows)
                     if out.decisions:
@@ -473,11 +475,29 @@ def qualify_leads_flagged(
     leads: Sequence[LeadLike],
     explain: ExplainMode = "all",
     personal_attributes: frozenset[str] = frozenset(),
+    *,
+    may_replace: Callable[[str, str], bool] | None = None,
 ) -> tuple[list[Decision], list[bool]]:
     """``qualify_leads`` with each lead's out-of-range flag (a feature outside the model's training range).
 
+    The transaction takes the chain lock first (``store.lock_chain``), so the stored lead and its latest
+    decision always come from the same request, also when several servers post the same ``lead_id`` at
+    once on PostgreSQL.
+
+    Args:
+        engine: the store.
+        qualifier: scores and decides the leads.
+        leads: the leads, stored (inserted or replaced) with their decisions.
+        explain: which decisions get their explanation inline (``all``, ``routed``, ``none``).
+        personal_attributes: attributes stored encrypted with the personal fields (the mapping's ``pii``).
+        may_replace: ``(lead_id, stored content hash) -> bool``, asked under the lock for each lead
+            stored with different content (see ``store.write_leads``); None replaces every one.
+
     Returns:
         ``(decisions, out_of_range)``, both one per lead, in order.
+
+    Raises:
+        LeadConflictError: ``may_replace`` refused a lead; nothing was stored.
     """
     lead_rows = [lead_row(lead, None, personal_attributes) for lead in leads]
     decided = qualifier.decide_batch(leads, explain, input_hashes=[r["input_hash"] for r in lead_rows])
@@ -485,7 +505,8 @@ def qualify_leads_flagged(
     for lead, decision in zip(lead_rows, rows, strict=True):
         lead["latest_decision_id"] = decision["decision_id"]
     with write_lock(engine), engine.begin() as conn:
-        store.write_leads(conn, lead_rows)
+        store.lock_chain(conn)
+        store.write_leads(conn, lead_rows, may_replace=may_replace)
         appended = store_decisions(conn, rows, explanations)
     record_append(engine, appended)
     decisions = [decision_from_row(row, explanations.get(i)) for i, row in enumerate(rows)]

@@ -144,10 +144,16 @@ def test_events_stream_delivers_staff_replies_and_the_close(make_chat_api: MakeC
     cid = conv["conversation_id"]
     url = f"/v1/conversations/{cid}/events"
 
-    # nothing new yet: the current status, then the stream ends at its timeout
+    # nothing new yet: the current status, then the stream ends at its timeout (EventSource style: a
+    # short-lived ticket in the URL instead of the token, see tests/api/test_tickets.py)
+    ticket = api.client.post(
+        f"/v1/conversations/{cid}/tickets",
+        json={"purpose": "events"},
+        headers={"X-Conversation-Token": conv["token"]},
+    ).json()["ticket"]
     quiet = sse(
         api.client.get(
-            url, params={"after_seq": handed["replies"][-1]["seq"], "timeout": 0, "token": conv["token"]}
+            url, params={"after_seq": handed["replies"][-1]["seq"], "timeout": 0, "ticket": ticket}
         ).text
     )
     assert [(e["event"], e["data"]) for e in quiet] == [
@@ -191,7 +197,13 @@ def test_events_stream_delivers_staff_replies_and_the_close(make_chat_api: MakeC
     # the closed conversation takes no more messages, but a resend still gets its stored answer
     assert api.post(conv, "c-2", "hello?").status_code == 409
     assert api.post(conv, "c-1", "human").json()["duplicate"] is True
-    assert api.client.get(url, params={"timeout": 0, "token": "wrong"}).status_code == 404
+    assert (
+        api.client.get(url, params={"timeout": 0}, headers={"X-Conversation-Token": "wrong"}).status_code
+        == 404
+    )
+    assert (
+        api.client.get(url, params={"timeout": 0, "token": conv["token"]}).status_code == 422
+    )  # no token in a URL
 
 
 def test_restart_loses_nothing(db_url: str, engine: Engine) -> None:

@@ -74,10 +74,12 @@ def test_nul_in_ids_and_attribute_names_gets_422(make_api: Callable[..., Api]) -
     ]
 
 
-def test_reading_an_id_with_nul_is_404_not_500(make_api: Callable[..., Api]) -> None:
+def test_reading_an_id_with_nul_is_422_not_500(make_api: Callable[..., Api]) -> None:
     api = make_api()
-    assert api.client.get("/v1/leads/a%00b").status_code == 404
-    assert api.client.get("/v1/leads/a%00b/decision").status_code == 404
+    for url in ("/v1/leads/a%00b", "/v1/leads/a%00b/decision"):
+        r = api.client.get(url)
+        assert r.status_code == 422, r.text
+        assert _paths(r) == {"path.lead_id": UNSTORABLE_REASON}
 
 
 def test_nul_in_chat_and_staff_messages_gets_422(make_chat_api: MakeChatApi) -> None:

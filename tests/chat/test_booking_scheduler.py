@@ -20,10 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import StarletteDeprecationWarning
 
 from leadgate.api.bookings import router
+from leadgate.api.tickets import issue_ticket
 from leadgate.chat.booking import CalendarScheduler, CalendarSet, Interval, offer_id
 from leadgate.chat.booking.scheduler import TAKEN
 from leadgate.chat.booking.store import Booking, insert_booking
 from leadgate.chat.ports import BookingResult, Scheduler, SlotOffer
+from leadgate.config import Settings
 from leadgate.db import make_engine
 from leadgate.db.booking_models import BookingRow
 
@@ -299,7 +301,7 @@ def test_concurrent_overlapping_starts_book_only_one(db_url: str, engine: Engine
 @pytest.fixture
 def client(engine: Engine, scheduler: CalendarScheduler) -> Iterator[TestClient]:
     app = FastAPI()
-    app.state.lg = SimpleNamespace(engine=engine, scheduler=scheduler)
+    app.state.lg = SimpleNamespace(engine=engine, scheduler=scheduler, settings=Settings())
     app.include_router(router)
     with TestClient(app) as test_client:
         yield test_client
@@ -308,17 +310,23 @@ def client(engine: Engine, scheduler: CalendarScheduler) -> Iterator[TestClient]
 def test_ics_route_serves_the_invite_and_404s(client: TestClient, scheduler: CalendarScheduler) -> None:
     result = book(scheduler, offer_at(scheduler, "bea", TUESDAY_10))
     assert result.ics_path is not None and result.booking_id is not None
-    response = client.get(result.ics_path)
+
+    def ticket(booking_id: str) -> dict[str, str]:  # as POST /v1/conversations/{id}/tickets signs it
+        return {"ticket": issue_ticket(Settings().secret_key, "ics", booking_id)}
+
+    assert client.get(result.ics_path).status_code == 422  # no ticket: the booking id alone opens nothing
+    response = client.get(result.ics_path, params=ticket(result.booking_id))
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/calendar; charset=utf-8"
     assert f"demo-{result.booking_id}.ics" in response.headers["content-disposition"]
     stored = scheduler.get_booking(result.booking_id)
     assert stored is not None and response.text == stored.ics
     assert Calendar.from_ical(response.text).events[0].start == TUESDAY_10
-    assert client.get("/v1/bookings/00000000-0000-0000-0000-000000000000.ics").status_code == 404
-    assert client.get("/v1/bookings/not-a-uuid.ics").status_code == 404
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert client.get(f"/v1/bookings/{unknown}.ics", params=ticket(unknown)).status_code == 404
+    assert client.get("/v1/bookings/not-a-uuid.ics", params=ticket("not-a-uuid")).status_code == 404
     scheduler.cancel(result.booking_id)
-    assert "METHOD:CANCEL" in client.get(result.ics_path).text
+    assert "METHOD:CANCEL" in client.get(result.ics_path, params=ticket(result.booking_id)).text
 
 
 def test_migration_matches_the_table_model(engine: Engine) -> None:

@@ -94,7 +94,14 @@ def test_a_visitor_is_qualified_answered_from_the_kb_and_books_a_demo(
     assert len(offer["options"]) == 3 and all("Europe/Berlin" in o["label"] for o in offer["options"])
     r = v.say(option_id=offer["options"][1]["id"])
     booked = next(m for m in r["replies"] if m["kind"] == "booked")
-    ics = client.get(booked["data"]["ics_path"])
+    assert client.get(booked["data"]["ics_path"]).status_code == 422  # needs a ticket (no token in a URL)
+    issued = client.post(
+        f"/v1/conversations/{v.cid}/tickets",
+        json={"purpose": "ics", "booking_id": booked["data"]["booking_id"]},
+        headers={"X-Conversation-Token": v.token},
+    )
+    assert issued.status_code == 200, issued.text
+    ics = client.get(issued.json()["url"])
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
     assert "BEGIN:VEVENT" in ics.text and "dana.reyes@acmelogistics.com" in ics.text.replace("\r\n ", "")
 

@@ -348,10 +348,18 @@ def test_qualification_conversation_with_kb_answer_and_demo_booking(
     ics_link = confirmation.get_by_role("link", name="Add to your calendar (.ics)")
     expect(ics_link).to_be_visible()
     expect(ics_link).to_have_attribute("href", re.compile(r"/v1/bookings/[0-9a-f-]{36}\.ics$"))
-    # the link serves the invite
-    invite = page.request.get(ics_link.get_attribute("href") or "")
-    assert invite.status == 200 and invite.headers["content-type"].startswith("text/calendar")
-    assert "BEGIN:VCALENDAR" in invite.text() and "METHOD:REQUEST" in invite.text(), invite.text()[:300]
+    # the bare link opens nothing (no ticket); a click asks for a short-lived ticket and downloads the invite
+    assert page.request.get(ics_link.get_attribute("href") or "").status == 422
+    with page.expect_download() as downloading:
+        ics_link.click()
+    download = downloading.value
+    assert re.search(r"/v1/bookings/[0-9a-f-]{36}\.ics\?ticket=[\w.-]+$", download.url), download.url
+    token = page.evaluate(
+        "JSON.parse(localStorage.getItem(Object.keys(localStorage).find(k => k.endsWith(':conversation')))).token"
+    )
+    assert token not in download.url  # no conversation token in a URL
+    invite = Path(download.path()).read_text(encoding="utf-8")
+    assert "BEGIN:VCALENDAR" in invite and "METHOD:REQUEST" in invite, invite[:300]
 
     transcript = chat_log(page).inner_text()
     shot = save_screenshot(page, tmp_path)

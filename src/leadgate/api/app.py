@@ -10,7 +10,9 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from leadgate import __version__
 from leadgate.api.deps import (
@@ -21,9 +23,11 @@ from leadgate.api.deps import (
     index_routes,
     reject_anonymous,
 )
+from leadgate.api.docs_pages import add_docs_pages
+from leadgate.api.errors import check_request_values, document_errors
 from leadgate.api.limits import BodySizeLimit
 from leadgate.api.middleware import REQUEST_ID_HEADER, RequestLog, SecurityHeaders
-from leadgate.api.ratelimit import RateLimited, rate_limited_response
+from leadgate.api.ratelimit import RateLimited, caller_id, rate_limited_response
 from leadgate.api.state import AppState, ChatFactory, no_chat
 from leadgate.config import Settings, get_settings
 from leadgate.contracts.errors import _SCALAR_REASON, _SCALAR_UNION_TAGS
@@ -74,9 +78,13 @@ def create_app(
         version=__version__,
         description="Qualify leads: validate, store, score, decide and explain. Every decision is audited.",
         lifespan=lifespan,
+        # the docs pages are served by api/docs_pages.py, with their own Content-Security-Policy
+        docs_url=None,
+        redoc_url=None,
         # deny by default: every route needs credentials unless listed in deps.PUBLIC_ROUTES; then the
-        # CSRF token of every unsafe request that rides on a cookie
-        dependencies=[Depends(authenticate), Depends(check_csrf)],
+        # CSRF token of every unsafe request that rides on a cookie; then no NUL or unpaired surrogate in
+        # a path, query or header value, no unknown query parameter (422)
+        dependencies=[Depends(authenticate), Depends(check_csrf), Depends(check_request_values)],
     )
 
     @app.exception_handler(RequestValidationError)
@@ -89,7 +97,11 @@ def create_app(
         lg: AppState = request.app.state.lg
         # Keep the body exactly as sent (parsed JSON would turn NaN or Infinity into null).
         raw = await request.body()
-        lg.dead_letter(request.url.path, {"body_text": raw.decode("utf-8", errors="replace")}, errors)
+        body = {"body_text": raw.decode("utf-8", errors="replace")}
+        try:
+            await run_in_threadpool(lg.dead_letter, request.url.path, body, errors, caller_id(request))
+        except RateLimited as limited:  # the caller's dead-letter quota is used up: nothing stored
+            return await rate_limited_response(request, limited)
         return JSONResponse(status_code=422, content={"detail": errors})
 
     app.add_exception_handler(RateLimited, rate_limited_response)
@@ -108,13 +120,14 @@ def create_app(
     app.include_router(web_routes.router)
     app.include_router(staff.router)
     app.include_router(staff_handoffs.router)
+    add_docs_pages(app)
     # which route is which path: the auth dependency decides public or protected by it (deps.PUBLIC_ROUTES)
     app.state.route_paths = index_routes(app)
     generate_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_security(generate_openapi())
+            app.openapi_schema = document_errors(document_security(generate_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -144,6 +157,9 @@ def create_app(
         expose_headers=["Retry-After", REQUEST_ID_HEADER],
         max_age=600,
     )
+    # the client address behind a reverse proxy: X-Forwarded-For only from LEADGATE_TRUSTED_PROXIES (none
+    # by default), so a client cannot pick its address (and its rate limit) with a forged header
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.add_middleware(SecurityHeaders)
     # outermost: every answer (413, 429, a CORS preflight) has a request id and one access log record
     app.add_middleware(RequestLog)

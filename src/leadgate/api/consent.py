@@ -88,8 +88,10 @@ def post_consent(
             items = statements(conn, lead_id)
     except UnknownLeadError as exc:
         raise HTTPException(404, str(exc)) from exc
-    except ConsentError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    except ConsentError as exc:  # the one 422 shape: {detail: [{path, reason, type}]}
+        raise HTTPException(
+            422, [{"path": "body.consents", "reason": str(exc), "type": "value_error"}]
+        ) from exc
     return _out(lead_id, items)
 
 

@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import logging
 import traceback
+import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import anyio
 import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from leadgate.api.ratelimit import client_ip
+from leadgate.api.errors import error_responses
+from leadgate.api.ratelimit import client_ip, ingest_guard
 from leadgate.api.state import AppState
+from leadgate.api.tickets import TTL_S, TicketError, check_ticket, issue_ticket
+from leadgate.chat.booking.store import get_booking
 from leadgate.chat.service import (
     AssistantFailed,
     ChatMessage,
@@ -70,16 +76,28 @@ TokenHeader = Annotated[str | None, Header(alias=TOKEN_HEADER)]
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], dependencies=[Depends(limit_ip)])
 
 
+@cache
+def known_zones() -> tuple[str, ...]:
+    """The IANA time zone names this server knows (``zoneinfo.available_timezones``, read once), sorted."""
+    return tuple(sorted(available_timezones()))
+
+
 class ConversationIn(BaseModel):
     """``POST /v1/conversations``: the visitor's IANA time zone and the widget's optional visitor id."""
 
-    timezone: str = Field(max_length=64, examples=["Europe/Berlin"])
+    timezone: str = Field(
+        max_length=64,
+        examples=["Europe/Berlin"],
+        json_schema_extra=lambda schema: schema.update(enum=list[JsonValue](known_zones())),
+    )
     visitor_id: Annotated[str, Storable] | None = Field(default=None, max_length=128)
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
+            if value not in known_zones():  # exactly the names the schema lists
+                raise ZoneInfoNotFoundError(value)
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}: use an IANA name such as Europe/Berlin") from exc
@@ -92,6 +110,15 @@ class MessageIn(BaseModel):
     ``text`` may be empty only when ``option_id`` names a picked quick reply; its length limit
     (``LEADGATE_MAX_MESSAGE_CHARS``) is checked by the endpoint (413).
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+                {"required": ["option_id"], "properties": {"option_id": {"type": "string"}}},
+            ]
+        }
+    )
 
     client_message_id: Annotated[str, Storable] = Field(min_length=1, max_length=128)
     text: Annotated[str, Storable] = ""
@@ -132,13 +159,25 @@ async def call_service(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         ) from exc
 
 
-@router.post("", status_code=201, response_model=OpenResult, summary="Start a conversation")
+@router.post(
+    "",
+    status_code=201,
+    response_model=OpenResult,
+    summary="Start a conversation",
+    dependencies=[Depends(ingest_guard)],
+    responses=error_responses(503),
+)
 async def open_conversation(body: ConversationIn, chat: Chat) -> OpenResult:
     """Start a conversation; returns its id, the resume token (only here) and the assistant's greeting."""
     return await call_service(chat.open, body.timezone, body.visitor_id)
 
 
-@router.get("/{conversation_id}", response_model=Transcript, summary="Resume: status and messages")
+@router.get(
+    "/{conversation_id}",
+    response_model=Transcript,
+    summary="Resume: status and messages",
+    responses=error_responses(503),
+)
 async def get_conversation(
     conversation_id: str,
     chat: Chat,
@@ -171,7 +210,8 @@ def _json_event(event: str, data: dict[str, Any], **kwargs: Any) -> ServerSentEv
     "/{conversation_id}/messages",
     response_model=PostResult,
     summary="Send a message (JSON, or SSE with Accept: text/event-stream)",
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(409, 413, 503)},
+    dependencies=[Depends(ingest_guard)],
 )
 async def post_message(
     conversation_id: str, body: MessageIn, request: Request, chat: Chat, token: TokenHeader = None
@@ -216,13 +256,16 @@ async def post_message(
     "/{conversation_id}/events",
     summary="Server-sent events: new messages and status changes",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(403, 503)},
 )
 async def conversation_events(
     conversation_id: str,
     chat: Chat,
+    request: Request,
     token: TokenHeader = None,
-    token_query: Annotated[str | None, Query(alias="token")] = None,
+    ticket: Annotated[
+        str | None, Query(max_length=512, description="an events ticket (POST .../tickets), for EventSource")
+    ] = None,
     after_seq: Annotated[int, Query(ge=0)] = 0,
     timeout: Annotated[float, Query(ge=0, le=60)] = 25.0,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
@@ -231,12 +274,20 @@ async def conversation_events(
 
     The stream ends after ``timeout`` seconds or once the conversation is closed; ``EventSource``
     reconnects with ``Last-Event-ID``, which takes the place of ``after_seq``. The token goes in
-    ``X-Conversation-Token`` or, for ``EventSource``, in the ``token`` query parameter. 404 for a wrong token.
+    ``X-Conversation-Token``; ``EventSource``, which cannot send headers, sends an events ticket instead
+    (``?ticket=``, from ``POST /v1/conversations/{id}/tickets``, valid 60 s): no token in a URL.
+    404 for a wrong token, 403 for a wrong or expired ticket.
     """
-    key = token or token_query
+    authorized = False
+    if ticket is not None:
+        try:
+            check_ticket(_state(request).settings.secret_key, "events", conversation_id, ticket)
+        except TicketError as exc:
+            raise HTTPException(403, str(exc)) from exc
+        authorized = True
     if last_event_id is not None and last_event_id.isdigit():
         after_seq = int(last_event_id)
-    first = await call_service(chat.transcript, conversation_id, key, after_seq)
+    first = await call_service(chat.transcript, conversation_id, token, after_seq, authorized=authorized)
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         nonlocal after_seq
@@ -258,9 +309,65 @@ async def conversation_events(
                 return
             await anyio.sleep(min(EVENTS_POLL_S, left))
             try:
-                current = await call_service(chat.transcript, conversation_id, key, after_seq)
+                current = await call_service(
+                    chat.transcript, conversation_id, token, after_seq, authorized=authorized
+                )
             except HTTPException as exc:
                 yield _json_event("error", {"status": exc.status_code, "detail": exc.detail})
                 return
 
     return EventSourceResponse(stream())
+
+
+class EventsTicketIn(BaseModel):
+    """Ask for a ticket that opens this conversation's ``/events`` stream (60 s)."""
+
+    purpose: Literal["events"]
+
+
+class IcsTicketIn(BaseModel):
+    """Ask for a ticket that downloads the ICS invite of a booking made in this conversation (10 minutes)."""
+
+    purpose: Literal["ics"]
+    booking_id: uuid.UUID
+
+
+class TicketOut(BaseModel):
+    """A short-lived signed ticket and the URL (path and query, relative to the server) that uses it."""
+
+    ticket: str
+    url: str = Field(examples=["/v1/bookings/{booking_id}.ics?ticket=..."])
+    expires_in: int = Field(description="seconds the ticket stays valid")
+
+
+@router.post(
+    "/{conversation_id}/tickets",
+    response_model=TicketOut,
+    summary="A short-lived ticket for a URL (events stream, ICS invite): no token in a URL",
+    responses=error_responses(503),
+)
+async def create_ticket(
+    conversation_id: str,
+    body: Annotated[EventsTicketIn | IcsTicketIn, Field(discriminator="purpose")],
+    request: Request,
+    chat: Chat,
+    token: TokenHeader = None,
+) -> TicketOut:
+    """Sign a ticket for this conversation's events stream, or for the ICS invite of one of its bookings.
+
+    Needs the conversation's ``X-Conversation-Token`` (404 for a wrong one); 404 for a booking made in
+    another conversation. See ``leadgate.api.tickets`` for what a ticket is and how long it lives.
+    """
+    await call_service(chat.authorize, conversation_id, token)
+    secret = _state(request).settings.secret_key
+    if isinstance(body, IcsTicketIn):
+        booking_id = str(body.booking_id)
+        booking = await run_in_threadpool(get_booking, _state(request).engine, booking_id)
+        if booking is None or booking.conversation_id != conversation_id:
+            raise HTTPException(404, f"booking {booking_id} not found in this conversation")
+        ticket = issue_ticket(secret, "ics", booking_id)
+        url = f"/v1/bookings/{booking_id}.ics?{urlencode({'ticket': ticket})}"
+        return TicketOut(ticket=ticket, url=url, expires_in=TTL_S["ics"])
+    ticket = issue_ticket(secret, "events", conversation_id)
+    url = f"/v1/conversations/{quote(conversation_id, safe='')}/events?{urlencode({'ticket': ticket})}"
+    return TicketOut(ticket=ticket, url=url, expires_in=TTL_S["events"])

@@ -61,7 +61,8 @@ PUBLIC_ROUTES: Final[frozenset[str]] = frozenset(
         "/v1/conversations/{conversation_id}",
         "/v1/conversations/{conversation_id}/messages",
         "/v1/conversations/{conversation_id}/events",
-        # the ICS invite of a booking: the booking id is a random UUID, a capability link
+        "/v1/conversations/{conversation_id}/tickets",
+        # the ICS invite of a booking: guarded by a short-lived signed ticket in its URL (api/tickets.py)
         "/v1/bookings/{booking_id}.ics",
         # staff sign-in (password and single sign-on) and the staff pages' stylesheet
         "/staff/sign-in",

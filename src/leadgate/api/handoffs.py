@@ -23,12 +23,18 @@ from starlette.concurrency import run_in_threadpool
 from leadgate.api.access import log_read, scope
 from leadgate.api.conversations import Chat, call_service, too_long
 from leadgate.api.deps import Caller, require
+from leadgate.api.errors import error_responses
 from leadgate.chat.service import ChatMessage, HandoffDetail, HandoffSummary
 from leadgate.contracts.lead import Storable
 from leadgate.governance.access import Scope
 from leadgate.governance.roles import CONVERSATIONS_READ, HANDOFFS
 
-router = APIRouter(prefix="/v1/handoffs", tags=["handoffs"])
+router = APIRouter(
+    prefix="/v1/handoffs",
+    tags=["handoffs"],
+    # 503: no chat assistant on this server
+    responses=error_responses(503),
+)
 
 Seen = Annotated[Scope, Depends(scope)]
 
@@ -105,6 +111,7 @@ async def handoff(conversation_id: str, request: Request, chat: Chat, seen: Seen
     response_model=StaffMessageOut,
     summary="Reply as staff",
     dependencies=[require(HANDOFFS)],
+    responses=error_responses(409, 413),
 )
 async def staff_message(
     conversation_id: str, body: StaffMessageIn, request: Request, chat: Chat, caller: Caller, seen: Seen

@@ -18,17 +18,20 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from leadgate.api.access import log_read, visible_or_404
 from leadgate.api.deps import require
+from leadgate.api.errors import error_responses
+from leadgate.api.ratelimit import caller_id, ingest_guard
 from leadgate.api.state import AppState
 from leadgate.contracts.decision import Decision
 from leadgate.contracts.errors import ContractError, FieldError
 from leadgate.contracts.lead import Lead
 from leadgate.db import store
 from leadgate.db.rows import lead_row
+from leadgate.db.store import LeadConflictError
 from leadgate.governance.access import mask_lead
 from leadgate.governance.roles import DECISIONS_READ, LEADS_READ, LEADS_UPDATE, LEADS_WRITE
 from leadgate.logs import bind_lead
@@ -87,6 +90,33 @@ def value_errors(lg: AppState, lead: Lead) -> list[FieldError]:
     return errors
 
 
+def duplicate_ids(leads: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One 422 entry ``{path, reason, type}`` per lead of a batch whose ``lead_id`` an earlier lead has.
+
+    A batch names each lead once: two versions of one lead in one request would leave it unclear which
+    one is stored and decided, so the whole batch is refused (nothing is stored).
+    """
+    first: dict[str, int] = {}
+    out: list[dict[str, str]] = []
+    for i, raw in enumerate(leads):
+        lead_id = raw.get("lead_id")
+        if not isinstance(lead_id, str):
+            continue
+        lead_id = lead_id.strip()  # as the lead/v1 contract stores it
+        if lead_id in first:
+            out.append(
+                {
+                    "path": f"body.leads.{i}.lead_id",
+                    "reason": f"lead_id {lead_id!r} is already at index {first[lead_id]} of this batch: "
+                    "send each lead once per batch",
+                    "type": "duplicate_lead_id",
+                }
+            )
+        else:
+            first[lead_id] = i
+    return out
+
+
 def _may_update(request: Request) -> bool:
     principal = getattr(request.state, "principal", None)
     return principal is not None and LEADS_UPDATE in principal.permissions
@@ -136,7 +166,8 @@ range (a category never seen, a number outside [min, max]); the decision's confi
     "",
     response_model=Decision,
     summary="Validate, store and qualify one lead",
-    dependencies=[require(LEADS_WRITE)],
+    dependencies=[require(LEADS_WRITE), Depends(ingest_guard)],
+    responses=error_responses(409, 503),
 )
 def post_lead(
     lead: Annotated[Lead, Body()],
@@ -159,17 +190,27 @@ def post_lead(
         raise HTTPException(403, f"?update=true needs the {LEADS_UPDATE!r} permission (roles admin, revops)")
     unusable = value_errors(lg, lead)
     if unusable:
-        errors = [{"path": f"body.{e.path}", "reason": e.reason} for e in unusable]
-        lg.dead_letter(request.url.path, lead.model_dump(mode="json"), errors)
+        errors = [{"path": f"body.{e.path}", "reason": e.reason, "type": "value_error"} for e in unusable]
+        lg.dead_letter(request.url.path, lead.model_dump(mode="json"), errors, caller_id(request))
         log.info("lead refused: %d unusable attributes", len(errors))
         raise HTTPException(422, errors)
     conflict = conflicts(lg, [lead], update=update, if_match=if_match)
     if conflict:
         log.info("lead refused: stored with different content")
         raise HTTPException(409, conflict[lead.lead_id])
-    decisions, flags = qualify_leads_flagged(
-        lg.engine, lg.qualifier, [lead], explain="all", personal_attributes=lg.personal_attributes
-    )
+    expected = _etag(if_match)
+    try:
+        decisions, flags = qualify_leads_flagged(
+            lg.engine,
+            lg.qualifier,
+            [lead],
+            explain="all",
+            personal_attributes=lg.personal_attributes,
+            may_replace=None if update else lambda _id, stored: stored == expected,
+        )
+    except LeadConflictError:  # stored meanwhile by another request (checked again under the chain lock)
+        log.info("lead refused: stored with different content")
+        raise HTTPException(409, conflict_reason(lead.lead_id, if_match)) from None
     lg.count_out_of_range(flags)
     response.headers[OUT_OF_RANGE_HEADER] = "true" if flags[0] else "false"
     decision = decisions[0]
@@ -184,7 +225,8 @@ def post_lead(
     "/batch",
     response_model=BatchOut,
     summary="Validate, store and qualify a batch of leads",
-    dependencies=[require(LEADS_WRITE)],
+    dependencies=[require(LEADS_WRITE), Depends(ingest_guard)],
+    responses=error_responses(503),
 )
 def post_batch(
     batch: BatchIn,
@@ -205,8 +247,13 @@ def post_batch(
         raise HTTPException(
             413, f"batch of {len(batch.leads)} leads is over the limit of {lg.settings.max_batch_leads}"
         )
+    duplicates = duplicate_ids(batch.leads)
+    if duplicates:
+        lg.dead_letter(request.url.path, batch.model_dump(mode="json"), duplicates, caller_id(request))
+        raise HTTPException(422, duplicates)
     valid: list[tuple[int, Lead]] = []
     items: dict[int, BatchItem] = {}
+    rejected: list[tuple[str, Any, list[dict[str, Any]]]] = []
     for i, raw in enumerate(batch.leads):
         try:
             lead = Lead.model_validate(raw)
@@ -219,12 +266,13 @@ def post_batch(
                 exc if isinstance(exc, ContractError) else ContractError.from_validation_error("lead/v1", exc)
             )
             errors = [{"path": f"body.leads.{i}.{e.path}", "reason": e.reason} for e in found.errors]
-            lg.dead_letter(f"{request.url.path}#{i}", raw, errors)
+            rejected.append((f"{request.url.path}#{i}", raw, errors))
             items[i] = BatchItem(
                 index=i,
                 lead_id=raw.get("lead_id") if isinstance(raw.get("lead_id"), str) else None,
                 errors=errors,
             )
+    lg.dead_letters(rejected, caller_id(request))  # 429 (nothing stored) over the caller's quota
     conflict = conflicts(lg, [lead for _, lead in valid], update=update)
     if conflict:
         for i, lead in valid:
@@ -238,17 +286,34 @@ def post_batch(
                 )
         valid = [(i, lead) for i, lead in valid if lead.lead_id not in conflict]
     flags: list[bool] = []
-    if valid:
-        decisions, flags = qualify_leads_flagged(
-            lg.engine,
-            lg.qualifier,
-            [lead for _, lead in valid],
-            explain="routed",
-            personal_attributes=lg.personal_attributes,
-        )
+    while valid:
+        try:
+            decisions, flags = qualify_leads_flagged(
+                lg.engine,
+                lg.qualifier,
+                [lead for _, lead in valid],
+                explain="routed",
+                personal_attributes=lg.personal_attributes,
+                may_replace=None if update else lambda _id, _stored: False,
+            )
+        except LeadConflictError as exc:
+            # stored meanwhile by another request: report those as 409 and store the others
+            refused = set(exc.lead_ids)
+            for i, lead in valid:
+                if lead.lead_id in refused:
+                    reason = conflict_reason(lead.lead_id)
+                    items[i] = BatchItem(
+                        index=i,
+                        lead_id=lead.lead_id,
+                        status=409,
+                        errors=[{"path": f"body.leads.{i}.lead_id", "reason": reason}],
+                    )
+            valid = [(i, lead) for i, lead in valid if lead.lead_id not in refused]
+            continue
         lg.count_out_of_range(flags)
         for (i, lead), decision, flag in zip(valid, decisions, flags, strict=True):
             items[i] = BatchItem(index=i, lead_id=lead.lead_id, decision=decision, out_of_range=flag)
+        break
     results = [items[i] for i in range(len(batch.leads))]
     log.info(
         "batch qualified",

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadgate.logs import RequestContext, reset_request, scrub, set_request
 
-__all__ = ["REQUEST_ID_HEADER", "RequestLog", "SecurityHeaders", "sane_request_id"]
+__all__ = ["REQUEST_ID_HEADER", "STRICT_CSP", "RequestLog", "SecurityHeaders", "sane_request_id"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -104,12 +104,21 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-class SecurityHeaders:
-    """Add ``X-Content-Type-Options: nosniff`` and a ``Referrer-Policy`` to every HTTP response.
+#: The Content-Security-Policy of every HTML response that does not set its own (staff pages, error pages):
+#: everything from this server only, no inline script or style, no plugins, never framed, no ``<base>``,
+#: forms posted to this server only (OWASP Content Security Policy Cheat Sheet, "strict policy").
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
-    A header the route already set (the demo page's ``Referrer-Policy: same-origin``) is kept. The
-    Content-Security-Policy is set by the HTML routes themselves (``leadgate.web.routes.DEMO_CSP``): the
-    JSON API and the OpenAPI pages need none of their own.
+
+class SecurityHeaders:
+    """Add ``nosniff`` and a ``Referrer-Policy`` to every HTTP response, and ``STRICT_CSP`` to every HTML one.
+
+    A header the route already set is kept: the demo page's ``Referrer-Policy: same-origin`` and its
+    policy (``leadgate.web.routes.DEMO_CSP``, which also allows the page's inline styles), and the OpenAPI
+    pages' policy (``leadgate.api.docs_pages``). JSON answers need no policy.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -126,6 +135,9 @@ class SecurityHeaders:
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
                 headers.extend((n, v) for n, v in SECURITY_HEADERS if n not in present)
+                html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
+                if html and b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", STRICT_CSP.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
 

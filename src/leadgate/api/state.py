@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,6 +110,18 @@ def no_chat(settings: Settings, engine: Engine, qualifier: Qualifier) -> ChatSer
     return None
 
 
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # a lone surrogate: orjson refuses it, json escapes it
+        return json.dumps(value, default=str)
+
+
+def storable_text(text: str) -> str:
+    """``text`` with what PostgreSQL text cannot hold escaped: NUL and lone surrogates as backslash escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 @dataclass
 class AppState:
     """Shared state of one API process.
@@ -173,23 +186,55 @@ class AppState:
         """Release database connections."""
         self.engine.dispose()
 
-    def dead_letter(self, path: str, body: Any, errors: list[dict[str, Any]]) -> None:
-        """Keep a rejected request body with its errors in ``dead_letters`` (source ``api``)."""
-        try:
-            record = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-        except TypeError:
-            record = orjson.dumps(repr(body))
-        key = hashlib.sha256(b"api|" + path.encode() + b"|" + record).hexdigest()
-        row = {
-            "source": "api",
-            "dedupe_key": key,
-            "import_run_id": None,
-            "row_number": None,
-            "record": record.decode(),
-            # a path may hold the refused NUL (an attribute name): PostgreSQL text cannot store it
-            "reason": "; ".join(f"{e['path']}: {e['reason']}" for e in errors).replace("\x00", "\\x00"),
-            "errors": orjson.dumps(errors).decode(),
-            "created_at": store.utcnow(),
-        }
+    def dead_letter(self, path: str, body: Any, errors: list[dict[str, Any]], caller: str) -> None:
+        """Keep one rejected request body with its errors in ``dead_letters`` (see ``dead_letters``).
+
+        Raises:
+            RateLimited: ``caller`` has used up its dead-letter quota; nothing was stored.
+        """
+        self.dead_letters([(path, body, errors)], caller)
+
+    def dead_letters(self, rejected: list[tuple[str, Any, list[dict[str, Any]]]], caller: str) -> None:
+        """Keep rejected request bodies ``(path, body, errors)`` in ``dead_letters`` (source ``api``), in one transaction.
+
+        Each body is kept as JSON text of at most ``LEADGATE_DEAD_LETTER_MAX_BYTES`` bytes (cut at a
+        character boundary, ``truncated`` set), with the size in bytes and sha256 of the whole JSON text, and
+        the caller (``ratelimit.caller_id``). The same body at the same path is kept once.
+
+        Raises:
+            RateLimited: ``caller`` has used up its dead-letter quota (``LEADGATE_DEAD_LETTER_QUOTA``,
+                counted per dead letter); nothing was stored.
+        """
+        if not rejected:
+            return
+        self.rate_limits.hit_dead_letters(caller, len(rejected))
+        limit = self.settings.dead_letter_max_bytes
+        now = store.utcnow()
+        rows = []
+        for path, body, errors in rejected:
+            try:
+                record = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+            except TypeError:
+                record = orjson.dumps(repr(body))
+            digest = hashlib.sha256(record).hexdigest()
+            key = hashlib.sha256(b"api|" + path.encode() + b"|" + record).hexdigest()
+            rows.append(
+                {
+                    "source": "api",
+                    "dedupe_key": key,
+                    "import_run_id": None,
+                    "row_number": None,
+                    # cut at a byte limit, then back to whole UTF-8 characters (orjson writes valid UTF-8)
+                    "record": record[:limit].decode("utf-8", errors="ignore"),
+                    # a path may hold the refused NUL or a lone surrogate (an attribute name)
+                    "reason": storable_text("; ".join(f"{e['path']}: {e['reason']}" for e in errors)),
+                    "errors": storable_text(_json_text(errors)),
+                    "created_at": now,
+                    "caller": caller[:160],
+                    "truncated": len(record) > limit,
+                    "original_bytes": len(record),
+                    "original_sha256": digest,
+                }
+            )
         with write_lock(self.engine), self.engine.begin() as conn:
-            store.write_dead_letters(conn, [row])
+            store.write_dead_letters(conn, rows)

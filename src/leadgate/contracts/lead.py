@@ -27,19 +27,35 @@ from leadgate.contracts.errors import ContractError
 Scalar = str | int | float | bool | None
 """A single attribute value (the Python type)."""
 
-UNSTORABLE_REASON = "must not contain NUL characters (\\x00)"
+UNSTORABLE_REASON = "must not contain NUL characters (\\x00) or unpaired surrogates"
 """Reason given for a string PostgreSQL cannot store (SQLite refuses it the same way, for one contract)."""
+
+NO_NUL_PATTERN = "^[^\\x00]*$"
+"""JSON Schema ``pattern`` of a storable string (no NUL), in the OpenAPI schema of every string."""
+
+
+def unstorable(text: str) -> bool:
+    """True when PostgreSQL text cannot hold ``text``: a NUL character or an unpaired surrogate."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _storable(value: Any) -> Any:
-    if isinstance(value, str) and "\x00" in value:
+    if isinstance(value, str) and unstorable(value):
         raise PydanticCustomError("unstorable_text", UNSTORABLE_REASON)
     return value
 
 
 Storable = AfterValidator(_storable)
-"""Refuses strings with NUL characters (PostgreSQL text and JSON cannot hold them; unpaired surrogates are
-already refused by pydantic's ``str``). Add it to every string type of input that gets stored."""
+"""Refuses strings with NUL characters or unpaired surrogates (PostgreSQL text cannot hold them; a JSON body
+parsed by FastAPI keeps an escaped ``\\ud800``). Add it to every string type of input that gets stored.
+The published contract schemas leave it out; the API's OpenAPI schema says it for every string
+(``leadgate.api.errors.document_errors``)."""
 
 # The validated form of ``Scalar``: strict types tried left to right, commonest first (no coercion:
 # "1" stays a string, 1 stays an int, True stays a bool); 64-bit integers, finite floats, strings of at

@@ -27,11 +27,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -67,10 +69,20 @@ class LeadRow(Base):
 
 
 class DeadLetterRow(Base):
-    """A rejected record: where it came from, the original record and why it was rejected."""
+    """A rejected record: where it came from, the original record and why it was rejected.
+
+    A rejected API request is kept up to ``LEADGATE_DEAD_LETTER_MAX_BYTES``: a longer one is cut
+    (``truncated``), with the size in bytes and sha256 of the whole original (migration 0010). ``caller``
+    is who sent it (principal subject or ``ip:<address>``; None for imports). ``created_at`` is indexed
+    for the retention purge.
+    """
 
     __tablename__ = "dead_letters"
-    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_dead_letters_dedupe_key"),)
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_dead_letters_dedupe_key"),
+        Index("ix_dead_letters_created_at", "created_at"),
+        Index("ix_dead_letters_caller_created_at", "caller", "created_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(64), nullable=False)
     dedupe_key: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -82,6 +94,10 @@ class DeadLetterRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # blind index of the first email address in ``record`` (encrypted), for erasure; see 0009.
     email_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    caller: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    truncated: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false(), default=False)
+    original_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    original_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ImportRunRow(Base):

@@ -27,6 +27,7 @@ from leadgate.db.models import (
     ImportRunRow,
     LeadRow,
 )
+from leadgate.errors import LeadgateError
 from leadgate.privacy.crypto import aad, is_token, keyring
 from leadgate.privacy.fields import first_email, merge_lead
 
@@ -173,11 +174,43 @@ def existing_lead_hashes(conn: Connection, lead_ids: Sequence[str]) -> dict[str,
     return found
 
 
-def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, int, int]:
+class LeadConflictError(LeadgateError, ValueError):
+    """Leads already stored with different content that the caller may not replace (the API's 409).
+
+    Attributes:
+        lead_ids: the refused ids, sorted.
+    """
+
+    def __init__(self, lead_ids: Sequence[str]):
+        self.lead_ids = sorted(lead_ids)
+        super().__init__(f"leads stored with different content: {', '.join(map(repr, self.lead_ids))}")
+
+
+def lock_chain(conn: Connection) -> None:
+    """Take the decision chain's lock for the rest of the caller's transaction (a no-op UPDATE of the head).
+
+    A transaction that writes leads and then appends their decisions calls this *first*: on PostgreSQL
+    the head row lock then orders such transactions whole, so a lead written by one and decided by
+    another cannot interleave (two servers posting the same new ``lead_id`` with different content would
+    otherwise leave the lead of one with the decision of the other), and no two of them can deadlock
+    (lead rows before head in one, head before lead rows in the other). On SQLite the UPDATE takes the
+    database write lock at once, before any read, so the reads of the transaction are not stale.
+    """
+    conn.execute(update(HEAD).where(HEAD.c.id == 1).values(count=HEAD.c.count))
+
+
+def write_leads(
+    conn: Connection,
+    rows: Sequence[dict[str, Any]],
+    *,
+    may_replace: Callable[[str, str], bool] | None = None,
+) -> tuple[int, int, int]:
     """Insert new leads and update changed ones; identical ones are left alone (idempotent).
 
     A row may carry ``latest_decision_id`` (the decision about to be appended for it): a new lead is
     then inserted already pointing at it, which saves rewriting the row in ``append_decisions``.
+    Rows are written in ``lead_id`` order, so two transactions writing the same leads lock them in the
+    same order. Call ``lock_chain`` first when the transaction also appends decisions.
 
     Personal fields are encrypted here (``encrypt_lead_rows``): each row's plaintext ``pii`` dict is
     replaced, in place, by its token and ``email_index`` set. ``owner`` (the rep a lead is assigned to) is
@@ -189,17 +222,31 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
         rows: dicts with ``lead_id, source, received_at, input_hash, content_hash, data, pii,
             email_index, import_run_id`` (``rows.lead_row``), optionally ``owner`` and
             ``latest_decision_id`` (each in all rows or in none).
+        may_replace: ``(lead_id, stored content hash) -> bool``: whether a lead stored with different
+            content may be replaced; None replaces every one (imports).
 
     Returns:
         ``(inserted, updated, unchanged)`` counts.
 
     Raises:
         leadgate.privacy.crypto.DataKeyError: no data key (``leadgate db upgrade`` creates it).
+        LeadConflictError: ``may_replace`` refused some leads; nothing was written (the caller's
+            transaction should roll back).
     """
     if not rows:
         return 0, 0, 0
     encrypt_lead_rows(conn, rows)
     existing = existing_lead_hashes(conn, [r["lead_id"] for r in rows])
+    if may_replace is not None:
+        refused = {
+            r["lead_id"]
+            for r in rows
+            if (old := existing.get(r["lead_id"])) is not None
+            and old != r["content_hash"]
+            and not may_replace(r["lead_id"], old)
+        }
+        if refused:
+            raise LeadConflictError(sorted(refused))
     new: dict[str, dict[str, Any]] = {}
     changed: list[dict[str, Any]] = []
     assigned: list[tuple[str, str]] = []
@@ -220,8 +267,8 @@ def write_leads(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[int, 
             if r.get("owner") is not None:
                 assigned.append((r["lead_id"], r["owner"]))
     if new:
-        bulk_insert(conn, LEADS, list(new.values()), on_conflict="lead_id")
-    for r in changed:
+        bulk_insert(conn, LEADS, sorted(new.values(), key=_by_lead_id), on_conflict="lead_id")
+    for r in sorted(changed, key=_by_lead_id):
         values = {
             "source": r["source"],
             "input_hash": r["input_hash"],
@@ -289,6 +336,10 @@ def decrypt_lead(conn: Connection, lead_id: str, data: str, pii: str | None) -> 
         return doc
     personal = keyring(conn).decrypt_json(pii, b"leads.pii|" + lead_id.encode())
     return merge_lead(doc, personal)
+
+
+def _by_lead_id(row: dict[str, Any]) -> str:
+    return str(row["lead_id"])
 
 
 def set_latest_decisions(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Table, insert, select
 
 from leadgate.contracts.lead import Storable
@@ -88,7 +88,14 @@ class ConsentIn(BaseModel):
         evidence: small facts that locate the statement (``form_submission_id``, ``conversation_id``).
     """
 
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(
+        extra="forbid",
+        # the rule of record_consent, stated in the schema: granted consent names its wording
+        json_schema_extra={
+            "if": {"properties": {"granted": {"const": True}}, "required": ["granted"]},
+            "then": {"properties": {"wording_version": {"type": "string"}}, "required": ["wording_version"]},
+        },
+    )
 
     purpose: Purpose
     granted: bool
@@ -96,7 +103,10 @@ class ConsentIn(BaseModel):
     wording_version: Annotated[str, Storable, Field(min_length=1, max_length=128)] | None = None
     given_at: Annotated[datetime | None, AfterValidator(_aware)] = None
     evidence: dict[
-        Annotated[str, Storable, Field(max_length=64)], Annotated[str, Storable, Field(max_length=256)] | int
+        Annotated[str, Storable, Field(max_length=64)],
+        Annotated[str, Storable, Field(max_length=256)]
+        # integers a JSON number holds exactly (an IEEE double: +-(2**53 - 1), "safe integers")
+        | Annotated[int, Field(ge=-(2**53 - 1), le=2**53 - 1)],
     ] = Field(default_factory=dict, max_length=10)
 
 

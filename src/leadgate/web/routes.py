@@ -24,7 +24,7 @@ WIDGET_CACHE_CONTROL = "public, max-age=600"
 #: neither inline scripts nor ``eval``.
 DEMO_CSP = (
     "default-src 'self'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 

@@ -371,7 +371,16 @@ button { font: inherit; cursor: pointer; }
     const data = m.data && typeof m.data === "object" ? m.data : {};
     if (typeof data.ics_path === "string") {
       const href = safeHref(data.ics_path);
-      if (href) node.append(el("a", { class: "ics", href, download: "", text: "Add to your calendar (.ics)" }));
+      const found = /\/v1\/bookings\/([0-9a-fA-F-]{36})\.ics$/.exec(data.ics_path);
+      const bookingId = typeof data.booking_id === "string" ? data.booking_id : found && found[1];
+      if (href && bookingId) {
+        // the invite URL needs a short-lived ticket (no token in a URL): asked for on each click
+        const onclick = (event) => {
+          event.preventDefault();
+          downloadInvite(bookingId);
+        };
+        node.append(el("a", { class: "ics", href, onclick, text: "Add to your calendar (.ics)" }));
+      }
     }
     log.append(node);
     if (Array.isArray(m.options) && m.options.length) renderOptions(m.options);
@@ -415,6 +424,30 @@ button { font: inherit; cursor: pointer; }
       input.disabled = false;
       sendBtn.disabled = false;
       if (status === "handoff") listenForEvents();
+    }
+  };
+
+  /** Ask for an ICS ticket of a booking (with the conversation token), then download the invite with it. */
+  const downloadInvite = async (bookingId) => {
+    if (!conv) return;
+    try {
+      const res = await fetch(apiUrl(`v1/conversations/${encodeURIComponent(conv.id)}/tickets`), {
+        method: "POST",
+        headers: { ...authHeaders(), "Content-Type": "application/json" },
+        body: JSON.stringify({ purpose: "ics", booking_id: bookingId }),
+        cache: "no-store",
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const body = await res.json();
+      const href = typeof body.url === "string" ? safeHref(body.url) : null;
+      if (!href) throw new Error("no ticket URL");
+      const link = el("a", { href, download: `demo-${bookingId}.ics`, hidden: true });
+      root.append(link);
+      link.click();
+      link.remove();
+    } catch (_) {
+      log.append(el("div", { class: "notice", text: "The calendar invite could not be downloaded. Please try again." }));
+      scrollDown();
     }
   };
 
