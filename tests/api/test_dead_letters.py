@@ -17,11 +17,17 @@ from tests.api.conftest import Api, bearer, create_test_key
 from tests.api.test_api import WEB_LEAD
 
 from leadgate.db.store import DEAD
+from leadgate.privacy.crypto import aad, keyring
 
 
 def _dead(api: Api) -> list[dict[str, Any]]:
+    """The stored dead letters, each ``record`` decrypted to the text that was kept."""
+    ring = keyring(api.engine)
     with api.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(DEAD).order_by(DEAD.c.id)).mappings()]
+        rows = [dict(r) for r in conn.execute(select(DEAD).order_by(DEAD.c.id)).mappings()]
+    for r in rows:
+        r["record"] = ring.decrypt_text(r["record"], aad("dead_letters", "record", r["dedupe_key"]))
+    return rows
 
 
 def test_an_oversized_rejected_lead_is_kept_truncated_with_size_and_hash(

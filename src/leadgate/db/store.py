@@ -372,17 +372,29 @@ def write_dead_letters(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
             record = r["record"]
             row = dict(r)
             if not is_token(record):
-                email = first_email(orjson.loads(record))
+                email = first_email(_record_value(record))
                 row["email_index"] = None if email is None else ring.blind_index(email)
                 row["record"] = ring.encrypt_text(record, aad("dead_letters", "record", r["dedupe_key"]), kid)
             stored.append(row)
         conn.execute(insert_ignore(conn, DEAD, ["dedupe_key"]), stored)
 
 
+def _record_value(text: str) -> Any:
+    """A dead letter's record parsed as JSON, or its text when it is not JSON (a truncated copy)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
 def decrypt_dead_letter(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
-    """A ``dead_letters`` row (column -> value) with its ``record`` decrypted and parsed."""
+    """A ``dead_letters`` row (column -> value) with its ``record`` decrypted and parsed.
+
+    A record cut to ``LEADGATE_DEAD_LETTER_MAX_BYTES`` (``truncated``) is not whole JSON: it is returned as
+    its text.
+    """
     out = dict(row)
-    out["record"] = orjson.loads(
+    out["record"] = _record_value(
         keyring(conn).decrypt_text(row["record"], aad("dead_letters", "record", row["dedupe_key"]))
     )
     return out
