@@ -436,7 +436,7 @@ def audit_access(
         engine.dispose()
     table = Table(title=f"access log ({len(rows)} events, newest first)")
     for col in ("#", "at", "actor", "role", "action", "route", "objects"):
-        table.add_column(col, no_wrap=col in ("#", "at", "action"))
+        table.add_column(col, no_wrap=col in ("#", "action"), overflow="fold")
     for r in rows:
         objects = ", ".join(r["object_ids"][:5]) + (" …" if len(r["object_ids"]) > 5 else "")
         table.add_row(
