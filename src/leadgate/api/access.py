@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from leadgate.api.deps import Caller, Principal, route_path
 from leadgate.audit.access import log_access
@@ -90,3 +91,19 @@ def log_read(
         object_ids=list(object_ids),
         detail=detail,
     )
+
+
+async def log_conversations_read(request: Request, conversation_ids: Sequence[str], part: str) -> None:
+    """``log_read`` of conversations (``part``: ``handoff_queue`` or ``transcript``), off the event loop.
+
+    Nothing is recorded for an empty list (an empty queue shows no personal data). Used by the handoff
+    API and the staff handoff pages alike.
+    """
+    if conversation_ids:
+        await run_in_threadpool(
+            log_read,
+            request,
+            object_type="conversation",
+            object_ids=list(conversation_ids),
+            detail={"part": part},
+        )

@@ -18,9 +18,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
-from leadgate.api.access import log_read, scope
+from leadgate.api.access import log_conversations_read, scope
 from leadgate.api.conversations import Chat, call_service, too_long
 from leadgate.api.deps import Caller, require
 from leadgate.api.errors import error_responses
@@ -75,11 +74,8 @@ async def handoff_queue(
     Each with its slots and last message; a ``sales_rep`` gets only those assigned to it.
     """
     queue = await call_service(chat.handoffs, limit, seen)
-    if queue:  # slots and last messages are personal data
-        ids = [h.conversation_id for h in queue]
-        await run_in_threadpool(
-            log_read, request, object_type="conversation", object_ids=ids, detail={"part": "handoff_queue"}
-        )
+    # slots and last messages are personal data
+    await log_conversations_read(request, [h.conversation_id for h in queue], "handoff_queue")
     return HandoffQueue(handoffs=queue)
 
 
@@ -95,13 +91,7 @@ async def handoff(conversation_id: str, request: Request, chat: Chat, seen: Seen
     The read is recorded in the access log (``read_pii``).
     """
     detail = await call_service(chat.handoff, conversation_id, seen)
-    await run_in_threadpool(
-        log_read,
-        request,
-        object_type="conversation",
-        object_ids=[conversation_id],
-        detail={"part": "transcript"},
-    )
+    await log_conversations_read(request, [conversation_id], "transcript")
     return detail
 
 

@@ -16,9 +16,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from leadgate.api.access import log_read, principal_scope
+from leadgate.api.access import log_conversations_read, principal_scope
 from leadgate.api.conversations import Chat, call_service
 from leadgate.api.deps import Caller, require
 from leadgate.governance.roles import HANDOFFS
@@ -31,11 +30,7 @@ router = APIRouter(prefix="/staff/handoffs", include_in_schema=False, dependenci
 async def queue(request: Request, chat: Chat, caller: Caller) -> Response:
     """The handoff queue (at most 200 conversations, oldest handoff first; a rep's own only)."""
     handoffs = await call_service(chat.handoffs, 200, principal_scope(caller))
-    if handoffs:
-        ids = [h.conversation_id for h in handoffs]
-        await run_in_threadpool(
-            log_read, request, object_type="conversation", object_ids=ids, detail={"part": "handoff_queue"}
-        )
+    await log_conversations_read(request, [h.conversation_id for h in handoffs], "handoff_queue")
     return page(request, "handoffs.html", handoffs=handoffs)
 
 
@@ -44,13 +39,7 @@ async def _detail(
 ) -> Response:
     seen = principal_scope(getattr(request.state, "principal", None))
     detail = await call_service(chat.handoff, conversation_id, seen)
-    await run_in_threadpool(
-        log_read,
-        request,
-        object_type="conversation",
-        object_ids=[conversation_id],
-        detail={"part": "transcript"},
-    )
+    await log_conversations_read(request, [conversation_id], "transcript")
     limit = request.app.state.lg.settings.max_message_chars
     return page(request, "handoff.html", status_code=status_code, h=detail, max_chars=limit, error=error)
 
