@@ -5,7 +5,9 @@
 #   2. installs leadgate with its test dependencies into it (pip install -e '.[test]');
 #   3. installs the Debian packages chromium and chromium-driver (apt-get, non-interactive) if
 #      /usr/bin/chromium is missing: the browser tests drive that Chromium with Playwright
-#      (no `playwright install`, no browser download).
+#      (no `playwright install`, no browser download);
+#   4. installs the Debian package dovecot-imapd if /usr/sbin/dovecot is missing: the email-channel tests
+#      start their own Dovecot IMAP server (own config, own port) and poll it.
 #
 # Runs apt-get as root, or through sudo when not root. Fails loudly, with the reason, when a step cannot
 # be done. Usage, from anywhere:  scripts/setup.sh && .venv/bin/python -m pytest
@@ -15,6 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 CHROMIUM=/usr/bin/chromium
+DOVECOT=/usr/sbin/dovecot
 
 die() {
     echo "setup.sh: error: $*" >&2
@@ -57,6 +60,27 @@ else
         || die "apt-get install chromium chromium-driver failed (see above)"
     [[ -x "$CHROMIUM" ]] || die "chromium was installed but $CHROMIUM does not exist"
     say "chromium installed: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
+fi
+
+# 4. Dovecot for the IMAP tests
+if [[ -x "$DOVECOT" ]]; then
+    say "dovecot present: $("$DOVECOT" --version 2>/dev/null || echo "$DOVECOT")"
+else
+    command -v apt-get >/dev/null 2>&1 || die "$DOVECOT is missing and apt-get is not available: install Dovecot so that $DOVECOT exists"
+    if [[ "$(id -u)" -eq 0 ]]; then
+        AS_ROOT=()
+    elif command -v sudo >/dev/null 2>&1; then
+        AS_ROOT=(sudo)
+    else
+        die "$DOVECOT is missing and this is not root and sudo is not installed: run as root: apt-get install dovecot-imapd"
+    fi
+    say "installing Debian package dovecot-imapd"
+    export DEBIAN_FRONTEND=noninteractive
+    "${AS_ROOT[@]}" apt-get update -q || die "apt-get update failed (see above)"
+    "${AS_ROOT[@]}" apt-get install -y -q --no-install-recommends dovecot-imapd \
+        || die "apt-get install dovecot-imapd failed (see above)"
+    [[ -x "$DOVECOT" ]] || die "dovecot-imapd was installed but $DOVECOT does not exist"
+    say "dovecot installed: $("$DOVECOT" --version 2>/dev/null || echo "$DOVECOT")"
 fi
 
 say "done. Run the tests with: .venv/bin/python -m pytest"

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
         kb_dir: folder of Markdown, HTML or text files the chat assistant answers from; None means the
             example knowledge base shipped with the package.
         calendars_file: rep calendars YAML for demo booking; None means the shipped example.
+        reps_file: reps and teams YAML (``leadgate.reps``, routing and SLAs); None means the shipped example.
         flow_file: qualification flow YAML of the chat assistant; None means the shipped flow.
         chat_policy_file: qualification policy for chat leads; None means the shipped chat policy.
         cors_origins: origins allowed to call the public chat endpoints from a browser (CORS allowlist).
@@ -120,6 +121,7 @@ class Settings(BaseSettings):
     port: int = 8000
     kb_dir: Path | None = None
     calendars_file: Path | None = None
+    reps_file: Path | None = None
     flow_file: Path | None = None
     chat_policy_file: Path | None = None
     cors_origins: list[str] = Field(
