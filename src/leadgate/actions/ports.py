@@ -85,6 +85,21 @@ class Delivered:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DestinationContext:
+    """What the worker gives every destination when it builds it: ``cls(config, context)``.
+
+    Attributes:
+        engine: the leadgate database (the embedded CRM writes its tables there; others ignore it).
+        settings: the process's ``leadgate.config.Settings``.
+        timeout: seconds for one network call (connect + read) of an HTTP destination.
+    """
+
+    engine: Any
+    settings: Any
+    timeout: float = 10.0
+
+
 @runtime_checkable
 class Destination(Protocol):
     """A place actions are delivered to.
@@ -93,6 +108,9 @@ class Destination(Protocol):
         name: the plugin name (the entry point name, e.g. ``hubspot``).
         kinds: the action kinds it accepts; the planner sends it nothing else.
         Config: the pydantic model of its configuration (validated at start-up, errors name the field).
+
+    A destination is built as ``cls(config, context)`` with a validated ``Config`` instance and a
+    ``DestinationContext``; it must not do network I/O in ``__init__``.
     """
 
     name: ClassVar[str]
