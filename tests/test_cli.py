@@ -118,7 +118,7 @@ def test_import_train_qualify_explain_verify(tmp_path: Path) -> None:
 
 
 def test_policy_check(tmp_path: Path) -> None:
-    assert f"{POLICY}: ok (xeducation@1)" in run("policy", "check", str(POLICY))
+    assert f"{POLICY}: ok (xeducation@2)" in run("policy", "check", str(POLICY))
 
     text = POLICY.read_text(encoding="utf-8").splitlines()
     hot = next(i for i, line in enumerate(text) if line.startswith("  hot: 0.70"))

@@ -26,15 +26,17 @@ from sqlalchemy import Engine
 
 from leadgate.audit.checkpoint import record_append
 from leadgate.audit.log import store_decisions
+from leadgate.contracts.action import Assignment
 from leadgate.contracts.decision import Decision, Explanation
 from leadgate.db import store
 from leadgate.db.engine import write_lock
-from leadgate.db.rows import LeadLike, dead_letter_row, decision_from_row, lead_row
+from leadgate.db.rows import LeadLike, as_record, dead_letter_row, decision_from_row, lead_row
 from leadgate.errors import LeadgateError
 from leadgate.export import DECISION_CSV_COLUMNS, decision_csv_row, export_run, run_counts
 from leadgate.ingest import ColumnMapping, CsvChunk, file_sha256, map_chunk, read_raw_chunks
 from leadgate.ingest.csv_source import read_header
 from leadgate.qualifier import ExplainMode, Qualifier, check_policy_fields
+from leadgate.routing import Router, route_decisions
 
 
 class ImportInProgressError(LeadgateError, RuntimeError):
@@ -97,6 +99,7 @@ class ChunkTask:
         qualifier: scores and decides the leads, or None to only import them.
         explain: which decisions get their explanation inline (see ``qualify_file``).
         personal_attributes: attributes stored encrypted (``ColumnMapping.personal_attributes``).
+        router: routes the chunk's decisions in its transaction (``leadgate.routing``), or None.
     """
 
     source: str
@@ -105,6 +108,7 @@ class ChunkTask:
     qualifier: Qualifier | None = None
     explain: ExplainMode = "routed"
     personal_attributes: frozenset[str] = frozenset()
+    router: Router | None = None
 
 
 @dataclass
@@ -118,6 +122,10 @@ class ChunkOutput:
     decisions: list[dict[str, Any]]
     explanations: dict[int, Explanation]
     out_of_range: int = 0
+    records: list[dict[str, Any]] | None = None
+    """The lead records, aligned with ``decisions``, kept only when the chunk is routed."""
+    assignments: list[Assignment | None] | None = None
+    """Set by the writer when the chunk is routed: one per decision (None: not routed or kept)."""
 
 
 def process_chunk(task: ChunkTask, chunk: CsvChunk) -> ChunkOutput:
@@ -142,8 +150,16 @@ def process_chunk(task: ChunkTask, chunk: CsvChunk) -> ChunkOutput:
         for lead, decision in zip(lead_rows, decisions, strict=True):
             lead["latest_decision_id"] = decision["decision_id"]
             decision["run_id"] = task.run_id
+    routed = task.router is not None and bool(decisions)
     return ChunkOutput(
-        chunk.first_row, chunk.last_row, lead_rows, dead, decisions, explanations, out_of_range
+        chunk.first_row,
+        chunk.last_row,
+        lead_rows,
+        dead,
+        decisions,
+        explanations,
+        out_of_range,
+        records=[dict(as_record(record)) for _, record in chunk.records] if routed else None,
     )
 
 
@@ -165,6 +181,7 @@ def _run_file(
     explain: ExplainMode,
     after_commit: AfterCommit | None,
     progress: Callable[[int], None] | None,
+    router: Router | None = None,
 ) -> ImportSummary:
     """Stream ``path`` into the store chunk by chunk, qualifying the leads when a qualifier is given.
 
@@ -219,7 +236,9 @@ def _run_file(
                 conn, mapping.source, str(path), file_hash, mapping_hash, kind=kind, run_key=run_key
             )
             start_row = 0
-    task = ChunkTask(mapping.source, file_hash, run_id, qualifier, explain, mapping.personal_attributes())
+    task = ChunkTask(
+        mapping.source, file_hash, run_id, qualifier, explain, mapping.personal_attributes(), router
+    )
     totals = {
         "imported": 0,
         "updated": 0,
@@ -244,6 +263,10 @@ def _run_file(
                     store.write_dead_letters(conn, out.dead_rows)
                     if out.decisions:
                         appended = store_decisions(conn, out.decisions, out.explanations)
+                    if router is not None and out.records is not None:
+                        out.assignments = route_decisions(
+                            conn, router, out.records, out.decisions, store.utcnow()
+                        )
                     store.checkpoint_run(
                         conn,
                         run_id,
@@ -358,6 +381,7 @@ def qualify_file(
     restart: bool = False,
     chunk_size: int = 5000,
     progress: Callable[[int], None] | None = None,
+    router: Router | None = None,
 ) -> QualifySummary:
     """Import ``path`` and qualify every valid lead, chunk by chunk.
 
@@ -381,6 +405,10 @@ def qualify_file(
         restart: abandon an interrupted run of this file and start over.
         chunk_size: rows per transaction.
         progress: called with the number of rows of each committed chunk.
+        router: when given, each chunk's routed decisions are assigned to reps in the chunk's
+            transaction (``leadgate.routing``); None (the default) qualifies without routing: a file is
+            usually a backlog or a history, and routing thousands of old leads at once would fill every
+            rep's daily cap in the first chunk and leave the rest unassigned.
 
     Raises:
         ImportInProgressError, FileFormatError: as ``import_file``.
@@ -423,6 +451,7 @@ def qualify_file(
             explain=explain,
             after_commit=after_commit,
             progress=progress,
+            router=router,
         )
         if fh is not None:
             fh.close()
@@ -458,15 +487,37 @@ def qualify_leads(
     leads: Sequence[LeadLike],
     explain: ExplainMode = "all",
     personal_attributes: frozenset[str] = frozenset(),
+    *,
+    router: Router | None = None,
 ) -> list[Decision]:
     """Store ``leads``, qualify them and store the decisions, all in one transaction.
 
-    ``personal_attributes`` are attribute names stored encrypted (besides email, names and phone).
+    ``personal_attributes`` are attribute names stored encrypted (besides email, names and phone);
+    with a ``router`` the routed decisions are assigned to reps in the same transaction
+    (``qualify_leads_routed`` returns the assignments too).
 
     Returns:
         One ``Decision`` per lead, in order, with its explanation when computed inline.
     """
-    return qualify_leads_flagged(engine, qualifier, leads, explain, personal_attributes)[0]
+    return qualify_leads_routed(
+        engine, qualifier, leads, explain, personal_attributes, router=router
+    ).decisions
+
+
+@dataclass(frozen=True)
+class Qualified:
+    """What ``qualify_leads_routed`` stored, one entry per lead in every list, in order.
+
+    Attributes:
+        decisions: the decisions.
+        out_of_range: True when the model scored the lead with a feature outside its training range.
+        assignments: the new assignment of each lead, or None (not routed by the policy's routing
+            section, no router given, or the lead keeps the assignment it has).
+    """
+
+    decisions: list[Decision]
+    out_of_range: list[bool]
+    assignments: list[Assignment | None]
 
 
 def qualify_leads_flagged(
@@ -477,8 +528,34 @@ def qualify_leads_flagged(
     personal_attributes: frozenset[str] = frozenset(),
     *,
     may_replace: Callable[[str, str], bool] | None = None,
+    router: Router | None = None,
 ) -> tuple[list[Decision], list[bool]]:
-    """``qualify_leads`` with each lead's out-of-range flag (a feature outside the model's training range).
+    """``qualify_leads`` with each lead's out-of-range flag: ``qualify_leads_routed`` without assignments.
+
+    Returns:
+        ``(decisions, out_of_range)``, both one per lead, in order.
+
+    Raises:
+        LeadConflictError: ``may_replace`` refused a lead; nothing was stored.
+    """
+    done = qualify_leads_routed(
+        engine, qualifier, leads, explain, personal_attributes, may_replace=may_replace, router=router
+    )
+    return done.decisions, done.out_of_range
+
+
+def qualify_leads_routed(
+    engine: Engine,
+    qualifier: Qualifier,
+    leads: Sequence[LeadLike],
+    explain: ExplainMode = "all",
+    personal_attributes: frozenset[str] = frozenset(),
+    *,
+    may_replace: Callable[[str, str], bool] | None = None,
+    router: Router | None = None,
+    now: datetime | None = None,
+) -> Qualified:
+    """Store the leads, decide them, store the decisions and route them, in one transaction.
 
     The transaction takes the chain lock first (``store.lock_chain``), so the stored lead and its latest
     decision always come from the same request, also when several servers post the same ``lead_id`` at
@@ -492,22 +569,30 @@ def qualify_leads_flagged(
         personal_attributes: attributes stored encrypted with the personal fields (the mapping's ``pii``).
         may_replace: ``(lead_id, stored content hash) -> bool``, asked under the lock for each lead
             stored with different content (see ``store.write_leads``); None replaces every one.
+        router: assigns the routed decisions to reps in the same transaction (``leadgate.routing``,
+            work event ``assigned`` in the chain); None routes nothing.
+        now: decision and assignment time (timezone-aware; default: the current time).
 
     Returns:
-        ``(decisions, out_of_range)``, both one per lead, in order.
+        ``Qualified``: decisions, out-of-range flags and assignments, one each per lead, in order.
 
     Raises:
         LeadConflictError: ``may_replace`` refused a lead; nothing was stored.
     """
+    at = now or store.utcnow()
     lead_rows = [lead_row(lead, None, personal_attributes) for lead in leads]
-    decided = qualifier.decide_batch(leads, explain, input_hashes=[r["input_hash"] for r in lead_rows])
+    decided = qualifier.decide_batch(leads, explain, at, input_hashes=[r["input_hash"] for r in lead_rows])
     rows, explanations = decided.rows, decided.explanations
     for lead, decision in zip(lead_rows, rows, strict=True):
         lead["latest_decision_id"] = decision["decision_id"]
+    assignments: list[Assignment | None] = [None] * len(rows)
     with write_lock(engine), engine.begin() as conn:
         store.lock_chain(conn)
         store.write_leads(conn, lead_rows, may_replace=may_replace)
         appended = store_decisions(conn, rows, explanations)
+        if router is not None:
+            assignments = route_decisions(conn, router, [as_record(lead) for lead in leads], rows, at)
+        # The outbox step goes here: plan the actions of (rows, assignments), aligned, in this transaction.
     record_append(engine, appended)
     decisions = [decision_from_row(row, explanations.get(i)) for i, row in enumerate(rows)]
-    return decisions, [bool(x) for x in decided.out_of_range]
+    return Qualified(decisions, [bool(x) for x in decided.out_of_range], assignments)

@@ -47,7 +47,7 @@ def test_shipped_policy_has_no_issues() -> None:
 
 def test_shipped_thresholds_and_actions() -> None:
     policy = load_default_policy()
-    assert policy.ref == "xeducation@1"
+    assert policy.ref == "xeducation@2"
     assert (policy.tiers.hot, policy.tiers.warm, policy.tiers.nurture) == (0.70, 0.40, 0.10)
     assert policy.actions.model_dump() == {
         "hot": "route_to_sales",

@@ -24,8 +24,9 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from leadgate.chat.booking.store import Booking
 from leadgate.chat.nlu.contact import is_free_provider
 from leadgate.chat.nlu.data import AUTHORITIES, SENIORITIES
 from leadgate.chat.ports import ChatDecision
@@ -37,6 +38,7 @@ from leadgate.defaults import default_path
 from leadgate.features import load_feature_set
 from leadgate.pipeline import Qualifier, latest_decision, lead_row, qualify_leads
 from leadgate.policy import Policy, load_policy
+from leadgate.routing import Router, assign_booking
 from leadgate.scoring import FitScorer, RuleFallbackScorer
 from leadgate.scoring.rules import load_fit_rules
 
@@ -507,12 +509,21 @@ class ChatLeadQualifier:
         qualifier: scores and decides chat leads (``load_chat_qualifier()``).
         consent_wording: the version of the consent question's text (``build_assistant`` sets the flow's
             reference and a digest of the question).
+        router: routes chat leads the way the leads API does (``leadgate.routing``: the main policy's
+            routing section over the reps file), in the decision's transaction; None routes nothing.
     """
 
-    def __init__(self, engine: Engine, qualifier: Qualifier, consent_wording: str = "chat"):
+    def __init__(
+        self,
+        engine: Engine,
+        qualifier: Qualifier,
+        consent_wording: str = "chat",
+        router: Router | None = None,
+    ):
         self.engine = engine
         self.qualifier = qualifier
         self.consent_wording = consent_wording
+        self.router = router
         self._lock = threading.Lock()
 
     @classmethod
@@ -549,9 +560,31 @@ class ChatLeadQualifier:
             previous = self._unchanged_decision(lead.lead_id, row["content_hash"], row["input_hash"])
             if previous is not None:
                 return chat_decision(previous)
-            decision = qualify_leads(self.engine, self.qualifier, [lead], explain="all")[0]
+            decision = qualify_leads(self.engine, self.qualifier, [lead], explain="all", router=self.router)[
+                0
+            ]
             self._record_consent(conversation_id, lead.lead_id, slots.get("consent"), now)
         return chat_decision(decision)
+
+    def booked(self, conn: Connection, booking: Booking) -> None:
+        """Assign the conversation's lead to the rep whose calendar holds the booked demo (rule ``booking``).
+
+        ``CalendarScheduler(on_booked=...)`` calls it inside the booking's transaction, so the booking and
+        the assignment (with its ``assigned`` / ``reassigned`` work event) commit together. Nothing happens
+        without a router, for a booking outside a conversation, or for a lead not decided yet.
+        """
+        if self.router is None or booking.conversation_id is None:
+            return
+        assign_booking(
+            conn,
+            lead_id=LEAD_ID_PREFIX + booking.conversation_id,
+            rep_id=booking.rep_id,
+            booking_id=booking.booking_id,
+            start=booking.start,
+            now=booking.created_at,
+            policy_ref=self.router.policy_ref,
+            directory=self.router.directory,
+        )
 
     def _record_consent(self, conversation_id: str, lead_id: str, answer: Any, now: datetime) -> None:
         """Record the consent question's answer (yes or no) for a rep's e-mail and call; nothing if unanswered."""

@@ -20,10 +20,27 @@ from leadgate.chat.llm import from_settings as llm_from_settings
 from leadgate.chat.qualify import ChatLeadQualifier
 from leadgate.chat.service import ChatService
 from leadgate.config import Settings
+from leadgate.defaults import default_path
 from leadgate.pipeline import Qualifier
+from leadgate.policy import Policy, load_policy
+from leadgate.routing import Router, load_router
 
 
-def build_assistant(settings: Settings, engine: Engine) -> Assistant:
+def chat_router(settings: Settings, policy: Policy | None = None) -> Router | None:
+    """The router of chat leads: the main policy's routing section over ``settings.reps_file``.
+
+    Chat leads route the same way as the leads API's: ``policy`` is the API's policy when given, else
+    ``settings.policy_file`` or the shipped default policy. None when that policy routes nobody.
+
+    Raises:
+        PolicyError, RepsError, RoutingConfigError: a configured file is invalid.
+    """
+    if policy is None:
+        policy = load_policy(settings.policy_file or default_path("policy.yaml"))
+    return load_router(policy, settings.reps_file)
+
+
+def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = None) -> Assistant:
     """The dialogue engine with its real collaborators, all read from ``settings``.
 
     * flow: ``settings.flow_file`` or the shipped ``website_qualification`` flow;
@@ -31,7 +48,9 @@ def build_assistant(settings: Settings, engine: Engine) -> Assistant:
     * calendars: ``settings.calendars_file`` or the shipped example, booked in ``engine``'s database;
     * qualifier: the chat policy (``settings.chat_policy_file`` or the shipped one), decisions stored and
       audited in ``engine``'s database;
-    * language model: the OpenAI-compatible endpoint of ``settings.llm_*``, or None (built-in NLU only).
+    * language model: the OpenAI-compatible endpoint of ``settings.llm_*``, or None (built-in NLU only);
+    * routing: qualified chat leads are assigned like the API's (``chat_router(settings, policy)``), and a
+      demo booked in chat goes to the rep whose calendar holds it.
 
     Raises:
         FlowError, KnowledgeBaseError, CalendarError, PolicyError: a configured file is invalid (the
@@ -39,8 +58,9 @@ def build_assistant(settings: Settings, engine: Engine) -> Assistant:
     """
     flow = load_flow(settings.flow_file) if settings.flow_file is not None else load_default_flow()
     kb = KnowledgeBase.from_settings(settings)
-    scheduler = CalendarScheduler(engine, load_calendars(settings.calendars_file))
     qualifier = ChatLeadQualifier.from_settings(engine, settings)
+    qualifier.router = chat_router(settings, policy)
+    scheduler = CalendarScheduler(engine, load_calendars(settings.calendars_file), on_booked=qualifier.booked)
     consent_slot = flow.slot_of_type("consent")
     if consent_slot is not None:
         # the version of the consent question the visitor answered: the flow and a digest of its wording
@@ -56,12 +76,13 @@ def build_chat(settings: Settings, engine: Engine, qualifier: Qualifier | None =
     Args:
         settings: the process settings.
         engine: the database the conversations, leads, decisions and bookings are stored in.
-        qualifier: the lead qualifier of the leads API (unused: chat leads have their own policy).
+        qualifier: the lead qualifier of the leads API: chat leads have their own policy, and are routed
+            by this one's routing section (None: ``settings.policy_file`` or the shipped policy's).
 
     Raises:
         See ``build_assistant``.
     """
-    assistant = build_assistant(settings, engine)
+    assistant = build_assistant(settings, engine, qualifier.policy if qualifier is not None else None)
     return ChatService(
         engine, assistant, ConversationState.model_validate_json, flow_version=assistant.flow.ref
     )

@@ -232,4 +232,5 @@ from leadgate.db import chat_models as _chat_models  # noqa: E402, F401
 from leadgate.db import consent_models as _consent_models  # noqa: E402, F401
 from leadgate.db import key_models as _key_models  # noqa: E402, F401
 from leadgate.db import privacy_models as _privacy_models  # noqa: E402, F401
+from leadgate.db import routing_models as _routing_models  # noqa: E402, F401
 from leadgate.db import user_models as _user_models  # noqa: E402, F401

@@ -24,6 +24,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from leadgate.contracts.decision import ActionName, Probability, Tier
 from leadgate.policy.conditions import Condition, fields_read
 from leadgate.policy.engine import CompiledPolicy
+from leadgate.policy.routing_model import RoutingSection
 from leadgate.yamlcheck import check_ref_name, check_ref_version
 
 POLICY_SCHEMA_VERSION = 1
@@ -185,6 +186,8 @@ class Policy(BaseModel):
         actions: the action per tier.
         overrides: rules that replace a tier's action for matching leads; the first match wins.
         review: the human review rules.
+        routing: who works a routed lead (``leadgate.policy.routing_model.RoutingSection``), or None
+            when the policy routes nobody (decisions are stored without an assignment).
 
     The engine is compiled into closures when the policy is validated; ``decide`` reuses it.
 
@@ -204,6 +207,7 @@ class Policy(BaseModel):
     actions: Actions
     overrides: list[ActionOverride] = Field(default_factory=list)
     review: ReviewRules = Field(default_factory=ReviewRules)
+    routing: RoutingSection | None = None
     _engine: CompiledPolicy | None = PrivateAttr(default=None)
 
     @field_validator("policy_version")
@@ -274,6 +278,8 @@ class Policy(BaseModel):
         conditions = [r.when for r in self.disqualification] + [o.when for o in self.overrides]
         if self.review.high_value is not None:
             conditions.append(self.review.high_value.when)
+        if self.routing is not None:
+            conditions.extend(self.routing.conditions())
         out: set[str] = set()
         for cond in conditions:
             out |= fields_read(cond)

@@ -55,19 +55,28 @@ class CalendarScheduler:
         engine: a migrated leadgate database (SQLite or PostgreSQL).
         calendars: the rep calendars (``load_calendars``).
         clock: returns the aware current time; used by ``book`` (notice, ``DTSTAMP``) and ``cancel``.
+        on_booked: called with the booking's connection and the new ``Booking`` inside the booking's
+            transaction (routing assigns the lead to the calendar's rep: ``ChatLeadQualifier.booked``);
+            an exception there rolls the booking back.
 
     Raises:
         ValueError: for a database other than SQLite or PostgreSQL.
     """
 
     def __init__(
-        self, engine: Engine, calendars: CalendarSet, *, clock: Callable[[], datetime] = utcnow
+        self,
+        engine: Engine,
+        calendars: CalendarSet,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        on_booked: Callable[[Connection, Booking], None] | None = None,
     ) -> None:
         if engine.dialect.name not in ("sqlite", "postgresql"):
             raise ValueError(f"booking needs SQLite or PostgreSQL, not {engine.dialect.name}")
         self.engine = engine
         self.calendars = calendars
         self._clock = clock
+        self.on_booked = on_booked
 
     # ---- offers -------------------------------------------------------------------------------------
 
@@ -246,6 +255,8 @@ class CalendarScheduler:
                 if reason is not None:
                     return refuse(reason)
                 store.insert_booking(conn, booking)
+                if self.on_booked is not None:
+                    self.on_booked(conn, booking)
         except IntegrityError:
             return refuse(TAKEN)
         return BookingResult(
