@@ -6,7 +6,8 @@ policy's ``name@version`` (``Assignment.policy_version``). The steps, in order (
 1. ``existing_owner``: the lead's owner (``leads.owner``, set by the sender or by an earlier assignment)
    keeps it when that rep is active and not out of office;
 2. ``territories``: the first rule whose ``tiers`` and ``when`` match picks the pool of reps (a rule
-   whose pool has no rep at all, e.g. nobody lists the lead's country, does not match);
+   whose pool has no active rep, e.g. nobody lists the lead's country, does not match; a pool whose
+   reps are all out of office or at their caps does: the lead is then unassigned);
    no rule matching: the ``otherwise`` pool (null: the lead stays unassigned);
 3. weighted round robin among the pool's available reps (active, not out of office, under their daily
    and rolling 30-day caps);

@@ -7,7 +7,7 @@ Steps (the policy's ``routing:`` section, ``leadgate.policy.routing_model``):
 1. existing owner: the lead's owner keeps it when that rep is active and not out of office today in
    their zone (caps do not apply: an owner keeps their accounts);
 2. territory rules in order: the first whose ``tiers`` and ``when`` match, and whose pool has at least
-   one rep (of any availability), picks the pool; else the ``otherwise`` pool;
+   one active rep (out of office or at a cap counts), picks the pool; else the ``otherwise`` pool;
 3. smooth weighted round robin among the pool's available reps: active, not out of office, under their
    daily cap (the calendar day in the rep's zone) and their rolling 30-day cap;
 4. nobody available: rule ``unassigned`` with the reason.
@@ -220,8 +220,8 @@ class Router:
             if pred is not None and not pred(item.attributes, item.fields, item.score):
                 continue
             suffix, reps = self.pool(target, item)
-            if not reps:
-                continue  # nobody covers this lead (e.g. no rep lists its country): the rule does not apply
+            if not any(r.active for r in reps):
+                continue  # no active rep covers this lead (e.g. nobody lists its country): the rule does not apply
             why = f"territory rule {rule_id}" + (f" ({reason})" if reason else "")
             return rule_id, rule_id + suffix, reps, f"{why}: pool {target.describe()}"
         if self.section.otherwise is None:
