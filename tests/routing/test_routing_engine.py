@@ -7,10 +7,10 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.routing.support import SECTION_YAML, lead, reps, router, section
 
 from leadgate.routing import RepLoad, RoutingConfigError, RoutingState, route, route_many
 from leadgate.routing.engine import day_start
-from tests.routing.support import SECTION_YAML, lead, reps, router, section
 
 # A Tuesday, 10:00 in Berlin.
 NOW = datetime(2026, 6, 16, 8, 0, tzinfo=UTC)
@@ -62,8 +62,14 @@ def test_territory_rules_apply_in_order_first_match_wins() -> None:
 
 def test_country_names_and_codes_match_rep_territories() -> None:
     r = router()
-    for n, country, rep in [(7, "United States", "maria"), (8, "US", "maria"), (9, "Singapore", "dev"),
-                            (10, "United Arab Emirates", "dev"), (11, "ind", "dev"), (12, "Mexico", "maria")]:
+    for n, country, rep in [
+        (7, "United States", "maria"),
+        (8, "US", "maria"),
+        (9, "Singapore", "dev"),
+        (10, "United Arab Emirates", "dev"),
+        (11, "ind", "dev"),
+        (12, "Mexico", "maria"),
+    ]:
         assert route(lead(n, country), r, RoutingState(), NOW, f"as-{n}").rep_id == rep, country
 
 
@@ -89,7 +95,10 @@ def test_no_rule_matches_round_robin_among_everyone_active() -> None:
     counts = {rep: sum(a.rep_id == rep for a in got) for rep in ("jonas", "claire", "dev", "maria")}
     # weights jonas 2, claire 1, dev 1, maria 1: over 10 picks, 4 : 2 : 2 : 2
     assert counts == {"jonas": 4, "claire": 2, "dev": 2, "maria": 2}
-    assert "weighted round robin among 4 available reps (weights jonas 2, claire 1, dev 1, maria 1)" in got[0].reason
+    assert (
+        "weighted round robin among 4 available reps (weights jonas 2, claire 1, dev 1, maria 1)"
+        in got[0].reason
+    )
     assert "skipped tom inactive, lena inactive" in got[0].reason
 
 
@@ -186,7 +195,9 @@ def test_batch_equals_single() -> None:
         for i in range(600)
     ]
     ids = [f"as-{i}" for i in range(600)]
-    start = RoutingState(loads={"dev": RepLoad(today=20, rolling=850), "maria": RepLoad(today=30, rolling=30)})
+    start = RoutingState(
+        loads={"dev": RepLoad(today=20, rolling=850), "maria": RepLoad(today=30, rolling=30)}
+    )
     batch_state = start.copy()
     batch = route_many(items, router(), batch_state, NOW, ids)
     single_state = start.copy()
@@ -230,7 +241,9 @@ reps:
 """
 
 
-def _simulate(caps: dict[str, int], per_day: int, n: int = 10_000) -> tuple[list[str | None], dict[str, list[datetime]]]:
+def _simulate(
+    caps: dict[str, int], per_day: int, n: int = 10_000
+) -> tuple[list[str | None], dict[str, list[datetime]]]:
     """Route ``n`` leads arriving evenly over days; loads are recounted from the history before each lead."""
     text = FAIR_REPS
     for key, value in caps.items():
@@ -256,7 +269,9 @@ def _simulate(caps: dict[str, int], per_day: int, n: int = 10_000) -> tuple[list
     return picks, history
 
 
-def _assert_caps_held(history: dict[str, list[datetime]], daily: dict[str, int], monthly: dict[str, int]) -> None:
+def _assert_caps_held(
+    history: dict[str, list[datetime]], daily: dict[str, int], monthly: dict[str, int]
+) -> None:
     zones = {"ana": "Europe/Berlin", "ben": "America/New_York", "raj": "Asia/Kolkata"}
     from zoneinfo import ZoneInfo
 
@@ -298,4 +313,6 @@ def test_binding_caps_are_never_exceeded_over_10000_leads() -> None:
 def test_section_parses_from_the_documented_example() -> None:
     s = section()
     assert [r.id for r in s.territories] == ["strategic", "benelux", "by_country", "americas_overflow"]
-    assert s.routes("hot", "nurture") and s.routes("warm", "route_to_sales") and not s.routes("warm", "nurture")
+    assert (
+        s.routes("hot", "nurture") and s.routes("warm", "route_to_sales") and not s.routes("warm", "nurture")
+    )

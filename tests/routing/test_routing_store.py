@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.routing.support import REPS_YAML, reps, router, section
 
 from leadgate.audit.events import iter_events, verify_events
 from leadgate.chat.qualify import build_chat_lead, load_chat_qualifier
@@ -27,7 +28,6 @@ from leadgate.routing import (
     route_decisions,
 )
 from leadgate.runs import Qualified, qualify_leads_routed
-from tests.routing.support import REPS_YAML, reps, router, section
 
 NOW = datetime(2026, 6, 16, 8, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Berlin
 
@@ -36,7 +36,12 @@ HOT_SLOTS: dict[str, Any] = {
     "person_name": "Dana Reyes",
     "work_email": {"email": "dana@acme.io", "free_mail": False},
     "company": "Acme",
-    "role": {"title": "CTO", "seniority": "c_level", "department": "engineering", "authority": "decision_maker"},
+    "role": {
+        "title": "CTO",
+        "seniority": "c_level",
+        "department": "engineering",
+        "authority": "decision_maker",
+    },
     "company_size": {"min": 400, "max": 400},
     "need": "product analytics for our mobile app",
     "budget": {"amount": 50000, "currency": "USD", "period": "year", "min": 50000, "max": 50000},
@@ -54,7 +59,9 @@ STUDENT_SLOTS: dict[str, Any] = {
 QUALIFIER = load_chat_qualifier()
 
 
-def hot(conversation: str, country: str | None, owner: str | None = None, slots: dict[str, Any] = HOT_SLOTS) -> Lead:
+def hot(
+    conversation: str, country: str | None, owner: str | None = None, slots: dict[str, Any] = HOT_SLOTS
+) -> Lead:
     lead = build_chat_lead(conversation, slots, NOW)
     return lead.model_copy(update={"country": country, "owner": owner})
 
@@ -65,7 +72,10 @@ def qualify(engine: Engine, leads: list[Lead], r: Router | None, now: datetime =
 
 def rows(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(AssignmentRow.__table__).order_by(AssignmentRow.id)).mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(select(AssignmentRow.__table__).order_by(AssignmentRow.id)).mappings()
+        ]
 
 
 def owner(engine: Engine, lead_id: str) -> str | None:
@@ -98,7 +108,10 @@ def test_decisions_are_routed_in_their_transaction_with_chained_events(engine: E
         ("chat-c-japan", "jonas", "round_robin", "open"),
         ("chat-c-owned", "maria", "existing_owner", "open"),
     ]
-    assert all(r["decision_id"] == d.decision_id for r, d in zip(stored, [done.decisions[i] for i in (0, 1, 3, 4)], strict=True))
+    assert all(
+        r["decision_id"] == d.decision_id
+        for r, d in zip(stored, [done.decisions[i] for i in (0, 1, 3, 4)], strict=True)
+    )
     assert all(r["policy_version"] == "acme@7" and r["sla_due_at"] is None for r in stored)
     assert owner(engine, "chat-c-india") == "dev" and owner(engine, "chat-c-student") is None
     with engine.connect() as conn:
@@ -109,7 +122,9 @@ def test_decisions_are_routed_in_their_transaction_with_chained_events(engine: E
         ("chat-c-japan", "jonas", "round_robin", None),
         ("chat-c-owned", "maria", "existing_owner", None),
     ]
-    assert events[0]["reason"].startswith("territory rule by_country (the rep whose territory lists the lead's country)")
+    assert events[0]["reason"].startswith(
+        "territory rule by_country (the rep whose territory lists the lead's country)"
+    )
     assert events[0]["data"]["reps_file"] == "acme-sales@3" and events[0]["actor"] == "leadgate"
     assert verify_events(engine) == (4, None)
 
@@ -132,7 +147,10 @@ def test_a_lead_decided_again_keeps_its_rep(engine: Engine) -> None:
 def test_caps_are_read_from_stored_assignments_across_transactions(engine: Engine) -> None:
     small = reps(REPS_YAML.replace("daily_cap: 60", "daily_cap: 2"))
     r = router(directory=small)
-    got = [qualify(engine, [hot(f"c-{i}", "India")], r, NOW + timedelta(minutes=i)).assignments[0] for i in range(3)]
+    got = [
+        qualify(engine, [hot(f"c-{i}", "India")], r, NOW + timedelta(minutes=i)).assignments[0]
+        for i in range(3)
+    ]
     assert [a.rep_id if a else "?" for a in got] == ["dev", "dev", None]
     assert got[2] is not None and got[2].rule == "unassigned" and "dev daily cap 2 reached" in got[2].reason
     # the next calendar day in Kolkata (00:00 IST is 18:30 UTC): room again
@@ -149,7 +167,9 @@ def test_the_round_robin_rotation_is_shared_by_every_process(engine: Engine) -> 
     # two routers (two server processes) taking turns give the same rotation as one router
     one, two = router(), router()
     picks = [
-        qualify(engine, [hot(f"c-{i}", "Japan")], one if i % 2 else two, NOW + timedelta(seconds=i)).assignments[0]
+        qualify(
+            engine, [hot(f"c-{i}", "Japan")], one if i % 2 else two, NOW + timedelta(seconds=i)
+        ).assignments[0]
         for i in range(10)
     ]
     names = [a.rep_id for a in picks if a]
@@ -162,15 +182,27 @@ def test_reassign_to_a_rep_and_by_round_robin(engine: Engine) -> None:
     directory, sec = reps(), section()
     with write_lock(engine), engine.begin() as conn:
         manual = reassign(
-            conn, "chat-c-1", to_rep="maria", actor="user:7", reason="customer asked for a US contact",
-            now=NOW + timedelta(hours=1), directory=directory, section=sec,
+            conn,
+            "chat-c-1",
+            to_rep="maria",
+            actor="user:7",
+            reason="customer asked for a US contact",
+            now=NOW + timedelta(hours=1),
+            directory=directory,
+            section=sec,
         )
     assert (manual.rep_id, manual.rule, manual.actor) == ("maria", "manual", "user:7")
     assert manual.reason == "customer asked for a US contact" and manual.policy_version == "acme@7"
     with write_lock(engine), engine.begin() as conn:
         moved = reassign(
-            conn, "chat-c-1", to_rep=None, actor="leadgate", reason="first touch SLA missed",
-            now=NOW + timedelta(hours=2), directory=directory, section=sec,
+            conn,
+            "chat-c-1",
+            to_rep=None,
+            actor="leadgate",
+            reason="first touch SLA missed",
+            now=NOW + timedelta(hours=2),
+            directory=directory,
+            section=sec,
         )
         current = current_assignment(conn, "chat-c-1")
     # maria is the owner now and excluded; India's pool is dev
@@ -182,33 +214,59 @@ def test_reassign_to_a_rep_and_by_round_robin(engine: Engine) -> None:
     with engine.connect() as conn:
         events = list(iter_events(conn, lead_id="chat-c-1"))
     assert [(e["kind"], e["actor"]) for e in events] == [
-        ("assigned", "leadgate"), ("reassigned", "user:7"), ("reassigned", "leadgate")
+        ("assigned", "leadgate"),
+        ("reassigned", "user:7"),
+        ("reassigned", "leadgate"),
     ]
     assert events[1]["data"]["supersedes"] == events[0]["data"]["assignment_id"]
     assert verify_events(engine) == (3, None)
 
 
-@pytest.mark.parametrize(("rep", "message"), [("mario", "rep 'mario' is not in reps file acme-sales@3"),
-                                               ("tom", "rep 'tom' is inactive")])
+@pytest.mark.parametrize(
+    ("rep", "message"),
+    [("mario", "rep 'mario' is not in reps file acme-sales@3"), ("tom", "rep 'tom' is inactive")],
+)
 def test_reassign_refuses_unknown_and_inactive_reps(engine: Engine, rep: str, message: str) -> None:
     qualify(engine, [hot("c-1", "India")], router())
     with pytest.raises(UnknownRepError, match=message), write_lock(engine), engine.begin() as conn:
-        reassign(conn, "chat-c-1", to_rep=rep, actor="user:7", reason="wrong desk", now=NOW,
-                 directory=reps(), section=section())
+        reassign(
+            conn,
+            "chat-c-1",
+            to_rep=rep,
+            actor="user:7",
+            reason="wrong desk",
+            now=NOW,
+            directory=reps(),
+            section=section(),
+        )
     assert [r["rep_id"] for r in rows(engine)] == ["dev"]
 
 
 def test_reassign_refuses_an_unknown_lead(engine: Engine) -> None:
-    with pytest.raises(LeadNotFoundError, match="lead 'chat-nobody' is not stored"), write_lock(engine), engine.begin() as conn:
-        reassign(conn, "chat-nobody", to_rep="dev", actor="user:7", reason="x", now=NOW,
-                 directory=reps(), section=section())
+    with (
+        pytest.raises(LeadNotFoundError, match="lead 'chat-nobody' is not stored"),
+        write_lock(engine),
+        engine.begin() as conn,
+    ):
+        reassign(
+            conn,
+            "chat-nobody",
+            to_rep="dev",
+            actor="user:7",
+            reason="x",
+            now=NOW,
+            directory=reps(),
+            section=section(),
+        )
 
 
 def test_eight_threads_assigning_at_once_never_exceed_a_cap(engine: Engine) -> None:
     """8 threads route 10 leads each in their own transactions; on PostgreSQL without the process lock."""
     tight = reps(
-        REPS_YAML.replace("daily_cap: 40", "daily_cap: 5").replace("daily_cap: 30", "daily_cap: 3")
-        .replace("daily_cap: 60", "daily_cap: 2").replace("daily_cap: 35", "daily_cap: 4")
+        REPS_YAML.replace("daily_cap: 40", "daily_cap: 5")
+        .replace("daily_cap: 30", "daily_cap: 3")
+        .replace("daily_cap: 60", "daily_cap: 2")
+        .replace("daily_cap: 35", "daily_cap: 4")
     )
     r = router(directory=tight)
     leads = [hot(f"t-{i}", "Japan") for i in range(80)]
@@ -244,7 +302,12 @@ def test_eight_threads_assigning_at_once_never_exceed_a_cap(engine: Engine) -> N
     assert per_rep == {"jonas": 5, "claire": 3, "dev": 2, "maria": 4}  # every cap reached, none exceeded
     assert sum(x["rep_id"] is None for x in stored) == 80 - 14
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(LeadRow).where(LeadRow.owner.is_not(None))).scalar_one() == 14
+        assert (
+            conn.execute(
+                select(func.count()).select_from(LeadRow).where(LeadRow.owner.is_not(None))
+            ).scalar_one()
+            == 14
+        )
     assert verify_events(engine) == (80, None)
 
 
