@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.cli_support import run
 from tests.conftest import EXAMPLES, LEADS_CSV
 
-from leadgate.policy import check_policy_text, default_policy_text, load_default_policy
+from leadgate.policy import check_policy_text, default_policy_text, load_default_policy, load_policy_text
 from leadgate.reps import load_reps
 from leadgate.routing import RouteInput, RoutingState, load_router, route
 
@@ -66,7 +66,10 @@ def test_errors_are_located_on_their_line() -> None:
     assert (16, "routing.otherwise") in paths
     assert (17, "routing.fallback") in paths
     messages = {path: message for _, _, path, message in got}
-    assert "exactly one of reps, team, territory, everyone; got reps, team" in messages["routing.territories.2.to"]
+    assert (
+        "exactly one of reps, team, territory, everyone; got reps, team"
+        in messages["routing.territories.2.to"]
+    )
     assert "got none" in messages["routing.otherwise"]
     assert "unknown field 'contry'" in messages["routing.territories.0.when.field"]
 
@@ -91,8 +94,10 @@ def test_policy_check_reports_routing_errors(tmp_path: Path) -> None:
 
 
 def test_the_policy_lists_the_attributes_its_routing_reads() -> None:
-    text = BASE + "routing:\n  territories:\n    - id: big\n      when: {field: attributes.employees, op: gte, value: 500}\n      to: {everyone: true}\n"
-    from leadgate.policy import load_policy_text
+    text = BASE + (
+        "routing:\n  territories:\n    - id: big\n"
+        "      when: {field: attributes.employees, op: gte, value: 500}\n      to: {everyone: true}\n"
+    )
 
     assert "employees" in load_policy_text(text).attribute_names()
 
