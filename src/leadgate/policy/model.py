@@ -274,17 +274,29 @@ class Policy(BaseModel):
         return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()
 
     def fields_read(self) -> set[str]:
-        """Every field path the policy's conditions read (``attributes.do_not_call``, ``score.fit_score``)."""
+        """Every field path the decision rules read (``attributes.do_not_call``, ``score.fit_score``).
+
+        The ``routing:`` section's conditions are listed by ``routing_fields_read``.
+        """
         conditions = [r.when for r in self.disqualification] + [o.when for o in self.overrides]
         if self.review.high_value is not None:
             conditions.append(self.review.high_value.when)
-        if self.routing is not None:
-            conditions.extend(self.routing.conditions())
         out: set[str] = set()
         for cond in conditions:
             out |= fields_read(cond)
         return out
 
+    def routing_fields_read(self) -> set[str]:
+        """Every field path the ``routing:`` section's conditions read (the decision engine does not read them)."""
+        out: set[str] = set()
+        for cond in self.routing.conditions() if self.routing is not None else []:
+            out |= fields_read(cond)
+        return out
+
     def attribute_names(self) -> set[str]:
-        """List the lead attributes the policy reads (``do_not_call``), to check against a column mapping."""
-        return {f.removeprefix("attributes.") for f in self.fields_read() if f.startswith("attributes.")}
+        """List the lead attributes the policy reads (``do_not_call``; routing rules' too).
+
+        Checked against a column mapping (``qualifier.check_policy_fields``).
+        """
+        read = self.fields_read() | self.routing_fields_read()
+        return {f.removeprefix("attributes.") for f in read if f.startswith("attributes.")}
