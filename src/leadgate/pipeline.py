@@ -12,7 +12,10 @@ Each arrow lives in its own module; this one names them and is what the CLI, the
                           verify_audit_log
     leadgate.runs         import_file, qualify_file: a file chunk by chunk, each chunk's leads, dead letters,
                           decisions and checkpoint in one transaction, resumable (``resume=True`` loses and
-                          doubles nothing); qualify_leads: a batch of leads (API, chat) in one transaction
+                          doubles nothing); qualify_leads: a batch of leads (API, chat) in one transaction,
+                          routed to reps there too (qualify_leads_routed -> Qualified with the assignments)
+    leadgate.routing      Router, route_decisions: decisions -> Assignment (existing owner, territory, round
+                          robin with caps), stored with its work event in the decision's transaction
     leadgate.export       the decisions CSV (DECISION_CSV_COLUMNS) of a run
     leadgate.training     load_training_data, train_and_register
 """
@@ -44,12 +47,14 @@ from leadgate.runs import (
     ChunkTask,
     ImportInProgressError,
     ImportSummary,
+    Qualified,
     QualifySummary,
     import_file,
     process_chunk,
     qualify_file,
     qualify_leads,
     qualify_leads_flagged,
+    qualify_leads_routed,
 )
 from leadgate.training import TrainingData, load_training_data, train_and_register
 
@@ -64,6 +69,7 @@ __all__ = [
     "ImportInProgressError",
     "ImportSummary",
     "LeadLike",
+    "Qualified",
     "Qualifier",
     "QualifierConfigError",
     "QualifySummary",
@@ -86,6 +92,7 @@ __all__ = [
     "qualify_file",
     "qualify_leads",
     "qualify_leads_flagged",
+    "qualify_leads_routed",
     "run_counts",
     "store_decisions",
     "train_and_register",
