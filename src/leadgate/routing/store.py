@@ -298,6 +298,10 @@ def reassign(
     Stored with ``store_assignment(supersedes=<current assignment>)``: the current one gets status
     ``reassigned`` and the work event is ``reassigned``, with ``actor`` and the reason.
 
+    Lock order (PostgreSQL): the lead row, then the reps' ``routing_reps`` rows, then the work-event head.
+    A caller that appends another work event in the same transaction (an SLA escalation) calls this
+    first, so it never holds the work-event head while waiting for the reps' rows.
+
     Args:
         conn: a write transaction (SQLite: under ``write_lock``).
         lead_id: the lead.
