@@ -46,6 +46,7 @@ class _Failure:
     status: int
     retry_after: str | None
     remaining: int
+    skip: int
 
 
 class FakeServer:
@@ -101,16 +102,24 @@ class FakeServer:
             self._thread.join(timeout=5)
         self._httpd.server_close()
 
-    def fail_next(self, status: int, *, times: int = 1, retry_after: str | None = None) -> None:
-        """Answer the next ``times`` requests with ``status`` (the vendor's body; ``Retry-After`` if given)."""
+    def fail_next(
+        self, status: int, *, times: int = 1, retry_after: str | None = None, after: int = 0
+    ) -> None:
+        """Answer ``times`` requests with ``status`` (the vendor's body; ``Retry-After`` if given).
+
+        ``after`` lets that many requests through first (to fail a delivery half-way through its calls).
+        """
         with self.lock:
-            self._failures.append(_Failure(status, retry_after, times))
+            self._failures.append(_Failure(status, retry_after, times, after))
 
     def _dispatch(self, request: Request) -> Reply:
         with self.lock:
             self.requests.append(request)
             failure = self._failures[0] if self._failures else None
-            if failure is not None:
+            if failure is not None and failure.skip > 0:
+                failure.skip -= 1
+                failure = None
+            elif failure is not None:
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._failures.pop(0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, cast, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -104,12 +104,20 @@ def load_destination_class(name: str) -> type[Destination]:
     if not found:
         known = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
         raise UnknownDestinationError(f"no destination named {name!r} (registered: {', '.join(known)})")
-    entry = next(iter(found))
+    return load_entry_point(next(iter(found)))
+
+
+def load_entry_point(entry: EntryPoint) -> type[Destination]:
+    """Import the class an entry point names and check it.
+
+    Raises:
+        IncompleteDestinationError: the module or class cannot be imported, or fails the check.
+    """
     try:
         cls = entry.load()
     except (ImportError, AttributeError) as exc:
         raise IncompleteDestinationError(
-            f"destination {name!r} ({entry.value}) cannot be loaded: {exc}"
+            f"destination {entry.name!r} ({entry.value}) cannot be loaded: {exc}"
         ) from exc
     return check_destination_class(cls)
 

@@ -89,6 +89,8 @@ class Salesforce:
             external_id_field: external id field of that sObject holding the leadgate lead id.
             task_external_id_field: external id field of Task holding the action's idempotency key.
             tier_field: field that receives the tier (e.g. ``Rating`` or a custom field), or None.
+            tier_values: tier -> the value written in ``tier_field`` (``{"hot": "Hot"}`` for the
+                ``Rating`` picklist); a tier missing here is written as is.
             owners: rep id (``reps.yaml``) -> Salesforce User id (``005...``); a task for a rep missing
                 here is refused (permanent error naming the rep).
             refuse_at_usage: fraction of the daily API limit at which the adapter stops sending (0-1].
@@ -103,6 +105,7 @@ class Salesforce:
         external_id_field: str = Field(default="Leadgate_Id__c", pattern=r"^[A-Za-z][A-Za-z0-9_]*__c$")
         task_external_id_field: str = Field(default="Leadgate_Key__c", pattern=r"^[A-Za-z][A-Za-z0-9_]*__c$")
         tier_field: str | None = None
+        tier_values: dict[str, str] = Field(default_factory=dict)
         owners: dict[str, str] = Field(default_factory=dict)
         refuse_at_usage: float = Field(default=0.9, gt=0, le=1)
         limit_retry_after_s: float = Field(default=3600.0, gt=0)
@@ -204,7 +207,7 @@ class Salesforce:
         else:
             fields.pop("Company", None)
         if self.config.tier_field and facts.tier:
-            fields[self.config.tier_field] = facts.tier
+            fields[self.config.tier_field] = self.config.tier_values.get(facts.tier, facts.tier)
         owner = self.config.owners.get(facts.rep_id) if facts.rep_id else None
         if owner:
             fields["OwnerId"] = owner
