@@ -1,6 +1,7 @@
 """The embedded CRM (destination ``embedded``, the default): contacts and rep tasks in leadgate's own database.
 
-``crm_upsert`` upserts one ``crm_contacts`` row per lead (owner rep, tier, decision); ``crm_task`` inserts
+``crm_upsert`` upserts one ``crm_contacts`` row per lead (owner rep, tier, decision; the newest action by
+``created_at`` wins, so a late retry of an older action changes nothing back); ``crm_task`` inserts
 one ``crm_tasks`` row per action idempotency key (``INSERT ... ON CONFLICT DO NOTHING`` on the unique key,
 so a retry, a replay or a second worker creating the same task inserts nothing) and makes sure the lead
 has a contact. No personal data is written (see ``leadgate.db.crm_models``). The rep inbox lists a rep's
@@ -129,20 +130,30 @@ def _upsert_contact(
             tier=tier,
             rep_id=rep_id,
             last_action_key=action.idempotency_key,
+            last_action_at=action.created_at,
             created_at=now,
             updated_at=now,
         )
     )
-    row = conn.execute(
-        select(CONTACTS.c.contact_id, CONTACTS.c.last_action_key).where(CONTACTS.c.lead_id == lead_id)
-    ).one()
-    if touch and row.last_action_key != action.idempotency_key:
-        values: dict[str, Any] = {"last_action_key": action.idempotency_key, "updated_at": now, "tier": tier}
-        values["decision_id"] = action.decision_id
+    if touch:
+        # Conditional in SQL (not read-then-write): with two workers on PostgreSQL, the row lock taken by
+        # the UPDATE re-checks the condition, so the newest action wins whatever the commit order.
+        values: dict[str, Any] = {
+            "last_action_key": action.idempotency_key,
+            "last_action_at": action.created_at,
+            "updated_at": now,
+            "tier": tier,
+            "decision_id": action.decision_id,
+        }
         if rep_id is not None:
             values["rep_id"] = rep_id
-        conn.execute(update(CONTACTS).where(CONTACTS.c.lead_id == lead_id).values(**values))
-    return str(row.contact_id)
+        conn.execute(
+            update(CONTACTS)
+            .where(CONTACTS.c.lead_id == lead_id, CONTACTS.c.last_action_at < action.created_at)
+            .values(**values)
+        )
+    contact_id = conn.execute(select(CONTACTS.c.contact_id).where(CONTACTS.c.lead_id == lead_id)).scalar_one()
+    return str(contact_id)
 
 
 def open_tasks(conn: Connection, rep_id: str, limit: int = 200) -> list[dict[str, Any]]:

@@ -5,8 +5,9 @@ and company stay encrypted in ``leads.pii`` and are read (decrypted) by whoever 
 
 Tables:
     crm_contacts: one row per lead (upserted by ``crm_upsert`` actions): ``contact_id``, ``lead_id``
-        (unique), ``decision_id``, ``tier``, ``rep_id`` (the owner), ``last_action_key``, ``created_at``,
-        ``updated_at``.
+        (unique), ``decision_id``, ``tier``, ``rep_id`` (the owner), ``last_action_key`` and
+        ``last_action_at`` (the ``created_at`` of the action that last changed it: an older action
+        delivered late, a retry or a replay, never overwrites a newer one), ``created_at``, ``updated_at``.
     crm_tasks: one row per ``crm_task`` action (unique ``idempotency_key``: a retry inserts nothing):
         ``task_id``, ``lead_id``, ``decision_id``, ``rep_id``, ``title`` (no personal data), ``tier``,
         ``due_at`` (the assignment's SLA due time), ``status`` (``open`` | ``done``), ``created_at``,
@@ -35,6 +36,7 @@ class CrmContactRow(Base):
     tier: Mapped[str | None] = mapped_column(String(32), nullable=True)
     rep_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_action_key: Mapped[str] = mapped_column(String(128), nullable=False)
+    last_action_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 

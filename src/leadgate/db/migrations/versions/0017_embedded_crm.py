@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("tier", sa.String(length=32), nullable=True),
         sa.Column("rep_id", sa.String(length=64), nullable=True),
         sa.Column("last_action_key", sa.String(length=128), nullable=False),
+        sa.Column("last_action_at", TS, nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
     )
