@@ -13,7 +13,8 @@ upsert", "Associations v4", "API usage guidelines and limits"):
 - ``Authorization: Bearer <token>`` or 401 ``INVALID_AUTHENTICATION``.
 - A rolling rate limit (``max_requests`` per ``interval_ms``) with the ``X-HubSpot-RateLimit-*`` headers on
   every answer and, when exceeded, 429 ``{"status": "error", "message": "You have reached your
-  ten_secondly_rolling limit.", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING", ...}``.
+  ten_secondly_rolling limit.", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING", ...}``;
+  past the daily allowance the same with ``policyName`` ``DAILY``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ PROPERTIES: dict[str, set[str]] = {
         "email", "firstname", "lastname", "company", "jobtitle", "phone", "country", "city",
         "hubspot_owner_id", "leadgate_lead_id", "leadgate_tier", "lifecyclestage",
     },
-    "companies": {"domain", "name", "hubspot_owner_id"},
+    "companies": {"domain", "name", "hubspot_owner_id", "leadgate_company_domain"},
     "tasks": {
         "hs_timestamp", "hs_task_subject", "hs_task_body", "hs_task_status", "hs_task_priority",
         "hs_task_type", "hubspot_owner_id", "leadgate_action_key",
@@ -40,7 +41,7 @@ PROPERTIES: dict[str, set[str]] = {
 }  # fmt: skip
 UNIQUE: dict[str, set[str]] = {
     "contacts": {"email", "leadgate_lead_id"},
-    "companies": {"domain"},
+    "companies": {"domain", "leadgate_company_domain"},
     "tasks": {"leadgate_action_key"},
 }
 ENUMS = {
@@ -155,6 +156,16 @@ class FakeHubSpot(FakeServer):
                 self._window.popleft()
             if len(self._window) >= self.max_requests:
                 return self.failure_reply(429, request)
+            if self.daily_used >= self.daily:
+                body = {
+                    "status": "error",
+                    "message": "You have reached your daily limit.",
+                    "errorType": "RATE_LIMIT",
+                    "correlationId": correlation_id(),
+                    "policyName": "DAILY",
+                    "groupName": "publicapi",
+                }
+                return Reply(429, body, self._limit_headers(self.max_requests - len(self._window)))
             self._window.append(now)
             self.daily_used += 1
             headers = self._limit_headers(self.max_requests - len(self._window))

@@ -154,3 +154,29 @@ def test_wrong_token_is_permanent_401(
     with pytest.raises(PermanentDeliveryError, match="INVALID_AUTHENTICATION") as info:
         dest.deliver(sample_delivery("crm_upsert", 2, "hubspot"))
     assert info.value.status == 401
+
+
+def test_company_can_be_upserted_by_a_unique_custom_property(
+    make: Callable[..., HubSpot], server: FakeHubSpot
+) -> None:
+    dest = make(server, company_id_property="leadgate_company_domain")
+    dest.deliver(sample_delivery("crm_upsert", 4, "hubspot"))
+    dest.deliver(sample_delivery("crm_upsert", 4, "hubspot"))
+    company = server.find("companies", "leadgate_company_domain", "brightpath-learning.de")
+    assert company is not None and company["domain"] == "brightpath-learning.de"
+    assert server.count("companies") == 1
+
+
+def test_daily_limit_waits_the_configured_time(
+    make: Callable[..., HubSpot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeHubSpot(daily=1)
+    monkeypatch.setenv("TEST_HUBSPOT_TOKEN", server.token)
+    try:
+        dest = make(server, daily_limit_retry_after_s=5400)
+        with pytest.raises(RetryableDeliveryError, match="daily limit") as info:
+            dest.deliver(sample_delivery("crm_task", 2, "hubspot"))  # the contact passes, the task does not
+        assert info.value.status == 429 and info.value.retry_after == 5400
+        assert server.count("tasks") == 0
+    finally:
+        server.stop()

@@ -4,7 +4,7 @@ Requests (private-app bearer token, ``https://api.hubapi.com``):
 
 - ``crm_upsert``: ``POST /crm/v3/objects/contacts/batch/upsert`` (``idProperty`` ``email``), then, when
   the lead's email has a company domain, ``POST /crm/v3/objects/companies/batch/upsert`` (``idProperty``
-  ``domain``) and ``PUT /crm/v4/objects/contacts/{id}/associations/default/companies/{id}``.
+  ``domain``, or ``company_id_property``) and ``PUT /crm/v4/objects/contacts/{id}/associations/default/companies/{id}``.
 - ``crm_task``: the contact upsert above, ``POST /crm/v3/objects/tasks/batch/upsert`` with
   ``idProperty`` = the unique custom task property ``leadgate_action_key`` (its value: the action's
   idempotency key), then ``PUT /crm/v4/objects/tasks/{id}/associations/default/contacts/{id}``.
@@ -108,6 +108,9 @@ class HubSpot:
             lead_id_property: contact property that receives the leadgate lead id, or None.
             tier_property: contact property that receives the tier, or None.
             associate_company: upsert the company of the email's domain and associate the contact.
+            company_id_property: the company property upserted by; HubSpot's batch upsert needs a property
+                with unique values, so a portal whose ``domain`` is not unique creates one (e.g.
+                ``leadgate_company_domain``, unique) and names it here; it receives the domain too.
             task_type: ``hs_task_type`` (``CALL``, ``EMAIL``, ``TODO``).
             daily_limit_retry_after_s: wait after a 429 of the ``DAILY`` policy without ``Retry-After``.
         """
@@ -120,6 +123,7 @@ class HubSpot:
         lead_id_property: str | None = "leadgate_lead_id"
         tier_property: str | None = "leadgate_tier"
         associate_company: bool = True
+        company_id_property: str = Field(default="domain", min_length=1)
         task_type: str = Field(default="CALL", pattern=r"^(CALL|EMAIL|TODO)$")
         daily_limit_retry_after_s: float = Field(default=3600.0, gt=0)
 
@@ -166,10 +170,11 @@ class HubSpot:
         if action.kind == "crm_upsert":
             domain = email_domain(email)
             if self.config.associate_company and domain and domain not in FREE_MAIL_DOMAINS:
-                company_props = {"domain": domain}
+                id_prop = self.config.company_id_property
+                company_props = {"domain": domain, id_prop: domain}
                 if delivery.lead.get("company"):
                     company_props["name"] = str(delivery.lead["company"])
-                company_id, _ = self._upsert("companies", "domain", domain, company_props)
+                company_id, _ = self._upsert("companies", id_prop, domain, company_props)
                 self._associate("contacts", contact_id, "companies", company_id)
                 detail["company_id"] = company_id
             return Delivered(external_id=contact_id, detail={**detail, **self._rate_detail()})
