@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from leadgate.actions.ports import Delivered, Delivery, DestinationContext
+from leadgate.actions.ports import Delivered, Delivery, Destination, DestinationContext
 from leadgate.adapters import (
     ENTRY_POINT_GROUP,
     IncompleteDestinationError,
@@ -21,6 +21,7 @@ from leadgate.adapters.embedded import EmbeddedCrm
 from leadgate.adapters.hubspot import HubSpot
 from leadgate.adapters.salesforce import Salesforce
 from leadgate.adapters.webhook import SignedWebhook
+from leadgate.contracts.action import ActionKind
 
 
 class _Config(BaseModel):
@@ -63,6 +64,18 @@ class NoConfigNoName:
     def close(self) -> None: ...
 
 
+class InheritsTheProtocolOnly(Destination):
+    """Declares the protocol as a base class but leaves ``deliver`` to the protocol's placeholder."""
+
+    name: ClassVar[str] = "protocol_only"
+    kinds: ClassVar[frozenset[ActionKind]] = frozenset({"crm_task"})
+    Config: ClassVar[type[BaseModel]] = _Config
+
+    def __init__(self, config: Any, context: DestinationContext) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class LaxConfig(Complete):
     class Config(BaseModel):  # ignores unknown fields: a typo in a setting would pass silently
         url: str = ""
@@ -88,6 +101,7 @@ def test_built_in_destinations_pass_and_load_by_name() -> None:
     ("cls", "needles"),
     [
         (NoDeliver, ["`deliver` is not implemented"]),
+        (InheritsTheProtocolOnly, ["`deliver` is not implemented"]),
         (NoConfigNoName, ["`name`", "`Config`"]),
         (LaxConfig, ['extra="forbid"']),
         (BadShapes, ["['sms']", "`deliver` must take 1", "`__init__` must take (config, context)"]),

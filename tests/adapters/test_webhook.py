@@ -61,6 +61,16 @@ def test_body_is_signed_ids_the_action_and_carries_no_personal_data(
     assert event["data"]["action"]["payload"]["tier"] == "hot"
     assert event["data"]["lead"] == {"lead_id": "web:2026-12-02:000004"}
     assert b"anna.keller" not in request.body and b"Keller" not in request.body
+    assert (request.method, request.path) == ("POST", "/hooks/leadgate")
+
+
+def test_posts_to_the_configured_url_exactly(
+    make: Callable[..., SignedWebhook], receiver: WebhookReceiver
+) -> None:
+    make(url=f"{receiver.url}/hooks/leadgate?source=leadgate&v=2").deliver(
+        sample_delivery("crm_task", 2, "webhook")
+    )
+    assert receiver.requests[-1].path == "/hooks/leadgate?source=leadgate&v=2"
 
 
 def test_include_lead_sends_the_lead_fields(

@@ -81,7 +81,11 @@ def secret_from_env(env_name: str, what: str) -> str:
 
 
 def make_client(base_url: str, timeout: float, headers: Mapping[str, str] | None = None) -> httpx.Client:
-    """An ``httpx.Client`` for one destination: keep-alive pool, ``timeout`` seconds connect and read."""
+    """An ``httpx.Client`` for one destination: keep-alive pool, ``timeout`` seconds connect and read.
+
+    ``base_url`` is joined with relative request paths; pass ``""`` and absolute URLs to post to an
+    endpoint exactly as configured (httpx would add a ``/`` after a base URL's path and query).
+    """
     return httpx.Client(
         base_url=base_url,
         timeout=httpx.Timeout(timeout),

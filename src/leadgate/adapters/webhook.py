@@ -62,7 +62,8 @@ class SignedWebhook:
             raise DestinationConfigError(
                 f"webhook.secret_env: {config.secret_env} is not a whsec_ base64 secret: {exc}"
             ) from exc
-        self._client = make_client(str(config.url), context.timeout, config.headers)
+        self._url = str(config.url)  # posted to as is: path and query string kept
+        self._client = make_client("", context.timeout, config.headers)
 
     def deliver(self, delivery: Delivery) -> Delivered:
         """POST the signed action.
@@ -84,7 +85,7 @@ class SignedWebhook:
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": self._signer.sign(action.idempotency_key, now, body),
         }
-        response = send(self._client, "POST", "", "webhook", content=body.encode(), headers=headers)
+        response = send(self._client, "POST", self._url, "webhook", content=body.encode(), headers=headers)
         raise_for_status(response, "webhook")
         return Delivered(external_id=action.idempotency_key, detail={"status": response.status_code})
 
