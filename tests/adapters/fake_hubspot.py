@@ -3,7 +3,7 @@
 Speaks the documented shapes (developers.hubspot.com, "CRM API | Contacts / Companies / Tasks", "Batch
 upsert", "Associations v4", "API usage guidelines and limits"):
 
-- ``POST /crm/v3/objects/{contacts|companies|tasks}/batch/upsert`` with ``{"inputs": [{"idProperty",
+- ``POST /crm/v3/objects/{contacts|companies|deals|tasks}/batch/upsert`` with ``{"inputs": [{"idProperty",
   "id", "properties"}]}``: creates or updates by a unique property, answers 200 ``{"status": "COMPLETE",
   "results": [{"id", "properties", "createdAt", "updatedAt", "archived", "new"}], "startedAt",
   "completedAt"}``. Unknown properties, a bad enum option, a bad email or owner id, a task without
@@ -34,6 +34,7 @@ PROPERTIES: dict[str, set[str]] = {
         "hubspot_owner_id", "leadgate_lead_id", "leadgate_tier", "lifecyclestage",
     },
     "companies": {"domain", "name", "hubspot_owner_id", "leadgate_company_domain"},
+    "deals": {"dealname", "pipeline", "dealstage", "amount", "closedate", "hubspot_owner_id", "leadgate_deal_key"},
     "tasks": {
         "hs_timestamp", "hs_task_subject", "hs_task_body", "hs_task_status", "hs_task_priority",
         "hs_task_type", "hubspot_owner_id", "leadgate_action_key",
@@ -42,14 +43,25 @@ PROPERTIES: dict[str, set[str]] = {
 UNIQUE: dict[str, set[str]] = {
     "contacts": {"email", "leadgate_lead_id"},
     "companies": {"domain", "leadgate_company_domain"},
+    "deals": {"leadgate_deal_key"},
     "tasks": {"leadgate_action_key"},
 }
 ENUMS = {
     ("tasks", "hs_task_status"): {"NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"},
     ("tasks", "hs_task_priority"): {"NONE", "LOW", "MEDIUM", "HIGH"},
     ("tasks", "hs_task_type"): {"CALL", "EMAIL", "TODO", "LINKED_IN", "MEETING"},
+    ("deals", "pipeline"): {"default"},
+    ("deals", "dealstage"): {
+        "appointmentscheduled",
+        "qualifiedtobuy",
+        "presentationscheduled",
+        "decisionmakerboughtin",
+        "contractsent",
+        "closedwon",
+        "closedlost",
+    },
 }
-SINGULAR = {"contact": "contacts", "company": "companies", "task": "tasks"}
+SINGULAR = {"contact": "contacts", "company": "companies", "task": "tasks", "deal": "deals"}
 _UPSERT = re.compile(r"^/crm/v3/objects/(\w+)/batch/upsert$")
 _ASSOC = re.compile(r"^/crm/v4/objects/(\w+)/(\d+)/associations/default/(\w+)/(\d+)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

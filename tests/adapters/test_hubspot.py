@@ -180,3 +180,27 @@ def test_daily_limit_waits_the_configured_time(
         assert server.count("tasks") == 0
     finally:
         server.stop()
+
+
+def test_hot_leads_open_one_deal_in_the_configured_stage(
+    make: Callable[..., HubSpot], server: FakeHubSpot
+) -> None:
+    dest = make(server, deal_tiers=["hot"], deal_stage="qualifiedtobuy")
+    done = dest.deliver(sample_delivery("crm_upsert", 4, "hubspot"))  # hot, BrightPath Learning GmbH
+    dest.deliver(sample_delivery("crm_upsert", 4, "hubspot"))
+    dest.deliver(sample_delivery("crm_upsert", 3, "hubspot"))  # warm: no deal
+    deal = server.find("deals", "leadgate_deal_key", "web:2026-12-02:000004")
+    assert deal is not None and server.count("deals") == 1
+    assert (deal["dealname"], deal["dealstage"], deal["pipeline"]) == (
+        "BrightPath Learning GmbH (leadgate hot)",
+        "qualifiedtobuy",
+        "default",
+    )
+    assert ("deals", done.detail["deal_id"], "contacts", done.external_id) in server.associations
+
+
+def test_unknown_deal_stage_is_refused_permanently(make: Callable[..., HubSpot], server: FakeHubSpot) -> None:
+    dest = make(server, deal_tiers=["hot"], deal_stage="Qualified")
+    with pytest.raises(PermanentDeliveryError, match="INVALID_OPTION"):
+        dest.deliver(sample_delivery("crm_upsert", 4, "hubspot"))
+    assert server.count("deals") == 0

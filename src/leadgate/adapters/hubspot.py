@@ -5,6 +5,8 @@ Requests (private-app bearer token, ``https://api.hubapi.com``):
 - ``crm_upsert``: ``POST /crm/v3/objects/contacts/batch/upsert`` (``idProperty`` ``email``), then, when
   the lead's email has a company domain, ``POST /crm/v3/objects/companies/batch/upsert`` (``idProperty``
   ``domain``, or ``company_id_property``) and ``PUT /crm/v4/objects/contacts/{id}/associations/default/companies/{id}``.
+  With ``deal_tiers``, a lead of such a tier also gets one deal (``batch/upsert`` by the unique deal
+  property ``leadgate_deal_key`` = the lead id) associated with the contact.
 - ``crm_task``: the contact upsert above, ``POST /crm/v3/objects/tasks/batch/upsert`` with
   ``idProperty`` = the unique custom task property ``leadgate_action_key`` (its value: the action's
   idempotency key), then ``PUT /crm/v4/objects/tasks/{id}/associations/default/contacts/{id}``.
@@ -108,6 +110,10 @@ class HubSpot:
             lead_id_property: contact property that receives the leadgate lead id, or None.
             tier_property: contact property that receives the tier, or None.
             associate_company: upsert the company of the email's domain and associate the contact.
+            deal_tiers: tiers whose ``crm_upsert`` also opens a deal (e.g. ``["hot"]``); empty: no deals.
+            deal_pipeline, deal_stage: the pipeline and stage of a new deal (HubSpot's default sales
+                pipeline: ``default``, ``appointmentscheduled``).
+            deal_key_property: the unique deal property upserted by (one deal per lead: its lead id).
             company_id_property: the company property upserted by; HubSpot's batch upsert needs a property
                 with unique values, so a portal whose ``domain`` is not unique creates one (e.g.
                 ``leadgate_company_domain``, unique) and names it here; it receives the domain too.
@@ -124,6 +130,10 @@ class HubSpot:
         tier_property: str | None = "leadgate_tier"
         associate_company: bool = True
         company_id_property: str = Field(default="domain", min_length=1)
+        deal_tiers: list[str] = Field(default_factory=list)
+        deal_pipeline: str = Field(default="default", min_length=1)
+        deal_stage: str = Field(default="appointmentscheduled", min_length=1)
+        deal_key_property: str = Field(default="leadgate_deal_key", min_length=1)
         task_type: str = Field(default="CALL", pattern=r"^(CALL|EMAIL|TODO)$")
         daily_limit_retry_after_s: float = Field(default=3600.0, gt=0)
 
@@ -177,6 +187,19 @@ class HubSpot:
                 company_id, _ = self._upsert("companies", id_prop, domain, company_props)
                 self._associate("contacts", contact_id, "companies", company_id)
                 detail["company_id"] = company_id
+            if facts.tier and facts.tier in self.config.deal_tiers:
+                name = delivery.lead.get("company") or email_domain(email) or email
+                deal = {
+                    self.config.deal_key_property: action.lead_id,
+                    "dealname": f"{name} (leadgate {facts.tier})"[:200],
+                    "pipeline": self.config.deal_pipeline,
+                    "dealstage": self.config.deal_stage,
+                }
+                if owner:
+                    deal["hubspot_owner_id"] = owner
+                deal_id, _ = self._upsert("deals", self.config.deal_key_property, action.lead_id, deal)
+                self._associate("deals", deal_id, "contacts", contact_id)
+                detail["deal_id"] = deal_id
             return Delivered(external_id=contact_id, detail={**detail, **self._rate_detail()})
         due = facts.due_at or datetime.now(UTC)
         task_props = {
