@@ -69,6 +69,9 @@ class FakeSalesforce(FakeServer):
         self.api_used = 0
         self.records: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in FIELDS}
         self._next = 1
+        self.duplicate_next: str | None = None
+        """A field name: the next upsert that creates a record answers DUPLICATE_VALUE on it. On the
+        external id field that is the loser of two concurrent upserts (the other one created the record)."""
         super().__init__()
 
     def count(self, sobject: str) -> int:
@@ -148,6 +151,18 @@ class FakeSalesforce(FakeServer):
             if name == "Email" and (not isinstance(value, str) or "@" not in value):
                 return 400, _err("INVALID_EMAIL_ADDRESS", f"Email: invalid email address: {value}", [name])
         found = next((rid for rid, r in self.records[sobject].items() if r.get(ext_field) == ext_value), None)
+        if found is None and self.duplicate_next is not None:
+            field, self.duplicate_next = self.duplicate_next, None
+            if field == ext_field:  # the concurrent request created it; this one is told the value is taken
+                self.records[sobject][f"{PREFIX[sobject]}5g{self._next:010d}AAA"] = {
+                    **body,
+                    ext_field: ext_value,
+                }
+                self._next += 1
+            message = (
+                f"duplicate value found: {field} duplicates value on record with id: {PREFIX[sobject]}5g"
+            )
+            return 400, _err("DUPLICATE_VALUE", message, [field])
         if found is None:
             missing = [f for f in REQUIRED[sobject] if not body.get(f)]
             if missing:

@@ -139,3 +139,24 @@ def test_expired_session_is_permanent(
     with pytest.raises(PermanentDeliveryError, match="INVALID_SESSION_ID") as info:
         dest.deliver(sample_delivery("crm_task", 2, "salesforce"))
     assert info.value.status == 401
+
+
+def test_losing_a_concurrent_upsert_is_retryable_and_the_retry_updates(
+    make: Callable[..., Salesforce], server: FakeSalesforce
+) -> None:
+    dest = make(server)
+    server.duplicate_next = "Leadgate_Id__c"
+    with pytest.raises(RetryableDeliveryError, match="DUPLICATE_VALUE"):
+        dest.deliver(sample_delivery("crm_upsert", 4, "salesforce"))
+    done = dest.deliver(sample_delivery("crm_upsert", 4, "salesforce"))
+    assert done.detail["created"] is False and server.count("Lead") == 1
+
+
+def test_duplicate_value_on_another_field_is_permanent(
+    make: Callable[..., Salesforce], server: FakeSalesforce
+) -> None:
+    dest = make(server)
+    server.duplicate_next = "Email"  # e.g. a duplicate rule on Email in the org: a retry cannot fix it
+    with pytest.raises(PermanentDeliveryError, match="DUPLICATE_VALUE"):
+        dest.deliver(sample_delivery("crm_upsert", 4, "salesforce"))
+    assert server.count("Lead") == 0

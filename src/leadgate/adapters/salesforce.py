@@ -21,6 +21,8 @@ exhausts the org's allowance shared with people and other integrations.
 Errors (Salesforce answers a JSON list ``[{"message", "errorCode", "fields"}]``): 403
 ``REQUEST_LIMIT_EXCEEDED``, ``UNABLE_TO_LOCK_ROW``, ``SERVER_UNAVAILABLE`` and any 5xx are retryable; 401
 ``INVALID_SESSION_ID`` (the token expired: renew it in the environment) and every other 4xx
+(``DUPLICATE_VALUE`` on leadgate's own external id field, the mark of two concurrent upserts of one new
+record, is retryable: the retry updates the record the other one created)
 (``MALFORMED_ID``, ``DUPLICATE_VALUE``, ``REQUIRED_FIELD_MISSING``, ``INVALID_FIELD``, a 300 for an external
 id matching several records) are permanent.
 """
@@ -257,7 +259,12 @@ class Salesforce:
         text = f"salesforce: HTTP {status} {code} on {where}: {first.get('message', '') if isinstance(first, dict) else first}"
         if isinstance(first, dict) and first.get("fields"):
             text += f" (fields: {', '.join(map(str, first['fields']))})"
-        if code in RETRYABLE_CODES or status >= 500:
+        fields = [str(f) for f in first.get("fields") or []] if isinstance(first, dict) else []
+        ext_ids = {self.config.external_id_field, self.config.task_external_id_field}
+        # Two upserts of one new external id at the same moment: Salesforce creates one record and answers
+        # the other DUPLICATE_VALUE on that field; a retry finds and updates the record.
+        race = code == "DUPLICATE_VALUE" and bool(ext_ids & set(fields))
+        if code in RETRYABLE_CODES or status >= 500 or race:
             retry_after = self.config.limit_retry_after_s if code == "REQUEST_LIMIT_EXCEEDED" else None
             raise RetryableDeliveryError(text, retry_after=retry_after, status=status)
         raise PermanentDeliveryError(text, status=status)
