@@ -92,6 +92,8 @@ class FakeHubSpot(FakeServer):
         self.associations: set[tuple[str, str, str, str]] = set()
         self._window: deque[float] = deque()
         self._next_id = 51_000_000_001
+        self.conflict_next = False
+        """Answer the next upsert that creates a record as HubSpot answers the loser of two concurrent creates."""
         super().__init__()
 
     # -- the test's view -------------------------------------------------------------------------------
@@ -242,6 +244,10 @@ class FakeHubSpot(FakeServer):
                 rid, record, new = str(self._next_id), {"createdate": _now()}, True
                 self._next_id += 1
                 self.records[object_type][rid] = record
+                if self.conflict_next:  # the concurrent request created it; this one is told so
+                    self.conflict_next = False
+                    record.update(props)
+                    return self._error(409, "CONFLICT", f"{object_type} already exists. Existing ID: {rid}")
             else:
                 (rid, record), new = found, False
             record.update(props)

@@ -204,3 +204,15 @@ def test_unknown_deal_stage_is_refused_permanently(make: Callable[..., HubSpot],
     with pytest.raises(PermanentDeliveryError, match="INVALID_OPTION"):
         dest.deliver(sample_delivery("crm_upsert", 4, "hubspot"))
     assert server.count("deals") == 0
+
+
+def test_conflict_from_a_concurrent_create_is_retryable_and_the_retry_updates(
+    make: Callable[..., HubSpot], server: FakeHubSpot
+) -> None:
+    dest = make(server)
+    server.conflict_next = True
+    with pytest.raises(RetryableDeliveryError, match="CONFLICT") as info:
+        dest.deliver(sample_delivery("crm_upsert", 1, "hubspot"))
+    assert info.value.status == 409
+    done = dest.deliver(sample_delivery("crm_upsert", 1, "hubspot"))
+    assert done.detail["contact_created"] is False and server.count("contacts") == 1

@@ -22,7 +22,9 @@ Errors (HubSpot's documented bodies ``{"status": "error", "message", "category"|
 429 (``errorType`` ``RATE_LIMIT``) is retryable after ``Retry-After`` when present, else after the
 rolling window ``X-HubSpot-RateLimit-Interval-Milliseconds`` (``policyName`` ``SECONDLY`` or
 ``TEN_SECONDLY_ROLLING``), else ``daily_limit_retry_after_s`` for the ``DAILY`` policy; 5xx are
-retryable; 400 (``VALIDATION_ERROR``), 401, 403, 404 and a batch answered 207 with errors are permanent.
+retryable; a 409 ``CONFLICT`` on an upsert (two concurrent creates of one unique value) is retryable
+(the retry updates the record the other created); 400 (``VALIDATION_ERROR``), 401, 403, 404 and a
+batch answered 207 with errors are permanent.
 """
 
 from __future__ import annotations
@@ -239,6 +241,14 @@ class HubSpot:
                 f"hubspot: HTTP 429 rate limited on {method} {path}: {short_body(response)}",
                 retry_after=self._retry_after_429(response),
                 status=429,
+            )
+        if response.status_code == 409 and path.endswith("/batch/upsert"):
+            # Two upserts of one new unique value at once: HubSpot creates one record and answers the
+            # other 409 CONFLICT ("... already exists"); the retry finds and updates that record.
+            raise RetryableDeliveryError(
+                f"hubspot: HTTP 409 on {method} {path} (concurrent create): {short_body(response)}",
+                retry_after=1.0,
+                status=409,
             )
         raise_for_status(response, "hubspot")
         return response
