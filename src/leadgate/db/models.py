@@ -230,6 +230,7 @@ from leadgate.db import acting_models as _acting_models  # noqa: E402, F401
 from leadgate.db import booking_models as _booking_models  # noqa: E402, F401
 from leadgate.db import chat_models as _chat_models  # noqa: E402, F401
 from leadgate.db import consent_models as _consent_models  # noqa: E402, F401
+from leadgate.db import crm_models as _crm_models  # noqa: E402, F401
 from leadgate.db import key_models as _key_models  # noqa: E402, F401
 from leadgate.db import privacy_models as _privacy_models  # noqa: E402, F401
 from leadgate.db import routing_models as _routing_models  # noqa: E402, F401
