@@ -180,3 +180,80 @@ def notify_action(kind: str = "notify_rep", *, key: str = "idem-notify-form-7731
 
 def delivery(action: Action, attempt: int = 1) -> Delivery:
     return Delivery(action=action, lead=LEAD, decision=DECISION, rep=ANNA, attempt=attempt)
+
+
+class HookServer:
+    """A loopback HTTP server for webhooks: records each POST, answers from a script of responses.
+
+    ``script`` holds ``(status, headers, body)`` answers used in order, one per request; when it is empty
+    the server answers ``default`` (Slack's ``200 ok``). ``requests`` keeps ``(path, headers, body bytes)``.
+    """
+
+    def __init__(self, default: tuple[int, dict[str, str], bytes] = (200, {"content-type": "text/html"}, b"ok")):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.script: list[tuple[int, dict[str, str], bytes]] = []
+        self.default = default
+        hooks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                hooks.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                status, headers, answer = hooks.script.pop(0) if hooks.script else hooks.default
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def store_lead(engine: Any, lead_id: str, **attributes: Any) -> None:
+    """Store a web-form lead (through the contract and the encrypting writer) with ``attributes``."""
+    from leadgate.contracts.lead import validate_lead
+    from leadgate.db import store, write_lock
+    from leadgate.db.rows import lead_row
+
+    doc = {
+        "lead_id": lead_id,
+        "source": "web_form",
+        "received_at": "2026-11-20T10:12:00+00:00",
+        "first_name": "Joseph",
+        "last_name": "Okafor",
+        "email": f"{lead_id}@brightpath-freight.example",
+        "company": "BrightPath Freight",
+        "attributes": {"lead_origin": "Landing Page Submission", "total_visits": 4, **attributes},
+    }
+    with write_lock(engine), engine.begin() as conn:
+        store.write_leads(conn, [lead_row(validate_lead(doc), None)])
+
+
+def record(engine: Any, lead_id: str, purpose: str, granted: bool, given_at: dt.datetime) -> None:
+    """Record a statement of consent as the consent API does (source ``form``)."""
+    from leadgate.db import write_lock
+    from leadgate.governance.consent import ConsentIn, record_consent
+
+    item = ConsentIn(
+        purpose=purpose,  # type: ignore[arg-type]
+        granted=granted,
+        source="form",
+        wording_version="newsletter-box-2026-01" if granted else None,
+        given_at=given_at,
+    )
+    with write_lock(engine), engine.begin() as conn:
+        record_consent(conn, lead_id, [item], actor="key:test", role="integration", now=given_at)

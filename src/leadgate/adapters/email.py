@@ -39,7 +39,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, format_datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -280,7 +280,18 @@ def _recipient(delivery: Delivery, reps_file: Path | None) -> Mapping[str, Any]:
     return {"id": boss.id, "name": boss.name, "email": str(boss.email), "timezone": boss.timezone}
 
 
-def notification_context(delivery: Delivery, recipient: Mapping[str, Any], config: EmailConfig) -> dict[str, Any]:
+class LinkConfig(Protocol):
+    """The configuration a notification's links and length come from (``EmailConfig``, ``SlackConfig``)."""
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def lead_path(self) -> str: ...
+    @property
+    def max_reasons(self) -> int: ...
+
+
+def notification_context(delivery: Delivery, recipient: Mapping[str, Any], config: LinkConfig) -> dict[str, Any]:
     """The template variables of a notification (ids, decision facts, local deadline, links)."""
     action = delivery.action
     facts: dict[str, Any] = {**action.payload, **(delivery.decision or {})}
