@@ -68,8 +68,13 @@ class SmtpServer:
         kwargs: dict[str, Any] = {}
         if credentials is not None:
 
-            def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-                ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == credentials
+            def authenticator(
+                server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+            ) -> AuthResult:
+                ok = (
+                    isinstance(data, LoginPassword)
+                    and (data.login.decode(), data.password.decode()) == credentials
+                )
                 return AuthResult(success=ok, handled=False)
 
             # AUTH offered (not required: aiosmtpd warns per connection when AUTH is required without TLS)
@@ -92,11 +97,12 @@ class SmtpServer:
 
 def self_signed(tmp: Path) -> tuple[ssl.SSLContext, Path]:
     """A server TLS context for 127.0.0.1 with a fresh self-signed certificate, and the certificate's file."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp.test")])
@@ -109,7 +115,9 @@ def self_signed(tmp: Path) -> tuple[ssl.SSLContext, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
     )
@@ -159,7 +167,9 @@ DECISION = {
 }
 
 
-def notify_action(kind: str = "notify_rep", *, key: str = "idem-notify-form-7731-dec-5f2c9a", **payload: Any) -> Action:
+def notify_action(
+    kind: str = "notify_rep", *, key: str = "idem-notify-form-7731-dec-5f2c9a", **payload: Any
+) -> Action:
     """A planned notification of ``LEAD`` (payload: ids and decision facts, no personal data)."""
     return Action(
         action_id=f"act-{kind}-1",
@@ -189,7 +199,9 @@ class HookServer:
     the server answers ``default`` (Slack's ``200 ok``). ``requests`` keeps ``(path, headers, body bytes)``.
     """
 
-    def __init__(self, default: tuple[int, dict[str, str], bytes] = (200, {"content-type": "text/html"}, b"ok")):
+    def __init__(
+        self, default: tuple[int, dict[str, str], bytes] = (200, {"content-type": "text/html"}, b"ok")
+    ):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

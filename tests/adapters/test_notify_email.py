@@ -98,7 +98,11 @@ def test_escalation_goes_to_the_manager_from_the_reps_file(smtp: SmtpServer) -> 
     [
         ("451 4.3.0 Mailbox temporarily unavailable, try again later", RetryableDeliveryError, 451),
         ("452 4.2.2 Mailbox full", RetryableDeliveryError, 452),
-        ("550 5.1.1 <anna.becker@example.com>: Recipient address rejected: User unknown", PermanentDeliveryError, 550),
+        (
+            "550 5.1.1 <anna.becker@example.com>: Recipient address rejected: User unknown",
+            PermanentDeliveryError,
+            550,
+        ),
     ],
 )
 def test_smtp_replies_are_classified(
@@ -162,9 +166,15 @@ def test_starttls_verifies_the_server_certificate(tmp_path: Path) -> None:
 
 
 def test_bad_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    base = {"host": "smtp.acme.example", "from_address": "leads@acme.example", "base_url": "https://lg.acme.example"}
+    base = {
+        "host": "smtp.acme.example",
+        "from_address": "leads@acme.example",
+        "base_url": "https://lg.acme.example",
+    }
     with pytest.raises(ValidationError, match="password"):
-        EmailNotifier.Config.model_validate({**base, "password": "in-the-file"})  # secrets by variable name only
+        EmailNotifier.Config.model_validate(
+            {**base, "password": "in-the-file"}
+        )  # secrets by variable name only
     with pytest.raises(ValidationError, match="from_address"):
         EmailNotifier.Config.model_validate({**base, "from_address": "not an address"})
     with pytest.raises(ValidationError, match="security"):

@@ -12,10 +12,23 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from standardwebhooks import Webhook
-from tests.adapters.notify_support import DECISION, LEAD, HookServer, free_port, notify_action, record, store_lead
+from tests.adapters.notify_support import (
+    DECISION,
+    LEAD,
+    HookServer,
+    free_port,
+    notify_action,
+    record,
+    store_lead,
+)
 
 from leadgate.actions.gate import GateResult, check
-from leadgate.actions.ports import Delivery, DestinationContext, PermanentDeliveryError, RetryableDeliveryError
+from leadgate.actions.ports import (
+    Delivery,
+    DestinationContext,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+)
 from leadgate.adapters.nurture import NurtureConfig, NurtureConfigError, NurtureWebhook
 from leadgate.config import Settings
 from leadgate.contracts.action import Action
@@ -53,7 +66,9 @@ def nurture_action(lead_id: str = "form-7731", key: str = "nurture-form-7731-dec
     )
 
 
-def test_signed_trigger_with_tier_and_reasons_and_a_stable_id(nurture: NurtureWebhook, receiver: HookServer) -> None:
+def test_signed_trigger_with_tier_and_reasons_and_a_stable_id(
+    nurture: NurtureWebhook, receiver: HookServer
+) -> None:
     action = nurture_action()
     decision = {**DECISION, "tier": "warm", "action": "nurture"}
     nurture.deliver(Delivery(action=action, lead=LEAD, decision=decision))
@@ -102,7 +117,9 @@ def test_bad_config_and_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
         NurtureConfig.model_validate({"url": "https://ma.example/hook", "secret": SECRET})
     monkeypatch.delenv("NO_SUCH_NURTURE_SECRET", raising=False)
     with pytest.raises(NurtureConfigError, match="NO_SUCH_NURTURE_SECRET"):
-        NurtureWebhook(NurtureConfig(url="https://ma.example/h", secret_env="NO_SUCH_NURTURE_SECRET"), context)
+        NurtureWebhook(
+            NurtureConfig(url="https://ma.example/h", secret_env="NO_SUCH_NURTURE_SECRET"), context
+        )
     monkeypatch.setenv("BAD_NURTURE_SECRET", "whsec_***not base64***")
     with pytest.raises(NurtureConfigError, match="whsec_"):
         NurtureWebhook(NurtureConfig(url="https://ma.example/h", secret_env="BAD_NURTURE_SECRET"), context)

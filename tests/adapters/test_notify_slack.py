@@ -13,7 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from tests.adapters.notify_support import ANNA, DECISION, LEAD, HookServer, notify_action
 
-from leadgate.actions.ports import Delivery, DestinationContext, PermanentDeliveryError, RetryableDeliveryError
+from leadgate.actions.ports import (
+    Delivery,
+    DestinationContext,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+)
 from leadgate.adapters.email import EmailConfigError
 from leadgate.adapters.slack import SlackConfig, SlackWebhook
 from leadgate.config import Settings
@@ -33,7 +38,9 @@ def slack(engine: Engine | None, **extra: Any) -> SlackWebhook:
     return SlackWebhook(config, DestinationContext(engine=engine, settings=Settings(), timeout=5.0))
 
 
-def rep_delivery(hooks: HookServer, kind: str = "notify_rep", key: str = "slack-k1", **payload: Any) -> Delivery:
+def rep_delivery(
+    hooks: HookServer, kind: str = "notify_rep", key: str = "slack-k1", **payload: Any
+) -> Delivery:
     rep = {**ANNA, "slack_webhook": f"{hooks.base}/services/T0ACME/B0ANNA/xyz"}
     action = notify_action(kind, key=key, **payload)
     return Delivery(action=action, lead=LEAD, decision=DECISION, rep=rep)
@@ -53,7 +60,11 @@ def test_the_rep_gets_one_block_kit_message(hooks: HookServer, engine: Engine) -
     message = orjson.loads(body)
     assert message["text"] == "New hot lead for you: BrightPath Freight"
     section = message["blocks"][0]
-    assert [f["text"].split("\n")[0] for f in section["fields"]] == ["*Tier*", "*Probability*", "*First touch by*"]
+    assert [f["text"].split("\n")[0] for f in section["fields"]] == [
+        "*Tier*",
+        "*Probability*",
+        "*First touch by*",
+    ]
     assert "10:05 CET" in section["fields"][2]["text"]
     assert message["blocks"][1]["text"]["text"].count("•") == 3
     assert "<https://leadgate.acme-sales.example/staff/leads/form-7731|Open the lead>" in body.decode()
@@ -63,7 +74,12 @@ def test_the_rep_gets_one_block_kit_message(hooks: HookServer, engine: Engine) -
 
 @pytest.mark.parametrize(
     ("status", "body"),
-    [(400, b"invalid_payload"), (403, b"action_prohibited"), (404, b"no_service"), (410, b"channel_is_archived")],
+    [
+        (400, b"invalid_payload"),
+        (403, b"action_prohibited"),
+        (404, b"no_service"),
+        (410, b"channel_is_archived"),
+    ],
 )
 def test_slack_errors_are_permanent_and_named(hooks: HookServer, status: int, body: bytes) -> None:
     hooks.script.append((status, TEXT, body))
@@ -100,12 +116,17 @@ def test_the_channel_url_is_used_for_a_rep_without_a_webhook(
     adapter.deliver(Delivery(action=notify_action(), lead=LEAD, decision=DECISION, rep=ANNA))
     # the manager (Sofia) is told on escalation, in the same channel
     adapter.deliver(
-        Delivery(action=notify_action("notify_manager", key="esc-2", reason="SLA of 5 minutes missed"), rep=ANNA)
+        Delivery(
+            action=notify_action("notify_manager", key="esc-2", reason="SLA of 5 minutes missed"), rep=ANNA
+        )
     )
     adapter.close()
     assert [r[0] for r in hooks.requests] == ["/services/T0ACME/B0SALES/abc"] * 2
     escalation = orjson.loads(hooks.requests[1][2])
-    assert escalation["text"] == "SLA missed: hot lead lead form-7731 assigned to Anna Becker (SLA of 5 minutes missed)"
+    assert (
+        escalation["text"]
+        == "SLA missed: hot lead lead form-7731 assigned to Anna Becker (SLA of 5 minutes missed)"
+    )
 
 
 def test_unreachable_is_retryable_and_bad_config_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,7 +138,9 @@ def test_unreachable_is_retryable_and_bad_config_is_clear(monkeypatch: pytest.Mo
         adapter.deliver(Delivery(action=notify_action(), rep=rep))
     adapter.close()
     with pytest.raises(ValidationError, match="webhook_url"):
-        SlackConfig.model_validate({"base_url": "https://x.example", "webhook_url": "https://hooks.slack.com/x"})
+        SlackConfig.model_validate(
+            {"base_url": "https://x.example", "webhook_url": "https://hooks.slack.com/x"}
+        )
     monkeypatch.delenv("NOT_SET_SLACK_URL", raising=False)
     with pytest.raises(EmailConfigError, match="NOT_SET_SLACK_URL"):
         slack(None, webhook_url_env="NOT_SET_SLACK_URL")

@@ -36,7 +36,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formataddr, format_datetime
+from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
@@ -101,7 +101,9 @@ def smtp_password(config: SmtpConfig) -> str | None:
         raise EmailConfigError("smtp: 'username' is set, so 'password_env' must name the password's variable")
     value = os.environ.get(config.password_env)
     if not value:
-        raise EmailConfigError(f"smtp: the environment variable {config.password_env} (password_env) is not set")
+        raise EmailConfigError(
+            f"smtp: the environment variable {config.password_env} (password_env) is not set"
+        )
     return value
 
 
@@ -151,15 +153,23 @@ def send_mail(config: SmtpConfig, password: str | None, message: EmailMessage, *
         codes = {addr: code for addr, (code, _text) in exc.recipients.items()}
         text = ", ".join(f"{code}" for code in codes.values())
         if any(400 <= code < 500 for code in codes.values()):
-            raise RetryableDeliveryError(f"SMTP recipients refused ({text})", status=min(codes.values())) from exc
+            raise RetryableDeliveryError(
+                f"SMTP recipients refused ({text})", status=min(codes.values())
+            ) from exc
         raise PermanentDeliveryError(f"SMTP recipients refused ({text})", status=max(codes.values())) from exc
     except smtplib.SMTPResponseException as exc:
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        text = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
         raise _reply_error(exc.smtp_code, text, type(exc).__name__) from exc
     except smtplib.SMTPNotSupportedError as exc:
         raise PermanentDeliveryError(f"SMTP server {config.host}:{config.port}: {exc}") from exc
     except ssl.SSLCertVerificationError as exc:
-        raise PermanentDeliveryError(f"SMTP server {config.host}:{config.port}: {exc.verify_message}") from exc
+        raise PermanentDeliveryError(
+            f"SMTP server {config.host}:{config.port}: {exc.verify_message}"
+        ) from exc
     except (OSError, smtplib.SMTPException) as exc:  # refused, reset, timeout, disconnected
         raise RetryableDeliveryError(f"SMTP server {config.host}:{config.port} not reachable: {exc}") from exc
 
@@ -186,7 +196,14 @@ def mark_sent(engine: Engine, destination: str, idempotency_key: str, mid: str, 
     with write_lock(engine), engine.begin() as conn:
         conn.execute(
             insert_ignore(conn, table, ["destination", "idempotency_key"]),  # type: ignore[arg-type]
-            [{"destination": destination, "idempotency_key": idempotency_key, "message_id": mid, "sent_at": at}],
+            [
+                {
+                    "destination": destination,
+                    "idempotency_key": idempotency_key,
+                    "message_id": mid,
+                    "sent_at": at,
+                }
+            ],
         )
 
 
@@ -284,14 +301,24 @@ class LinkConfig(Protocol):
     """The configuration a notification's links and length come from (``EmailConfig``, ``SlackConfig``)."""
 
     @property
-    def base_url(self) -> str: ...
+    def base_url(self) -> str:
+        """The public URL of the leadgate server."""
+        ...
+
     @property
-    def lead_path(self) -> str: ...
+    def lead_path(self) -> str:
+        """The path of a lead's staff page, ``{lead_id}`` filled in."""
+        ...
+
     @property
-    def max_reasons(self) -> int: ...
+    def max_reasons(self) -> int:
+        """How many of the decision's reasons to list."""
+        ...
 
 
-def notification_context(delivery: Delivery, recipient: Mapping[str, Any], config: LinkConfig) -> dict[str, Any]:
+def notification_context(
+    delivery: Delivery, recipient: Mapping[str, Any], config: LinkConfig
+) -> dict[str, Any]:
     """The template variables of a notification (ids, decision facts, local deadline, links)."""
     action = delivery.action
     facts: dict[str, Any] = {**action.payload, **(delivery.decision or {})}
@@ -364,7 +391,9 @@ class EmailNotifier:
             due = f", first touch by {values['sla_due']}" if values["sla_due"] else ""
             subject = f"New {values['tier']} lead for you: {who}{due}"
         msg = self.sender.new_message(
-            delivery.action.idempotency_key, subject, [(str(values["recipient_name"]), str(recipient["email"]))]
+            delivery.action.idempotency_key,
+            subject,
+            [(str(values["recipient_name"]), str(recipient["email"]))],
         )
         env = templates()
         msg.set_content(env.get_template("notify_rep.txt").render(values))

@@ -130,8 +130,15 @@ class SlackWebhook:
 
             boss = load_reps(self._reps_file()).manager_of(str(rep["id"]))
             if boss is None:
-                raise PermanentDeliveryError(f"notify_manager: rep {rep['id']} has no manager in the reps file")
-            return {"id": boss.id, "name": boss.name, "timezone": boss.timezone, "slack_webhook": boss.slack_webhook}
+                raise PermanentDeliveryError(
+                    f"notify_manager: rep {rep['id']} has no manager in the reps file"
+                )
+            return {
+                "id": boss.id,
+                "name": boss.name,
+                "timezone": boss.timezone,
+                "slack_webhook": boss.slack_webhook,
+            }
         if "slack_webhook" not in rep:
             from leadgate.reps import load_reps
 
@@ -148,7 +155,9 @@ class SlackWebhook:
         own = recipient.get("slack_webhook") if self.config.use_rep_webhook else None
         url = own or self.channel_url
         if not url:
-            raise PermanentDeliveryError(f"slack: {recipient.get('id')} has no slack_webhook and no channel is set")
+            raise PermanentDeliveryError(
+                f"slack: {recipient.get('id')} has no slack_webhook and no channel is set"
+            )
         return str(url)
 
     def deliver(self, delivery: Delivery) -> Delivered:

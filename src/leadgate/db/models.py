@@ -233,8 +233,8 @@ from leadgate.db import acting_models as _acting_models  # noqa: E402, F401
 from leadgate.db import booking_models as _booking_models  # noqa: E402, F401
 from leadgate.db import chat_models as _chat_models  # noqa: E402, F401
 from leadgate.db import consent_models as _consent_models  # noqa: E402, F401
+from leadgate.db import inbound_models as _inbound_models  # noqa: E402, F401
 from leadgate.db import key_models as _key_models  # noqa: E402, F401
+from leadgate.db import notify_models as _notify_models  # noqa: E402, F401
 from leadgate.db import privacy_models as _privacy_models  # noqa: E402, F401
 from leadgate.db import user_models as _user_models  # noqa: E402, F401
-from leadgate.db import inbound_models as _inbound_models  # noqa: E402, F401
-from leadgate.db import notify_models as _notify_models  # noqa: E402, F401
