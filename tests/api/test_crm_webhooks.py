@@ -292,3 +292,23 @@ def test_hubspot_signature_time_and_body_are_checked(hooks: Api) -> None:
     }
     ok = post(hooks, "hubspot", body, hubspot_headers("POST", uri, body, now_ms))
     assert ok.status_code == 200 and ok.json()["status"] == "recorded"
+
+
+def test_the_same_event_from_four_threads_is_stored_once(hooks: Api) -> None:
+    """Two deliveries of one event racing (a CRM retry crossing the first): one outcome, one work event."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leadgate.ingest.crm_events import parse_standard
+    from leadgate.ingest.crm_outcomes import record_events
+
+    decision = decide(hooks, "web-7001")
+    now = datetime.now(UTC)
+    body = orjson.dumps({"type": "opportunity.created", "lead_id": "web-7001", "occurred_at": now.isoformat()})
+    event = parse_standard("msg_race", body, now)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: record_events(hooks.engine, "pipedrive", [event], body, now)[0], range(4)))
+    assert sorted(r.status for r in results) == ["duplicate", "duplicate", "duplicate", "recorded"]
+    assert {r.decision_id for r in results if r.status == "recorded"} == {decision.decision_id}
+    assert count(hooks, OutcomeRow) == 1
+    with hooks.engine.connect() as conn:
+        assert sum(e["kind"] == "outcome" for e in iter_events(conn)) == 1

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from leadgate.api.state import AppState
 from leadgate.db.store import utcnow
-from leadgate.ingest import crm_events
+from leadgate.ingest import crm_events, crm_outcomes
 
 router = APIRouter(prefix="/v1/webhooks/crm", tags=["crm webhooks"])
 
@@ -56,9 +56,9 @@ def _process(
         else:
             events = [crm_events.parse_standard(event_id, body, now)]
     except crm_events.CrmEventError as exc:
-        crm_events.reject(lg.engine, source, body, exc, now)
+        crm_outcomes.reject(lg.engine, source, body, exc, now)
         return JSONResponse({"detail": "invalid event", "errors": exc.errors}, status_code=422)
-    results = crm_events.record_events(lg.engine, source, events, body, now)
+    results = crm_outcomes.record_events(lg.engine, source, events, body, now)
     out: dict[str, Any] = {
         "status": results[0].status if len(results) == 1 else "batch",
         "results": [r.as_dict() for r in results],
