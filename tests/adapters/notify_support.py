@@ -62,6 +62,7 @@ class SmtpServer:
         *,
         credentials: tuple[str, str] | None = None,
         tls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
     ) -> None:
         self.handler = Handler()
         self.port = free_port()
@@ -81,6 +82,8 @@ class SmtpServer:
             kwargs.update(authenticator=authenticator, auth_required=False, auth_require_tls=tls is not None)
         if tls is not None:
             kwargs.update(tls_context=tls, require_starttls=True)
+        if implicit_tls is not None:  # SMTPS (RFC 8314): TLS from the first byte
+            kwargs.update(ssl_context=implicit_tls)
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
         with warnings.catch_warnings():
             # aiosmtpd warns that AUTH without TLS is unsafe: the plain-AUTH test wants exactly that

@@ -165,6 +165,17 @@ def test_starttls_verifies_the_server_certificate(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_implicit_tls_smtps(tmp_path: Path) -> None:
+    context, cert = self_signed(tmp_path)
+    server = SmtpServer(implicit_tls=context)
+    try:
+        smtps = notifier(server.port, None, security="ssl", ca_file=str(cert))
+        delivered = smtps.deliver(delivery(notify_action()))
+        assert len(server.messages) == 1 and delivered.detail == {"recipients": 1}
+    finally:
+        server.stop()
+
+
 def test_bad_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     base = {
         "host": "smtp.acme.example",

@@ -17,10 +17,17 @@ from leadgate.config import Settings
 EXPECTED: dict[str, tuple[set[str], dict[str, Any]]] = {
     "email": (
         {"notify_rep", "notify_manager"},
-        {"host": "smtp.acme.example", "from_address": "leads@acme.example", "base_url": "https://lg.acme.example"},
+        {
+            "host": "smtp.acme.example",
+            "from_address": "leads@acme.example",
+            "base_url": "https://lg.acme.example",
+        },
     ),
     "slack": ({"notify_rep", "notify_manager"}, {"base_url": "https://lg.acme.example"}),
-    "nurture": ({"nurture"}, {"url": "https://ma.acme.example/hooks/leadgate", "secret_env": "PLUGIN_TEST_SECRET"}),
+    "nurture": (
+        {"nurture"},
+        {"url": "https://ma.acme.example/hooks/leadgate", "secret_env": "PLUGIN_TEST_SECRET"},
+    ),
     "invite": ({"invite"}, {"host": "smtp.acme.example", "from_address": "demos@acme.example"}),
 }
 

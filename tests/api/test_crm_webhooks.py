@@ -303,10 +303,14 @@ def test_the_same_event_from_four_threads_is_stored_once(hooks: Api) -> None:
 
     decision = decide(hooks, "web-7001")
     now = datetime.now(UTC)
-    body = orjson.dumps({"type": "opportunity.created", "lead_id": "web-7001", "occurred_at": now.isoformat()})
+    body = orjson.dumps(
+        {"type": "opportunity.created", "lead_id": "web-7001", "occurred_at": now.isoformat()}
+    )
     event = parse_standard("msg_race", body, now)
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: record_events(hooks.engine, "pipedrive", [event], body, now)[0], range(4)))
+        results = list(
+            pool.map(lambda _: record_events(hooks.engine, "pipedrive", [event], body, now)[0], range(4))
+        )
     assert sorted(r.status for r in results) == ["duplicate", "duplicate", "duplicate", "recorded"]
     assert {r.decision_id for r in results if r.status == "recorded"} == {decision.decision_id}
     assert count(hooks, OutcomeRow) == 1

@@ -36,7 +36,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
@@ -254,7 +254,8 @@ class SmtpSender:
         send_mail(self.config, self.password, message, timeout=self.timeout)
         if self.engine is not None:
             mark_sent(self.engine, self.destination, idempotency_key, mid, datetime.now(UTC))
-        return Delivered(external_id=mid, detail={"recipients": len(message.get_all("To", []))})
+        recipients = getaddresses([str(v) for v in message.get_all("To", []) + message.get_all("Cc", [])])
+        return Delivered(external_id=mid, detail={"recipients": len(recipients)})
 
 
 # --- the rep notification ---------------------------------------------------------------------------

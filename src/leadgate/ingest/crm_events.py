@@ -21,8 +21,9 @@ Replay safety: a request outside the time tolerance is refused (401) and every e
 nothing. Mapping (``STANDARD_TYPES``, ``hubspot_outcome``): meeting held, opportunity created, won, lost.
 Storing is ``leadgate.ingest.crm_outcomes.record_events``: an outcome is stored in ``outcomes``
 (``leadgate.audit.outcomes``, source ``crm:<source>``) with the id of the lead's latest decision decided
-at or before the event time, and a work event ``outcome`` is chained (``leadgate.audit.events``). An event naming no known lead is kept as a dead letter with the reason
-(status ``dead``); an event of a type that carries no outcome is kept as ``ignored``.
+at or before the event time, and a work event ``outcome`` is chained (``leadgate.audit.events``). An
+event naming no known lead is kept as a dead letter with the reason (status ``dead``); an event of a type
+that carries no outcome is kept as ``ignored``.
 """
 
 from __future__ import annotations
