@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import create_engine
 
 from leadgate.actions.ports import Destination, DestinationContext
 from leadgate.config import Settings
@@ -42,9 +43,13 @@ def test_each_notification_destination_loads_from_its_entry_point(
     cls = point.load()
     assert cls.name == name and set(cls.kinds) == kinds
     # unreachable hosts: building must not connect
-    destination = cls(cls.Config.model_validate(config), DestinationContext(engine=None, settings=Settings()))
+    engine = create_engine("sqlite://")  # a context always carries the database; nothing is read here
+    destination = cls(
+        cls.Config.model_validate(config), DestinationContext(engine=engine, settings=Settings())
+    )
     assert isinstance(destination, Destination)
     destination.close()
+    engine.dispose()
     # a typo in a config key is refused, naming the key
     with pytest.raises(ValidationError, match="hostname"):
         cls.Config.model_validate({**config, "hostname": "smtp.example"})

@@ -30,7 +30,7 @@ from leadgate.db.models import DeadLetterRow, OutcomeRow
 
 PIPEDRIVE_SECRET = "whsec_" + base64.b64encode(b"pipedrive-automation-signing-key!").decode()
 HUBSPOT_SECRET = "8f3c1a7e-hubspot-app-client-secret-2b9d"
-SECRETS = {"pipedrive": PIPEDRIVE_SECRET, "hubspot": HUBSPOT_SECRET}
+SECRETS = {"pipedrive": PIPEDRIVE_SECRET, "hubspot": HUBSPOT_SECRET, "zoho": "not-a-whsec"}
 
 LEAD = {
     "source": "api",
@@ -160,6 +160,9 @@ def test_forged_stale_and_unsigned_requests_are_refused_and_store_nothing(hooks:
     )
     # a source with no secret configured does not exist
     assert post(hooks, "salesforce", body, headers).status_code == 404
+    # a source whose secret is not a Standard Webhooks secret is a server-side misconfiguration
+    r = post(hooks, "zoho", body, headers)
+    assert r.status_code == 500 and "misconfigured" in r.json()["detail"]
     assert count(hooks, OutcomeRow) == count(hooks, InboundEventRow) == count(hooks, DeadLetterRow) == 0
 
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from leadgate.actions.ports import Delivered, Delivery, DestinationContext, PermanentDeliveryError
-from leadgate.adapters.email import SmtpConfig, SmtpSender, templates
+from leadgate.adapters.email import EmailConfigError, SmtpConfig, SmtpSender, templates
 from leadgate.contracts.action import ActionKind
 
 
@@ -48,7 +48,7 @@ class IcsInvite:
         context: the worker's context (its engine holds the bookings and the sent-markers).
 
     Raises:
-        EmailConfigError: the AUTH password variable is not set.
+        EmailConfigError: the AUTH password variable is not set, or the context has no engine.
     """
 
     name: ClassVar[str] = "invite"
@@ -56,6 +56,10 @@ class IcsInvite:
     Config: ClassVar[type[BaseModel]] = InviteConfig
 
     def __init__(self, config: InviteConfig, context: DestinationContext) -> None:
+        if context.engine is None:
+            raise EmailConfigError(
+                "invite: the destination reads the bookings, so it needs the leadgate database"
+            )
         self.config = config
         self.engine: Engine = context.engine
         self.sender = SmtpSender(self.name, config, context)

@@ -9,12 +9,14 @@ the request's signature with the source's secret instead (``leadgate.ingest.crm_
 * 202 the same shape, when an event names no known lead: it is kept as a dead letter with the reason
   (``status: dead``) and is not retried by the sender;
 * 401 the signature, timestamp (older than 5 minutes) or headers do not verify: nothing is stored;
-* 404 no secret is configured for ``source`` (``LEADGATE_CRM_WEBHOOK_SECRETS``);
+* 404 no secret is configured for ``source`` (``LEADGATE_CRM_WEBHOOK_SECRETS``); 500 its secret is not a
+  Standard Webhooks secret;
 * 422 the body is not a valid event (``errors`` name each problem); it is kept as a dead letter.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -26,6 +28,7 @@ from leadgate.db.store import utcnow
 from leadgate.ingest import crm_events, crm_outcomes
 
 router = APIRouter(prefix="/v1/webhooks/crm", tags=["crm webhooks"])
+log = logging.getLogger("leadgate.api.crm_webhooks")
 
 
 def _uri(request: Request, base_url: str | None) -> str:
@@ -50,6 +53,9 @@ def _process(
             event_id = crm_events.verify_standard(secret, body, headers)
     except crm_events.SignatureError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=401)
+    except crm_events.CrmWebhookConfigError as exc:
+        log.error("crm webhook %s: %s", source, exc)
+        return JSONResponse({"detail": f"CRM webhook source {source!r} is misconfigured"}, status_code=500)
     try:
         if crm_events.scheme_of(source) == "hubspot":
             events = crm_events.parse_hubspot(body, now)

@@ -75,6 +75,10 @@ class CrmEventError(LeadgateError, ValueError):
         self.errors = errors
 
 
+class CrmWebhookConfigError(LeadgateError):
+    """A source's configured secret cannot be used (answered 500: fix ``LEADGATE_CRM_WEBHOOK_SECRETS``)."""
+
+
 class SignatureError(LeadgateError):
     """A request whose signature, timestamp or headers do not verify (answered 401, nothing stored)."""
 
@@ -133,9 +137,16 @@ def verify_standard(secret: str, body: bytes, headers: Mapping[str, str]) -> str
 
     Raises:
         SignatureError: a header is missing, the timestamp is too old or new, or no signature matches.
+        CrmWebhookConfigError: ``secret`` is not ``whsec_<base64>``.
     """
     try:
-        Webhook(secret).verify(body, dict(headers))
+        webhook = Webhook(secret)
+    except Exception as exc:  # binascii.Error / ValueError: not base64
+        raise CrmWebhookConfigError(
+            f"the source's secret is not a Standard Webhooks secret (whsec_<base64>): {exc}"
+        ) from None
+    try:
+        webhook.verify(body, dict(headers))
     except WebhookVerificationError as exc:
         raise SignatureError(f"Standard Webhooks: {exc}") from None
     return headers["webhook-id"]
