@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         retention_undecided_leads_days, retention_decided_leads_days: how long (days) each kind of
             personal data is kept before ``leadgate privacy purge`` deletes it (decided leads: their
             personal fields are erased, the decision stays); None (default) keeps it.
+        crm_webhook_secrets: signing secret per CRM webhook source (``POST /v1/webhooks/crm/{source}``,
+            ``LEADGATE_CRM_WEBHOOK_SECRETS`` as a JSON object): HubSpot's app client secret for ``hubspot``,
+            a Standard Webhooks ``whsec_<base64>`` secret for any other source; a source without one gets 404.
+        crm_webhook_base_url: the public URL the CRM calls (``https://leadgate.example.com``), for HubSpot's
+            signature, which covers the full URI; None uses the URL the server sees (behind a TLS proxy,
+            set this).
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADGATE_", env_file=None, extra="ignore")
@@ -163,6 +169,8 @@ class Settings(BaseSettings):
     retention_bookings_days: int | None = Field(default=None, ge=1)
     retention_undecided_leads_days: int | None = Field(default=None, ge=1)
     retention_decided_leads_days: int | None = Field(default=None, ge=1)
+    crm_webhook_secrets: dict[str, str] = Field(default_factory=dict)
+    crm_webhook_base_url: str | None = None
 
     @property
     def secure_cookies(self) -> bool:

@@ -1,14 +1,13 @@
-"""The nurture trigger: a signed webhook to a marketing-automation endpoint, sent only with consent.
+"""The direct nurture send (older API), now a thin wrapper over the ``nurture`` destination.
 
-For a decision whose action is ``nurture``, ``NurtureWebhook.send`` asks the consent gate
-(``leadgate.actions.gate``, purpose ``email_marketing``: opt-in), and only when it allows posts the lead id,
-decision id, tier, probability and reasons (no personal data: the receiving system already knows the
-contact, or looks it up by lead id) as a Standard Webhooks message: headers ``webhook-id``,
-``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + base64 HMAC-SHA256 over
-``id.timestamp.body``, https://www.standardwebhooks.com/, signed with the ``standardwebhooks`` library).
-The ``webhook-id`` is derived from the decision id, so a resend is recognisably the same message.
+``NurtureWebhook(url, secret).send(engine, decision)`` asks the consent gate (``leadgate.actions.gate``,
+purpose ``email_marketing``: opt-in) and, only when it allows, posts the signed trigger with
+``leadgate.adapters.nurture.SignedPoster`` (Standard Webhooks; body ``nurture_payload``). The message id is
+``nurture-<decision_id>``, so a resend is recognisably the same message.
 
-Sending is direct here; queueing with retries and idempotent delivery is the outbox's job (issue 9).
+Decisions made by the pipeline reach the endpoint through the outbox instead (action kind ``nurture``,
+destination ``nurture``: ``leadgate.adapters.nurture.NurtureWebhook``), with retries and idempotent
+delivery; this wrapper stays for one-off sends and its existing callers.
 """
 
 from __future__ import annotations
@@ -17,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
-import orjson
 from sqlalchemy import Engine
-from standardwebhooks import Webhook
 
 from leadgate.actions.gate import check
+from leadgate.adapters.nurture import SignedPoster, nurture_body
+from leadgate.contracts.action import Action
 from leadgate.contracts.decision import Decision
 
 
@@ -37,16 +36,14 @@ class NurtureResult:
 
 def nurture_payload(decision: Decision) -> dict[str, object]:
     """The webhook body: ``type``, lead and decision ids, tier, action, probability (0-1), reasons, policy."""
-    return {
-        "type": "lead.nurture",
-        "lead_id": decision.lead_id,
-        "decision_id": decision.decision_id,
+    facts = {
         "tier": decision.tier,
         "action": decision.action,
         "probability": decision.score.probability,
         "reasons": list(decision.reasons),
         "policy_version": decision.policy_version,
     }
+    return nurture_body(decision.lead_id, decision.decision_id, facts)
 
 
 class NurtureWebhook:
@@ -60,9 +57,9 @@ class NurtureWebhook:
 
     def __init__(self, url: str, secret: str, client: httpx.Client | None = None):
         self.url = url
-        self._webhook = Webhook(secret)
         self._own_client = client is None
         self._client = client or httpx.Client(timeout=10.0)
+        self._poster = SignedPoster(url, secret, self._client)
 
     def close(self) -> None:
         """Close the HTTP client if this object created it."""
@@ -82,25 +79,25 @@ class NurtureWebhook:
             ``NurtureResult``: not sent (with the reason) when the gate refuses; else sent, with the status.
 
         Raises:
-            httpx.HTTPStatusError: the endpoint answered 4xx or 5xx (nothing is retried here).
-            httpx.TransportError: the endpoint could not be reached.
-            ConsentError: the lead is not stored.
+            RetryableDeliveryError: the endpoint answered 408/425/429/5xx or could not be reached.
+            PermanentDeliveryError: the endpoint answered another 4xx.
         """
         from leadgate.db.store import utcnow
 
         now = now or utcnow()
         message_id = f"nurture-{decision.decision_id}"
+        action = Action(
+            action_id=message_id,
+            kind="nurture",
+            destination="nurture",
+            lead_id=decision.lead_id,
+            decision_id=decision.decision_id,
+            idempotency_key=message_id,
+            created_at=now,
+        )
         with engine.connect() as conn:
-            permit = check(conn, decision.lead_id, "nurture", now)
-        if not permit.allowed:
-            return NurtureResult(False, permit.reason, message_id)
-        body = orjson.dumps(nurture_payload(decision)).decode()
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": message_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": self._webhook.sign(message_id, now, body),
-        }
-        response = self._client.post(self.url, content=body, headers=headers)
-        response.raise_for_status()
-        return NurtureResult(True, permit.reason, message_id, response.status_code)
+            gate = check(conn, action, now=now)
+        if not gate.allowed:
+            return NurtureResult(False, gate.reason, message_id)
+        response = self._poster.send(message_id, nurture_payload(decision), now)
+        return NurtureResult(True, gate.reason, message_id, response.status_code)

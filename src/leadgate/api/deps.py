@@ -69,6 +69,8 @@ PUBLIC_ROUTES: Final[frozenset[str]] = frozenset(
         "/staff/sso/login",
         "/staff/sso/callback",
         "/staff/static/{name}",
+        # CRM webhooks: authenticated by the source's HMAC signature, not an API key (api/crm_webhooks.py)
+        "/v1/webhooks/crm/{source}",
     }
 )
 """Full path templates (prefix included) answered without credentials; every other route needs them."""

@@ -48,11 +48,18 @@ from leadgate.yamlcheck import YamlError, check_yaml
 
 OUTCOMES: Table = OutcomeRow.__table__  # type: ignore[assignment]
 
-Outcome = Literal["converted", "opportunity_created", "won", "lost", "disqualified"]
+Outcome = Literal["converted", "opportunity_created", "won", "lost", "disqualified", "meeting_held"]
 """The outcomes leadgate knows: a conversion (MQL -> SQL or customer, as the source defines it), an
-opportunity created, a deal won or lost, a lead disqualified by sales."""
+opportunity created, a deal won or lost, a lead disqualified by sales, a sales meeting held (CRM webhooks)."""
 
-OUTCOME_NAMES: tuple[str, ...] = ("converted", "opportunity_created", "won", "lost", "disqualified")
+OUTCOME_NAMES: tuple[str, ...] = (
+    "converted",
+    "opportunity_created",
+    "won",
+    "lost",
+    "disqualified",
+    "meeting_held",
+)
 
 
 _DEFAULT_POSITIVE: tuple[Outcome, ...] = ("converted", "won")

@@ -189,6 +189,9 @@ class OutcomeRow(Base):
     dedupe_key: Mapped[str] = mapped_column(String(64), nullable=False)
     record: Mapped[str] = mapped_column(Text, nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # the decision the outcome is linked to (CRM webhooks: the lead's latest decision at or before the
+    # event; migration 0020); None for imported outcomes files
+    decision_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class MappingVersionRow(Base):
@@ -231,7 +234,9 @@ from leadgate.db import booking_models as _booking_models  # noqa: E402, F401
 from leadgate.db import chat_models as _chat_models  # noqa: E402, F401
 from leadgate.db import consent_models as _consent_models  # noqa: E402, F401
 from leadgate.db import crm_models as _crm_models  # noqa: E402, F401
+from leadgate.db import inbound_models as _inbound_models  # noqa: E402, F401
 from leadgate.db import key_models as _key_models  # noqa: E402, F401
+from leadgate.db import notify_models as _notify_models  # noqa: E402, F401
 from leadgate.db import privacy_models as _privacy_models  # noqa: E402, F401
 from leadgate.db import routing_models as _routing_models  # noqa: E402, F401
 from leadgate.db import user_models as _user_models  # noqa: E402, F401
