@@ -24,6 +24,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from leadgate.contracts.decision import ActionName, Probability, Tier
 from leadgate.policy.conditions import Condition, fields_read
 from leadgate.policy.engine import CompiledPolicy
+from leadgate.policy.sla_model import SlaSection
 from leadgate.yamlcheck import check_ref_name, check_ref_version
 
 POLICY_SCHEMA_VERSION = 1
@@ -185,6 +186,8 @@ class Policy(BaseModel):
         actions: the action per tier.
         overrides: rules that replace a tier's action for matching leads; the first match wins.
         review: the human review rules.
+        sla: first-touch SLAs per tier and what happens when one is missed (``SlaSection``), or None for
+            no SLAs.
 
     The engine is compiled into closures when the policy is validated; ``decide`` reuses it.
 
@@ -204,6 +207,7 @@ class Policy(BaseModel):
     actions: Actions
     overrides: list[ActionOverride] = Field(default_factory=list)
     review: ReviewRules = Field(default_factory=ReviewRules)
+    sla: SlaSection | None = None
     _engine: CompiledPolicy | None = PrivateAttr(default=None)
 
     @field_validator("policy_version")

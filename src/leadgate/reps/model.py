@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from leadgate.chat.booking.model import WEEKDAYS, WeeklyHours, zone
+from leadgate.reps.hours import WEEKDAYS, WeeklyHours, zone
 from leadgate.yamlcheck import check_ref_name, check_ref_version
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
