@@ -145,7 +145,7 @@ class SlaSection(BaseModel):
             if rule.id in seen:
                 errors.append(
                     InitErrorDetails(
-                        type=PydanticCustomError("policy", "duplicate SLA rule id {id!r}", {"id": rule.id}),
+                        type=PydanticCustomError("policy", "duplicate SLA rule id {id}", {"id": repr(rule.id)}),
                         loc=("rules", index, "id"),
                         input=rule.id,
                     )
