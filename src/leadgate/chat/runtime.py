@@ -21,6 +21,7 @@ from leadgate.chat.qualify import ChatLeadQualifier
 from leadgate.chat.service import ChatService
 from leadgate.config import Settings
 from leadgate.pipeline import Qualifier
+from leadgate.reps import load_reps
 
 
 def build_assistant(settings: Settings, engine: Engine) -> Assistant:
@@ -28,18 +29,21 @@ def build_assistant(settings: Settings, engine: Engine) -> Assistant:
 
     * flow: ``settings.flow_file`` or the shipped ``website_qualification`` flow;
     * knowledge base: ``settings.kb_dir`` or the shipped example (Lumenly);
-    * calendars: ``settings.calendars_file`` or the shipped example, booked in ``engine``'s database;
+    * calendars: ``settings.calendars_file`` or the shipped example, naming the reps of ``settings.reps_file``
+      (or the shipped example reps), booked in ``engine``'s database;
     * qualifier: the chat policy (``settings.chat_policy_file`` or the shipped one), decisions stored and
       audited in ``engine``'s database;
     * language model: the OpenAI-compatible endpoint of ``settings.llm_*``, or None (built-in NLU only).
 
     Raises:
-        FlowError, KnowledgeBaseError, CalendarError, PolicyError: a configured file is invalid (the
+        FlowError, KnowledgeBaseError, CalendarError, RepsError, PolicyError: a configured file is invalid (the
             message names the file and line).
     """
     flow = load_flow(settings.flow_file) if settings.flow_file is not None else load_default_flow()
     kb = KnowledgeBase.from_settings(settings)
-    scheduler = CalendarScheduler(engine, load_calendars(settings.calendars_file))
+    scheduler = CalendarScheduler(
+        engine, load_calendars(settings.calendars_file, load_reps(settings.reps_file))
+    )
     qualifier = ChatLeadQualifier.from_settings(engine, settings)
     consent_slot = flow.slot_of_type("consent")
     if consent_slot is not None:

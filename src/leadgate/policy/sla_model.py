@@ -145,7 +145,9 @@ class SlaSection(BaseModel):
             if rule.id in seen:
                 errors.append(
                     InitErrorDetails(
-                        type=PydanticCustomError("policy", "duplicate SLA rule id {id}", {"id": repr(rule.id)}),
+                        type=PydanticCustomError(
+                            "policy", "duplicate SLA rule id {id}", {"id": repr(rule.id)}
+                        ),
                         loc=("rules", index, "id"),
                         input=rule.id,
                     )

@@ -1,8 +1,12 @@
 """The rep calendars file as frozen pydantic models.
 
-A calendars file is data with a ``name`` and a ``version`` (bump it on any change). It lists the reps who
-give demos: their IANA time zone, weekly working hours in that zone, meeting length, buffers, slot step
-and busy blocks; and global rules (minimum notice, booking horizon, the visitor's reasonable hours).
+A calendars file is data with a ``name`` and a ``version`` (bump it on any change). It lists, by rep id,
+the reps of the reps file (``leadgate.reps``, ``reps.yaml``) who give demos, with only what is specific to
+booking: meeting length, buffers, slot step, busy blocks and languages; and global rules (minimum notice,
+booking horizon, the visitor's reasonable hours). Identity (name, email), time zone, working hours,
+territories and days off come from the reps file: the loader validates the file with the reps directory
+in the validation context (``{"reps": RepDirectory}``), and each ``Rep`` below is the merged view the
+slot rules read. Without that context (building a ``CalendarSet`` in code) the full form is accepted.
 The format is described in ``docs/booking.md``; ``leadgate.chat.booking.loader`` reads the YAML and
 reports errors with line numbers.
 """
@@ -13,10 +17,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadgate.reps.hours import WEEKDAYS, TimeRange, WeeklyHours, zone
+from leadgate.reps.model import RepDirectory
 from leadgate.yamlcheck import check_ref_name, check_ref_version
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
@@ -111,6 +125,67 @@ RepId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", min_length=1, ma
 """A rep id: lower-case letters, digits, ``.``, ``_``, ``-``; at most 64 characters (no ``@``)."""
 
 
+FROM_REPS_FILE = ("name", "email", "timezone", "working_hours", "territories")
+"""Keys of a calendars entry that come from the reps file and may not be written in the calendars file."""
+
+
+def merge_rep(entry: dict[str, Any], directory: RepDirectory) -> dict[str, Any]:
+    """A calendars file's rep entry completed from the reps file.
+
+    Adds ``name``, ``email``, ``timezone``, ``working_hours`` and ``territories`` of the rep with the entry's
+    ``id``, and appends one busy block per ``out_of_office`` period (whole days in the rep's zone).
+
+    Args:
+        entry: the entry as read from YAML (``id`` plus booking keys).
+        directory: the reps file.
+
+    Returns:
+        The entry with the rep's fields (a new dict).
+
+    Raises:
+        pydantic.ValidationError: the id is not a rep of ``directory`` (located on ``id``), or the entry
+            writes a key that comes from the reps file (located on that key).
+    """
+    errors = [
+        _error((key,), f"{key!r} comes from the reps file ({directory.ref}): remove it here", entry[key])
+        for key in FROM_REPS_FILE
+        if key in entry
+    ]
+    rep_id = entry.get("id")
+    rep = directory.get(rep_id) if isinstance(rep_id, str) else None
+    if rep_id is None:
+        errors.append(InitErrorDetails(type="missing", loc=("id",), input=entry))
+    elif not isinstance(rep_id, str):
+        errors.append(_error(("id",), f"expected a rep id (text), got {type(rep_id).__name__}", rep_id))
+    elif rep is None:
+        known = ", ".join(r.id for r in directory.reps)
+        errors.append(
+            _error(("id",), f"unknown rep id {rep_id!r}: not in the reps file (reps: {known})", rep_id)
+        )
+    if errors or rep is None:
+        raise ValidationError.from_exception_data("Rep", errors)
+    absences = [
+        {
+            "start": datetime.combine(a.start, datetime.min.time()),
+            "end": datetime.combine(a.end + timedelta(days=1), datetime.min.time()),
+            "timezone": rep.timezone,
+            "title": a.reason or "out of office",
+        }
+        for a in rep.out_of_office
+    ]
+    return {
+        **entry,
+        "name": rep.name,
+        "email": str(rep.email),
+        "timezone": rep.timezone,
+        "working_hours": rep.working_hours,
+        "territories": list(rep.territories),
+        "busy": [*entry.get("busy", []), *absences]
+        if isinstance(entry.get("busy", []), list)
+        else entry["busy"],
+    }
+
+
 class Rep(BaseModel):
     """A rep who gives demos, and the rules of their calendar.
 
@@ -146,21 +221,32 @@ class Rep(BaseModel):
     territories: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
     languages: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reps_file(cls, value: Any, info: ValidationInfo) -> Any:
+        directory = (info.context or {}).get("reps")
+        if not isinstance(directory, RepDirectory) or not isinstance(value, dict):
+            return value
+        return merge_rep(value, directory)
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
         return _known_zone(value)
 
     @model_validator(mode="after")
-    def _ranges_fit_a_meeting(self) -> Rep:
+    def _ranges_fit_a_meeting(self, info: ValidationInfo) -> Rep:
+        merged = isinstance((info.context or {}).get("reps"), RepDirectory)
         errors = []
         for day in WEEKDAYS:
             for index, time_range in enumerate(getattr(self.working_hours, day)):
                 if time_range.minutes < self.meeting_minutes:
                     errors.append(
                         _error(
-                            ("working_hours", day, index),
-                            f"range {time_range} is shorter than one {self.meeting_minutes}-minute meeting",
+                            ("meeting_minutes",) if merged else ("working_hours", day, index),
+                            f"range {time_range}"
+                            + (f" ({day} in the reps file)" if merged else "")
+                            + f" is shorter than one {self.meeting_minutes}-minute meeting",
                             str(time_range),
                         )
                     )
