@@ -143,6 +143,23 @@ def test_without_escalation_the_lead_is_only_reassigned(engine: Engine) -> None:
     assert [k for k, _ in events(engine, "form-88")] == ["assigned", "reassigned"]
 
 
+def test_assignments_due_before_the_horizon_are_left_alone(engine: Engine) -> None:
+    old = assign(engine, "web-old", "anna", "hot", T0 - timedelta(days=40))  # due 22 October, 40 days before
+    fresh = assign(engine, "web-new", "anna", "hot", T0)
+    report = run(engine, minutes(10))
+    assert [e.assignment_id for e in report.escalations] == [fresh.assignment_id]
+    assert status(engine, old.assignment_id) == "open"
+    wide = sla_pass(
+        engine,
+        now=minutes(10),
+        directory=directory(),
+        policy=policy(),
+        reassign=next_rep,
+        horizon=timedelta(days=60),
+    )
+    assert [e.assignment_id for e in wide.escalations] == [old.assignment_id]
+
+
 def test_no_manager_means_an_escalation_without_notification(engine: Engine) -> None:
     # Marcus's team has no manager: the miss is recorded, nobody is notified.
     start = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # 09:00 New York

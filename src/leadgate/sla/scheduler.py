@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from sqlalchemy import Connection, Engine, Table, case, func, select, update
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 ASSIGNMENTS: Final[Table] = AssignmentRow.__table__  # type: ignore[assignment]
 DEFAULT_BATCH = 1000
 """Most assignments looked at in one pass (open ones first, then by due time)."""
+DEFAULT_HORIZON = timedelta(days=30)
+"""Assignments due longer ago than this are left alone (a lead untouched for a month is a reporting
+matter, not a timer; it also keeps each pass from re-reading every escalated lead that can no longer move)."""
 _KEY_NAMESPACE = uuid.UUID("5b7f3c8e-6a53-4c2e-9d0f-5a1e2b3c4d5e")
 
 
@@ -165,7 +168,7 @@ def escalation_action(escalation: Escalation, *, destination: str, tier: str | N
     )
 
 
-def _candidates(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
+def _candidates(conn: Connection, now: datetime, limit: int, horizon: timedelta) -> list[dict[str, Any]]:
     query = (
         select(ASSIGNMENTS)
         .where(
@@ -174,6 +177,7 @@ def _candidates(conn: Connection, now: datetime, limit: int) -> list[dict[str, A
             ASSIGNMENTS.c.rep_id.is_not(None),
             ASSIGNMENTS.c.sla_due_at.is_not(None),
             ASSIGNMENTS.c.sla_due_at < now,
+            ASSIGNMENTS.c.sla_due_at >= now - horizon,
         )
         .order_by(case((ASSIGNMENTS.c.status == "open", 0), else_=1), ASSIGNMENTS.c.sla_due_at)
         .limit(limit)
@@ -214,6 +218,7 @@ def sla_pass(
     destination: str = "email",
     enqueue: Callable[[Connection, Action], None] | None = None,
     limit: int = DEFAULT_BATCH,
+    horizon: timedelta = DEFAULT_HORIZON,
 ) -> SlaReport:
     """Escalate and re-assign the assignments whose first-touch SLA was missed by ``now``.
 
@@ -241,6 +246,7 @@ def sla_pass(
         enqueue: called as ``enqueue(conn, action)`` inside the transaction of the escalation (write it to
             the outbox there, so the escalation and its notification commit together); None: only returned.
         limit: most assignments looked at in this pass.
+        horizon: assignments due before ``now - horizon`` are not looked at (``DEFAULT_HORIZON``).
 
     Returns:
         The ``SlaReport``.
@@ -254,7 +260,7 @@ def sla_pass(
     if section is None:
         return report
     with _writer(engine), engine.begin() as conn:
-        rows = _candidates(conn, now, limit)
+        rows = _candidates(conn, now, limit, horizon)
         report.checked = len(rows)
         facts = _decision_facts(conn, [r["decision_id"] for r in rows])
         for row in rows:
