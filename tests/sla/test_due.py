@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadgate.policy.loader import check_policy_text, load_default_policy
 from leadgate.policy.sla_model import SlaSection
@@ -272,3 +274,27 @@ def test_sla_errors_point_at_their_line(sla: str, line: int, column: int, path: 
     assert (issues[0].line, issues[0].column) == (line, column)
     assert issues[0].path.startswith(path)
     assert message in issues[0].message
+
+
+def brute_force_due(r: Rep, start: datetime, working_minutes: int) -> datetime:
+    """Walk real minutes from ``start`` and count those in which ``Rep.working_at`` says the rep works."""
+    at, counted = start, 0
+    while counted < working_minutes:
+        if r.working_at(at):
+            counted += 1
+        at += timedelta(minutes=1)
+    return at
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rep_id=st.sampled_from(["anna", "marcus", "priya", "nightowl"]),
+    minute_of_2026=st.integers(min_value=0, max_value=365 * 24 * 60 - 1),
+    working_minutes=st.integers(min_value=1, max_value=400),
+)
+def test_due_time_matches_a_minute_by_minute_walk(
+    rep_id: str, minute_of_2026: int, working_minutes: int
+) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minute_of_2026)
+    r = rep(rep_id)
+    assert add_working_minutes(r, start, working_minutes) == brute_force_due(r, start, working_minutes)
