@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from leadgate.contracts.action import Assignment
 from leadgate.policy.loader import check_policy_text, load_default_policy
 from leadgate.policy.sla_model import SlaSection
 from leadgate.reps import Rep, load_reps_text
-from leadgate.sla import add_working_minutes, compute_reassign_at, compute_sla_due
+from leadgate.sla import add_working_minutes, compute_reassign_at, compute_sla_due, with_sla_due
 
 REPS = """\
 name: test-reps
@@ -298,3 +299,21 @@ def test_due_time_matches_a_minute_by_minute_walk(
     start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minute_of_2026)
     r = rep(rep_id)
     assert add_working_minutes(r, start, working_minutes) == brute_force_due(r, start, working_minutes)
+
+
+def test_with_sla_due_fills_the_assignment_of_routing() -> None:
+    reps = load_reps_text(REPS)
+    made = Assignment(
+        assignment_id="a-1",
+        lead_id="web-1",
+        decision_id="d-1",
+        rep_id="priya",
+        rule="territory",
+        reason="territory IN",
+        policy_version="p@1",
+        assigned_at=datetime.fromisoformat("2026-12-07T12:58:00+05:30"),
+    )
+    assert with_sla_due(made, SLA, "hot", reps).sla_due_at == utc("2026-12-07T14:03:00+05:30")
+    assert with_sla_due(made, SLA, "nurture", reps).sla_due_at is None
+    nobody = made.model_copy(update={"rep_id": None, "rule": "unassigned"})
+    assert with_sla_due(nobody, SLA, "hot", reps).sla_due_at is None

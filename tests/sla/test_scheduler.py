@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 from tests.sla.conftest import ASSIGNMENTS, OUTBOX, REPS_YAML, assign, directory, next_rep, policy, to_outbox
 
 from leadgate.audit.events import iter_events, verify_events
+from leadgate.contracts.action import Assignment
 from leadgate.db import make_engine
 from leadgate.db.engine import write_lock
 from leadgate.reps import load_reps_text
@@ -116,6 +118,25 @@ def test_reassignment_after_the_further_delay(engine: Engine) -> None:
             select(ASSIGNMENTS.c.rep_id, ASSIGNMENTS.c.status).where(ASSIGNMENTS.c.lead_id == "web-4712")
         )
         assert sorted(rows) == [("anna", "reassigned"), ("jonas", "escalated")]
+
+
+def test_a_reassignment_without_due_time_gets_one_from_the_policy(engine: Engine) -> None:
+    # like the routing helper, which leaves SLAs to this module: the new assignment is stored without due
+    def no_sla(conn: Connection, lead_id: str, **kw: Any) -> Assignment:
+        return next_rep(conn, lead_id, **{**kw, "section": None})
+
+    assign(engine, "web-4713", "anna", "hot", T0)
+    [moved] = sla_pass(
+        engine, now=minutes(36), directory=directory(), policy=policy(), reassign=no_sla
+    ).reassignments
+    assert moved.assignment.rep_id == "jonas" and moved.assignment.sla_due_at == minutes(41)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(ASSIGNMENTS.c.sla_due_at).where(
+                ASSIGNMENTS.c.assignment_id == moved.assignment.assignment_id
+            )
+        ).scalar_one()
+    assert stored.replace(tzinfo=UTC) == minutes(41)
 
 
 def test_without_escalation_the_lead_is_only_reassigned(engine: Engine) -> None:

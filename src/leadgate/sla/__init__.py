@@ -7,7 +7,13 @@
 The ``sla:`` section is described in ``docs/policy.md``; ``leadgate worker`` runs ``sla_pass``.
 """
 
-from leadgate.sla.due import add_working_minutes, compute_reassign_at, compute_sla_due, working_intervals
+from leadgate.sla.due import (
+    add_working_minutes,
+    compute_reassign_at,
+    compute_sla_due,
+    with_sla_due,
+    working_intervals,
+)
 from leadgate.sla.scheduler import (
     Escalation,
     Reassign,
@@ -33,5 +39,6 @@ __all__ = [
     "escalation_key",
     "mark_first_touch",
     "sla_pass",
+    "with_sla_due",
     "working_intervals",
 ]

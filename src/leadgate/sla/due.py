@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from leadgate.contracts.action import Assignment
 from leadgate.policy.sla_model import SlaSection
 from leadgate.reps.hours import WEEKDAYS
 from leadgate.reps.hours import zone as tz
-from leadgate.reps.model import Rep
+from leadgate.reps.model import Rep, RepDirectory
 
 SEARCH_DAYS = 400
 """How many calendar days ahead working time is searched for before giving up (more than a year of
@@ -152,3 +153,34 @@ def compute_reassign_at(
     if found is None or found[0].reassign_after is None:
         return None
     return add_working_minutes(rep, due_at, found[0].reassign_after)
+
+
+def with_sla_due(
+    assignment: Assignment,
+    sla_section: SlaSection | None,
+    tier: str,
+    directory: RepDirectory,
+    *,
+    action: str | None = None,
+    segment: str | None = None,
+) -> Assignment:
+    """``assignment`` with its ``sla_due_at`` computed for its rep (for routing, before it is stored).
+
+    Args:
+        assignment: a new assignment (its ``assigned_at`` is the start of the clock).
+        sla_section: the policy's ``sla`` section (None: no SLAs).
+        tier: the decision's tier.
+        directory: the reps (the assignment's rep is looked up there).
+        action: the decision's action, for ``sla.rules`` with ``actions``.
+        segment: the lead's segment, for ``sla.rules`` with ``segments``.
+
+    Returns:
+        A copy with ``sla_due_at`` set, or None when unassigned, the rep is unknown or no SLA applies.
+    """
+    rep = directory.get(assignment.rep_id) if assignment.rep_id is not None else None
+    due = (
+        compute_sla_due(sla_section, tier, rep, assignment.assigned_at, action=action, segment=segment)
+        if rep is not None
+        else None
+    )
+    return assignment.model_copy(update={"sla_due_at": due})

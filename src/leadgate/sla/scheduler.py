@@ -32,7 +32,7 @@ from leadgate.errors import LeadgateError
 from leadgate.policy.model import Policy
 from leadgate.policy.sla_model import SlaSection
 from leadgate.reps.model import RepDirectory
-from leadgate.sla.due import compute_reassign_at
+from leadgate.sla.due import compute_reassign_at, with_sla_due
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,8 @@ def sla_pass(
       late and the manager, and a ``notify_manager`` action is planned (when the rep's team has a manager).
     * the target has ``reassign_after`` and ``now`` is past that many of the rep's working minutes after
       the due time, and the lead was re-assigned fewer than ``max_reassignments`` times: ``reassign`` is
-      called (it stores the new assignment, which closes this one as ``reassigned``).
+      called (it stores the new assignment, which closes this one as ``reassigned``). When it returns an
+      assignment without ``sla_due_at``, the new rep's due time is computed here and stored on the row.
 
     Each assignment is handled in a savepoint: a failure (an unknown rep, a reassign error) is reported in
     ``SlaReport.errors`` and retried next pass, the others are kept.
@@ -382,6 +383,15 @@ def _handle(
         directory=directory,
         section=section,
     )
+    if new.sla_due_at is None and new.rep_id is not None and tier is not None:
+        # a routing helper that does not compute SLAs: give the new assignment its due time here
+        new = with_sla_due(new, section, tier, directory, action=action)
+        if new.sla_due_at is not None:
+            conn.execute(
+                update(ASSIGNMENTS)
+                .where(ASSIGNMENTS.c.assignment_id == new.assignment_id, ASSIGNMENTS.c.sla_due_at.is_(None))
+                .values(sla_due_at=new.sla_due_at)
+            )
     report.reassignments.append(Reassignment(row["assignment_id"], new))
 
 
