@@ -2,7 +2,7 @@
 
     policy sla section + tier + rep + assigned_at --compute_sla_due--> due (pure, ``leadgate.sla.due``)
     assignments overdue --sla_pass--> escalation (event + notify_manager action), re-assignment
-    rep marks first touch --mark_first_touch--> touched + first_touch event
+    rep marks first touch --mark_first_touch--> touched + first_touch event (``leadgate.sla.touch``)
 
 The ``sla:`` section is described in ``docs/policy.md``; ``leadgate worker`` runs ``sla_pass``.
 """
@@ -22,9 +22,9 @@ from leadgate.sla.scheduler import (
     SlaReport,
     escalation_action,
     escalation_key,
-    mark_first_touch,
     sla_pass,
 )
+from leadgate.sla.touch import mark_first_touch
 
 __all__ = [
     "Escalation",
