@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic_core import PydanticCustomError
 
 from leadgate.contracts.action import Assignment
 from leadgate.policy.loader import check_policy_text, load_default_policy
-from leadgate.policy.sla_model import SlaSection
+from leadgate.policy.sla_model import SlaSection, parse_working_minutes
 from leadgate.reps import Rep, load_reps_text
 from leadgate.sla import add_working_minutes, compute_reassign_at, compute_sla_due, with_sla_due
 
@@ -227,6 +228,31 @@ version: 1
 tiers: {hot: 0.7, warm: 0.4, nurture: 0.1}
 actions: {hot: route_to_sales, warm: route_to_sales, nurture: nurture, disqualified: discard}
 """
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [
+        ("5m", 5),
+        ("15 minutes", 15),
+        ("1 minute", 1),
+        ("90 min", 90),
+        ("4h", 240),
+        ("2 hours", 120),
+        ("1h30m", 90),
+        ("1 hour 30 minutes", 90),
+        ("3 hrs", 180),
+        (45, 45),
+    ],
+)
+def test_duration_forms(text: str | int, minutes: int) -> None:
+    assert parse_working_minutes(text) == minutes
+
+
+@pytest.mark.parametrize("text", ["soon", "5", "5 mins later", "m5", "1.5h", "5 parsecs", ""])
+def test_durations_that_are_not(text: str) -> None:
+    with pytest.raises(PydanticCustomError):
+        parse_working_minutes(text)
 
 
 def test_durations_in_the_policy() -> None:

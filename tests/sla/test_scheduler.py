@@ -13,9 +13,10 @@ from sqlalchemy import Connection, Engine, func, select
 from tests.sla.conftest import ASSIGNMENTS, OUTBOX, REPS_YAML, assign, directory, next_rep, policy, to_outbox
 
 from leadgate.audit.events import iter_events, verify_events
-from leadgate.contracts.action import Assignment
+from leadgate.contracts.action import Action, Assignment
 from leadgate.db import make_engine
 from leadgate.db.engine import write_lock
+from leadgate.errors import LeadgateError
 from leadgate.reps import load_reps_text
 from leadgate.sla import SlaError, SlaReport, escalation_key, mark_first_touch, sla_pass
 
@@ -230,6 +231,29 @@ def test_an_unknown_rep_is_reported_and_the_others_still_run(engine: Engine) -> 
     assert len(report.errors) == 1 and report.errors[0][0] == gone.assignment_id
     assert "rep 'anna'" in report.errors[0][1]
     assert status(engine, gone.assignment_id) == "open"
+
+
+def test_a_failed_step_rolls_back_alone_and_is_retried(engine: Engine) -> None:
+    flaky = assign(engine, "web-7000", "anna", "hot", T0)
+    fine = assign(engine, "web-7001", "anna", "hot", T0)
+
+    def refuse_one(conn: Connection, action: Action) -> None:
+        if action.lead_id == "web-7000":
+            raise LeadgateError("destination 'email' is not configured")
+        to_outbox(conn, action)
+
+    report = sla_pass(
+        engine, now=minutes(9), directory=directory(), policy=policy(), reassign=next_rep, enqueue=refuse_one
+    )
+    assert [e.assignment_id for e in report.escalations] == [fine.assignment_id]
+    assert report.errors == [(flaky.assignment_id, "destination 'email' is not configured")]
+    assert status(engine, flaky.assignment_id) == "open"
+    assert [kind for kind, _ in events(engine, "web-7000")] == ["assigned"]
+    assert verify_events(engine) == (3, None)  # two assigned, one escalated: the chain is whole
+    retry = run(engine, minutes(10))
+    assert [e.assignment_id for e in retry.escalations] == [flaky.assignment_id]
+    assert retry.escalations[0].minutes_late == 5
+    assert verify_events(engine) == (4, None)
 
 
 def test_two_workers_at_once_escalate_each_lead_exactly_once(db_url: str) -> None:

@@ -33,7 +33,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from leadgate.contracts.decision import ActionName, Tier
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, strict=True)
-_PART = re.compile(r"(\d+)\s*(h|hr|hrs|hour|hours|m|min|mins|minute|minutes)\s*", re.IGNORECASE)
+_PART = re.compile(r"(\d+)\s*(hours|hour|hrs|hr|h|minutes|minute|mins|min|m)(?![a-z])\s*", re.IGNORECASE)
 MAX_WORKING_MINUTES = 60 * 24 * 30
 """The longest duration accepted (30 x 24 h of working time): anything longer is not a first-touch SLA."""
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from sqlalchemy import Connection, Engine, Table, case, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from leadgate.audit.events import append_event
 from leadgate.contracts.action import Action, Assignment
@@ -233,8 +234,9 @@ def sla_pass(
       called (it stores the new assignment, which closes this one as ``reassigned``). When it returns an
       assignment without ``sla_due_at``, the new rep's due time is computed here and stored on the row.
 
-    Each assignment is handled in a savepoint: a failure (an unknown rep, a reassign error) is reported in
-    ``SlaReport.errors`` and retried next pass, the others are kept.
+    Each assignment is handled in a savepoint: a failure (an unknown rep, a ``LeadgateError`` from
+    ``reassign`` or ``enqueue``, a unique-key clash in the outbox) rolls back that assignment's step alone
+    (its row, events and actions), is reported in ``SlaReport.errors`` and is retried next pass.
 
     Args:
         engine: the store.
@@ -265,6 +267,7 @@ def sla_pass(
         facts = _decision_facts(conn, [r["decision_id"] for r in rows])
         for row in rows:
             savepoint = conn.begin_nested()
+            step = SlaReport()  # merged into the report only when the savepoint holds
             try:
                 _handle(
                     conn,
@@ -274,12 +277,15 @@ def sla_pass(
                     directory,
                     section,
                     reassign,
-                    report,
+                    step,
                     destination,
                     enqueue,
                 )
                 savepoint.commit()
-            except LeadgateError as exc:
+                report.escalations += step.escalations
+                report.reassignments += step.reassignments
+                report.actions += step.actions
+            except (LeadgateError, IntegrityError) as exc:
                 savepoint.rollback()
                 log.warning("SLA step failed for assignment %s: %s", row["assignment_id"], exc)
                 report.errors.append((row["assignment_id"], str(exc)))
