@@ -81,6 +81,7 @@ def test_a_missed_hot_lead_is_escalated_once(engine: Engine) -> None:
     escalated = events(engine, "web-4711")[1][1]
     assert escalated["rep_id"] == "anna" and escalated["manager_id"] == "sofia"
     assert escalated["minutes_late"] == 2 and escalated["due"] == "2026-12-01T09:05:00+00:00"
+    assert escalated["reps_file"] == "acme-reps@7" and escalated["tier"] == "hot"
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OUTBOX)).scalar_one() == 1
     assert verify_events(engine) == (2, None)

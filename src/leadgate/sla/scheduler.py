@@ -351,6 +351,7 @@ def _handle(
                 "minutes_late": late,
                 "tier": tier,
                 "sla_rule": rule_id,
+                "reps_file": directory.ref,
             },
         )
         report.escalations.append(escalation)
