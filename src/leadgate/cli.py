@@ -154,6 +154,17 @@ def _users_app() -> typer.Typer:
 
 app.add_typer(_users_app(), name="users", help="Staff accounts (sign-in to the staff pages).")
 
+
+def _reps_app() -> typer.Typer:
+    from leadgate.cli_reps import reps_app
+
+    return reps_app
+
+
+app.add_typer(
+    _reps_app(), name="reps", help="Reps and teams (reps.yaml): check a file, list reps and their load."
+)
+
 # commands are listed by `leadgate --help` in the order they are registered here
 app.command("import")(import_cmd)
 app.command("train")(train_cmd)

@@ -24,6 +24,7 @@ from leadgate.defaults import default_path
 from leadgate.pipeline import Qualifier
 from leadgate.policy import Policy, load_policy
 from leadgate.routing import Router, load_router
+from leadgate.reps import load_reps
 
 
 def chat_router(settings: Settings, policy: Policy | None = None) -> Router | None:
@@ -45,7 +46,8 @@ def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = 
 
     * flow: ``settings.flow_file`` or the shipped ``website_qualification`` flow;
     * knowledge base: ``settings.kb_dir`` or the shipped example (Lumenly);
-    * calendars: ``settings.calendars_file`` or the shipped example, booked in ``engine``'s database;
+    * calendars: ``settings.calendars_file`` or the shipped example, naming the reps of ``settings.reps_file``
+      (or the shipped example reps), booked in ``engine``'s database;
     * qualifier: the chat policy (``settings.chat_policy_file`` or the shipped one), decisions stored and
       audited in ``engine``'s database;
     * language model: the OpenAI-compatible endpoint of ``settings.llm_*``, or None (built-in NLU only);
@@ -53,14 +55,16 @@ def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = 
       demo booked in chat goes to the rep whose calendar holds it.
 
     Raises:
-        FlowError, KnowledgeBaseError, CalendarError, PolicyError: a configured file is invalid (the
+        FlowError, KnowledgeBaseError, CalendarError, RepsError, PolicyError: a configured file is invalid (the
             message names the file and line).
     """
     flow = load_flow(settings.flow_file) if settings.flow_file is not None else load_default_flow()
     kb = KnowledgeBase.from_settings(settings)
     qualifier = ChatLeadQualifier.from_settings(engine, settings)
     qualifier.router = chat_router(settings, policy)
-    scheduler = CalendarScheduler(engine, load_calendars(settings.calendars_file), on_booked=qualifier.booked)
+    scheduler = CalendarScheduler(
+        engine, load_calendars(settings.calendars_file, load_reps(settings.reps_file)), on_booked=qualifier.booked
+    )
     consent_slot = flow.slot_of_type("consent")
     if consent_slot is not None:
         # the version of the consent question the visitor answered: the flow and a digest of its wording

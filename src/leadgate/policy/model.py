@@ -25,6 +25,7 @@ from leadgate.contracts.decision import ActionName, Probability, Tier
 from leadgate.policy.conditions import Condition, fields_read
 from leadgate.policy.engine import CompiledPolicy
 from leadgate.policy.routing_model import RoutingSection
+from leadgate.policy.sla_model import SlaSection
 from leadgate.yamlcheck import check_ref_name, check_ref_version
 
 POLICY_SCHEMA_VERSION = 1
@@ -188,6 +189,8 @@ class Policy(BaseModel):
         review: the human review rules.
         routing: who works a routed lead (``leadgate.policy.routing_model.RoutingSection``), or None
             when the policy routes nobody (decisions are stored without an assignment).
+        sla: first-touch SLAs per tier and what happens when one is missed (``SlaSection``), or None for
+            no SLAs.
 
     The engine is compiled into closures when the policy is validated; ``decide`` reuses it.
 
@@ -208,6 +211,7 @@ class Policy(BaseModel):
     overrides: list[ActionOverride] = Field(default_factory=list)
     review: ReviewRules = Field(default_factory=ReviewRules)
     routing: RoutingSection | None = None
+    sla: SlaSection | None = None
     _engine: CompiledPolicy | None = PrivateAttr(default=None)
 
     @field_validator("policy_version")

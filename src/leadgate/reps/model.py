@@ -9,12 +9,12 @@ routing weight, daily and rolling 30-day capacity caps, territories and segments
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from leadgate.chat.booking.model import WEEKDAYS, WeeklyHours, zone
+from leadgate.reps.hours import WEEKDAYS, WeeklyHours, zone
 from leadgate.yamlcheck import check_ref_name, check_ref_version
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
@@ -129,8 +129,9 @@ class RepDirectory(BaseModel):
         reps: the reps (ids unique; ``team`` and team ``manager`` must name entries of this file).
 
     Raises:
-        pydantic.ValidationError: (on validation) duplicate ids, unknown team or manager, a slack notify
-            without ``slack_webhook``.
+        pydantic.ValidationError: (on validation) duplicate ids (on the later ``id``), an unknown team (on
+            the rep's ``team``) or manager (on the team's ``manager``), a slack notify without
+            ``slack_webhook`` (on ``notify``).
     """
 
     model_config = _MODEL
@@ -146,32 +147,39 @@ class RepDirectory(BaseModel):
 
     @model_validator(mode="after")
     def _references(self) -> RepDirectory:
+        errors: list[InitErrorDetails] = []
+
+        def fail(loc: tuple[str | int, ...], message: str, value: Any) -> None:
+            errors.append(
+                InitErrorDetails(
+                    type=PydanticCustomError("reps", "{message}", {"message": message}), loc=loc, input=value
+                )
+            )
+
         rep_ids = [r.id for r in self.reps]
         team_ids = [t.id for t in self.teams]
-        for label, ids in (("rep", rep_ids), ("team", team_ids)):
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
-            if dupes:
-                raise PydanticCustomError(
-                    "reps", "duplicate {label} id {ids}", {"label": label, "ids": ", ".join(dupes)}
-                )
-        for team in self.teams:
+        for label, section, ids in (("rep", "reps", rep_ids), ("team", "teams", team_ids)):
+            for index, item_id in enumerate(ids):
+                if item_id in ids[:index]:
+                    fail((section, index, "id"), f"duplicate {label} id {item_id!r}", item_id)
+        for index, team in enumerate(self.teams):
             if team.manager is not None and team.manager not in rep_ids:
-                raise PydanticCustomError(
-                    "reps",
-                    "team {team}: manager {manager} is not a rep of this file",
-                    {"team": team.id, "manager": team.manager},
+                fail(
+                    ("teams", index, "manager"),
+                    f"team {team.id}: manager {team.manager} is not a rep of this file",
+                    team.manager,
                 )
-        for rep in self.reps:
+        for index, rep in enumerate(self.reps):
             if rep.team is not None and rep.team not in team_ids:
-                raise PydanticCustomError(
-                    "reps",
-                    "rep {rep}: team {team} is not declared under teams",
-                    {"rep": rep.id, "team": rep.team},
+                fail(
+                    ("reps", index, "team"),
+                    f"rep {rep.id}: team {rep.team} is not declared under teams",
+                    rep.team,
                 )
             if "slack" in rep.notify and not rep.slack_webhook:
-                raise PydanticCustomError(
-                    "reps", "rep {rep}: notify slack needs slack_webhook", {"rep": rep.id}
-                )
+                fail(("reps", index, "notify"), f"rep {rep.id}: notify slack needs slack_webhook", rep.notify)
+        if errors:
+            raise ValidationError.from_exception_data("RepDirectory", errors)
         return self
 
     @property

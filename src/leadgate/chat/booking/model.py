@@ -1,29 +1,39 @@
 """The rep calendars file as frozen pydantic models.
 
-A calendars file is data with a ``name`` and a ``version`` (bump it on any change). It lists the reps who
-give demos: their IANA time zone, weekly working hours in that zone, meeting length, buffers, slot step
-and busy blocks; and global rules (minimum notice, booking horizon, the visitor's reasonable hours).
+A calendars file is data with a ``name`` and a ``version`` (bump it on any change). It lists, by rep id,
+the reps of the reps file (``leadgate.reps``, ``reps.yaml``) who give demos, with only what is specific to
+booking: meeting length, buffers, slot step, busy blocks and languages; and global rules (minimum notice,
+booking horizon, the visitor's reasonable hours). Identity (name, email), time zone, working hours,
+territories and days off come from the reps file: the loader validates the file with the reps directory
+in the validation context (``{"reps": RepDirectory}``), and each ``Rep`` below is the merged view the
+slot rules read. Without that context (building a ``CalendarSet`` in code) the full form is accepted.
 The format is described in ``docs/booking.md``; ``leadgate.chat.booking.loader`` reads the YAML and
 reports errors with line numbers.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from leadgate.reps.hours import WEEKDAYS, TimeRange, WeeklyHours, zone
+from leadgate.reps.model import RepDirectory
 from leadgate.yamlcheck import check_ref_name, check_ref_version
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
-_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-"""Weekday keys of ``working_hours``, in ``datetime.weekday()`` order (Monday = 0)."""
 
 
 def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
@@ -34,28 +44,6 @@ def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDet
     )
 
 
-@lru_cache(maxsize=256)
-def zone(name: str) -> ZoneInfo:
-    """The ``ZoneInfo`` of an IANA time zone name (cached).
-
-    Args:
-        name: an IANA name such as ``Europe/Berlin`` or ``UTC`` (tz database, shipped by ``tzdata``).
-
-    Raises:
-        ValueError: for an unknown or malformed name.
-    """
-    if not name or name != name.strip():
-        raise ValueError(f"unknown time zone {name!r}: give an IANA name such as 'Europe/Berlin'")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}: give an IANA name such as 'Europe/Berlin'") from exc
-
-
-def _hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def _known_zone(value: str) -> str:
     """``value`` if it names an IANA time zone, else a validation error (type ``calendars``)."""
     try:
@@ -63,121 +51,6 @@ def _known_zone(value: str) -> str:
     except ValueError as exc:
         raise PydanticCustomError("calendars", str(exc)) from exc
     return value
-
-
-class TimeRange(BaseModel):
-    """A range of wall-clock time within one day, written ``"HH:MM-HH:MM"`` in the file.
-
-    Attributes:
-        start: minutes after midnight, in [0, 1440).
-        end: minutes after midnight, in (start, 1440]; ``24:00`` is the end of the day.
-
-    Raises:
-        pydantic.ValidationError: (on validation) for text not shaped ``HH:MM-HH:MM``, a time out of
-            range, or an end that is not after the start.
-    """
-
-    model_config = _MODEL
-    start: int = Field(ge=0, lt=1440)
-    end: int = Field(gt=0, le=1440)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _parse(cls, value: Any) -> Any:
-        if isinstance(value, TimeRange | dict):
-            return value
-        if not isinstance(value, str):
-            raise PydanticCustomError(
-                "calendars",
-                "expected a time range 'HH:MM-HH:MM' such as '09:00-12:30', got {kind}",
-                {"kind": type(value).__name__},
-            )
-        match = _RANGE.match(value)
-        if match is None:
-            raise PydanticCustomError(
-                "calendars",
-                "expected a time range 'HH:MM-HH:MM' such as '09:00-12:30', got {value!r}",
-                {"value": value},
-            )
-        h1, m1, h2, m2 = (int(part) for part in match.groups())
-        for hours, minutes in ((h1, m1), (h2, m2)):
-            if minutes > 59 or hours > 24 or (hours == 24 and minutes != 0):
-                raise PydanticCustomError(
-                    "calendars",
-                    "{time} is not a time of day (00:00 to 24:00)",
-                    {"time": f"{hours}:{minutes:02d}"},
-                )
-        start, end = h1 * 60 + m1, h2 * 60 + m2
-        if end <= start:
-            raise PydanticCustomError(
-                "calendars",
-                "end {end} is not after start {start} (a range cannot cross midnight: split it over two days)",
-                {"end": _hhmm(end), "start": _hhmm(start)},
-            )
-        return {"start": start, "end": end}
-
-    def __str__(self) -> str:
-        return f"{_hhmm(self.start)}-{_hhmm(self.end)}"
-
-    @property
-    def minutes(self) -> int:
-        """Length of the range in minutes."""
-        return self.end - self.start
-
-
-class WeeklyHours(BaseModel):
-    """Working hours per weekday (``mon`` ... ``sun``), each a list of non-overlapping ranges.
-
-    Times are wall-clock times in the rep's own time zone; a missing day is a day off.
-
-    Ranges that touch (``09:00-12:00``, ``12:00-17:00``) are allowed and stay separate: a meeting lies
-    wholly inside one range.
-
-    Raises:
-        pydantic.ValidationError: (on validation) for overlapping ranges on one day (located on the later
-            range), an unknown weekday key, or a week without any working time.
-    """
-
-    model_config = _MODEL
-    mon: list[TimeRange] = Field(default_factory=list)
-    tue: list[TimeRange] = Field(default_factory=list)
-    wed: list[TimeRange] = Field(default_factory=list)
-    thu: list[TimeRange] = Field(default_factory=list)
-    fri: list[TimeRange] = Field(default_factory=list)
-    sat: list[TimeRange] = Field(default_factory=list)
-    sun: list[TimeRange] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _no_overlaps(self) -> WeeklyHours:
-        errors = []
-        for day in WEEKDAYS:
-            ranges: list[TimeRange] = getattr(self, day)
-            for index, current in enumerate(ranges):
-                for other_index, other in enumerate(ranges[:index]):
-                    if current.start < other.end and other.start < current.end:
-                        errors.append(
-                            _error(
-                                (day, index),
-                                f"range {current} overlaps range {other} (item {other_index} of {day})",
-                                str(current),
-                            )
-                        )
-                        break
-        if not errors and not any(getattr(self, day) for day in WEEKDAYS):
-            raise PydanticCustomError("calendars", "no working hours: give at least one day with a range")
-        if errors:
-            raise ValidationError.from_exception_data("WeeklyHours", errors)
-        return self
-
-    def day(self, weekday: str | int) -> list[TimeRange]:
-        """The ranges of one weekday, sorted by start.
-
-        Args:
-            weekday: ``mon`` ... ``sun``, or ``datetime.weekday()`` (0 = Monday).
-        """
-        key = WEEKDAYS[weekday] if isinstance(weekday, int) else weekday
-        ranges: list[TimeRange] = getattr(self, key)
-        return sorted(ranges, key=lambda r: r.start)
 
 
 class BusyBlock(BaseModel):
@@ -252,6 +125,67 @@ RepId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", min_length=1, ma
 """A rep id: lower-case letters, digits, ``.``, ``_``, ``-``; at most 64 characters (no ``@``)."""
 
 
+FROM_REPS_FILE = ("name", "email", "timezone", "working_hours", "territories")
+"""Keys of a calendars entry that come from the reps file and may not be written in the calendars file."""
+
+
+def merge_rep(entry: dict[str, Any], directory: RepDirectory) -> dict[str, Any]:
+    """A calendars file's rep entry completed from the reps file.
+
+    Adds ``name``, ``email``, ``timezone``, ``working_hours`` and ``territories`` of the rep with the entry's
+    ``id``, and appends one busy block per ``out_of_office`` period (whole days in the rep's zone).
+
+    Args:
+        entry: the entry as read from YAML (``id`` plus booking keys).
+        directory: the reps file.
+
+    Returns:
+        The entry with the rep's fields (a new dict).
+
+    Raises:
+        pydantic.ValidationError: the id is not a rep of ``directory`` (located on ``id``), or the entry
+            writes a key that comes from the reps file (located on that key).
+    """
+    errors = [
+        _error((key,), f"{key!r} comes from the reps file ({directory.ref}): remove it here", entry[key])
+        for key in FROM_REPS_FILE
+        if key in entry
+    ]
+    rep_id = entry.get("id")
+    rep = directory.get(rep_id) if isinstance(rep_id, str) else None
+    if rep_id is None:
+        errors.append(InitErrorDetails(type="missing", loc=("id",), input=entry))
+    elif not isinstance(rep_id, str):
+        errors.append(_error(("id",), f"expected a rep id (text), got {type(rep_id).__name__}", rep_id))
+    elif rep is None:
+        known = ", ".join(r.id for r in directory.reps)
+        errors.append(
+            _error(("id",), f"unknown rep id {rep_id!r}: not in the reps file (reps: {known})", rep_id)
+        )
+    if errors or rep is None:
+        raise ValidationError.from_exception_data("Rep", errors)
+    absences = [
+        {
+            "start": datetime.combine(a.start, datetime.min.time()),
+            "end": datetime.combine(a.end + timedelta(days=1), datetime.min.time()),
+            "timezone": rep.timezone,
+            "title": a.reason or "out of office",
+        }
+        for a in rep.out_of_office
+    ]
+    return {
+        **entry,
+        "name": rep.name,
+        "email": str(rep.email),
+        "timezone": rep.timezone,
+        "working_hours": rep.working_hours,
+        "territories": list(rep.territories),
+        "busy": [*entry.get("busy", []), *absences]
+        if isinstance(entry.get("busy", []), list)
+        else entry["busy"],
+    }
+
+
 class Rep(BaseModel):
     """A rep who gives demos, and the rules of their calendar.
 
@@ -287,21 +221,32 @@ class Rep(BaseModel):
     territories: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
     languages: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_reps_file(cls, value: Any, info: ValidationInfo) -> Any:
+        directory = (info.context or {}).get("reps")
+        if not isinstance(directory, RepDirectory) or not isinstance(value, dict):
+            return value
+        return merge_rep(value, directory)
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
         return _known_zone(value)
 
     @model_validator(mode="after")
-    def _ranges_fit_a_meeting(self) -> Rep:
+    def _ranges_fit_a_meeting(self, info: ValidationInfo) -> Rep:
+        merged = isinstance((info.context or {}).get("reps"), RepDirectory)
         errors = []
         for day in WEEKDAYS:
             for index, time_range in enumerate(getattr(self.working_hours, day)):
                 if time_range.minutes < self.meeting_minutes:
                     errors.append(
                         _error(
-                            ("working_hours", day, index),
-                            f"range {time_range} is shorter than one {self.meeting_minutes}-minute meeting",
+                            ("meeting_minutes",) if merged else ("working_hours", day, index),
+                            f"range {time_range}"
+                            + (f" ({day} in the reps file)" if merged else "")
+                            + f" is shorter than one {self.meeting_minutes}-minute meeting",
                             str(time_range),
                         )
                     )
