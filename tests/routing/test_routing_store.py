@@ -318,3 +318,36 @@ def test_storage_of_now_is_utc(engine: Engine) -> None:
     with engine.connect() as conn:
         got = conn.execute(select(AssignmentRow.assigned_at)).scalar_one()
     assert got.replace(tzinfo=got.tzinfo or UTC) == NOW
+
+
+def test_a_routed_lead_gets_its_first_touch_deadline_in_the_reps_working_hours(engine: Engine) -> None:
+    from leadgate.policy.sla_model import SlaSection
+
+    sla = SlaSection.model_validate({"tiers": {"hot": {"first_touch": "5m", "escalate": True}}})
+    r = Router(section(), reps(), "acme@7", sla)
+    # 22:30 in Berlin on a Tuesday: jonas (Europe/Berlin, 09:00-17:00) is due 09:05 the next morning
+    late = datetime(2026, 6, 16, 20, 30, tzinfo=UTC)
+    done = qualify(engine, [hot("c-late", "Germany")], r, now=late)
+    assignment = done.assignments[0]
+    assert assignment is not None and assignment.rep_id == "jonas"
+    berlin = ZoneInfo("Europe/Berlin")
+    assert assignment.sla_due_at is not None
+    assert assignment.sla_due_at.astimezone(berlin) == datetime(2026, 6, 17, 9, 5, tzinfo=berlin)
+    stored = rows(engine)[0]["sla_due_at"]
+    assert stored.replace(tzinfo=stored.tzinfo or UTC) == assignment.sla_due_at
+    # a manual re-assignment gets a deadline for the new rep (claire, Europe/Paris, 09:00-18:00)
+    with write_lock(engine), engine.begin() as conn:
+        moved = reassign(
+            conn,
+            "chat-c-late",
+            to_rep="claire",
+            actor="user:1",
+            reason="speaks French with the buyer",
+            now=late,
+            directory=reps(),
+            section=section(),
+            sla=sla,
+        )
+    paris = ZoneInfo("Europe/Paris")
+    assert moved.sla_due_at is not None
+    assert moved.sla_due_at.astimezone(paris) == datetime(2026, 6, 17, 9, 5, tzinfo=paris)

@@ -23,8 +23,8 @@ from leadgate.config import Settings
 from leadgate.defaults import default_path
 from leadgate.pipeline import Qualifier
 from leadgate.policy import Policy, load_policy
-from leadgate.routing import Router, load_router
 from leadgate.reps import load_reps
+from leadgate.routing import Router, load_router
 
 
 def chat_router(settings: Settings, policy: Policy | None = None) -> Router | None:
@@ -63,7 +63,9 @@ def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = 
     qualifier = ChatLeadQualifier.from_settings(engine, settings)
     qualifier.router = chat_router(settings, policy)
     scheduler = CalendarScheduler(
-        engine, load_calendars(settings.calendars_file, load_reps(settings.reps_file)), on_booked=qualifier.booked
+        engine,
+        load_calendars(settings.calendars_file, load_reps(settings.reps_file)),
+        on_booked=qualifier.booked,
     )
     consent_slot = flow.slot_of_type("consent")
     if consent_slot is not None:

@@ -36,6 +36,7 @@ from leadgate.contracts.action import Assignment, AssignmentRule
 from leadgate.errors import LeadgateError
 from leadgate.policy.conditions import Predicate, ScoreTuple, compile_condition
 from leadgate.policy.routing_model import RoutingSection, Target
+from leadgate.policy.sla_model import SlaSection
 from leadgate.reps import Rep, RepDirectory
 from leadgate.reps.model import zone
 
@@ -148,15 +149,24 @@ class Router:
         section: the policy's routing section.
         directory: the reps file.
         policy_ref: ``name@version`` of the policy (stored on every assignment).
+        sla: the policy's ``sla`` section: each new assignment gets its first-touch deadline
+            (``leadgate.sla.with_sla_due``); None: no deadlines.
 
     Raises:
         RoutingConfigError: a target names a rep or team that the reps file does not have.
     """
 
-    def __init__(self, section: RoutingSection, directory: RepDirectory, policy_ref: str) -> None:
+    def __init__(
+        self,
+        section: RoutingSection,
+        directory: RepDirectory,
+        policy_ref: str,
+        sla: SlaSection | None = None,
+    ) -> None:
         self.section = section
         self.directory = directory
         self.policy_ref = policy_ref
+        self.sla = sla
         problems = []
         teams = {t.id for t in directory.teams}
         targets = [(f"territories.{r.id}", r.to) for r in section.territories]

@@ -26,4 +26,4 @@ def load_router(policy: Policy, reps_file: Path | None = None) -> Router | None:
     """
     if policy.routing is None:
         return None
-    return Router(policy.routing, load_reps(reps_file), policy.ref)
+    return Router(policy.routing, load_reps(reps_file), policy.ref, policy.sla)

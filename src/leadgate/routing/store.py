@@ -29,10 +29,11 @@ from sqlalchemy import Connection, Table, and_, delete, func, insert, select, up
 from leadgate.contracts.action import Assignment
 from leadgate.contracts.decision import Decision
 from leadgate.db import store
-from leadgate.db.models import LeadRow
+from leadgate.db.models import DecisionRow, LeadRow
 from leadgate.db.routing_models import RoutingRepRow, RoutingRoundRobinRow
 from leadgate.errors import LeadgateError
 from leadgate.policy.routing_model import RoutingSection
+from leadgate.policy.sla_model import SlaSection
 from leadgate.reps import RepDirectory
 from leadgate.routing.engine import (
     ROLLING_WINDOW,
@@ -47,10 +48,12 @@ from leadgate.routing.engine import (
     route_many,
 )
 from leadgate.routing.records import ASSIGNMENTS, current_assignment, store_assignment
+from leadgate.sla.due import with_sla_due
 
 REPS: Final[Table] = RoutingRepRow.__table__  # type: ignore[assignment]
 ROTATION: Final[Table] = RoutingRoundRobinRow.__table__  # type: ignore[assignment]
 LEADS: Final[Table] = LeadRow.__table__  # type: ignore[assignment]
+DECISIONS: Final[Table] = DecisionRow.__table__  # type: ignore[assignment]
 
 IN_FORCE: Final = ("open", "escalated", "touched")
 """Statuses of an assignment that keeps the lead with its rep when the lead is decided again."""
@@ -259,6 +262,15 @@ def route_decisions(
             continue
         prev = latest.get(assignment.lead_id)
         supersedes = prev["assignment_id"] if prev is not None and prev["status"] in IN_FORCE else None
+        if router.sla is not None:
+            decision = decisions[i]
+            assignment = with_sla_due(
+                assignment,
+                router.sla,
+                str(decision["tier"]),
+                router.directory,
+                action=str(decision["action"]),
+            )
         _save(conn, assignment, supersedes, facts)
         out[i] = assignment
     write_rotation(conn, state)
@@ -292,6 +304,7 @@ def reassign(
     section: RoutingSection,
     policy_ref: str | None = None,
     assignment_id: str | None = None,
+    sla: SlaSection | None = None,
 ) -> Assignment:
     """Re-assign a lead to ``to_rep``, or by the section's round robin away from its current rep.
 
@@ -314,6 +327,8 @@ def reassign(
         section: the policy's routing section.
         policy_ref: ``name@version`` to store (default: the current assignment's).
         assignment_id: the new assignment's id (default: a new id).
+        sla: the policy's ``sla`` section: the new assignment's first-touch deadline is computed for the new
+            rep from the tier of the lead's decision; None leaves it unset.
 
     Returns:
         The new assignment.
@@ -366,6 +381,12 @@ def reassign(
         )
         routed = route(item, router, state, now, new_id, exclude=exclude, actor=actor)
         assignment = routed.model_copy(update={"reason": f"{reason.strip()}; {routed.reason}"})
+    if sla is not None:
+        tier_action = conn.execute(
+            select(DECISIONS.c.tier, DECISIONS.c.action).where(DECISIONS.c.decision_id == decision_id)
+        ).first()
+        if tier_action is not None:
+            assignment = with_sla_due(assignment, sla, tier_action[0], directory, action=tier_action[1])
     _save(conn, assignment, supersedes, {"reps_file": directory.ref})
     write_rotation(conn, state)
     return assignment
