@@ -114,6 +114,18 @@ def send(client: httpx.Client, method: str, url: str, vendor: str, **kwargs: Any
         raise RetryableDeliveryError(f"{vendor}: {method} {url} failed: {type(exc).__name__}: {exc}") from exc
 
 
+def post(client: httpx.Client, url: str, vendor: str, **kwargs: Any) -> httpx.Response:
+    """POST and classify: the 2xx response, or the delivery error it maps to (``send`` + ``raise_for_status``).
+
+    Raises:
+        RetryableDeliveryError: no response, or 408/425/429/5xx.
+        PermanentDeliveryError: any other non-2xx status.
+    """
+    response = send(client, "POST", url, vendor, **kwargs)
+    raise_for_status(response, vendor)
+    return response
+
+
 def short_body(response: httpx.Response) -> str:
     """The first ``MAX_ERROR_TEXT`` characters of a response body, for error messages."""
     text = response.text.strip().replace("\n", " ")

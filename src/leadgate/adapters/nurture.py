@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from standardwebhooks import Webhook
 
 from leadgate.actions.ports import Delivered, Delivery, DestinationContext
-from leadgate.adapters._notify_http import post
+from leadgate.adapters.http import post
 from leadgate.contracts.action import ActionKind
 from leadgate.errors import LeadgateError
 
