@@ -13,7 +13,7 @@ from tests.web.staff_support import access_events, create_user, csrf_of, sign_in
 from leadgate.audit.events import iter_events
 from leadgate.db.store import utcnow
 from leadgate.pipeline import qualify_leads
-from leadgate.review.store import get_assignment
+from leadgate.review.inbox import get_assignment
 
 __all__ = ["make_chat_api"]  # the fixture, imported for pytest
 
@@ -38,6 +38,7 @@ def test_review_forms_need_csrf_and_a_reason(make_chat_api: MakeChatApi) -> None
     page = client.get("/staff/review/xe-2001")
     assert page.status_code == 200 and "a.rao@example.in" in page.text
     token = csrf_of(page.text)
+    assert 'name="seen" value="0"' in page.text
     assert client.get("/staff/review/xe-0000").status_code == 404
 
     url = "/staff/review/xe-2001/tier"
@@ -63,6 +64,11 @@ def test_review_forms_need_csrf_and_a_reason(make_chat_api: MakeChatApi) -> None
         follow_redirects=False,
     )
     assert (done.status_code, done.headers["location"]) == (303, "/staff/review?done=xe-2001")
+    twice = client.post(
+        url,
+        data={"tier": "warm", "reason": "Asked for the part-time batch", "csrf_token": token, "seen": "0"},
+    )
+    assert twice.status_code == 409 and "nothing was changed" in twice.text
     with engine.connect() as conn:
         (event,) = iter_events(conn, kind="override")
     assert (event["actor"], event["reason"], event["data"]["after"]["action"]) == (

@@ -17,13 +17,13 @@ from leadgate.audit.events import iter_events, verify_events
 from leadgate.db.engine import write_lock
 from leadgate.db.store import LEADS
 from leadgate.pipeline import qualify_leads
+from leadgate.review.inbox import get_assignment, mark_first_touch, rep_inbox
 from leadgate.review.rules import ReviewCriteria, ReviewError
 from leadgate.review.store import (
     NotFound,
+    ReviewConflict,
     lead_history,
-    mark_first_touch,
     override,
-    rep_inbox,
     review_item,
     review_queue,
 )
@@ -170,8 +170,6 @@ def test_a_reassigned_lead_moves_to_the_other_reps_inbox(engine: Engine) -> None
     assert owner == "priya"
     assert kinds == ["assigned", "override", "reassigned"]
     with engine.connect() as conn:
-        from leadgate.review.store import get_assignment
-
         assert get_assignment(conn, first)["status"] == "reassigned"
     assert "xe-1002" not in _queue_ids(engine)
     assert verify_events(engine)[1] is None
@@ -194,8 +192,6 @@ def test_the_inbox_is_ordered_by_deadline_and_first_touch_is_recorded_once(engin
     with engine.connect() as conn:
         assert [i.assignment["assignment_id"] for i in rep_inbox(conn, "marcus")] == [a, c]
         touches = list(iter_events(conn, kind="first_touch"))
-        from leadgate.review.store import get_assignment
-
         row = get_assignment(conn, b)
     assert row["status"] == "touched" and row["first_touch_at"] is not None
     assert len(touches) == 1
@@ -231,3 +227,40 @@ def test_urgent_order_puts_the_earliest_deadline_first(engine: Engine) -> None:
     assert _queue_ids(engine, order="urgent") == ["xe-1004", "xe-1002", "xe-1005"]
     with pytest.raises(ReviewError, match="unknown order"):
         _queue_ids(engine, order="oldest")
+
+
+def test_two_reviewers_at_once_store_one_override(engine: Engine) -> None:
+    import threading
+
+    _decide(engine)
+    with engine.connect() as conn:
+        seen = review_item(conn, "xe-1005", FLAGGED_ONLY).overrides
+    assert seen == 0
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def review(reason: str, tier: str) -> None:
+        start.wait()
+        try:
+            _override(engine, "xe-1005", "tier", reason, new_tier=tier, seen=seen)
+            outcomes.append("stored")
+        except ReviewConflict:
+            outcomes.append("conflict")
+
+    threads = [
+        threading.Thread(target=review, args=("Enterprise account, keep hot but check", "warm")),
+        threading.Thread(target=review, args=("Looks like a student to me", "nurture")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "stored"]
+    with engine.connect() as conn:
+        assert len(list(iter_events(conn, kind="override"))) == 1
+        assert len(list(iter_access(conn, action="override"))) == 1
+        assert review_item(conn, "xe-1005", FLAGGED_ONLY).overrides == 1
+    # the same form sent again (stale ``seen``) changes nothing either
+    with pytest.raises(ReviewConflict):
+        _override(engine, "xe-1005", "approve", "approve after all", seen=0)
+    assert verify_events(engine)[1] is None

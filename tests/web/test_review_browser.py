@@ -29,7 +29,7 @@ from leadgate.db.chat_models import ConversationRow
 from leadgate.db.engine import write_lock
 from leadgate.db.store import utcnow
 from leadgate.pipeline import qualify_leads
-from leadgate.review.store import get_assignment
+from leadgate.review.inbox import get_assignment
 from leadgate.routing import current_assignment, store_assignment
 
 ENQUIRY = {

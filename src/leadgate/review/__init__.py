@@ -4,12 +4,14 @@
     assignments of one rep --rep_inbox--> InboxItem list --rep--> mark_first_touch
 
 ``rules`` is pure (what needs review, what an override changes, deadline words); ``store`` reads and
-writes; ``transcripts`` reads a lead's chat. The staff pages are ``leadgate.web.staff_review`` and
-``leadgate.web.staff_inbox``; ``docs/review.md`` describes them.
+writes the queue and overrides; ``inbox`` the rep inbox and first touch; ``transcripts`` reads a lead's
+chat. The staff pages are ``leadgate.web.staff_review`` and ``leadgate.web.staff_inbox``;
+``docs/review.md`` describes them.
 """
 
+from leadgate.review.inbox import mark_first_touch, rep_inbox
 from leadgate.review.rules import ReviewCriteria, ReviewError, due_text, plan_override, queue_reasons
-from leadgate.review.store import mark_first_touch, override, rep_inbox, review_item, review_queue
+from leadgate.review.store import override, review_item, review_queue
 
 __all__ = [
     "ReviewCriteria",

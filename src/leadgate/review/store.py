@@ -10,9 +10,8 @@ Reads take a ``Connection``; writes run in ONE transaction (``with write_lock(en
   ``detail`` links the work event by chain position and never holds the free-text reason, which may name
   people). The decision itself is immutable: the override event says what is in force after it
   (``effective``). The lead then leaves the queue (``review_queue`` skips decisions with an override).
-* ``mark_first_touch``: the rep's first touch of an assignment (``first_touch_at``, status ``touched``,
-  the ``first_touch`` work event). Stand-in for ``leadgate.sla.mark_first_touch`` (same arguments) until
-  the SLA scheduler's lands.
+
+The rep inbox and first touch are in ``leadgate.review.inbox``.
 """
 
 from __future__ import annotations
@@ -30,19 +29,30 @@ from leadgate.audit.access import AccessAppend, record_access
 from leadgate.audit.events import EVENTS, append_event, iter_events
 from leadgate.contracts.action import Assignment
 from leadgate.contracts.decision import ActionName
-from leadgate.db.store import DECISIONS, EXPLANATIONS, LEADS, get_lead
+from leadgate.db.store import DECISIONS, EXPLANATIONS, LEADS
 from leadgate.review.rules import OverridePlan, ReviewCriteria, ReviewError, plan_override, queue_reasons
 from leadgate.routing import current_assignment, store_assignment
-from leadgate.routing.records import ASSIGNMENTS, OPEN_STATUSES
+from leadgate.routing.records import ASSIGNMENTS
 
 ORDERS: Final[tuple[str, ...]] = ("newest", "urgent")
 """Queue orders: newest decision first, or the earliest SLA deadline first (no deadline last)."""
-INBOX_LIMIT: Final[int] = 200
-"""Most assignments one inbox page lists (the earliest deadlines)."""
 
 
 class NotFound(ReviewError, LookupError):
     """No such lead with a decision, or no such assignment (the page answers 404)."""
+
+
+_CONFLICT = (
+    "Someone reviewed this lead after you opened it (or the form was sent twice): nothing was changed. "
+    "Reload the page to see what was done."
+)
+
+
+class ReviewConflict(ReviewError):
+    """Someone else reviewed the lead since the reviewer's page was loaded (the page answers 409).
+
+    Also what a resent form (a double click, a browser retry) gets: its override is stored once.
+    """
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class QueueItem:
         factors: the stored explanation (``{"method", "positive": [...], "negative": [...]}``) or None.
         scorer, policy_version: how it was decided.
         assignment: the current assignment row (``rep_id``, ``rule``, ``reason``, ``sla_due_at``...) or None.
-        overridden: True when a reviewer acted on this decision.
+        overrides: how many times reviewers acted on this decision (the forms send it back as ``seen``).
     """
 
     lead_id: str
@@ -78,7 +88,12 @@ class QueueItem:
     scorer: str
     policy_version: str
     assignment: dict[str, Any] | None
-    overridden: bool = False
+    overrides: int = 0
+
+    @property
+    def overridden(self) -> bool:
+        """True when a reviewer acted on this decision."""
+        return self.overrides > 0
 
     @property
     def sla_due_at(self) -> datetime | None:
@@ -224,6 +239,7 @@ def _item(
     factors: dict[str, Any] | None,
     assignment: dict[str, Any] | None,
     override: dict[str, Any] | None,
+    overrides: int = 0,
 ) -> QueueItem:
     after = override["data"].get("after", {}) if override else {}
     return QueueItem(
@@ -249,7 +265,7 @@ def _item(
         scorer=row["scorer"],
         policy_version=row["policy_version"],
         assignment=assignment,
-        overridden=override is not None,
+        overrides=overrides,
     )
 
 
@@ -277,6 +293,18 @@ def review_item(conn: Connection, lead_id: str, criteria: ReviewCriteria) -> Que
         _explanations(conn, [decision_id]).get(decision_id),
         current_assignment(conn, lead_id),
         latest_overrides(conn, [decision_id]).get(decision_id),
+        override_count(conn, decision_id),
+    )
+
+
+def override_count(conn: Connection, decision_id: str) -> int:
+    """How many ``override`` work events name this decision."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(EVENTS)
+            .where(EVENTS.c.kind == "override", EVENTS.c.decision_id == decision_id)
+        ).scalar_one()
     )
 
 
@@ -350,6 +378,7 @@ def override(
     new_rep: str | None = None,
     known_reps: frozenset[str] = frozenset(),
     criteria: ReviewCriteria | None = None,
+    seen: int | None = None,
 ) -> tuple[OverridePlan, AccessAppend]:
     """Apply one reviewer action to the lead's latest decision, in one transaction (module docstring).
 
@@ -368,18 +397,25 @@ def override(
         new_rep: for ``reassign``, the new rep id.
         known_reps: the rep ids a lead may be re-assigned to (active reps of the reps file).
         criteria: the queue's rules (only to build the item; default ``ReviewCriteria()``).
+        seen: how many overrides of the decision the reviewer's page showed (``QueueItem.overrides``);
+            when given and another override was stored since, nothing is stored. Checked after the
+            work-event chain head is locked (``append_event``), so two concurrent reviewers, or one form
+            sent twice, store one override.
 
     Returns:
         ``(plan, access event)``; pass the access event to ``checkpoint.record_access_head`` after commit.
 
     Raises:
         NotFound: no decided lead ``lead_id``.
+        ReviewConflict: ``seen`` is stale (nothing stored).
         ReviewError: invalid input (nothing stored).
     """
     from leadgate.db.engine import write_lock
 
     with write_lock(engine), engine.begin() as conn:
         item = review_item(conn, lead_id, criteria or ReviewCriteria())
+        if seen is not None and item.overrides != seen:
+            raise ReviewConflict(_CONFLICT)
         rep_id = item.assignment["rep_id"] if item.assignment else None
         if actions is None and kind != "reassign":
             raise ReviewError(
@@ -406,6 +442,8 @@ def override(
             reason=plan.reason,
             data={"kind": plan.kind, "before": plan.before, "after": plan.after},
         )
+        if seen is not None and override_count(conn, item.decision_id) != seen + 1:
+            raise ReviewConflict(_CONFLICT)
         if plan.kind == "reassign":
             _reassign(conn, item, plan, actor=actor, now=now)
         access = record_access(
@@ -452,125 +490,3 @@ def _reassign(conn: Connection, item: QueueItem, plan: OverridePlan, *, actor: s
         data={"by": "review"},
     )
     conn.execute(update(LEADS).where(LEADS.c.lead_id == item.lead_id).values(owner=plan.after["rep_id"]))
-
-
-def get_assignment(conn: Connection, assignment_id: str) -> dict[str, Any]:
-    """One assignment row.
-
-    Raises:
-        NotFound: no such assignment.
-    """
-    row = (
-        conn.execute(select(ASSIGNMENTS).where(ASSIGNMENTS.c.assignment_id == assignment_id))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        raise NotFound(f"no assignment {assignment_id}")
-    return dict(row)
-
-
-def mark_first_touch(conn: Connection, assignment_id: str, *, now: datetime, actor: str) -> dict[str, Any]:
-    """Record the rep's first touch of an open assignment, in the caller's write transaction.
-
-    Sets ``first_touch_at = now`` and status ``touched`` (only from ``open`` or ``escalated``, so a second
-    click changes nothing) and appends the ``first_touch`` work event (``data``: assignment, rep,
-    deadline, ``on_time``).
-
-    Args:
-        conn: a connection in a write transaction (SQLite: under ``write_lock``).
-        assignment_id: the assignment.
-        now: the time of the touch (aware).
-        actor: ``Principal.subject``.
-
-    Returns:
-        The assignment row as it was before the touch.
-
-    Raises:
-        NotFound: no such assignment.
-        ReviewError: it is no longer open (touched, re-assigned or closed).
-    """
-    row = get_assignment(conn, assignment_id)
-    done = conn.execute(
-        update(ASSIGNMENTS)
-        .where(ASSIGNMENTS.c.assignment_id == assignment_id, ASSIGNMENTS.c.status.in_(OPEN_STATUSES))
-        .values(first_touch_at=now, status="touched")
-    ).rowcount
-    if done != 1:
-        raise ReviewError(f"This lead is no longer open for you (status {row['status']}).")
-    due = _aware(row["sla_due_at"])
-    append_event(
-        conn,
-        kind="first_touch",
-        lead_id=row["lead_id"],
-        decision_id=row["decision_id"],
-        at=now,
-        actor=actor,
-        reason="first touch marked by the rep",
-        data={
-            "assignment_id": assignment_id,
-            "rep_id": row["rep_id"],
-            "sla_due_at": due.isoformat() if due else None,
-            "on_time": None if due is None else now <= due,
-        },
-    )
-    return row
-
-
-@dataclass(frozen=True)
-class InboxItem:
-    """One open assignment of a rep with its lead.
-
-    Attributes:
-        assignment: the assignment row (``assignment_id``, ``rule``, ``reason``, ``status``...).
-        due: the first-touch deadline (aware UTC) or None.
-        item: the lead's latest decision and what is in force (``QueueItem``).
-        lead: the lead's fields, personal ones decrypted (``store.get_lead``), or None when missing.
-    """
-
-    assignment: dict[str, Any]
-    due: datetime | None
-    item: QueueItem
-    lead: dict[str, Any] | None
-
-
-def rep_inbox(conn: Connection, rep_id: str, criteria: ReviewCriteria | None = None) -> list[InboxItem]:
-    """The rep's open assignments (status ``open`` or ``escalated``), earliest deadline first (none last).
-
-    At most ``INBOX_LIMIT``. Reads personal data: the caller logs the read (``read_pii``).
-    """
-    rows = [
-        dict(r)
-        for r in conn.execute(
-            select(ASSIGNMENTS)
-            .where(ASSIGNMENTS.c.rep_id == rep_id, ASSIGNMENTS.c.status.in_(OPEN_STATUSES))
-            .order_by(ASSIGNMENTS.c.sla_due_at.is_(None), ASSIGNMENTS.c.sla_due_at, ASSIGNMENTS.c.id)
-            .limit(INBOX_LIMIT)
-        ).mappings()
-    ]
-    out = []
-    for row in rows:
-        try:
-            item = review_item(conn, row["lead_id"], criteria or ReviewCriteria())
-        except NotFound:
-            continue
-        out.append(InboxItem(row, _aware(row["sla_due_at"]), item, get_lead(conn, row["lead_id"])))
-    return out
-
-
-__all__ = [
-    "ORDERS",
-    "HistoryEntry",
-    "InboxItem",
-    "NotFound",
-    "QueueItem",
-    "QueuePage",
-    "get_assignment",
-    "latest_overrides",
-    "lead_history",
-    "mark_first_touch",
-    "override",
-    "rep_inbox",
-    "review_item",
-    "review_queue",
-]

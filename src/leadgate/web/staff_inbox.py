@@ -13,7 +13,7 @@ Routes (``inbox:work``: ``admin``, ``sales_manager``, ``sales_rep``; ``leadgate.
   touch (``mark_first_touch``) and redirects (303) to the inbox; 404 for an assignment the caller may not
   see, 409 with the page when it is no longer open.
 
-``mark_first_touch`` is ``leadgate.review.store.mark_first_touch`` until the SLA scheduler's
+``mark_first_touch`` is ``leadgate.review.inbox.mark_first_touch`` until the SLA scheduler's
 ``leadgate.sla.mark_first_touch`` (same arguments) replaces it: change the import below.
 """
 
@@ -33,8 +33,9 @@ from leadgate.api.state import AppState
 from leadgate.db.engine import write_lock
 from leadgate.governance.roles import INBOX
 from leadgate.reps import load_reps
+from leadgate.review.inbox import get_assignment, mark_first_touch, rep_inbox
 from leadgate.review.rules import ReviewError, due_text
-from leadgate.review.store import NotFound, get_assignment, mark_first_touch, rep_inbox
+from leadgate.review.store import NotFound
 from leadgate.web.templating import page
 
 router = APIRouter(prefix="/staff/inbox", include_in_schema=False, dependencies=[require(INBOX)])

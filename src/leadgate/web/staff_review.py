@@ -14,6 +14,8 @@ Routes (all need ``review:write``: ``admin``, ``sales_manager``, ``reviewer``; s
   the override work event, the access-log event and, for a re-assignment, the new ``manual`` assignment,
   in one transaction (``leadgate.review.store.override``), then redirects (303) to the queue. Invalid
   input (no reason, unknown tier or rep, nothing changes) answers 400 with the page and the message. The
+  forms carry ``seen`` (how many overrides the page showed): a form sent twice, or after another
+  reviewer acted, answers 409 and changes nothing. The
   form fields have no declared bounds on purpose: a request failing validation would be dead-lettered
   with its body; ``leadgate.review.rules.check_reason`` bounds the reason instead.
 
@@ -47,6 +49,7 @@ from leadgate.review.store import (
     ORDERS,
     NotFound,
     QueueItem,
+    ReviewConflict,
     lead_history,
     override,
     review_item,
@@ -199,6 +202,7 @@ def _act(
     *,
     new_tier: str | None = None,
     new_rep: str | None = None,
+    seen: str = "",
 ) -> Response:
     assert caller is not None
     lg = _lg(request)
@@ -223,9 +227,12 @@ def _act(
             new_rep=new_rep,
             known_reps=frozenset(r.id for r in reps.reps if r.active),
             criteria=criteria(lg),
+            seen=int(seen) if seen.isdigit() else None,
         )
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
+    except ReviewConflict as exc:
+        return _detail(request, lead_id, 409, str(exc))
     except ReviewError as exc:
         form = {"kind": kind, "reason": reason, "tier": new_tier, "rep": new_rep}
         return _detail(request, lead_id, 400, str(exc), form)
@@ -246,9 +253,10 @@ def change_tier(
     caller: Caller,
     tier: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    seen: Annotated[str, Form()] = "",
 ) -> Response:
     """Change the tier, and so the action (the policy's ``actions[tier]``)."""
-    return _act(request, caller, lead_id, "tier", reason, new_tier=tier)
+    return _act(request, caller, lead_id, "tier", reason, new_tier=tier, seen=seen)
 
 
 @router.post("/{lead_id}/reassign")
@@ -258,6 +266,7 @@ def reassign(
     caller: Caller,
     rep: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    seen: Annotated[str, Form()] = "",
 ) -> Response:
     """Re-assign the lead to another rep (a ``manual`` assignment)."""
-    return _act(request, caller, lead_id, "reassign", reason, new_rep=rep)
+    return _act(request, caller, lead_id, "reassign", reason, new_rep=rep, seen=seen)
