@@ -66,12 +66,28 @@ HANDOFF_PAGES = {
     ("POST", "/staff/handoffs/{conversation_id}/close"),
 }
 PRIVACY = {("POST", "/v1/privacy/erasures"), ("GET", "/v1/privacy/exports")}
+REVIEW_PAGES = {
+    ("GET", "/staff/review"),
+    ("GET", "/staff/review/{lead_id}"),
+    ("POST", "/staff/review/{lead_id}/approve"),
+    ("POST", "/staff/review/{lead_id}/tier"),
+    ("POST", "/staff/review/{lead_id}/reassign"),
+}
+INBOX_PAGES = {("GET", "/staff/inbox"), ("POST", "/staff/inbox/{assignment_id}/first-touch")}
 EXPECTED_ROUTES: dict[str, set[tuple[str, str]]] = {
-    "admin": LEADS_IN | READS | CONSENT_IN | HANDOFF_ROUTES | STAFF | HANDOFF_PAGES | PRIVACY,
+    "admin": LEADS_IN
+    | READS
+    | CONSENT_IN
+    | HANDOFF_ROUTES
+    | STAFF
+    | HANDOFF_PAGES
+    | PRIVACY
+    | REVIEW_PAGES
+    | INBOX_PAGES,
     "revops": LEADS_IN | READS | CONSENT_IN | STAFF,
-    "sales_manager": READS | HANDOFF_ROUTES | STAFF | HANDOFF_PAGES,
-    "sales_rep": READS | HANDOFF_ROUTES | STAFF | HANDOFF_PAGES,
-    "reviewer": READS | STAFF,
+    "sales_manager": READS | HANDOFF_ROUTES | STAFF | HANDOFF_PAGES | REVIEW_PAGES | INBOX_PAGES,
+    "sales_rep": READS | HANDOFF_ROUTES | STAFF | HANDOFF_PAGES | INBOX_PAGES,
+    "reviewer": READS | STAFF | REVIEW_PAGES,
     "analyst": READS | STAFF,
     "integration": LEADS_IN | CONSENT_IN,
 }
@@ -134,6 +150,70 @@ def world(make_chat_api: MakeChatApi, engine: Engine, trained: Trained) -> World
     w.role_convs = {role: _handed_off(api, engine, OWN) for role in ROLES}
     w.page_convs = {role: _handed_off(api, engine, OWN) for role in ROLES}
     return w
+
+
+REVIEW_LEAD = "review-1"
+"""The lead the review and inbox pages act on (a re-assignment moves its owner, so not ``own_lead``)."""
+
+
+def _review_lead(w: World) -> str:
+    """``REVIEW_LEAD``, stored and decided through the API the first time it is needed."""
+    if w.call("admin", "GET", f"/v1/leads/{REVIEW_LEAD}").status_code == 404:
+        body = {"lead_id": REVIEW_LEAD, "attributes": ATTRS, "owner": OWN, **PERSON}
+        assert w.call("admin", "POST", "/v1/leads", body).status_code == 200
+    return REVIEW_LEAD
+
+
+def _other_tier(w: World) -> str:
+    """A tier other than the one in force for the own lead (a tier change must change something)."""
+    from leadgate.review.rules import TIERS, ReviewCriteria
+    from leadgate.review.store import review_item
+
+    with w.engine.connect() as conn:
+        tier = review_item(conn, _review_lead(w), ReviewCriteria()).tier
+    return next(t for t in TIERS if t != tier)
+
+
+def _other_rep(w: World) -> str:
+    """A rep of the shipped reps file other than the own lead's current one."""
+    from leadgate.reps import load_reps
+    from leadgate.routing import current_assignment
+
+    with w.engine.connect() as conn:
+        current = current_assignment(conn, _review_lead(w))
+    rep = current["rep_id"] if current else None
+    return next(r.id for r in load_reps().reps if r.active and r.id != rep)
+
+
+def _open_assignment(w: World) -> str:
+    """A new open assignment of the review lead to the ``sales_rep`` key's rep (``store_assignment``)."""
+    import uuid
+
+    from leadgate.contracts.action import Assignment
+    from leadgate.db.engine import write_lock
+    from leadgate.db.store import utcnow
+    from leadgate.routing import current_assignment, store_assignment
+
+    lead_id = _review_lead(w)
+    decision = w.call("admin", "GET", f"/v1/leads/{lead_id}/decision").json()
+    with write_lock(w.engine), w.engine.begin() as conn:
+        current = current_assignment(conn, lead_id)
+        assignment_id = str(uuid.uuid4())
+        store_assignment(
+            conn,
+            Assignment(
+                assignment_id=assignment_id,
+                lead_id=lead_id,
+                decision_id=decision["decision_id"],
+                rep_id=OWN,
+                rule="territory",
+                reason="territory IN: rule india",
+                policy_version=decision["policy_version"],
+                assigned_at=utcnow(),
+            ),
+            supersedes=current["assignment_id"] if current else None,
+        )
+    return assignment_id
 
 
 Call = Callable[[World, str], tuple[str, Any, int]]
@@ -199,6 +279,29 @@ CALLS: dict[tuple[str, str], Call] = {
         None,
         303,
     ),
+    ("GET", "/staff/review"): lambda w, r: ("/staff/review", None, 200),
+    ("GET", "/staff/review/{lead_id}"): lambda w, r: (f"/staff/review/{_review_lead(w)}", None, 200),
+    ("POST", "/staff/review/{lead_id}/approve"): lambda w, r: (
+        f"/staff/review/{_review_lead(w)}/approve",
+        {"form": {"reason": f"approved by {r}"}},
+        303,
+    ),
+    ("POST", "/staff/review/{lead_id}/tier"): lambda w, r: (
+        f"/staff/review/{_review_lead(w)}/tier",
+        {"form": {"tier": _other_tier(w), "reason": f"tier set by {r}"}},
+        303,
+    ),
+    ("POST", "/staff/review/{lead_id}/reassign"): lambda w, r: (
+        f"/staff/review/{_review_lead(w)}/reassign",
+        {"form": {"rep": _other_rep(w), "reason": f"re-assigned by {r}"}},
+        303,
+    ),
+    ("GET", "/staff/inbox"): lambda w, r: ("/staff/inbox", None, 200),
+    ("POST", "/staff/inbox/{assignment_id}/first-touch"): lambda w, r: (
+        f"/staff/inbox/{_open_assignment(w)}/first-touch",
+        None,
+        303,
+    ),
 }
 """One concrete call per protected route; a route without one fails the matrix test."""
 
@@ -251,6 +354,18 @@ def test_every_route_against_every_role(world: World) -> None:
         assert (page["status"], replies) == (
             ("closed", [f"page reply from {role}"]) if role in handlers else ("handoff", [])
         )
+    # the review pages: each reviewing role approved, changed the tier and re-assigned; each inbox role
+    # marked one first touch (their actor is their key)
+    from leadgate.audit.events import iter_events
+
+    with world.engine.connect() as conn:
+        overrides = [(e["actor"], e["data"]["kind"]) for e in iter_events(conn, kind="override")]
+        touches = [e["actor"] for e in iter_events(conn, kind="first_touch")]
+    reviewers = [r for r in ROLES if ("POST", "/staff/review/{lead_id}/tier") in EXPECTED_ROUTES[r]]
+    subjects = {r: f"key:{key_prefix(world.keys[r])}" for r in ROLES}
+    assert overrides == [(subjects[r], k) for r in reviewers for k in ("approve", "tier", "reassign")]
+    inbox = [r for r in ROLES if ("GET", "/staff/inbox") in EXPECTED_ROUTES[r]]
+    assert touches == [subjects[r] for r in inbox]
 
 
 def test_a_sales_rep_reads_only_its_own_leads(world: World) -> None:

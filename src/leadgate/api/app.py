@@ -108,7 +108,7 @@ def create_app(
 
     from leadgate.api import bookings, consent, conversations, crm_webhooks, handoffs, health, leads, privacy
     from leadgate.web import routes as web_routes
-    from leadgate.web import staff, staff_handoffs
+    from leadgate.web import staff, staff_handoffs, staff_inbox, staff_review
 
     app.include_router(health.router)
     app.include_router(leads.router)
@@ -121,6 +121,8 @@ def create_app(
     app.include_router(web_routes.router)
     app.include_router(staff.router)
     app.include_router(staff_handoffs.router)
+    app.include_router(staff_review.router)
+    app.include_router(staff_inbox.router)
     add_docs_pages(app)
     # which route is which path: the auth dependency decides public or protected by it (deps.PUBLIC_ROUTES)
     app.state.route_paths = index_routes(app)

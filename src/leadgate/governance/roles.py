@@ -51,7 +51,15 @@ route                                                    permission
 ``GET /staff``, ``POST /staff/sign-out``                  ``staff:session``
 ``GET /staff/handoffs``, its ``reply`` and ``close``      ``handoffs:handle``
 ``GET /staff/handoffs/{conversation_id}``                ``conversations:read``
+``GET /staff/review``, ``/staff/review/{lead_id}``,       ``review:write``
+its ``approve``, ``tier`` and ``reassign`` (POST)
+``GET /staff/inbox``, its ``{assignment_id}/first-touch`` ``inbox:work``
 =======================================================  ======================
+
+``review:write`` (the review queue of ``leadgate.review``: approve, change the tier, re-assign, each with
+a reason) is for ``admin``, ``sales_manager`` and ``reviewer``; ``inbox:work`` (the rep inbox: the
+assignments of a rep, marking first touch) for ``admin``, ``sales_manager`` and ``sales_rep``, and a
+``sales_rep`` sees only its own inbox (its ``rep_id``).
 
 ``staff:session`` is what every staff role has and ``integration`` has not: being a signed-in person
 (the staff pages' landing redirect and sign-out).
@@ -89,6 +97,8 @@ Permission = Literal[
     "consent:write",
     "audit:read",
     "staff:session",
+    "review:write",
+    "inbox:work",
 ]
 
 LEADS_WRITE: Final[Permission] = "leads:write"
@@ -102,6 +112,8 @@ PRIVACY_EXPORT: Final[Permission] = "privacy:export"
 CONSENT_WRITE: Final[Permission] = "consent:write"
 AUDIT_READ: Final[Permission] = "audit:read"
 STAFF_SESSION: Final[Permission] = "staff:session"
+REVIEW: Final[Permission] = "review:write"
+INBOX: Final[Permission] = "inbox:work"
 
 View = Literal["all", "own", "masked"]
 """Which objects a role sees: every one, only its rep's (by ``owner``), or every one with personal fields masked."""
@@ -120,14 +132,18 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[Permission]]] = {
             CONSENT_WRITE,
             AUDIT_READ,
             STAFF_SESSION,
+            REVIEW,
+            INBOX,
         }
     ),
     "revops": frozenset(
         {LEADS_WRITE, LEADS_UPDATE, LEADS_READ, DECISIONS_READ, CONSENT_WRITE, AUDIT_READ, STAFF_SESSION}
     ),
-    "sales_manager": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS, CONVERSATIONS_READ, STAFF_SESSION}),
-    "sales_rep": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS, CONVERSATIONS_READ, STAFF_SESSION}),
-    "reviewer": frozenset({LEADS_READ, DECISIONS_READ, STAFF_SESSION}),
+    "sales_manager": frozenset(
+        {LEADS_READ, DECISIONS_READ, HANDOFFS, CONVERSATIONS_READ, STAFF_SESSION, REVIEW, INBOX}
+    ),
+    "sales_rep": frozenset({LEADS_READ, DECISIONS_READ, HANDOFFS, CONVERSATIONS_READ, STAFF_SESSION, INBOX}),
+    "reviewer": frozenset({LEADS_READ, DECISIONS_READ, STAFF_SESSION, REVIEW}),
     "analyst": frozenset({LEADS_READ, DECISIONS_READ, STAFF_SESSION}),
     "integration": frozenset({LEADS_WRITE, CONSENT_WRITE}),
 }
@@ -164,6 +180,13 @@ ROUTE_PERMISSIONS: Final[dict[tuple[str, str], Permission]] = {
     ("GET", "/staff/handoffs/{conversation_id}"): CONVERSATIONS_READ,
     ("POST", "/staff/handoffs/{conversation_id}/reply"): HANDOFFS,
     ("POST", "/staff/handoffs/{conversation_id}/close"): HANDOFFS,
+    ("GET", "/staff/review"): REVIEW,
+    ("GET", "/staff/review/{lead_id}"): REVIEW,
+    ("POST", "/staff/review/{lead_id}/approve"): REVIEW,
+    ("POST", "/staff/review/{lead_id}/tier"): REVIEW,
+    ("POST", "/staff/review/{lead_id}/reassign"): REVIEW,
+    ("GET", "/staff/inbox"): INBOX,
+    ("POST", "/staff/inbox/{assignment_id}/first-touch"): INBOX,
 }
 """``(HTTP method, full path template) -> permission`` of every protected route (the second table)."""
 
