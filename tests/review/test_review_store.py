@@ -17,7 +17,7 @@ from leadgate.audit.events import iter_events, verify_events
 from leadgate.db.engine import write_lock
 from leadgate.db.store import LEADS
 from leadgate.pipeline import qualify_leads
-from leadgate.review.inbox import get_assignment, mark_first_touch, rep_inbox
+from leadgate.review.inbox import get_assignment, rep_inbox
 from leadgate.review.rules import ReviewCriteria, ReviewError
 from leadgate.review.store import (
     NotFound,
@@ -28,6 +28,7 @@ from leadgate.review.store import (
     review_queue,
 )
 from leadgate.routing import current_assignment
+from leadgate.sla import SlaError, mark_first_touch
 
 NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)  # after the decisions
 FLAGGED_ONLY = ReviewCriteria(min_confidence=0.0, high_value_probability=None)
@@ -188,7 +189,7 @@ def test_the_inbox_is_ordered_by_deadline_and_first_touch_is_recorded_once(engin
     assert inbox[1].lead is not None and inbox[1].lead["first_name"] == "Ravi"
 
     with write_lock(engine), engine.begin() as conn:
-        mark_first_touch(conn, b, now=NOW, actor="user:12")
+        mark_first_touch(conn, b, actor="user:12", at=NOW)
     with engine.connect() as conn:
         assert [i.assignment["assignment_id"] for i in rep_inbox(conn, "marcus")] == [a, c]
         touches = list(iter_events(conn, kind="first_touch"))
@@ -196,9 +197,9 @@ def test_the_inbox_is_ordered_by_deadline_and_first_touch_is_recorded_once(engin
     assert row["status"] == "touched" and row["first_touch_at"] is not None
     assert len(touches) == 1
     assert (touches[0]["actor"], touches[0]["lead_id"]) == ("user:12", "xe-1003")
-    assert touches[0]["data"]["on_time"] is False and touches[0]["data"]["rep_id"] == "marcus"
-    with pytest.raises(ReviewError, match="no longer open"), write_lock(engine), engine.begin() as conn:
-        mark_first_touch(conn, b, now=NOW, actor="user:12")
+    assert touches[0]["data"]["sla_met"] is False and touches[0]["data"]["rep_id"] == "marcus"
+    with pytest.raises(SlaError, match="is touched"), write_lock(engine), engine.begin() as conn:
+        mark_first_touch(conn, b, actor="user:12", at=NOW)
     with engine.connect() as conn:
         assert len(list(iter_events(conn, kind="first_touch"))) == 1
 

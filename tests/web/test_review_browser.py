@@ -226,7 +226,7 @@ def test_a_rep_works_only_their_own_inbox_by_deadline(
         touches = [e for e in iter_events(conn, lead_id=late_id, kind="first_touch")]
         assert get_assignment(conn, soon)["status"] == "open"
     assert touched["status"] == "touched" and touched["first_touch_at"] is not None
-    assert [(e["actor"], e["data"]["on_time"]) for e in touches] == [(anna.subject, False)]
+    assert [(e["actor"], e["data"]["sla_met"]) for e in touches] == [(anna.subject, False)]
     reads = access_events(engine, actor=anna.subject, action="read_pii")
     assert [late_id, soon_id] in [r["object_ids"] for r in reads]
 

@@ -27,8 +27,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadgate.actions.ports import Delivered, Delivery, DestinationContext, PermanentDeliveryError
-from leadgate.adapters.http import post
 from leadgate.adapters.email import EmailConfigError, mark_sent, notification_context, sent_before
+from leadgate.adapters.http import post
 from leadgate.contracts.action import ActionKind
 
 

@@ -1,6 +1,6 @@
 """The rep inbox side of review: a rep's open assignments with their leads, and the first touch.
 
-``mark_first_touch`` is the stand-in for the SLA scheduler's ``leadgate.sla.mark_first_touch`` (same
+The first touch itself is ``leadgate.sla.mark_first_touch`` (same
 arguments) until that lands: it sets ``first_touch_at``, status ``touched`` and appends the
 ``first_touch`` work event, in the caller's write transaction.
 """
@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
-from leadgate.audit.events import append_event
 from leadgate.db.store import get_lead
-from leadgate.review.rules import ReviewCriteria, ReviewError
+from leadgate.review.rules import ReviewCriteria
 from leadgate.review.store import NotFound, QueueItem, _aware, review_item
 from leadgate.routing.records import ASSIGNMENTS, OPEN_STATUSES
 
@@ -37,53 +36,6 @@ def get_assignment(conn: Connection, assignment_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no assignment {assignment_id}")
     return dict(row)
-
-
-def mark_first_touch(conn: Connection, assignment_id: str, *, now: datetime, actor: str) -> dict[str, Any]:
-    """Record the rep's first touch of an open assignment, in the caller's write transaction.
-
-    Sets ``first_touch_at = now`` and status ``touched`` (only from ``open`` or ``escalated``, so a second
-    click changes nothing) and appends the ``first_touch`` work event (``data``: assignment, rep,
-    deadline, ``on_time``).
-
-    Args:
-        conn: a connection in a write transaction (SQLite: under ``write_lock``).
-        assignment_id: the assignment.
-        now: the time of the touch (aware).
-        actor: ``Principal.subject``.
-
-    Returns:
-        The assignment row as it was before the touch.
-
-    Raises:
-        NotFound: no such assignment.
-        ReviewError: it is no longer open (touched, re-assigned or closed).
-    """
-    row = get_assignment(conn, assignment_id)
-    done = conn.execute(
-        update(ASSIGNMENTS)
-        .where(ASSIGNMENTS.c.assignment_id == assignment_id, ASSIGNMENTS.c.status.in_(OPEN_STATUSES))
-        .values(first_touch_at=now, status="touched")
-    ).rowcount
-    if done != 1:
-        raise ReviewError(f"This lead is no longer open for you (status {row['status']}).")
-    due = _aware(row["sla_due_at"])
-    append_event(
-        conn,
-        kind="first_touch",
-        lead_id=row["lead_id"],
-        decision_id=row["decision_id"],
-        at=now,
-        actor=actor,
-        reason="first touch marked by the rep",
-        data={
-            "assignment_id": assignment_id,
-            "rep_id": row["rep_id"],
-            "sla_due_at": due.isoformat() if due else None,
-            "on_time": None if due is None else now <= due,
-        },
-    )
-    return row
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ Routes (``inbox:work``: ``admin``, ``sales_manager``, ``sales_rep``; ``leadgate.
   touch (``mark_first_touch``) and redirects (303) to the inbox; 404 for an assignment the caller may not
   see, 409 with the page when it is no longer open.
 
-``mark_first_touch`` is ``leadgate.review.inbox.mark_first_touch`` until the SLA scheduler's
-``leadgate.sla.mark_first_touch`` (same arguments) replaces it: change the import below.
+The first touch is ``leadgate.sla.mark_first_touch`` (status ``touched``, the ``first_touch`` work event
+with whether the SLA was met).
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ from leadgate.api.state import AppState
 from leadgate.db.engine import write_lock
 from leadgate.governance.roles import INBOX
 from leadgate.reps import load_reps
-from leadgate.review.inbox import get_assignment, mark_first_touch, rep_inbox
+from leadgate.review.inbox import get_assignment, rep_inbox
 from leadgate.review.rules import ReviewError, due_text
 from leadgate.review.store import NotFound
+from leadgate.sla import SlaError, mark_first_touch
 from leadgate.web.templating import page
 
 router = APIRouter(prefix="/staff/inbox", include_in_schema=False, dependencies=[require(INBOX)])
@@ -120,11 +121,12 @@ def first_touch(assignment_id: str, request: Request, caller: Caller) -> Respons
             row = get_assignment(conn, assignment_id)
             if not scope.sees(row["rep_id"]):
                 raise NotFound(f"no assignment {assignment_id}")
-            mark_first_touch(conn, assignment_id, now=lg.clock(), actor=caller.subject)
+            mark_first_touch(conn, assignment_id, actor=caller.subject, at=lg.clock())
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-    except ReviewError as exc:
-        return _render(request, caller, row["rep_id"] if not scope.restricted else None, 409, str(exc))
+    except (ReviewError, SlaError):
+        message = f"This lead is no longer open for you (status {row['status']})."
+        return _render(request, caller, row["rep_id"] if not scope.restricted else None, 409, message)
     target = request.url_for("staff_inbox").path
     if row["rep_id"] != caller.rep_id and row["rep_id"] is not None:
         target += f"?rep={quote(row['rep_id'])}"
