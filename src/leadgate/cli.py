@@ -154,6 +154,26 @@ def _users_app() -> typer.Typer:
 
 app.add_typer(_users_app(), name="users", help="Staff accounts (sign-in to the staff pages).")
 
+
+def _outbox_app() -> typer.Typer:
+    from leadgate.cli_outbox import outbox_app
+
+    return outbox_app
+
+
+app.add_typer(
+    _outbox_app(), name="outbox", help="The delivery outbox: list, show, replay; check destinations."
+)
+
+
+def _worker_command() -> None:
+    from leadgate.cli_worker import worker_cmd
+
+    app.command("worker")(worker_cmd)
+
+
+_worker_command()
+
 # commands are listed by `leadgate --help` in the order they are registered here
 app.command("import")(import_cmd)
 app.command("train")(train_cmd)

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
             example knowledge base shipped with the package.
         calendars_file: rep calendars YAML for demo booking; None means the shipped example.
         reps_file: reps and teams YAML (``leadgate.reps``, routing and SLAs); None means the shipped example.
+        destinations_file: destinations YAML (``leadgate.actions.destinations``: enabled plugins, their config
+            and which action kinds go where); None means the embedded CRM only.
         flow_file: qualification flow YAML of the chat assistant; None means the shipped flow.
         chat_policy_file: qualification policy for chat leads; None means the shipped chat policy.
         cors_origins: origins allowed to call the public chat endpoints from a browser (CORS allowlist).
@@ -122,6 +124,7 @@ class Settings(BaseSettings):
     kb_dir: Path | None = None
     calendars_file: Path | None = None
     reps_file: Path | None = None
+    destinations_file: Path | None = None
     flow_file: Path | None = None
     chat_policy_file: Path | None = None
     cors_origins: list[str] = Field(
