@@ -196,13 +196,11 @@ def _check_destinations(spec: DestinationsFile) -> tuple[dict[str, Configured], 
             config = cls.Config.model_validate(dest.config)
         except ValidationError as exc:
             for e in exc.errors():
-                errors.append(
-                    {
-                        "type": PydanticCustomError("destinations", "{msg}", {"msg": _plain(e)}),
-                        "loc": ("destinations", name, "config", *e["loc"]),
-                        "input": e["input"],
-                    }
-                )
+                loc = ("destinations", name, "config", *e["loc"])
+                if e["type"] in ("extra_forbidden", "missing"):  # keep the type: the key is pointed at
+                    errors.append({"type": e["type"], "loc": loc, "input": e["input"]})
+                else:
+                    errors.append(_error(loc, str(e["msg"]).removeprefix("Value error, "), e["input"]))
             continue
         enabled[name] = Configured(name, cls, config)
     for kind, names in spec.routes.items():
@@ -219,15 +217,6 @@ def _check_destinations(spec: DestinationsFile) -> tuple[dict[str, Configured], 
                     )
                 )
     return enabled, errors
-
-
-def _plain(error: Any) -> str:
-    kind, last = error["type"], (error["loc"][-1] if error["loc"] else None)
-    if kind == "extra_forbidden":
-        return f"unknown key {last!r}"
-    if kind == "missing":
-        return f"missing required key {last!r}"
-    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def check_destinations_text(text: str) -> tuple[Destinations | None, list[YamlIssue]]:
