@@ -21,8 +21,8 @@ an unexpired lease is not claimable, so two SQLite workers (threads or processes
 A worker killed mid-delivery leaves its rows leased until ``claimed_until``; then any worker claims them
 again and re-sends with the same idempotency key (the destination keeps one effect).
 
-Retries: the wait before attempt ``n + 1`` is full-jitter exponential backoff, ``uniform(0, min(cap,
-base * 2**n))`` (tenacity's ``wait_random_exponential``; AWS Architecture Blog, "Exponential Backoff and
+Retries: the wait after failed attempt ``n`` is full-jitter exponential backoff, ``uniform(0, min(cap,
+base * 2**(n - 1)))`` (tenacity's ``wait_random_exponential``; AWS Architecture Blog, "Exponential Backoff and
 Jitter", 2015), but at least the destination's ``Retry-After`` (itself capped, ``RetryPolicy``).
 
 Times are stored in UTC; SQLite returns them naive and ``OutboxItem`` makes them aware again.
@@ -72,7 +72,7 @@ class RetryPolicy:
 
     Attributes:
         max_attempts: attempts before a row goes dead (the first try counts; >= 1).
-        base_seconds: the backoff window of the first retry (seconds); it doubles each attempt.
+        base_seconds: the backoff window after the first failed attempt (seconds); it doubles each attempt.
         max_backoff_seconds: cap of the backoff window (seconds).
         max_retry_after_seconds: cap of a destination's ``Retry-After`` (seconds), so a broken header does
             not park a row for days.
@@ -87,7 +87,7 @@ class RetryPolicy:
         """Seconds to wait after failed attempt ``attempt`` (1-based): full jitter, at least ``retry_after``.
 
         Returns:
-            ``max(uniform(0, min(max_backoff, base * 2**attempt)), min(retry_after, max_retry_after))``.
+            ``max(uniform(0, min(max_backoff, base * 2**(attempt - 1))), min(retry_after, max_retry_after))``.
         """
         wait = wait_random_exponential(multiplier=self.base_seconds, max=self.max_backoff_seconds)
         state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
