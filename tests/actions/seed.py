@@ -21,8 +21,20 @@ from leadgate.db.rows import decision_from_row, lead_row
 
 FIRST = ["Ana", "Bruno", "Chiara", "Dmitri", "Emeka", "Fatima", "Gustav", "Hana", "Ibrahim", "Jule"]
 LAST = ["Souza", "Keller", "Rossi", "Ivanov", "Okafor", "Haddad", "Lindqvist", "Sato", "Demir", "Weber"]
-COMPANIES = ["Northwind Logistics", "Bluefin Analytics", "Casa Verde Moveis", "Helix Robotics", "Ostara Foods"]
-DOMAINS = ["northwind-logistics.com", "bluefin.io", "casaverde.com.br", "helixrobotics.de", "ostarafoods.co.uk"]
+COMPANIES = [
+    "Northwind Logistics",
+    "Bluefin Analytics",
+    "Casa Verde Moveis",
+    "Helix Robotics",
+    "Ostara Foods",
+]
+DOMAINS = [
+    "northwind-logistics.com",
+    "bluefin.io",
+    "casaverde.com.br",
+    "helixrobotics.de",
+    "ostarafoods.co.uk",
+]
 NOW = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 
 

@@ -6,6 +6,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from tests.actions.http_crm import HttpCrm
+from tests.cli_support import run
 
 from leadgate.actions.destinations import (
     DEFAULT_DESTINATIONS,
@@ -19,8 +21,6 @@ from leadgate.actions.destinations import (
     protocol_problems,
 )
 from leadgate.actions.ports import DestinationContext
-from tests.actions.http_crm import HttpCrm
-from tests.cli_support import run
 
 GOOD = """\
 destinations_version: 1
@@ -65,16 +65,22 @@ def test_invalid_plugin_config_names_the_destination_field_and_line() -> None:
 
 def test_unknown_plugin_and_a_class_that_is_not_a_destination() -> None:
     text = GOOD.replace("plugin: tests.actions.http_crm:HttpCrm\n    config", "plugin: hubspott\n    config")
-    text = text.replace("tests.actions.http_crm:HttpCrm\n    enabled: false", "tests.actions.http_crm:NoDeliver")
+    text = text.replace(
+        "tests.actions.http_crm:HttpCrm\n    enabled: false", "tests.actions.http_crm:NoDeliver"
+    )
     found = issues_of(text)
-    assert found[0].startswith("4:13: destinations.crm.plugin: unknown destination plugin 'hubspott': known are ")
+    assert found[0].startswith(
+        "4:13: destinations.crm.plugin: unknown destination plugin 'hubspott': known are "
+    )
     assert "salesforce" in found[0]
     assert found[1].startswith("9:13: destinations.old_crm.plugin: 'tests.actions.http_crm:NoDeliver' is not")
     assert "'Config' (a pydantic model) is missing" in found[1] and "method 'deliver' is missing" in found[1]
 
 
 def test_routes_to_unknown_disabled_or_unaccepting_destinations() -> None:
-    text = GOOD.replace("  nurture: [crm]\n", "  nurture: [crm, old_crm]\n  invite: [crm]\n  crm_task: [hubspot]\n")
+    text = GOOD.replace(
+        "  nurture: [crm]\n", "  nurture: [crm, old_crm]\n  invite: [crm]\n  crm_task: [hubspot]\n"
+    )
     assert issues_of(text) == [
         "13:18: routes.nurture.1: destination 'old_crm' is disabled",
         "14:12: routes.invite.0: destination 'crm' does not accept invite "
@@ -96,7 +102,7 @@ def test_file_shape_errors_and_duplicate_keys() -> None:
 def test_load_plugin_and_protocol_checks() -> None:
     assert load_plugin("tests.actions.http_crm:HttpCrm") is HttpCrm
     assert protocol_problems(HttpCrm) == []
-    with pytest.raises(PluginError, match="cannot load 'tests.actions.nope:X'"):
+    with pytest.raises(PluginError, match=r"cannot load 'tests\.actions\.nope:X'"):
         load_plugin("tests.actions.nope:X")
     assert protocol_problems(len) == [f"{len!r} is not a class"]
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.actions.seed import NOW, enqueue_for, store_decided
 
 from leadgate.actions import outbox
 from leadgate.actions.outbox import OUTBOX, OutboxError, RetryPolicy
 from leadgate.audit.events import iter_events, verify_events
 from leadgate.db import make_engine, write_lock
-from tests.actions.seed import NOW, enqueue_for, store_decided
 
 ROUTES = {"crm_upsert": ["crm"], "crm_task": ["crm"]}
 LEASE = timedelta(seconds=30)
@@ -68,7 +68,7 @@ def test_claim_skips_rows_not_yet_due_and_excluded_destinations(engine: Engine) 
 def test_backoff_is_full_jitter_and_honours_retry_after(engine: Engine) -> None:
     policy = RetryPolicy(max_attempts=5, base_seconds=1.0, max_backoff_seconds=60.0)
     delays = [policy.delay(4) for _ in range(400)]
-    assert 0.0 <= min(delays) and max(delays) <= 8.0  # uniform(0, min(60, 1 * 2**(4 - 1)))
+    assert min(delays) >= 0.0 and max(delays) <= 8.0  # uniform(0, min(60, 1 * 2**(4 - 1)))
     assert max(delays) > 6.0 and min(delays) < 2.0  # spread across the window, not a fixed wait
     assert all(policy.delay(1, retry_after=42.0) >= 42.0 for _ in range(20))
     assert policy.delay(1, retry_after=10**9) <= policy.max_retry_after_seconds
@@ -92,7 +92,9 @@ def test_dead_after_max_attempts_or_at_once_when_permanent(engine: Engine) -> No
     enqueue_for(engine, store_decided(engine, range(2)), ROUTES)
     first, second = claim(engine, "w", 2)
     with write_lock(engine), engine.begin() as conn:
-        assert outbox.mark_failed(conn, first, "w", "HTTP 400: bad email", NOW, policy, permanent=True) == "dead"
+        assert (
+            outbox.mark_failed(conn, first, "w", "HTTP 400: bad email", NOW, policy, permanent=True) == "dead"
+        )
         assert outbox.mark_failed(conn, second, "w", "CRM answered 503", NOW, policy) == "pending"
     (again,) = claim(engine, "w", 2, at=NOW + timedelta(seconds=1))
     assert again.id == second.id and again.attempts == 2

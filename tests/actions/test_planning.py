@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from leadgate.actions.planning import idempotency_key, plan_action, plan_actions
-from leadgate.contracts.decision import Decision, Score
+from leadgate.contracts.decision import Decision
 from leadgate.reps import load_reps, load_reps_text
 
 NOW = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
@@ -28,6 +28,7 @@ def ids(prefix: str = "a"):  # type: ignore[no-untyped-def]
 
 def decision(lead_id: str = "web-000017", action: str = "route_to_sales", **kw) -> Decision:  # type: ignore[no-untyped-def]
     from tests.actions.seed import decision_row
+
     from leadgate.db.rows import decision_from_row
 
     row = decision_row(lead_id, 17, action, kw.pop("tier", "hot"))
@@ -133,10 +134,17 @@ def test_kinds_without_a_route_plan_nothing_and_misaligned_input_is_refused() ->
 
 def test_escalation_action_is_keyed_on_its_reference() -> None:
     one = plan_action(
-        "notify_manager", lead_id="web-1", reference="asg-9", routes=ROUTES, now=NOW, new_id=ids(),
+        "notify_manager",
+        lead_id="web-1",
+        reference="asg-9",
+        routes=ROUTES,
+        now=NOW,
+        new_id=ids(),
         payload={"rep_id": "anna"},
     )
-    two = plan_action("notify_manager", lead_id="web-1", reference="asg-9", routes=ROUTES, now=NOW, new_id=ids())
+    two = plan_action(
+        "notify_manager", lead_id="web-1", reference="asg-9", routes=ROUTES, now=NOW, new_id=ids()
+    )
     assert [a.destination for a in one] == ["email"]
     assert one[0].idempotency_key == two[0].idempotency_key
     assert plan_action("invite", lead_id="web-1", reference="b-1", routes=ROUTES, now=NOW, new_id=ids()) == []

@@ -5,8 +5,9 @@ One pass (``Dispatcher.run_once``):
 1. claim a batch in one short write transaction (``outbox.claim``), leaving out destinations whose circuit
    breaker is open;
 2. for each row, read what the destination needs in a read-only connection: the consent gate at send
-   time (``leadgate.actions.gate.check``; refused: the row is ``skipped`` with the reason), the lead's
-   current fields decrypted (``store.get_lead``; an erased lead is delivered as an empty mapping), the
+   time (``leadgate.actions.gate.check``; refused, or the lead's personal data erased: the row is
+   ``skipped`` with the reason; a lead not stored at all: dead), the lead's current fields decrypted
+   (``store.get_lead``), the
    decision's public fields and the assigned rep (``leadgate.reps``);
 3. call ``destination.deliver`` through that destination's pybreaker ``CircuitBreaker`` with **no
    transaction open**;
@@ -48,8 +49,8 @@ from leadgate.actions.ports import (
     RetryableDeliveryError,
 )
 from leadgate.db.engine import write_lock
-from leadgate.db.store import DECISIONS, get_lead, utcnow
-from leadgate.governance.consent import ConsentError
+from leadgate.db.store import DECISIONS, LEADS, get_lead, utcnow
+from leadgate.governance.consent import ConsentError, UnknownLeadError
 from leadgate.reps.model import RepDirectory
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,9 @@ class Dispatcher:
         try:
             delivered: Delivered = breaker.call(destination.deliver, delivery)
         except pybreaker.CircuitBreakerError:
-            due = self.reopens_at(action.destination) or self.clock()
+            reopens = self.reopens_at(action.destination)
+            wait = (reopens - datetime.now(UTC)) if reopens is not None else timedelta(0)
+            due = self.clock() + max(wait, timedelta(0))  # the breaker runs on the wall clock
             note = f"circuit open for {action.destination}; not attempted"
             return self._record(lambda c: outbox.reschedule(c, item, self.worker_id, due, note), "deferred")
         except PermanentDeliveryError as exc:
@@ -235,7 +238,18 @@ class Dispatcher:
     # ------------------------------------------------------------------ reads
 
     def _refusal(self, conn: Connection, item: OutboxItem, now: datetime) -> str | None:
-        """None when consent allows the action now, else the gate's reason."""
+        """None when the action may go now, else why not (erased lead, consent refused).
+
+        Raises:
+            ConsentError: the lead is not stored (the row goes dead).
+        """
+        stored = conn.execute(
+            select(LEADS.c.tombstone_id).where(LEADS.c.lead_id == item.action.lead_id)
+        ).first()
+        if stored is None:
+            raise UnknownLeadError(f"lead {item.action.lead_id} is not stored")
+        if stored[0] is not None:
+            return "the lead's personal data was erased"
         gate_kind = GATE_KINDS.get(item.action.kind, item.action.kind)
         permit = check(conn, item.action.lead_id, gate_kind, now)
         return None if permit.allowed else permit.reason
