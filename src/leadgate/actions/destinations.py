@@ -266,3 +266,15 @@ def load_destinations(path: Path | None = None) -> Destinations:
     if path is None:
         return load_destinations_text(DEFAULT_DESTINATIONS, "<default destinations>")
     return load_destinations_text(path.read_text(encoding="utf-8"), str(path))
+
+
+def load_routes(path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """The routing table (action kind -> destination names) of a destinations file, for the planner.
+
+    What the decision transaction passes to ``plan_actions``; loads (imports) the plugins to check them,
+    builds none.
+
+    Raises:
+        DestinationsError: the file is not valid.
+    """
+    return load_destinations(path).routes
