@@ -22,8 +22,9 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
     get_settings.cache_clear()
 
 
+@pytest.mark.usefixtures("wide_console")
 def test_worker_once_then_list_show_and_replay(
-    engine: Engine, db_url: str, tmp_path: Path, settings_env: pytest.MonkeyPatch, wide_console: None
+    engine: Engine, db_url: str, tmp_path: Path, settings_env: pytest.MonkeyPatch
 ) -> None:
     with crm_server() as (url, state):
         actions = enqueue_for(engine, store_decided(engine, range(3)), {"crm_upsert": ["crm"]})
@@ -37,7 +38,9 @@ def test_worker_once_then_list_show_and_replay(
         assert "crm_upsert" in listing and actions[0].lead_id in listing
         assert actions[1].lead_id not in listing
         assert "pending: 0, delivered: 2, dead: 1, skipped: 0" in listing
-        assert actions[0].lead_id in run("outbox", "list", "--lead", actions[0].lead_id, "--database-url", db_url)
+        assert actions[0].lead_id in run(
+            "outbox", "list", "--lead", actions[0].lead_id, "--database-url", db_url
+        )
 
         shown = run("outbox", "show", actions[0].action_id, "--database-url", db_url)
         assert "status: dead" in shown and f"idempotency_key: {actions[0].idempotency_key}" in shown
@@ -61,7 +64,9 @@ def test_worker_refuses_a_bad_destinations_file_at_start(
     db_url: str, tmp_path: Path, settings_env: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "destinations.yaml"
-    path.write_text("destinations:\n  crm:\n    plugin: tests.actions.http_crm:HttpCrm\n    config: {uri: x}\n")
+    path.write_text(
+        "destinations:\n  crm:\n    plugin: tests.actions.http_crm:HttpCrm\n    config: {uri: x}\n"
+    )
     settings_env.setenv("LEADGATE_DESTINATIONS_FILE", str(path))
     out = run("worker", "--once", "--database-url", db_url, code=1)
     assert f"{path}:4:14: destinations.crm.config.uri: unknown key 'uri'" in out
