@@ -29,7 +29,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -139,6 +140,7 @@ class Dispatcher:
             for name in self.destinations
         }
         self.totals: Counter[str] = Counter()
+        self._conn: Connection | None = None
 
     # ------------------------------------------------------------------ breakers
 
@@ -157,9 +159,30 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ one pass
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A short write transaction (under ``write_lock``), on the batch's connection when there is one."""
+        with write_lock(self.engine):
+            if self._conn is None:
+                with self.engine.begin() as conn:
+                    yield conn
+            else:
+                with self._conn.begin():
+                    yield self._conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A short read transaction, on the batch's connection when there is one."""
+        if self._conn is None:
+            with self.engine.connect() as conn:
+                yield conn
+        else:
+            with self._conn.begin():
+                yield self._conn
+
     def claim_batch(self, limit: int) -> list[OutboxItem]:
         """Claim up to ``limit`` due rows of the built destinations whose breaker is not open."""
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with self._write() as conn:
             return outbox.claim(
                 conn,
                 self.worker_id,
@@ -176,19 +199,26 @@ class Dispatcher:
         Returns:
             The pass's ``DispatchResult`` (also added to ``totals``).
         """
-        items = self.claim_batch(limit)
-        result = DispatchResult(claimed=len(items))
-        for index, item in enumerate(items):
-            if stop is not None and stop.is_set():
-                result.counts["released"] += self.release(items[index:])
-                break
-            result.counts[self.deliver_item(item)] += 1
+        # One connection for the batch (no pool checkout per step); every step is its own short
+        # transaction, and none is open while a destination is called.
+        with self.engine.connect() as conn:
+            self._conn = conn
+            try:
+                items = self.claim_batch(limit)
+                result = DispatchResult(claimed=len(items))
+                for index, item in enumerate(items):
+                    if stop is not None and stop.is_set():
+                        result.counts["released"] += self.release(items[index:])
+                        break
+                    result.counts[self.deliver_item(item)] += 1
+            finally:
+                self._conn = None
         self.totals.update(result.counts)
         return result
 
     def release(self, items: list[OutboxItem]) -> int:
         """Give claimed rows back without counting an attempt (returns how many)."""
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with self._write() as conn:
             return outbox.release(conn, self.worker_id, [i.id for i in items])
 
     def deliver_item(self, item: OutboxItem) -> str:
@@ -204,7 +234,7 @@ class Dispatcher:
             return "released" if self.release([item]) else "lost"
         destination = self.destinations[action.destination]
         try:
-            with self.engine.connect() as conn:
+            with self._read() as conn:
                 refusal = self._refusal(conn, item, now)
                 delivery = None if refusal else self._delivery(conn, item)
         except ConsentError as exc:
@@ -295,7 +325,7 @@ class Dispatcher:
     # ------------------------------------------------------------------ writes
 
     def _record(self, write: Callable[[Connection], bool], outcome: str) -> str:
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with self._write() as conn:
             return outcome if write(conn) else "lost"
 
     def _record_dead(self, item: OutboxItem, reason: str) -> str:
@@ -311,7 +341,7 @@ class Dispatcher:
         status = getattr(exc, "status", None)
         error = f"{type(exc).__name__}{f' (HTTP {status})' if status else ''}: {exc}"
         now = self.clock()
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with self._write() as conn:
             state = outbox.mark_failed(
                 conn,
                 item,
