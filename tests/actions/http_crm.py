@@ -6,6 +6,7 @@ and 5xx and network errors retryable (with ``Retry-After``), other 4xx permanent
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 import httpx
@@ -33,7 +34,13 @@ class HttpCrm:
         token_env: str | None = None
 
     def __init__(self, config: Config, context: DestinationContext) -> None:
-        self.client = httpx.Client(base_url=config.url, timeout=context.timeout)
+        headers = {}
+        if config.token_env is not None:
+            token = os.environ.get(config.token_env)
+            if not token:
+                raise ValueError(f"environment variable {config.token_env} (token_env) is not set")
+            headers["Authorization"] = f"Bearer {token}"
+        self.client = httpx.Client(base_url=config.url, timeout=context.timeout, headers=headers)
 
     def deliver(self, delivery: Delivery) -> Delivered:
         action = delivery.action

@@ -12,6 +12,7 @@ from tests.cli_support import run
 from leadgate.actions.destinations import (
     DEFAULT_DESTINATIONS,
     GROUP,
+    DestinationBuildError,
     DestinationsError,
     PluginError,
     check_destinations_text,
@@ -39,14 +40,26 @@ routes:
 """
 
 
-def test_a_valid_file_loads_and_builds() -> None:
+def test_a_valid_file_loads_and_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_TOKEN", "pat-eu1-4f2a")
     loaded = load_destinations_text(GOOD)
     assert set(loaded.enabled) == {"crm"}
     assert loaded.routes == {"crm_upsert": ("crm",), "nurture": ("crm",)}
     built = loaded.build(DestinationContext(engine=None, settings=None, timeout=2.5))
     assert isinstance(built["crm"], HttpCrm)
     assert built["crm"].client.timeout.read == 2.5
+    assert built["crm"].client.headers["Authorization"] == "Bearer pat-eu1-4f2a"
     built["crm"].close()
+
+
+def test_a_destination_that_cannot_start_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CRM_TOKEN", raising=False)
+    loaded = load_destinations_text(GOOD, "destinations.yaml")
+    with pytest.raises(DestinationBuildError) as err:
+        loaded.build(DestinationContext(engine=None, settings=None))
+    assert str(err.value) == (
+        "destination 'crm' (destinations.yaml) could not start: environment variable CRM_TOKEN (token_env) is not set"
+    )
 
 
 def issues_of(text: str) -> list[str]:

@@ -37,6 +37,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from leadgate.actions.planning import ACTION_KINDS
 from leadgate.actions.ports import Destination, DestinationContext
 from leadgate.contracts.action import ActionKind
+from leadgate.errors import LeadgateError
 from leadgate.yamlcheck import YamlError, YamlIssue, issues_from_validation, mark, parse_yaml
 
 GROUP: Final = "leadgate.destinations"
@@ -47,6 +48,10 @@ DestinationName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length
 
 class DestinationsError(YamlError):
     """A destinations file is not valid; ``str()`` lists one ``file:line:col: path: message`` per issue."""
+
+
+class DestinationBuildError(LeadgateError, ValueError):
+    """A configured destination could not be built (its message names the destination)."""
 
 
 class PluginError(ValueError):
@@ -101,8 +106,23 @@ class Destinations:
     source: str = "<default>"
 
     def build(self, context: DestinationContext) -> dict[str, Destination]:
-        """Build every enabled destination as ``cls(config, context)`` (no network I/O)."""
-        return {name: c.cls(c.config, context) for name, c in self.enabled.items()}
+        """Build every enabled destination as ``cls(config, context)`` (no network I/O).
+
+        Raises:
+            DestinationBuildError: a plugin refused its config at construction (e.g. the environment
+                variable its ``token_env`` names is not set); the ones built before are closed.
+        """
+        built: dict[str, Destination] = {}
+        for name, c in self.enabled.items():
+            try:
+                built[name] = c.cls(c.config, context)
+            except Exception as exc:
+                for done in built.values():
+                    done.close()
+                raise DestinationBuildError(
+                    f"destination {name!r} ({self.source}) could not start: {exc}"
+                ) from exc
+        return built
 
 
 DEFAULT_DESTINATIONS: Final = (
