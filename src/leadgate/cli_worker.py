@@ -9,6 +9,7 @@ SQLite they take turns on the database write lock. ``--once`` delivers what is d
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -37,6 +38,9 @@ def worker_cmd(
         float, typer.Option("--timeout", min=0.1, help="Seconds per destination call.")
     ] = 10.0,
     max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, help="Attempts before dead.")] = 8,
+    metrics_file: Annotated[
+        Path | None, typer.Option("--metrics-file", help="Write Prometheus counters here after each pass.")
+    ] = None,
     database_url: DbUrl = None,
 ) -> None:
     """Deliver the outbox (retries, circuit breakers) and run the periodic jobs until stopped."""
@@ -56,6 +60,7 @@ def worker_cmd(
             lease_seconds=lease,
             timeout_seconds=timeout,
             policy=RetryPolicy(max_attempts=max_attempts),
+            metrics_file=metrics_file,
         )
 
         def _stop(signum: int, _frame: Any) -> None:

@@ -30,8 +30,23 @@ def test_worker_once_then_list_show_and_replay(
         actions = enqueue_for(engine, store_decided(engine, range(3)), {"crm_upsert": ["crm"]})
         state.script.append(("400",))  # the first record is refused
         settings_env.setenv("LEADGATE_DESTINATIONS_FILE", str(destinations_file(tmp_path, url)))
-        out = run("worker", "--once", "--database-url", db_url, "--worker-id", "cli-test")
+        metrics = tmp_path / "leadgate_worker.prom"
+        out = run(
+            "worker",
+            "--once",
+            "--database-url",
+            db_url,
+            "--worker-id",
+            "cli-test",
+            "--metrics-file",
+            str(metrics),
+        )
         assert out.strip().splitlines()[-1] == "dead: 1, delivered: 2"
+        prom = metrics.read_text().splitlines()
+        assert 'leadgate_outbox_deliveries_total{worker="cli-test",outcome="delivered"} 2' in prom
+        assert 'leadgate_outbox_deliveries_total{worker="cli-test",outcome="dead"} 1' in prom
+        assert 'leadgate_destination_circuit_open{worker="cli-test",destination="crm"} 0' in prom
+        assert "# TYPE leadgate_outbox_deliveries_total counter" in prom
         assert len(state.records) == 2
 
         listing = run("outbox", "list", "--status", "dead", "--database-url", db_url)

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -50,6 +51,40 @@ class PeriodicJob:
     run: Callable[[Engine, datetime], Any]
 
 
+def metrics_text(dispatcher: Dispatcher) -> str:
+    """The worker's counters in the Prometheus text exposition format (version 0.0.4).
+
+    ``leadgate_outbox_deliveries_total{worker, outcome}`` (counter: rows handled by this process, by
+    outcome) and ``leadgate_destination_circuit_open{worker, destination}`` (gauge: 1 while the breaker is
+    open). Written to ``--metrics-file`` for node_exporter's textfile collector.
+    """
+    worker = dispatcher.worker_id.replace("\\", "\\\\").replace('"', '\\"')
+    lines = [
+        "# HELP leadgate_outbox_deliveries_total Outbox rows handled by this worker, by outcome.",
+        "# TYPE leadgate_outbox_deliveries_total counter",
+    ]
+    for outcome in sorted(set(dispatcher.totals) | {"delivered", "retry", "dead", "skipped"}):
+        value = dispatcher.totals.get(outcome, 0)
+        lines.append(f'leadgate_outbox_deliveries_total{{worker="{worker}",outcome="{outcome}"}} {value}')
+    lines += [
+        "# HELP leadgate_destination_circuit_open 1 while the destination's circuit breaker is open.",
+        "# TYPE leadgate_destination_circuit_open gauge",
+    ]
+    opened = set(dispatcher.open_destinations())
+    for name in sorted(dispatcher.destinations):
+        lines.append(
+            f'leadgate_destination_circuit_open{{worker="{worker}",destination="{name}"}} {int(name in opened)}'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_metrics(path: Path, dispatcher: Dispatcher) -> None:
+    """Write ``metrics_text`` to ``path`` atomically (a temporary file renamed over it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(metrics_text(dispatcher), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def default_worker_id() -> str:
     """``host:pid``, unique among the workers of a deployment."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -65,6 +100,7 @@ class Worker:
         batch: rows claimed per pass.
         poll_interval: seconds to wait when nothing was due.
         clock: the current UTC time.
+        metrics_file: where to write the Prometheus counters after each pass, or None.
     """
 
     def __init__(
@@ -76,8 +112,10 @@ class Worker:
         batch: int = 20,
         poll_interval: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
+        metrics_file: Path | None = None,
     ) -> None:
         self.engine = engine
+        self.metrics_file = metrics_file
         self.dispatcher = dispatcher
         self.jobs = list(jobs)
         self.batch = batch
@@ -113,6 +151,8 @@ class Worker:
             while not self.stopping.is_set():
                 self.run_jobs()
                 result = self.dispatcher.run_once(self.batch, self.stopping)
+                if self.metrics_file is not None:
+                    write_metrics(self.metrics_file, self.dispatcher)
                 if result.claimed < self.batch:
                     if once:
                         break
@@ -139,6 +179,7 @@ def build_worker(
     policy: RetryPolicy | None = None,
     breaker_fail_max: int = 5,
     breaker_reset_seconds: float = 30.0,
+    metrics_file: Path | None = None,
 ) -> Worker:
     """A worker from settings: the destinations file, the reps file, and the dispatcher over them.
 
@@ -160,4 +201,6 @@ def build_worker(
         breaker_fail_max=breaker_fail_max,
         breaker_reset_seconds=breaker_reset_seconds,
     )
-    return Worker(engine, dispatcher, jobs, batch=batch, poll_interval=poll_interval)
+    return Worker(
+        engine, dispatcher, jobs, batch=batch, poll_interval=poll_interval, metrics_file=metrics_file
+    )
