@@ -132,14 +132,15 @@ def outbox_replay(
 @friendly
 def outbox_check(
     path: Annotated[
-        Path | None, typer.Argument(help="Destinations file (default: LEADGATE_DESTINATIONS_FILE).")
+        Path | None,
+        typer.Argument(help="Destinations file (default: LEADGATE_DESTINATIONS_FILE, else the project's)."),
     ] = None,
 ) -> None:
     """Validate a destinations file and load its plugins; every issue with its line."""
-    from leadgate.actions.destinations import check_destinations_text, load_destinations
+    from leadgate.actions.destinations import check_destinations_text, destinations_path, load_destinations
     from leadgate.config import get_settings
 
-    target = path or get_settings().destinations_file
+    target = path or destinations_path(get_settings())
     loaded = load_destinations(None) if target is None else None
     if target is not None:
         loaded, issues = check_destinations_text(target.read_text(encoding="utf-8"))

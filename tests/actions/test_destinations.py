@@ -16,6 +16,7 @@ from leadgate.actions.destinations import (
     DestinationsError,
     PluginError,
     check_destinations_text,
+    destinations_path,
     load_destinations,
     load_destinations_text,
     load_plugin,
@@ -142,3 +143,25 @@ def test_cli_check(tmp_path: Path) -> None:
     bad.write_text(GOOD.replace("[crm]\n  nurture", "[crn]\n  nurture"), encoding="utf-8")
     output = run("outbox", "check", str(bad), code=1)
     assert f"{bad}:12:16: routes.crm_upsert.0: destination 'crn' is not declared" in output
+
+
+def test_the_file_in_force_comes_from_settings_else_the_project(tmp_path: Path) -> None:
+    from leadgate.config import Settings
+
+    project = tmp_path / "acme"
+    project.mkdir()
+    for name in ("mapping.yaml", "features.yaml", "policy.yaml", "destinations.yaml"):
+        (project / name).write_text("# placeholder\n", encoding="utf-8")
+    (project / "leadgate.yaml").write_text(
+        "project_version: 1\nname: acme\nmapping: mapping.yaml\nfeatures: features.yaml\n"
+        "policy: policy.yaml\nmodel: acme_propensity\ndestinations: destinations.yaml\n",
+        encoding="utf-8",
+    )
+    explicit = tmp_path / "ops-destinations.yaml"
+    assert destinations_path(Settings(destinations_file=explicit), cwd=project) == explicit
+    assert destinations_path(Settings(), cwd=project) == (project / "destinations.yaml").resolve()
+    assert (
+        destinations_path(Settings(project=project), cwd=tmp_path)
+        == (project / "destinations.yaml").resolve()
+    )
+    assert destinations_path(Settings(), cwd=tmp_path) is None

@@ -298,3 +298,20 @@ def load_routes(path: Path | None = None) -> dict[str, tuple[str, ...]]:
         DestinationsError: the file is not valid.
     """
     return load_destinations(path).routes
+
+
+def destinations_path(settings: Any, cwd: Path | None = None) -> Path | None:
+    """The destinations file in force (None: the default, the embedded CRM).
+
+    ``Settings.destinations_file`` (``LEADGATE_DESTINATIONS_FILE``), else the ``destinations:`` of the
+    project (``LEADGATE_PROJECT``, or ``leadgate.yaml`` in ``cwd``), else None.
+
+    Raises:
+        leadgate.project.ProjectError: the named project does not exist or is invalid.
+    """
+    if settings.destinations_file is not None:
+        return Path(settings.destinations_file)
+    from leadgate.project import find_project, read_project
+
+    found = find_project(None, getattr(settings, "project", None), cwd)
+    return None if found is None else read_project(found).destinations_path

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from leadgate.actions.destinations import load_destinations
+from leadgate.actions.destinations import destinations_path, load_destinations
 from leadgate.actions.dispatcher import Dispatcher
 from leadgate.actions.outbox import RetryPolicy
 from leadgate.actions.ports import DestinationContext
@@ -187,7 +187,7 @@ def build_worker(
         leadgate.actions.destinations.DestinationsError: the destinations file is invalid (every issue).
         leadgate.reps.loader.RepsError: the reps file is invalid.
     """
-    destinations = load_destinations(getattr(settings, "destinations_file", None))
+    destinations = load_destinations(destinations_path(settings))
     context = DestinationContext(engine=engine, settings=settings, timeout=timeout_seconds)
     built = destinations.build(context)
     dispatcher = Dispatcher(
