@@ -231,3 +231,31 @@ def test_stop_releases_the_rest_of_the_batch_unattempted(engine: Engine, crm) ->
     assert d.run_once(limit=10, stop=stop).counts == {"released": 4}
     assert [(r.status, r.attempts, r.claimed_by) for r in items(engine)] == [("pending", 0, None)] * 4
     assert state.total_posts == 0
+
+
+def test_every_outcome_is_a_structured_log_record_without_personal_data(
+    engine: Engine, crm, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    url, state = crm
+    actions = enqueue_for(engine, store_decided(engine, range(2)), {"crm_upsert": ["crm"]})
+    state.script.append(("400",))
+    with caplog.at_level(logging.INFO, logger="leadgate.actions.dispatcher"):
+        dispatcher(engine, url, Clock(NOW)).run_once()
+    records = [r for r in caplog.records if r.name == "leadgate.actions.dispatcher"]
+    assert [(r.getMessage(), r.levelname) for r in records] == [
+        ("delivery dead", "WARNING"),
+        ("delivery delivered", "INFO"),
+    ]
+    dead, ok = records
+    assert (dead.action_id, dead.lead_id, dead.destination, dead.kind, dead.attempt) == (  # type: ignore[attr-defined]
+        actions[0].action_id,
+        actions[0].lead_id,
+        "crm",
+        "crm_upsert",
+        1,
+    )
+    assert ok.external_id == "rec_000001" and ok.detail == {"status": 201}  # type: ignore[attr-defined]
+    text = " ".join(str(r.__dict__) for r in records)
+    assert lead(0).email not in text and lead(1).email not in text and "Souza" not in text

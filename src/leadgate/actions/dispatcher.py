@@ -259,10 +259,12 @@ class Dispatcher:
         except Exception as exc:  # any other failure of a plugin is retried, never lost
             return self._failed(item, exc)
         done = self.clock()
+        external_id = getattr(delivered, "external_id", None)  # a plugin returning None still delivered
+        detail = dict(getattr(delivered, "detail", None) or {})
         outcome = self._record(
-            lambda c: outbox.mark_delivered(c, item, self.worker_id, done, delivered.external_id), "delivered"
+            lambda c: outbox.mark_delivered(c, item, self.worker_id, done, external_id), "delivered"
         )
-        self._log(item, outcome, external_id=delivered.external_id)
+        self._log(item, outcome, external_id=external_id, detail=detail)
         return outcome
 
     # ------------------------------------------------------------------ reads
