@@ -152,3 +152,24 @@ def test_several_workers_deliver_without_a_duplicate(db_url: str, tmp_path: Path
             )
     finally:
         engine.dispose()
+
+
+def test_sigterm_finishes_the_current_delivery_and_gives_the_batch_back(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    with crm_server() as (url, state):
+        state.latency = 0.15
+        enqueue_for(engine, store_decided(engine, range(40)), {"crm_upsert": ["crm"]})
+        dest = destinations_file(tmp_path, url)
+        with worker(db_url, dest, tmp_path, "w-term", "--batch", "40", "--lease", "60") as proc:
+            wait_for(lambda: state.total_posts >= 3, 60, [proc], tmp_path)
+            totals = stop(proc, tmp_path, "w-term")
+        with engine.connect() as conn:
+            rows = conn.execute(select(OUTBOX.c.status, OUTBOX.c.attempts, OUTBOX.c.claimed_by)).all()
+    done = [r for r in rows if r[0] == "delivered"]
+    assert (
+        len(done) == totals["delivered"] == len(state.records) == state.total_posts
+    )  # the one in flight finished
+    assert totals["released"] == 40 - len(done) > 0
+    assert all(r[2] is None for r in rows)  # no lease left behind: another worker may start at once
+    assert all(r[1] == 0 for r in rows if r[0] == "pending")  # released rows count no attempt

@@ -51,6 +51,7 @@ from leadgate.actions.ports import (
 )
 from leadgate.db.engine import write_lock
 from leadgate.db.store import DECISIONS, LEADS, get_lead, utcnow
+from leadgate.errors import LeadgateError
 from leadgate.governance.consent import ConsentError, UnknownLeadError
 from leadgate.reps.model import RepDirectory
 
@@ -237,7 +238,7 @@ class Dispatcher:
             with self._read() as conn:
                 refusal = self._refusal(conn, item, now)
                 delivery = None if refusal else self._delivery(conn, item)
-        except ConsentError as exc:
+        except (ConsentError, LeadgateError) as exc:  # lead not stored, undecryptable: dead, with the reason
             return self._record_dead(item, f"cannot deliver: {exc}")
         if refusal is not None or delivery is None:
             return self._record(
