@@ -52,7 +52,7 @@ from leadgate.actions.ports import (
 from leadgate.db.engine import write_lock
 from leadgate.db.store import DECISIONS, LEADS, get_lead, utcnow
 from leadgate.errors import LeadgateError
-from leadgate.governance.consent import ConsentError, UnknownLeadError
+from leadgate.governance.consent import UnknownLeadError
 from leadgate.reps.model import RepDirectory
 
 log = logging.getLogger(__name__)
@@ -238,12 +238,14 @@ class Dispatcher:
             with self._read() as conn:
                 refusal = self._refusal(conn, item, now)
                 delivery = None if refusal else self._delivery(conn, item)
-        except (ConsentError, LeadgateError) as exc:  # lead not stored, undecryptable: dead, with the reason
+        except LeadgateError as exc:  # the lead is not stored, or cannot be decrypted: dead, with the reason
             return self._record_dead(item, f"cannot deliver: {exc}")
         if refusal is not None or delivery is None:
-            return self._record(
+            outcome = self._record(
                 lambda c: outbox.mark_skipped(c, item, self.worker_id, str(refusal), now), "skipped"
             )
+            self._log(item, outcome, reason=refusal)
+            return outcome
         breaker = self.breakers[action.destination]
         try:
             delivered: Delivered = breaker.call(destination.deliver, delivery)
@@ -252,7 +254,11 @@ class Dispatcher:
             wait = (reopens - datetime.now(UTC)) if reopens is not None else timedelta(0)
             due = self.clock() + max(wait, timedelta(0))  # the breaker runs on the wall clock
             note = f"circuit open for {action.destination}; not attempted"
-            return self._record(lambda c: outbox.reschedule(c, item, self.worker_id, due, note), "deferred")
+            outcome = self._record(
+                lambda c: outbox.reschedule(c, item, self.worker_id, due, note), "deferred"
+            )
+            self._log(item, outcome)
+            return outcome
         except PermanentDeliveryError as exc:
             return self._failed(item, exc, permanent=True)
         except RetryableDeliveryError as exc:
