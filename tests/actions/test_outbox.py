@@ -180,3 +180,36 @@ def test_concurrent_claims_never_share_a_row(db_url: str) -> None:
     claimed = [i for ids in got.values() for i in ids]
     assert len(claimed) == 300 and len(set(claimed)) == 300
     assert sum(1 for ids in got.values() if ids) >= 2  # really concurrent, not one thread taking all
+
+
+def test_actions_commit_with_their_decision_or_not_at_all(engine: Engine) -> None:
+    from tests.actions.seed import assignment, decision_row, lead
+
+    from leadgate.actions.act import enqueue_decided
+    from leadgate.audit.log import store_decisions
+    from leadgate.db import store
+    from leadgate.db.rows import decision_from_row, lead_row
+
+    def decide(i: int, fail: bool) -> None:
+        person = lead(i)
+        row = decision_row(person.lead_id, i, "route_to_sales", "hot")
+        stored = lead_row(person, None)
+        stored["latest_decision_id"] = row["decision_id"]
+        decision = decision_from_row(dict(row), None)
+        with write_lock(engine), engine.begin() as conn:
+            store.lock_chain(conn)
+            store.write_leads(conn, [stored])
+            store_decisions(conn, [row], {})
+            enqueue_decided(conn, [decision], [assignment(decision)], ROUTES, now=NOW)
+            if fail:
+                raise RuntimeError("the request failed after the decision was written")
+
+    with pytest.raises(RuntimeError):
+        decide(1, fail=True)
+    assert count(engine) == 0
+    decide(2, fail=False)
+    with engine.connect() as conn:
+        kinds = sorted(i.action.kind for i in outbox.list_items(conn))
+        assert store.latest_decision(conn, "web-000002") is not None
+        assert store.latest_decision(conn, "web-000001") is None
+    assert kinds == ["crm_task", "crm_upsert"]
