@@ -4,11 +4,11 @@ One pass (``Dispatcher.run_once``):
 
 1. claim a batch in one short write transaction (``outbox.claim``), leaving out destinations whose circuit
    breaker is open;
-2. for each row, read what the destination needs in a read-only connection: the consent gate at send
-   time (``leadgate.actions.gate.check``; refused, or the lead's personal data erased: the row is
-   ``skipped`` with the reason; a lead not stored at all: dead), the lead's current fields decrypted
-   (``store.get_lead``), the
-   decision's public fields and the assigned rep (``leadgate.reps``);
+2. read the batch's leads (personal fields decrypted, ``store.decrypt_lead``) and decisions (public fields)
+   in one short read transaction; then, for each row just before its send, the consent gate
+   (``leadgate.actions.gate.check``, for kinds that contact the lead; refused, or the lead's personal data
+   erased: the row is ``skipped`` with the reason; a lead not stored at all: dead) and the assigned rep
+   (``leadgate.reps``);
 3. call ``destination.deliver`` through that destination's pybreaker ``CircuitBreaker`` with **no
    transaction open**;
 4. record the outcome in its own short write transaction: delivered, retried later (full-jitter backoff,
@@ -40,7 +40,7 @@ import pybreaker
 from sqlalchemy import Connection, Engine, select
 
 from leadgate.actions import outbox
-from leadgate.actions.gate import check
+from leadgate.actions.gate import ACTION_PURPOSES, check
 from leadgate.actions.outbox import OutboxItem, RetryPolicy
 from leadgate.actions.ports import (
     Delivered,
@@ -50,7 +50,7 @@ from leadgate.actions.ports import (
     RetryableDeliveryError,
 )
 from leadgate.db.engine import write_lock
-from leadgate.db.store import DECISIONS, LEADS, get_lead, utcnow
+from leadgate.db.store import DECISIONS, LEADS, decrypt_lead, utcnow
 from leadgate.errors import LeadgateError
 from leadgate.governance.consent import UnknownLeadError
 from leadgate.reps.model import RepDirectory
@@ -142,6 +142,8 @@ class Dispatcher:
         }
         self.totals: Counter[str] = Counter()
         self._conn: Connection | None = None
+        self._leads: dict[str, tuple[str | None, dict[str, Any] | LeadgateError]] = {}
+        self._decisions: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ breakers
 
@@ -207,6 +209,8 @@ class Dispatcher:
             try:
                 items = self.claim_batch(limit)
                 result = DispatchResult(claimed=len(items))
+                if items:
+                    self._prefetch(items)
                 for index, item in enumerate(items):
                     if stop is not None and stop.is_set():
                         result.counts["released"] += self.release(items[index:])
@@ -214,6 +218,8 @@ class Dispatcher:
                     result.counts[self.deliver_item(item)] += 1
             finally:
                 self._conn = None
+                self._leads.clear()
+                self._decisions.clear()
         self.totals.update(result.counts)
         return result
 
@@ -235,14 +241,13 @@ class Dispatcher:
             return "released" if self.release([item]) else "lost"
         destination = self.destinations[action.destination]
         try:
-            with self._read() as conn:
-                refusal = self._refusal(conn, item, now)
-                delivery = None if refusal else self._delivery(conn, item)
+            delivery = self._prepare(item, now)
         except LeadgateError as exc:  # the lead is not stored, or cannot be decrypted: dead, with the reason
             return self._record_dead(item, f"cannot deliver: {exc}")
-        if refusal is not None or delivery is None:
+        if isinstance(delivery, str):
+            refusal = delivery
             outcome = self._record(
-                lambda c: outbox.mark_skipped(c, item, self.worker_id, str(refusal), now), "skipped"
+                lambda c: outbox.mark_skipped(c, item, self.worker_id, refusal, now), "skipped"
             )
             self._log(item, outcome, reason=refusal)
             return outcome
@@ -276,36 +281,56 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ reads
 
-    def _refusal(self, conn: Connection, item: OutboxItem, now: datetime) -> str | None:
-        """None when the action may go now, else why not (erased lead, consent refused).
+    def _prefetch(self, items: list[OutboxItem]) -> None:
+        """Read the batch's leads (decrypted) and decisions in one short read transaction (two queries)."""
+        lead_ids = sorted({i.action.lead_id for i in items})
+        decision_ids = sorted({i.action.decision_id for i in items if i.action.decision_id is not None})
+        with self._read() as conn:
+            rows = conn.execute(
+                select(LEADS.c.lead_id, LEADS.c.data, LEADS.c.pii, LEADS.c.owner, LEADS.c.tombstone_id).where(
+                    LEADS.c.lead_id.in_(lead_ids)
+                )
+            )
+            for lead_id, data, pii, owner, tombstone in rows:
+                try:
+                    doc: dict[str, Any] | LeadgateError = decrypt_lead(conn, lead_id, data, pii)
+                except LeadgateError as exc:  # tampered or moved token: that row goes dead, the others go on
+                    doc = exc
+                if isinstance(doc, dict) and owner is not None:
+                    doc["owner"] = owner
+                self._leads[lead_id] = (tombstone, doc)
+            if decision_ids:
+                found = conn.execute(select(DECISIONS).where(DECISIONS.c.decision_id.in_(decision_ids)))
+                for row in found.mappings():
+                    decision = {name: row[name] for name in DECISION_FIELDS}
+                    decision["reasons"] = orjson.loads(decision["reasons"])
+                    self._decisions[row["decision_id"]] = decision
+
+    def _prepare(self, item: OutboxItem, now: datetime) -> Delivery | str:
+        """The ``Delivery`` of a row, or why it may not be sent now (erased lead, consent refused).
+
+        Consent is asked here, just before the send, for kinds that contact the lead.
 
         Raises:
-            ConsentError: the lead is not stored (the row goes dead).
+            LeadgateError: the lead is not stored, or its personal fields cannot be decrypted.
         """
-        stored = conn.execute(
-            select(LEADS.c.tombstone_id).where(LEADS.c.lead_id == item.action.lead_id)
-        ).first()
-        if stored is None:
-            raise UnknownLeadError(f"lead {item.action.lead_id} is not stored")
-        if stored[0] is not None:
-            return "the lead's personal data was erased"
-        gate_kind = GATE_KINDS.get(item.action.kind, item.action.kind)
-        permit = check(conn, item.action.lead_id, gate_kind, now)
-        return None if permit.allowed else permit.reason
-
-    def _delivery(self, conn: Connection, item: OutboxItem) -> Delivery:
         action = item.action
-        lead = get_lead(conn, action.lead_id) or {}
-        decision = None
-        if action.decision_id is not None:
-            row = (
-                conn.execute(select(DECISIONS).where(DECISIONS.c.decision_id == action.decision_id))
-                .mappings()
-                .first()
-            )
-            if row is not None:
-                decision = {name: row[name] for name in DECISION_FIELDS}
-                decision["reasons"] = orjson.loads(decision["reasons"])
+        if action.lead_id not in self._leads:
+            self._prefetch([item])
+        if action.lead_id not in self._leads:
+            raise UnknownLeadError(f"lead {action.lead_id} is not stored")
+        tombstone, lead = self._leads[action.lead_id]
+        if isinstance(lead, LeadgateError):
+            raise lead
+        if tombstone is not None:
+            return "the lead's personal data was erased"
+        gate_kind = GATE_KINDS.get(action.kind, action.kind)
+        if ACTION_PURPOSES.get(gate_kind) is not None:  # only kinds that contact the lead read consent
+            with self._read() as conn:
+                permit = check(conn, action.lead_id, gate_kind, now)
+            if not permit.allowed:
+                return permit.reason
+        decision = self._decisions.get(action.decision_id) if action.decision_id else None
         return Delivery(
             action=action, lead=lead, decision=decision, rep=self._rep(action.payload), attempt=item.attempts
         )
