@@ -165,6 +165,26 @@ app.add_typer(
     _reps_app(), name="reps", help="Reps and teams (reps.yaml): check a file, list reps and their load."
 )
 
+
+def _outbox_app() -> typer.Typer:
+    from leadgate.cli_outbox import outbox_app
+
+    return outbox_app
+
+
+app.add_typer(
+    _outbox_app(), name="outbox", help="The delivery outbox: list, show, replay; check destinations."
+)
+
+
+def _worker_command() -> None:
+    from leadgate.cli_worker import worker_cmd
+
+    app.command("worker")(worker_cmd)
+
+
+_worker_command()
+
 # commands are listed by `leadgate --help` in the order they are registered here
 app.command("import")(import_cmd)
 app.command("train")(train_cmd)

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
         review_high_value_probability: a ``hot`` lead whose probability is at least this joins the review
             queue (``/staff/review``) as high value even when its policy did not flag it (default 0.9;
             1.0 keeps only leads scored 1.0; ``leadgate.review.queue``).
+        destinations_file: destinations YAML (``leadgate.actions.destinations``: enabled plugins, their config
+            and which action kinds go where); None means the embedded CRM only.
         flow_file: qualification flow YAML of the chat assistant; None means the shipped flow.
         chat_policy_file: qualification policy for chat leads; None means the shipped chat policy.
         cors_origins: origins allowed to call the public chat endpoints from a browser (CORS allowlist).
@@ -132,6 +134,7 @@ class Settings(BaseSettings):
     calendars_file: Path | None = None
     reps_file: Path | None = None
     review_high_value_probability: float = Field(default=0.9, ge=0.0, le=1.0)
+    destinations_file: Path | None = None
     flow_file: Path | None = None
     chat_policy_file: Path | None = None
     cors_origins: list[str] = Field(

@@ -12,6 +12,7 @@ flag and nothing of one dataset (X Education, the shipped example) leaks into an
     policy: policy.yaml            # qualification policy
     model: olist_propensity        # registry name: train registers name@champion, qualify loads it
     outcomes: outcomes.yaml        # optional: mapping of an outcomes file (leadgate outcomes import)
+    destinations: destinations.yaml  # optional: where actions are delivered (leadgate worker)
     data: leads.csv                # optional: the labelled file train and evaluate read by default
     evaluation:                    # optional
       folds: 5
@@ -106,6 +107,7 @@ class ProjectFile(BaseModel):
     policy: Path
     model: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)]
     outcomes: Path | None = None
+    destinations: Path | None = None
     data: Path | None = None
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
@@ -168,6 +170,11 @@ class Project:
         return None if self.spec.outcomes is None else self.path(self.spec.outcomes)
 
     @property
+    def destinations_path(self) -> Path | None:
+        """The destinations file ``leadgate worker`` delivers to, or None."""
+        return None if self.spec.destinations is None else self.path(self.spec.destinations)
+
+    @property
     def data_path(self) -> Path | None:
         """The labelled leads file ``train`` and ``evaluate`` read by default, or None."""
         return None if self.spec.data is None else self.path(self.spec.data)
@@ -216,6 +223,7 @@ def read_project(path: Path) -> Project:
         "policy": project.policy_path,
         "fit_rules": project.fit_rules_path,
         "outcomes": project.outcomes_path,
+        "destinations": project.destinations_path,
         "data": project.data_path,
     }
     absent = [f"{key}: {p}" for key, p in named.items() if p is not None and not p.is_file()]
