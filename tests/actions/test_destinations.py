@@ -20,7 +20,6 @@ from leadgate.actions.destinations import (
     load_destinations,
     load_destinations_text,
     load_plugin,
-    protocol_problems,
 )
 from leadgate.actions.ports import DestinationContext
 
@@ -84,11 +83,12 @@ def test_unknown_plugin_and_a_class_that_is_not_a_destination() -> None:
     )
     found = issues_of(text)
     assert found[0].startswith(
-        "4:13: destinations.crm.plugin: unknown destination plugin 'hubspott': known are "
+        "4:13: destinations.crm.plugin: no destination named 'hubspott' (registered: "
     )
     assert "salesforce" in found[0]
     assert found[1].startswith("9:13: destinations.old_crm.plugin: 'tests.actions.http_crm:NoDeliver' is not")
-    assert "'Config' (a pydantic model) is missing" in found[1] and "method 'deliver' is missing" in found[1]
+    assert "`Config` (a pydantic BaseModel subclass) is missing" in found[1]
+    assert "method `deliver` is not implemented" in found[1]
 
 
 def test_routes_to_unknown_disabled_or_unaccepting_destinations() -> None:
@@ -115,10 +115,13 @@ def test_file_shape_errors_and_duplicate_keys() -> None:
 
 def test_load_plugin_and_protocol_checks() -> None:
     assert load_plugin("tests.actions.http_crm:HttpCrm") is HttpCrm
-    assert protocol_problems(HttpCrm) == []
     with pytest.raises(PluginError, match=r"cannot load 'tests\.actions\.nope:X'"):
         load_plugin("tests.actions.nope:X")
-    assert protocol_problems(len) == [f"{len!r} is not a class"]
+    with pytest.raises(PluginError, match="not a class"):
+        load_plugin("builtins:len")
+    with pytest.raises(PluginError, match="no destination named 'hubspt'"):
+        load_plugin("hubspt")
+    assert load_plugin("embedded").name == "embedded"
 
 
 def test_default_routes_the_embedded_crm_and_the_entry_points_are_registered() -> None:

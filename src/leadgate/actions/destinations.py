@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from leadgate.actions.planning import ACTION_KINDS
 from leadgate.actions.ports import Destination, DestinationContext
 from leadgate.contracts.action import ActionKind
 from leadgate.errors import LeadgateError
@@ -136,56 +134,36 @@ DEFAULT_DESTINATIONS: Final = (
 """What applies with no destinations file: the embedded CRM for ``crm_upsert`` and ``crm_task``."""
 
 
-def protocol_problems(cls: Any) -> list[str]:
-    """What keeps ``cls`` from satisfying the ``Destination`` protocol (empty when it does).
-
-    Checks: a class; ``name`` a str; ``kinds`` a set of known action kinds; ``Config`` a pydantic model;
-    callable ``deliver`` and ``close``.
-    """
-    if not isinstance(cls, type):
-        return [f"{cls!r} is not a class"]
-    problems = []
-    if not isinstance(getattr(cls, "name", None), str):
-        problems.append("class attribute 'name' (str) is missing")
-    kinds = getattr(cls, "kinds", None)
-    if not isinstance(kinds, frozenset | set) or not kinds:
-        problems.append("class attribute 'kinds' (a non-empty set of action kinds) is missing")
-    elif unknown := sorted(str(k) for k in kinds if k not in ACTION_KINDS):
-        problems.append(f"'kinds' holds unknown action kinds {unknown}")
-    config = getattr(cls, "Config", None)
-    if not (isinstance(config, type) and issubclass(config, BaseModel)):
-        problems.append("class attribute 'Config' (a pydantic model) is missing")
-    for method in ("deliver", "close"):
-        if not callable(getattr(cls, method, None)):
-            problems.append(f"method {method!r} is missing")
-    return problems
-
-
 def load_plugin(ref: str) -> type[Any]:
     """The destination class named by ``ref``: an entry point of ``leadgate.destinations`` or ``module:Class``.
+
+    Loading and the protocol check are ``leadgate.adapters``' (``load_destination_class``,
+    ``check_destination_class``): one loader for the worker, ``outbox check`` and the adapters' tests.
 
     Raises:
         PluginError: unknown entry point, module or class that cannot be imported, or a class that does
             not satisfy the ``Destination`` protocol (every missing part named).
     """
-    if ":" in ref:
+    from leadgate.adapters import (
+        IncompleteDestinationError,
+        UnknownDestinationError,
+        check_destination_class,
+        load_destination_class,
+    )
+
+    try:
+        if ":" not in ref:
+            return load_destination_class(ref)
         module_name, _, attr = ref.partition(":")
         try:
             obj: Any = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise PluginError(f"cannot load {ref!r}: {exc}") from exc
-    else:
-        found = [ep for ep in entry_points(group=GROUP) if ep.name == ref]
-        if not found:
-            known = sorted({ep.name for ep in entry_points(group=GROUP)})
-            raise PluginError(f"unknown destination plugin {ref!r}: known are {', '.join(known) or 'none'}")
-        try:
-            obj = found[0].load()
-        except (ImportError, AttributeError) as exc:
-            raise PluginError(f"cannot load plugin {ref!r} ({found[0].value}): {exc}") from exc
-    if problems := protocol_problems(obj):
-        raise PluginError(f"{ref!r} is not a destination: {'; '.join(problems)}")
-    return obj
+        return check_destination_class(obj)
+    except UnknownDestinationError as exc:
+        raise PluginError(str(exc)) from exc
+    except IncompleteDestinationError as exc:
+        raise PluginError(f"{ref!r} is not a destination: {exc}") from exc
 
 
 def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
