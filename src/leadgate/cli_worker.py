@@ -3,7 +3,7 @@
 Destinations come from ``LEADGATE_DESTINATIONS_FILE`` (default: the embedded CRM), reps from
 ``LEADGATE_REPS_FILE``. Several workers may run at once on PostgreSQL (``FOR UPDATE SKIP LOCKED``); on
 SQLite they take turns on the database write lock. ``--once`` delivers what is due and exits.
-``leadgate.cli`` registers ``worker_cmd``; ``PERIODIC_JOBS`` is where the SLA pass is added.
+``leadgate.cli`` registers ``worker_cmd``; the SLA scheduler (``leadgate.sla.job``) runs in it unless ``--no-sla``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from leadgate.actions.worker import PeriodicJob
 from leadgate.cli_common import DbUrl, _engine, console, friendly
 
 PERIODIC_JOBS: list[PeriodicJob] = []
-"""Jobs every ``leadgate worker`` runs besides delivery (the integrator adds the SLA scheduler here)."""
+"""Jobs every ``leadgate worker`` runs besides delivery and the SLA scheduler (``leadgate.sla.job``)."""
 
 
 @friendly
@@ -41,6 +41,9 @@ def worker_cmd(
     metrics_file: Annotated[
         Path | None, typer.Option("--metrics-file", help="Write Prometheus counters here after each pass.")
     ] = None,
+    sla: Annotated[
+        bool, typer.Option("--sla/--no-sla", help="Run the SLA scheduler (escalate, re-assign) every 30 s.")
+    ] = True,
     database_url: DbUrl = None,
 ) -> None:
     """Deliver the outbox (retries, circuit breakers) and run the periodic jobs until stopped."""
@@ -50,11 +53,17 @@ def worker_cmd(
 
     engine = _engine(database_url)
     try:
+        settings = get_settings()
+        jobs = list(PERIODIC_JOBS)
+        if sla:
+            from leadgate.sla.job import sla_job
+
+            jobs.append(sla_job(settings))
         worker = build_worker(
             engine,
-            get_settings(),
+            settings,
             worker_id=worker_id,
-            jobs=PERIODIC_JOBS,
+            jobs=jobs,
             batch=batch,
             poll_interval=poll_interval,
             lease_seconds=lease,

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -230,3 +230,21 @@ def read_project(path: Path) -> Project:
     if absent:
         raise ProjectError(f"{path}: files named by the project do not exist: {'; '.join(absent)}")
     return project
+
+
+def served_policy_path(settings: Any) -> Path:
+    """The policy file a server or worker applies.
+
+    The project's (``LEADGATE_PROJECT``) when set, else ``LEADGATE_POLICY_FILE``, else the shipped default
+    (``leadgate/defaults/policy.yaml``).
+
+    Raises:
+        ProjectError: the named project does not exist or is invalid.
+    """
+    from leadgate.defaults import default_path
+
+    if settings.project is not None:
+        found = find_project(settings.project, None)
+        if found is not None:
+            return read_project(found).policy_path
+    return Path(settings.policy_file) if settings.policy_file is not None else default_path("policy.yaml")

@@ -17,16 +17,18 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
+from leadgate.actions.act import enqueue_decided
+from leadgate.actions.planning import Routes
 from leadgate.audit.checkpoint import record_append
 from leadgate.audit.log import store_decisions
-from leadgate.contracts.action import Assignment
+from leadgate.contracts.action import Action, Assignment
 from leadgate.contracts.decision import Decision, Explanation
 from leadgate.db import store
 from leadgate.db.engine import write_lock
@@ -489,18 +491,19 @@ def qualify_leads(
     personal_attributes: frozenset[str] = frozenset(),
     *,
     router: Router | None = None,
+    routes: Routes | None = None,
 ) -> list[Decision]:
     """Store ``leads``, qualify them and store the decisions, all in one transaction.
 
     ``personal_attributes`` are attribute names stored encrypted (besides email, names and phone);
-    with a ``router`` the routed decisions are assigned to reps in the same transaction
-    (``qualify_leads_routed`` returns the assignments too).
+    with a ``router`` the routed decisions are assigned to reps, and with ``routes`` their actions are
+    written to the outbox, in the same transaction (``qualify_leads_routed`` returns both too).
 
     Returns:
         One ``Decision`` per lead, in order, with its explanation when computed inline.
     """
     return qualify_leads_routed(
-        engine, qualifier, leads, explain, personal_attributes, router=router
+        engine, qualifier, leads, explain, personal_attributes, router=router, routes=routes
     ).decisions
 
 
@@ -513,11 +516,14 @@ class Qualified:
         out_of_range: True when the model scored the lead with a feature outside its training range.
         assignments: the new assignment of each lead, or None (not routed by the policy's routing
             section, no router given, or the lead keeps the assignment it has).
+        actions: the actions planned and written to the outbox (``leadgate.actions``), in the order
+            planned; empty without ``routes``.
     """
 
     decisions: list[Decision]
     out_of_range: list[bool]
     assignments: list[Assignment | None]
+    actions: list[Action] = field(default_factory=list)
 
 
 def qualify_leads_flagged(
@@ -529,6 +535,7 @@ def qualify_leads_flagged(
     *,
     may_replace: Callable[[str, str], bool] | None = None,
     router: Router | None = None,
+    routes: Routes | None = None,
 ) -> tuple[list[Decision], list[bool]]:
     """``qualify_leads`` with each lead's out-of-range flag: ``qualify_leads_routed`` without assignments.
 
@@ -539,7 +546,14 @@ def qualify_leads_flagged(
         LeadConflictError: ``may_replace`` refused a lead; nothing was stored.
     """
     done = qualify_leads_routed(
-        engine, qualifier, leads, explain, personal_attributes, may_replace=may_replace, router=router
+        engine,
+        qualifier,
+        leads,
+        explain,
+        personal_attributes,
+        may_replace=may_replace,
+        router=router,
+        routes=routes,
     )
     return done.decisions, done.out_of_range
 
@@ -553,6 +567,7 @@ def qualify_leads_routed(
     *,
     may_replace: Callable[[str, str], bool] | None = None,
     router: Router | None = None,
+    routes: Routes | None = None,
     now: datetime | None = None,
 ) -> Qualified:
     """Store the leads, decide them, store the decisions and route them, in one transaction.
@@ -571,6 +586,9 @@ def qualify_leads_routed(
             stored with different content (see ``store.write_leads``); None replaces every one.
         router: assigns the routed decisions to reps in the same transaction (``leadgate.routing``,
             work event ``assigned`` in the chain); None routes nothing.
+        routes: action kind -> destination names (``leadgate.actions.destinations.load_routes``): the
+            decisions' actions (CRM record and task, rep notification, nurture) are planned and written to
+            the outbox in the same transaction, for ``leadgate worker`` to deliver; None writes none.
         now: decision and assignment time (timezone-aware; default: the current time).
 
     Returns:
@@ -586,13 +604,16 @@ def qualify_leads_routed(
     for lead, decision in zip(lead_rows, rows, strict=True):
         lead["latest_decision_id"] = decision["decision_id"]
     assignments: list[Assignment | None] = [None] * len(rows)
+    decisions = [decision_from_row(row, explanations.get(i)) for i, row in enumerate(rows)]
+    actions: list[Action] = []
     with write_lock(engine), engine.begin() as conn:
         store.lock_chain(conn)
         store.write_leads(conn, lead_rows, may_replace=may_replace)
         appended = store_decisions(conn, rows, explanations)
         if router is not None:
             assignments = route_decisions(conn, router, [as_record(lead) for lead in leads], rows, at)
-        # The outbox step goes here: plan the actions of (rows, assignments), aligned, in this transaction.
+        if routes is not None:
+            reps = router.directory if router is not None else None
+            actions = enqueue_decided(conn, decisions, assignments, routes, now=at, reps=reps)
     record_append(engine, appended)
-    decisions = [decision_from_row(row, explanations.get(i)) for i, row in enumerate(rows)]
-    return Qualified(decisions, [bool(x) for x in decided.out_of_range], assignments)
+    return Qualified(decisions, [bool(x) for x in decided.out_of_range], assignments, actions)

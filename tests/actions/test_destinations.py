@@ -82,9 +82,7 @@ def test_unknown_plugin_and_a_class_that_is_not_a_destination() -> None:
         "tests.actions.http_crm:HttpCrm\n    enabled: false", "tests.actions.http_crm:NoDeliver"
     )
     found = issues_of(text)
-    assert found[0].startswith(
-        "4:13: destinations.crm.plugin: no destination named 'hubspott' (registered: "
-    )
+    assert found[0].startswith("4:13: destinations.crm.plugin: no destination named 'hubspott' (registered: ")
     assert "salesforce" in found[0]
     assert found[1].startswith("9:13: destinations.old_crm.plugin: 'tests.actions.http_crm:NoDeliver' is not")
     assert "`Config` (a pydantic BaseModel subclass) is missing" in found[1]

@@ -207,6 +207,8 @@ def post_lead(
             explain="all",
             personal_attributes=lg.personal_attributes,
             may_replace=None if update else lambda _id, stored: stored == expected,
+            router=lg.router,
+            routes=lg.routes,
         )
     except LeadConflictError:  # stored meanwhile by another request (checked again under the chain lock)
         log.info("lead refused: stored with different content")
@@ -295,6 +297,8 @@ def post_batch(
                 explain="routed",
                 personal_attributes=lg.personal_attributes,
                 may_replace=None if update else lambda _id, _stored: False,
+                router=lg.router,
+                routes=lg.routes,
             )
         except LeadConflictError as exc:
             # stored meanwhile by another request: report those as 409 and store the others

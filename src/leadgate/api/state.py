@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
+from leadgate.actions.destinations import destinations_path, load_routes
+from leadgate.actions.planning import Routes
 from leadgate.api.ratelimit import RateLimits
 from leadgate.chat.service import ChatService
 from leadgate.config import Settings
@@ -25,6 +27,7 @@ from leadgate.ingest import ColumnMapping
 from leadgate.pipeline import Qualifier
 from leadgate.policy import load_policy
 from leadgate.privacy.crypto import keyring
+from leadgate.routing import Router, load_router
 from leadgate.scoring import load_fit_rules
 
 ChatFactory = Callable[[Settings, Engine, Qualifier], "ChatService[Any] | None"]
@@ -138,6 +141,10 @@ class AppState:
         session_cookie: signs and reads the ``lg_session`` cookie with ``LEADGATE_SECRET_KEY``.
         personal_attributes: the served mapping's personal attributes, stored encrypted
             (``ColumnMapping.personal_attributes``).
+        router: assigns routed decisions to reps (the policy's ``routing:`` section over
+            ``settings.reps_file``), or None when the policy routes nobody.
+        routes: action kind -> destinations (``settings.destinations_file``, the project's, or the embedded
+            CRM): every decision's actions are written to the outbox in its transaction.
     """
 
     settings: Settings
@@ -150,6 +157,8 @@ class AppState:
     session_cookie: SessionCookie = field(init=False)
     clock: Callable[[], datetime] = store.utcnow
     personal_attributes: frozenset[str] = field(init=False)
+    router: Router | None = field(init=False)
+    routes: Routes = field(init=False)
     scored: int = field(init=False, default=0)
     out_of_range: int = field(init=False, default=0)
 
@@ -158,6 +167,8 @@ class AppState:
         mapping = served_mapping(self.settings)
         self.attribute_bounds = load_attribute_bounds(self.settings, mapping)
         self.personal_attributes = mapping.personal_attributes()
+        self.router = load_router(self.qualifier.policy, self.settings.reps_file)
+        self.routes = load_routes(destinations_path(self.settings))
         self.session_limits = SessionLimits(
             idle=timedelta(minutes=self.settings.session_idle_minutes),
             absolute=timedelta(hours=self.settings.session_absolute_hours),

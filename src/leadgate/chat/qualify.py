@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
 
+from leadgate.actions.outbox import enqueue
+from leadgate.actions.planning import Routes, plan_action
 from leadgate.chat.booking.store import Booking
 from leadgate.chat.nlu.contact import is_free_provider
 from leadgate.chat.nlu.data import AUTHORITIES, SENIORITIES
@@ -511,6 +513,9 @@ class ChatLeadQualifier:
             reference and a digest of the question).
         router: routes chat leads the way the leads API does (``leadgate.routing``: the main policy's
             routing section over the reps file), in the decision's transaction; None routes nothing.
+        routes: action kind -> destinations (``leadgate.actions.destinations.load_routes``): the decision's
+            actions, and the invite of a demo booked in chat, are written to the outbox in their
+            transaction; None writes none.
     """
 
     def __init__(
@@ -519,11 +524,13 @@ class ChatLeadQualifier:
         qualifier: Qualifier,
         consent_wording: str = "chat",
         router: Router | None = None,
+        routes: Routes | None = None,
     ):
         self.engine = engine
         self.qualifier = qualifier
         self.consent_wording = consent_wording
         self.router = router
+        self.routes = routes
         self._lock = threading.Lock()
 
     @classmethod
@@ -560,9 +567,9 @@ class ChatLeadQualifier:
             previous = self._unchanged_decision(lead.lead_id, row["content_hash"], row["input_hash"])
             if previous is not None:
                 return chat_decision(previous)
-            decision = qualify_leads(self.engine, self.qualifier, [lead], explain="all", router=self.router)[
-                0
-            ]
+            decision = qualify_leads(
+                self.engine, self.qualifier, [lead], explain="all", router=self.router, routes=self.routes
+            )[0]
             self._record_consent(conversation_id, lead.lead_id, slots.get("consent"), now)
         return chat_decision(decision)
 
@@ -570,14 +577,32 @@ class ChatLeadQualifier:
         """Assign the conversation's lead to the rep whose calendar holds the booked demo (rule ``booking``).
 
         ``CalendarScheduler(on_booked=...)`` calls it inside the booking's transaction, so the booking and
-        the assignment (with its ``assigned`` / ``reassigned`` work event) commit together. Nothing happens
-        without a router, for a booking outside a conversation, or for a lead not decided yet.
+        the assignment (with its ``assigned`` / ``reassigned`` work event) commit together, with the
+        ``invite`` action (the ICS to the visitor and the rep) in the outbox when ``routes`` sends invites
+        somewhere. Nothing happens for a booking outside a conversation; no assignment without a router or
+        for a lead not decided yet.
         """
-        if self.router is None or booking.conversation_id is None:
+        if booking.conversation_id is None:
+            return
+        lead_id = LEAD_ID_PREFIX + booking.conversation_id
+        if self.routes is not None and self.routes.get("invite"):
+            enqueue(
+                conn,
+                plan_action(
+                    "invite",
+                    lead_id=lead_id,
+                    reference=booking.booking_id,
+                    routes=self.routes,
+                    now=booking.created_at,
+                    new_id=store.new_id,
+                    payload={"booking_id": booking.booking_id, "rep_id": booking.rep_id},
+                ),
+            )
+        if self.router is None:
             return
         assign_booking(
             conn,
-            lead_id=LEAD_ID_PREFIX + booking.conversation_id,
+            lead_id=lead_id,
             rep_id=booking.rep_id,
             booking_id=booking.booking_id,
             start=booking.start,

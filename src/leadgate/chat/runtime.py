@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from leadgate.actions.destinations import destinations_path, load_routes
 from leadgate.chat.booking import CalendarScheduler, load_calendars
 from leadgate.chat.flows import Assistant, ConversationState, load_default_flow, load_flow
 from leadgate.chat.kb import KnowledgeBase
@@ -62,6 +63,7 @@ def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = 
     kb = KnowledgeBase.from_settings(settings)
     qualifier = ChatLeadQualifier.from_settings(engine, settings)
     qualifier.router = chat_router(settings, policy)
+    qualifier.routes = load_routes(destinations_path(settings))
     scheduler = CalendarScheduler(
         engine,
         load_calendars(settings.calendars_file, load_reps(settings.reps_file)),
