@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 from sqlalchemy import Engine, func, select
+from tests.cli_support import run, wide_console  # noqa: F401 - fixture
+from tests.ingest.email.conftest import Dovecot
 
 from leadgate.chat.nlu.interpreter import default_nlu
 from leadgate.chat.qualify import load_chat_qualifier
 from leadgate.db import store
 from leadgate.db.channel_models import EMAIL_MAILBOXES
 from leadgate.ingest.email import ImapConfig, MailboxError, poll_once
-from tests.cli_support import run, wide_console  # noqa: F401 - fixture
-from tests.ingest.email.conftest import Dovecot
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "email"
 FILES = sorted(DATA.glob("*.eml"))
@@ -41,7 +41,9 @@ def _flags(server: Dovecot, folder: str = "INBOX") -> dict[int, tuple[bytes, ...
 
 
 def _config(server: Dovecot, **kwargs: object) -> ImapConfig:
-    return ImapConfig(host=server.host, port=server.port, user=server.user, password=server.password, **kwargs)  # type: ignore[arg-type]
+    return ImapConfig(
+        host=server.host, port=server.port, user=server.user, password=server.password, **kwargs
+    )  # type: ignore[arg-type]
 
 
 def _count(engine: Engine, table: object) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.cli_support import run, wide_console  # noqa: F401 - fixture
 
 from leadgate.chat.nlu.interpreter import default_nlu
 from leadgate.chat.qualify import load_chat_qualifier
@@ -15,7 +16,6 @@ from leadgate.db import store
 from leadgate.db.channel_models import EMAIL_MESSAGES
 from leadgate.ingest.email import IMPORT_MAILBOX, ingest_message
 from leadgate.qualifier import Qualifier
-from tests.cli_support import run, wide_console  # noqa: F401 - fixture
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "email"
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -63,7 +63,9 @@ def test_every_mail_becomes_a_lead_or_a_dead_letter_once(engine: Engine, chat_qu
     assert _count(engine, EMAIL_MESSAGES) == 6
 
 
-def test_stored_lead_is_the_sender_and_its_words_are_encrypted(engine: Engine, chat_qualifier: Qualifier) -> None:
+def test_stored_lead_is_the_sender_and_its_words_are_encrypted(
+    engine: Engine, chat_qualifier: Qualifier
+) -> None:
     raw = (DATA / "outlook_html.eml").read_bytes()
     outcome = ingest_message(engine, chat_qualifier, default_nlu(), raw, mailbox=IMPORT_MAILBOX, now=NOW)
     assert outcome.status == "lead" and outcome.decision is not None
@@ -89,7 +91,9 @@ def test_stored_lead_is_the_sender_and_its_words_are_encrypted(engine: Engine, c
 
 def test_dead_letter_keeps_the_raw_message_and_the_reason(engine: Engine, chat_qualifier: Qualifier) -> None:
     raw = (DATA / "spam_no_sender.eml").read_bytes()
-    outcome = ingest_message(engine, chat_qualifier, default_nlu(), raw, mailbox="imap://x@h:143/INBOX", now=NOW)
+    outcome = ingest_message(
+        engine, chat_qualifier, default_nlu(), raw, mailbox="imap://x@h:143/INBOX", now=NOW
+    )
     assert outcome.status == "dead_letter"
     assert outcome.reason is not None and "no sender" in outcome.reason
     with engine.connect() as conn:
