@@ -42,6 +42,11 @@ class Settings(BaseSettings):
             example knowledge base shipped with the package.
         calendars_file: rep calendars YAML for demo booking; None means the shipped example.
         reps_file: reps and teams YAML (``leadgate.reps``, routing and SLAs); None means the shipped example.
+        forms_file: web-form definitions YAML (``leadgate.ingest.forms``, ``POST /v1/forms/{form_id}/submissions``);
+            None means the shipped example (``defaults/forms.yaml``).
+        form_secrets: per-form Standard Webhooks secrets (``whsec_`` + base64) of server-to-server form posts,
+            as JSON ``{"form_id": "whsec_..."}`` in ``LEADGATE_FORM_SECRETS``. A form without one accepts no
+            signed post.
         flow_file: qualification flow YAML of the chat assistant; None means the shipped flow.
         chat_policy_file: qualification policy for chat leads; None means the shipped chat policy.
         cors_origins: origins allowed to call the public chat endpoints from a browser (CORS allowlist).
@@ -122,6 +127,8 @@ class Settings(BaseSettings):
     kb_dir: Path | None = None
     calendars_file: Path | None = None
     reps_file: Path | None = None
+    forms_file: Path | None = None
+    form_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
     flow_file: Path | None = None
     chat_policy_file: Path | None = None
     cors_origins: list[str] = Field(

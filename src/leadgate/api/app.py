@@ -107,6 +107,7 @@ def create_app(
     app.add_exception_handler(RateLimited, rate_limited_response)
 
     from leadgate.api import bookings, consent, conversations, handoffs, health, leads, privacy
+    from leadgate.api import forms as web_forms
     from leadgate.web import routes as web_routes
     from leadgate.web import staff, staff_handoffs
 
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(conversations.router)
     app.include_router(handoffs.router)
     app.include_router(bookings.router)
+    app.include_router(web_forms.router)
     app.include_router(web_routes.router)
     app.include_router(staff.router)
     app.include_router(staff_handoffs.router)
