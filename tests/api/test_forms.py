@@ -7,18 +7,22 @@ posts are signed with the ``standardwebhooks`` package as a website backend woul
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import Engine, func, select
 from standardwebhooks.webhooks import Webhook
 from tests.api.conftest import Api
+from tests.api.servers import servers
 
-from leadgate.db import store
+from leadgate.db import make_engine, store
 from leadgate.db.channel_models import FORM_SUBMISSIONS
 from leadgate.governance.consent import statements
 
@@ -266,3 +270,46 @@ def test_browser_post_from_another_site_is_refused(api: Api) -> None:
     )
     assert r.status_code == 403
     assert _count(api.engine, store.LEADS) == 0
+
+
+# --------------------------------------------------------------------------- two servers, one double submit
+
+RACE_ROUNDS = 10
+
+
+def _post_together(bases: list[str], payload: bytes, headers: dict[str, str]) -> list[httpx.Response]:
+    """POST the same signed body to every server from one thread each, released together by a barrier."""
+    barrier = threading.Barrier(len(bases))
+    out: list[Any] = [None] * len(bases)
+
+    def post(i: int) -> None:
+        with httpx.Client(base_url=bases[i], timeout=60) as client:
+            client.get("/healthz")  # connect first: the barrier then releases ready requests
+            barrier.wait()
+            out[i] = client.post(URL, content=payload, headers=headers)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+@pytest.mark.slow
+def test_double_submit_to_two_servers_at_once_makes_one_lead(db_url: str, tmp_path: Path) -> None:
+    """The same submission posted to two ``leadgate serve`` processes at the same instant: one lead."""
+    env = {"LEADGATE_FORM_SECRETS": orjson.dumps({FORM: SECRET}).decode()}
+    with servers(db_url, tmp_path, count=2, env=env) as bases:
+        for n in range(RACE_ROUNDS):
+            payload, headers = signed({"submission_id": f"sub_race_{n}", "fields": ENQUIRY})
+            responses = _post_together(bases, payload, headers)
+            assert sorted(r.status_code for r in responses) == [200, 201], [r.text for r in responses]
+            assert responses[0].json()["lead_id"] == responses[1].json()["lead_id"]
+    engine = make_engine(db_url)
+    try:
+        assert _count(engine, store.LEADS) == RACE_ROUNDS
+        assert _count(engine, store.DECISIONS) == RACE_ROUNDS
+        assert _count(engine, FORM_SUBMISSIONS) == RACE_ROUNDS
+    finally:
+        engine.dispose()
