@@ -7,22 +7,29 @@ posts are signed with the ``standardwebhooks`` package as a website backend woul
 from __future__ import annotations
 
 import base64
+import socket
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+import uvicorn
+from playwright.sync_api import Browser, expect, sync_playwright
 from sqlalchemy import Engine, func, select
 from standardwebhooks.webhooks import Webhook
 from tests.api.conftest import Api
 from tests.api.servers import servers
 
-from leadgate.db import make_engine, store
+from leadgate.api import create_app
+from leadgate.config import Settings
+from leadgate.db import make_engine, store, upgrade
 from leadgate.db.channel_models import FORM_SUBMISSIONS
 from leadgate.governance.consent import statements
 
@@ -30,6 +37,7 @@ FORM = "course-enquiry"
 URL = f"/v1/forms/{FORM}/submissions"
 SECRET = "whsec_" + base64.b64encode(b"course-enquiry-form-secret-2026!").decode()
 ORIGIN = {"Origin": "http://127.0.0.1:8000"}
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 ENQUIRY = {
     "email": "priya.sharma@gmail.com",
@@ -311,5 +319,169 @@ def test_double_submit_to_two_servers_at_once_makes_one_lead(db_url: str, tmp_pa
         assert _count(engine, store.LEADS) == RACE_ROUNDS
         assert _count(engine, store.DECISIONS) == RACE_ROUNDS
         assert _count(engine, FORM_SUBMISSIONS) == RACE_ROUNDS
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- the embeddable form in Chromium
+
+LANDING_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>X Education: PGDM in Finance</title>
+<link rel="icon" href="data:,"><style>.hp {{ position: absolute; left: -9999px; }}</style></head>
+<body><h1>Post Graduate Diploma in Finance Management</h1>
+<form data-leadgate-form="course-enquiry" data-leadgate-url="{url}">
+  <label>Email <input name="email" type="email" required></label>
+  <label>First name <input name="first_name"></label>
+  <label>Last name <input name="last_name"></label>
+  <label>City <input name="city"></label>
+  <label>Occupation <select name="occupation"><option>Student</option><option>Working Professional</option>
+    <option>Unemployed</option></select></label>
+  <label class="hp">Website <input name="website" tabindex="-1" autocomplete="off"></label>
+  <label><input type="checkbox" name="course_updates"> Send me updates about X Education courses</label>
+  <button type="submit">Request information</button>
+  <p data-leadgate-status role="status"></p>
+</form>
+<script src="{url}/forms.js" defer></script>
+</body></html>"""
+
+BROWSER_FORMS = """\
+forms_version: 1
+forms:
+  course-enquiry:
+    signed: false
+    browser: true
+    honeypot: website
+    min_fill_seconds: 1
+    constants: {lead_origin: Landing Page Submission}
+    fields:
+      email: {to: email, required: true}
+      first_name: {to: first_name}
+      last_name: {to: last_name}
+      city: {to: city}
+      occupation: {to: attributes.occupation}
+    consents:
+      course_updates: {purpose: email_marketing, wording_version: course-updates-2026-09}
+"""
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+def landing_site(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """A leadgate server (uvicorn thread, SQLite) and a landing page on another origin embedding its form.
+
+    Yields ``(landing page URL, leadgate URL, database URL)``.
+    """
+    database_url = f"sqlite:///{tmp_path / 'leadgate.db'}"
+    upgrade(database_url)
+    forms_file = tmp_path / "forms.yaml"
+    forms_file.write_text(BROWSER_FORMS)
+    api_sock, site_sock = _free_socket(), _free_socket()
+    url = f"http://127.0.0.1:{api_sock.getsockname()[1]}"
+    site_port = int(site_sock.getsockname()[1])
+    site_url = f"http://127.0.0.1:{site_port}"
+    settings = Settings(
+        database_url=database_url,
+        cors_origins=[site_url],
+        forms_file=forms_file,
+        rate_limit_ip="10000/minute",
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), lifespan="on", ws="none", log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [api_sock]}, daemon=True)
+    thread.start()
+    page = LANDING_PAGE.format(url=url).encode()
+
+    class Landing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    site_sock.close()
+    site = ThreadingHTTPServer(("127.0.0.1", site_port), Landing)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the leadgate server did not start"
+    try:
+        yield f"{site_url}/courses/pgdm-finance", url, database_url
+    finally:
+        site.shutdown()
+        site.server_close()
+        server.should_exit = True
+        thread.join(timeout=30)
+        api_sock.close()
+
+
+@pytest.fixture
+def chromium() -> Iterator[Browser]:
+    """Headless Debian Chromium (``/usr/bin/chromium``, installed by ``scripts/setup.sh``), no download."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_embedded_form_in_chromium_makes_one_lead_per_visit(
+    landing_site: tuple[str, str, str], chromium: Browser
+) -> None:
+    page_url, _, database_url = landing_site
+    context = chromium.new_context()
+    page = context.new_page()
+    js_errors: list[str] = []
+    page.on("pageerror", lambda exc: js_errors.append(str(exc)))
+    page.goto(page_url)
+    page.fill("input[name=email]", "ananya.iyer@outlook.com")
+    page.fill("input[name=first_name]", "Ananya")
+    page.fill("input[name=last_name]", "Iyer")
+    page.fill("input[name=city]", "Bengaluru")
+    page.select_option("select[name=occupation]", "Working Professional")
+    page.check("input[name=course_updates]")
+    page.wait_for_timeout(1200)  # a person takes longer than the form's 1 s minimum
+    page.click("button[type=submit]")
+    status = page.locator("[data-leadgate-status]")
+    expect(status).to_have_text("Thank you! We will be in touch shortly.", timeout=30_000)
+    page.click("button[type=submit]")  # clicked again: the same submission id
+    expect(status).to_have_attribute("data-kind", "ok", timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "forms-embedded.png"), full_page=True)
+    # a bot that submits the moment the page loads is refused, and the page says why
+    bot = context.new_page()
+    bot.goto(page_url)
+    bot.fill("input[name=email]", "seo-offers@mailinator.com")
+    bot.wait_for_function(
+        "() => performance.getEntriesByType('resource').some(e => e.name.endsWith('/tickets'))"
+    )
+    bot.click("button[type=submit]")
+    expect(bot.locator("[data-leadgate-status]")).to_contain_text("looks like a bot", timeout=30_000)
+    context.close()
+    assert js_errors == []
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(store.LEADS.c.lead_id)).all()
+            assert len(rows) == 1
+            lead = store.get_lead(conn, rows[0][0])
+            consent = statements(conn, rows[0][0])
+        assert lead is not None and lead["email"] == "ananya.iyer@outlook.com"
+        assert lead["attributes"]["occupation"] == "Working Professional"
+        assert [s.purpose for s in consent if s.granted] == ["email_marketing"]
+        assert _count(engine, store.DEAD) == 1  # the bot's submission, with its reason
     finally:
         engine.dispose()

@@ -119,6 +119,7 @@ def create_app(
     app.include_router(handoffs.router)
     app.include_router(bookings.router)
     app.include_router(web_forms.router)
+    app.include_router(web_forms.asset_router)
     app.include_router(web_routes.router)
     app.include_router(staff.router)
     app.include_router(staff_handoffs.router)

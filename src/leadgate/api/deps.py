@@ -67,6 +67,7 @@ PUBLIC_ROUTES: Final[frozenset[str]] = frozenset(
         # web forms: signed with the form's secret (Standard Webhooks) or carrying a form ticket (api/forms.py)
         "/v1/forms/{form_id}/submissions",
         "/v1/forms/{form_id}/tickets",
+        "/forms.js",
         # staff sign-in (password and single sign-on) and the staff pages' stylesheet
         "/staff/sign-in",
         "/staff/sso/login",

@@ -60,6 +60,8 @@ _TICKET_SALT = "leadgate-ticket/form"
 ROUTE = "/v1/forms/{form_id}/submissions"
 
 router = APIRouter(prefix="/v1/forms", tags=["forms"])
+asset_router = APIRouter(include_in_schema=False)
+"""``GET /forms.js``: the embeddable form script (``web/static/forms.js``)."""
 
 _forms_lock = threading.Lock()
 
@@ -360,3 +362,22 @@ async def post_submission(
     raw = await request.body()  # the bytes as signed (FastAPI has parsed them into ``body``)
     lg = _state(request)
     return await run_in_threadpool(_submit, lg, request, form_id, raw, body, response)
+
+
+@asset_router.get("/forms.js", name="forms_js")
+def forms_js(request: Request) -> Response:
+    """The embeddable form script; ``304`` when the browser's ``If-None-Match`` still matches."""
+    from leadgate.web.routes import WIDGET_CACHE_CONTROL, _asset, _etag
+
+    etag = _etag("static/forms.js")
+    headers = {
+        "Cache-Control": WIDGET_CACHE_CONTROL,
+        "ETag": etag,
+        "X-Content-Type-Options": "nosniff",
+        "Cross-Origin-Resource-Policy": "cross-origin",  # embeddable from any site
+    }
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(
+        _asset("static/forms.js"), media_type="application/javascript; charset=utf-8", headers=headers
+    )
