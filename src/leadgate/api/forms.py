@@ -168,7 +168,7 @@ def _check_origin(request: Request) -> None:
     response_model=TicketOut,
     summary="A ticket for the embeddable form (send it with the submission)",
     dependencies=[Depends(_limit_ip)],
-    responses=error_responses(404),
+    responses=error_responses(400, 403, 404),
 )
 def create_form_ticket(form_id: str, request: Request) -> TicketOut:
     """Issue a ticket for ``form_id`` when the page shows the form (404 for an unknown or signed-only form)."""
@@ -347,7 +347,7 @@ def _submit(
     response_model=SubmissionOut,
     summary="Submit a web form: one lead per submission id, qualified at once",
     dependencies=[Depends(ingest_guard)],
-    responses=error_responses(401, 404, 503),
+    responses=error_responses(400, 401, 403, 404, 503),
 )
 async def post_submission(
     form_id: str, body: Annotated[SubmissionIn, Body()], request: Request, response: Response
