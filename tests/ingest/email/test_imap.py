@@ -55,9 +55,9 @@ def test_poll_takes_each_message_once_and_flags_it_seen(dovecot: Dovecot, engine
     _append(dovecot, [p.name for p in FILES])
     qualifier, nlu = load_chat_qualifier(), default_nlu()
     summary = poll_once(_config(dovecot), engine, qualifier, nlu, _clock)
-    assert (summary.leads, summary.duplicates, summary.dead_letters) == (5, 0, 1)
+    assert (summary.leads, summary.duplicates, summary.dead_letters) == (6, 0, 1)
     assert all(b"\\Seen" in flags for flags in _flags(dovecot).values())
-    assert _count(engine, store.LEADS) == 5
+    assert _count(engine, store.LEADS) == 6
     assert _count(engine, store.DEAD) == 1
     # nothing new: the next poll takes nothing
     again = poll_once(_config(dovecot), engine, qualifier, nlu, _clock)
@@ -66,8 +66,8 @@ def test_poll_takes_each_message_once_and_flags_it_seen(dovecot: Dovecot, engine
     _append(dovecot, ["gmail_plain.eml"])
     later = poll_once(_config(dovecot), engine, qualifier, nlu, _clock)
     assert (later.leads, later.duplicates) == (0, 1)
-    assert _count(engine, store.LEADS) == 5
-    assert _count(engine, store.DECISIONS) == 5
+    assert _count(engine, store.LEADS) == 6
+    assert _count(engine, store.DECISIONS) == 6
 
 
 def test_messages_read_in_a_mail_client_are_not_missed(dovecot: Dovecot, engine: Engine) -> None:

@@ -44,11 +44,12 @@ def test_every_mail_becomes_a_lead_or_a_dead_letter_once(engine: Engine, chat_qu
         "forwarded.eml": "lead",
         "gmail_plain.eml": "lead",
         "outlook_html.eml": "lead",
+        "outlook_reply_html.eml": "lead",
         "reply_thread.eml": "lead",
         "spam_no_sender.eml": "dead_letter",
     }
-    assert _count(engine, store.LEADS) == 5
-    assert _count(engine, store.DECISIONS) == 5
+    assert _count(engine, store.LEADS) == 6
+    assert _count(engine, store.DECISIONS) == 6
     assert _count(engine, store.DEAD) == 1
     # the same files again: nothing new
     again = [
@@ -57,10 +58,10 @@ def test_every_mail_becomes_a_lead_or_a_dead_letter_once(engine: Engine, chat_qu
     ]
     assert {o.status for o in again} == {"duplicate"}
     assert [o.lead_id for o in again] == [outcomes[p.name].lead_id for p in FILES]
-    assert _count(engine, store.LEADS) == 5
-    assert _count(engine, store.DECISIONS) == 5
+    assert _count(engine, store.LEADS) == 6
+    assert _count(engine, store.DECISIONS) == 6
     assert _count(engine, store.DEAD) == 1
-    assert _count(engine, EMAIL_MESSAGES) == 6
+    assert _count(engine, EMAIL_MESSAGES) == 7
 
 
 def test_stored_lead_is_the_sender_and_its_words_are_encrypted(
@@ -120,7 +121,7 @@ def test_same_message_in_two_mailboxes_makes_one_lead(engine: Engine, chat_quali
 @pytest.mark.usefixtures("wide_console")
 def test_cli_email_import(db_url: str) -> None:
     out = run("email", "import", *map(str, FILES), "--database-url", db_url)
-    assert "5 leads, 0 already taken, 1 dead letters" in out
+    assert "6 leads, 0 already taken, 1 dead letters" in out
     assert "no sender" in out
     out = run("email", "import", str(DATA / "gmail_plain.eml"), "--database-url", db_url)
     assert "0 leads, 1 already taken, 0 dead letters" in out

@@ -50,6 +50,15 @@ def test_outlook_html_only_latin1_is_converted_to_text() -> None:
     assert "Dear leadgate team,\n\nI am the CTO" in mail.body
 
 
+def test_outlook_html_reply_drops_the_quoted_message() -> None:
+    mail = parse_eml(_eml("outlook_reply_html.eml"))
+    assert mail.sender_name == "Chloé Dubois"  # Windows-1252 encoded-word
+    assert "about 1,200 employees worldwide" in mail.body
+    assert "€80,000" in mail.body  # Windows-1252 quoted-printable body
+    assert "pricing sheet" not in mail.body and "From:" not in mail.body  # Outlook's quoted part
+    assert mail.body.endswith("Chloé Dubois")
+
+
 def test_apple_mail_base64_body_drops_sent_from_my_iphone() -> None:
     mail = parse_eml(_eml("apple_mail.eml"))
     assert mail.sender_email == "mia@hoffmann-lind.de"
