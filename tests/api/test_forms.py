@@ -207,6 +207,46 @@ def test_unknown_form_is_404(api: Api) -> None:
     )
 
 
+def _store_refuses_form_leads(engine: Engine, refuse: bool) -> None:
+    """Make the database itself refuse (or accept again) form leads, as a failing store would."""
+    with engine.begin() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if not refuse:
+            conn.exec_driver_sql("DROP TRIGGER refuse_form_leads" + ("" if sqlite else " ON leads"))
+        elif sqlite:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_form_leads BEFORE INSERT ON leads WHEN NEW.source LIKE 'form:%' "
+                "BEGIN SELECT RAISE(ABORT, 'leads table is read-only for maintenance'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse_form_leads() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'leads table is read-only for maintenance'; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_form_leads BEFORE INSERT ON leads FOR EACH ROW "
+                "WHEN (starts_with(NEW.source, 'form:')) EXECUTE FUNCTION refuse_form_leads()"
+            )
+
+
+def test_a_submission_the_store_refuses_is_kept_and_can_be_retried(api: Api) -> None:
+    body = {"submission_id": "sub_during_maintenance", "fields": ENQUIRY}
+    _store_refuses_form_leads(api.engine, True)
+    r = api.client.post(URL, content=(p := signed(body))[0], headers=p[1])
+    assert r.status_code == 503, r.text
+    assert "retry" in r.json()["detail"]
+    assert _count(api.engine, store.LEADS) == 0
+    assert _count(api.engine, FORM_SUBMISSIONS) == 0  # the claim is given back
+    with api.engine.connect() as conn:
+        dead = store.decrypt_dead_letter(conn, dict(conn.execute(select(store.DEAD)).one()._mapping))
+    assert "read-only for maintenance" in dead["reason"]
+    assert dead["record"]["submission_id"] == "sub_during_maintenance"
+    _store_refuses_form_leads(api.engine, False)
+    retry = api.client.post(URL, content=(q := signed(body))[0], headers=q[1])
+    assert retry.status_code == 201, retry.text
+    assert _count(api.engine, store.LEADS) == 1
+
+
 # --------------------------------------------------------------------------- the embeddable browser form
 
 

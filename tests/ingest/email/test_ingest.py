@@ -125,3 +125,38 @@ def test_cli_email_import(db_url: str) -> None:
     assert "no sender" in out
     out = run("email", "import", str(DATA / "gmail_plain.eml"), "--database-url", db_url)
     assert "0 leads, 1 already taken, 0 dead letters" in out
+
+
+def _refuse_email_leads(engine: Engine) -> None:
+    """Make the database itself refuse email leads (a trigger), as a failing store would."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_email_leads BEFORE INSERT ON leads WHEN NEW.source = 'email' "
+                "BEGIN SELECT RAISE(ABORT, 'leads table is read-only for maintenance'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse_email_leads() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'leads table is read-only for maintenance'; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_email_leads BEFORE INSERT ON leads FOR EACH ROW "
+                "WHEN (NEW.source = 'email') EXECUTE FUNCTION refuse_email_leads()"
+            )
+
+
+def test_a_lead_the_store_refuses_becomes_a_dead_letter_with_the_message(
+    engine: Engine, chat_qualifier: Qualifier
+) -> None:
+    _refuse_email_leads(engine)
+    raw = (DATA / "reply_thread.eml").read_bytes()
+    outcome = ingest_message(engine, chat_qualifier, default_nlu(), raw, mailbox=IMPORT_MAILBOX, now=NOW)
+    assert outcome.status == "dead_letter"
+    assert outcome.reason is not None and "qualifying failed" in outcome.reason
+    assert "read-only for maintenance" in outcome.reason
+    assert _count(engine, store.LEADS) == 0
+    assert _count(engine, store.DECISIONS) == 0
+    with engine.connect() as conn:
+        dead = store.decrypt_dead_letter(conn, dict(conn.execute(select(store.DEAD)).one()._mapping))
+    assert base64.b64decode(dead["record"]["raw_base64"]) == raw
