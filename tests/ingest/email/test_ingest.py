@@ -160,3 +160,20 @@ def test_a_lead_the_store_refuses_becomes_a_dead_letter_with_the_message(
     with engine.connect() as conn:
         dead = store.decrypt_dead_letter(conn, dict(conn.execute(select(store.DEAD)).one()._mapping))
     assert base64.b64decode(dead["record"]["raw_base64"]) == raw
+
+
+def test_reason_of_a_bad_sender_does_not_repeat_the_address(
+    engine: Engine, chat_qualifier: Qualifier
+) -> None:
+    raw = (
+        b"From: Webinar Bot <webinar-bot@localhost>\r\nTo: sales@leadgate.example\r\n"
+        b"Subject: New registration\r\nMessage-ID: <reg-4471@localhost>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nA new attendee registered for the webinar.\r\n"
+    )
+    outcome = ingest_message(engine, chat_qualifier, default_nlu(), raw, mailbox=IMPORT_MAILBOX, now=NOW)
+    assert outcome.status == "dead_letter"
+    assert outcome.reason is not None and outcome.reason.startswith("email: ")
+    assert "webinar-bot@localhost" not in outcome.reason
+    with engine.connect() as conn:
+        reasons = [conn.execute(select(t.c.reason)).scalar_one() for t in (store.DEAD, EMAIL_MESSAGES)]
+    assert all("webinar-bot@localhost" not in r for r in reasons)

@@ -30,7 +30,7 @@ from leadgate.db import store
 from leadgate.db.channel_models import EMAIL_MESSAGES
 from leadgate.db.engine import write_lock
 from leadgate.ingest.email.lead import PERSONAL_ATTRIBUTES, build_email_lead, email_lead_id, message_key
-from leadgate.ingest.email.parse import EmailParseError, parse_eml
+from leadgate.ingest.email.parse import EmailLead, EmailParseError, parse_eml
 from leadgate.qualifier import Qualifier
 from leadgate.runs import qualify_leads_flagged
 
@@ -188,6 +188,7 @@ def ingest_message(
     if seen is not None:
         return EmailOutcome(key, "duplicate", lead_id=seen["lead_id"])
     errors: list[dict[str, str]]
+    mail = None
     try:
         mail = parse_eml(raw)
         lead = build_email_lead(mail, key, nlu, now, region)
@@ -195,7 +196,7 @@ def ingest_message(
         errors = [{"path": "message", "reason": str(exc)}]
         return _dead(engine, mailbox, key, raw, errors, now, uid, uidvalidity)
     except ContractError as exc:
-        errors = [{"path": e.path, "reason": e.reason} for e in exc.errors]
+        errors = [{"path": e.path, "reason": _without_sender(e.reason, mail)} for e in exc.errors]
         return _dead(engine, mailbox, key, raw, errors, now, uid, uidvalidity)
     except ValueError as exc:  # the NLU refused the text
         errors = [{"path": "body", "reason": str(exc)}]
@@ -216,6 +217,19 @@ def ingest_message(
         conn.execute(store.insert_ignore(conn, EMAIL_MESSAGES, ["mailbox", "message_key"]), [row])
     log.info("email lead qualified", extra={"tier": decisions[0].tier, "action": decisions[0].action})
     return EmailOutcome(key, "lead", lead_id=lead.lead_id, decision=decisions[0])
+
+
+def _without_sender(reason: str, mail: EmailLead | None) -> str:
+    """``reason`` with the sender's address and name replaced by ``<sender>``.
+
+    Reasons are stored in plain text (the raw message itself is encrypted): they must not repeat personal data.
+    """
+    if mail is None:
+        return reason
+    for text in (mail.sender_email, mail.sender_name):
+        if text:
+            reason = reason.replace(text, "<sender>")
+    return reason
 
 
 def _dead(
