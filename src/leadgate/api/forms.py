@@ -46,6 +46,7 @@ from leadgate.db.channel_models import FORM_SUBMISSIONS
 from leadgate.db.engine import write_lock
 from leadgate.defaults import default_path
 from leadgate.governance.consent import ConsentIn, record_consent
+from leadgate.ingest.email.service import first_line
 from leadgate.ingest.forms import FormsFile, FormSpec, load_forms, map_submission, submission_key
 from leadgate.logs import bind_lead
 from leadgate.pipeline import latest_decision
@@ -325,7 +326,7 @@ def _submit(
                     FORM_SUBMISSIONS.c.form_id == form_id, FORM_SUBMISSIONS.c.submission_key == key
                 )
             )
-        errors = [{"path": "body", "reason": f"qualifying failed: {type(exc).__name__}: {exc}"}]
+        errors = [{"path": "body", "reason": f"qualifying failed: {type(exc).__name__}: {first_line(exc)}"}]
         lg.dead_letter(request.url.path, document, errors, caller)
         log.exception("form submission could not be qualified")
         raise HTTPException(503, "the submission could not be qualified; it was kept, retry later") from exc

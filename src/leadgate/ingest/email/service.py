@@ -69,6 +69,15 @@ class EmailOutcome:
     reason: str | None = None
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message, at most 300 characters.
+
+    A database error's later lines repeat the statement and its parameters: they do not belong in a reason.
+    """
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else "")[:300]
+
+
 def _header_message_id(raw: bytes) -> str | None:
     """The Message-ID of a raw message, read from its headers only (works for a message that fails later)."""
     try:
@@ -208,7 +217,9 @@ def ingest_message(
         )
     except Exception as exc:  # never lose the message: keep it with the reason
         log.exception("qualifying an email lead failed")
-        errors = [{"path": "qualify", "reason": f"qualifying failed: {type(exc).__name__}: {exc}"}]
+        errors = [
+            {"path": "qualify", "reason": f"qualifying failed: {type(exc).__name__}: {first_line(exc)}"}
+        ]
         return _dead(engine, mailbox, key, raw, errors, now, uid, uidvalidity)
     with write_lock(engine), engine.begin() as conn:
         row = _seen_row(
