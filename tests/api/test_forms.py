@@ -32,6 +32,7 @@ from leadgate.config import Settings
 from leadgate.db import make_engine, store, upgrade
 from leadgate.db.channel_models import FORM_SUBMISSIONS
 from leadgate.governance.consent import statements
+from leadgate.ingest.forms import FormsError
 
 FORM = "course-enquiry"
 URL = f"/v1/forms/{FORM}/submissions"
@@ -197,6 +198,14 @@ def test_bad_fields_are_refused_and_kept_as_dead_letters(
         dead = store.decrypt_dead_letter(conn, dict(conn.execute(select(store.DEAD)).one()._mapping))
     assert path.removeprefix("body.") in dead["reason"] or "fields" in dead["reason"]
     assert "priya" in orjson.dumps(dead["record"]).decode().lower()  # the submission is kept (encrypted)
+
+
+def test_invalid_forms_file_stops_the_server_at_startup(make_api: Callable[..., Api], tmp_path: Path) -> None:
+    bad = tmp_path / "forms.yaml"
+    bad.write_text("forms_version: 1\nforms:\n  contact:\n    fields:\n      email: {to: e_mail}\n")
+    with pytest.raises(FormsError) as caught:
+        make_api(forms_file=bad)
+    assert f"{bad}:5:" in str(caught.value) and "e_mail" in str(caught.value)
 
 
 def test_unknown_form_is_404(api: Api) -> None:

@@ -67,6 +67,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = state is None
         app.state.lg = state or AppState.from_settings(settings, chat_factory)
+        from leadgate.api.forms import load_app_forms
+
+        load_app_forms(app)  # an invalid forms file stops the server at startup, not at the first post
         try:
             yield
         finally:

@@ -72,21 +72,28 @@ def _state(request: Request) -> AppState:
     return state
 
 
-def served_forms(request: Request) -> FormsFile:
-    """The forms of this process (``LEADGATE_FORMS_FILE``, else ``defaults/forms.yaml``), loaded once.
+def load_app_forms(app: Any) -> FormsFile:
+    """Load the forms of this process into ``app.state`` (called at startup by ``create_app``).
 
     Raises:
-        FormsError: the forms file is invalid (500 on the first form request; ``leadgate`` checks it).
+        FormsError: the forms file is invalid (one ``file:line:col`` line per problem).
+        FileNotFoundError: ``LEADGATE_FORMS_FILE`` names no file.
     """
+    settings = app.state.lg.settings
+    forms = load_forms(settings.forms_file or default_path("forms.yaml"))
+    app.state.lg_forms = forms
+    return forms
+
+
+def served_forms(request: Request) -> FormsFile:
+    """The forms of this process (``LEADGATE_FORMS_FILE``, else ``defaults/forms.yaml``), loaded once."""
     app_state = request.app.state
     forms: FormsFile | None = getattr(app_state, "lg_forms", None)
     if forms is None:
         with _forms_lock:
             forms = getattr(app_state, "lg_forms", None)
             if forms is None:
-                settings = _state(request).settings
-                forms = load_forms(settings.forms_file or default_path("forms.yaml"))
-                app_state.lg_forms = forms
+                forms = load_app_forms(request.app)
     return forms
 
 
