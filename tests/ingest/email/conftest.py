@@ -56,6 +56,9 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: fl
         except OSError:
             time.sleep(0.1)
     text = log.read_text(errors="replace") if log.exists() else "(no log)"
+    stdout = log.with_name("stdout.log")
+    if stdout.exists():
+        text += "\n" + stdout.read_text(errors="replace")
     pytest.fail(f"Dovecot did not start on 127.0.0.1:{port} within {timeout:g} s; its log:\n{text}")
 
 
@@ -123,9 +126,8 @@ service imap-login {{
     if os.geteuid() == 0:
         for path in [root, *root.rglob("*")]:
             os.chown(path, uid, gid)
-    proc = subprocess.Popen(
-        [str(DOVECOT), "-F", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    out = open(root / "stdout.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([str(DOVECOT), "-F", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_ready(port, proc, log)
         yield Dovecot("127.0.0.1", port, USER, PASSWORD, log)
@@ -136,6 +138,5 @@ service imap-login {{
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        out.close()
         shutil.rmtree(root, ignore_errors=True)
