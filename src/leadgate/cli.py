@@ -185,6 +185,15 @@ def _worker_command() -> None:
 
 _worker_command()
 
+
+def _email_app() -> typer.Typer:
+    from leadgate.cli_email import email_app
+
+    return email_app
+
+
+app.add_typer(_email_app(), name="email", help="Enquiry mails: import .eml files, poll an IMAP mailbox.")
+
 # commands are listed by `leadgate --help` in the order they are registered here
 app.command("import")(import_cmd)
 app.command("train")(train_cmd)

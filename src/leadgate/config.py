@@ -47,6 +47,11 @@ class Settings(BaseSettings):
             1.0 keeps only leads scored 1.0; ``leadgate.review.queue``).
         destinations_file: destinations YAML (``leadgate.actions.destinations``: enabled plugins, their config
             and which action kinds go where); None means the embedded CRM only.
+        forms_file: web-form definitions YAML (``leadgate.ingest.forms``, ``POST /v1/forms/{form_id}/submissions``);
+            None means the shipped example (``defaults/forms.yaml``).
+        form_secrets: per-form Standard Webhooks secrets (``whsec_`` + base64) of server-to-server form posts,
+            as JSON ``{"form_id": "whsec_..."}`` in ``LEADGATE_FORM_SECRETS``. A form without one accepts no
+            signed post.
         flow_file: qualification flow YAML of the chat assistant; None means the shipped flow.
         chat_policy_file: qualification policy for chat leads; None means the shipped chat policy.
         cors_origins: origins allowed to call the public chat endpoints from a browser (CORS allowlist).
@@ -135,6 +140,8 @@ class Settings(BaseSettings):
     reps_file: Path | None = None
     review_high_value_probability: float = Field(default=0.9, ge=0.0, le=1.0)
     destinations_file: Path | None = None
+    forms_file: Path | None = None
+    form_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
     flow_file: Path | None = None
     chat_policy_file: Path | None = None
     cors_origins: list[str] = Field(

@@ -67,6 +67,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = state is None
         app.state.lg = state or AppState.from_settings(settings, chat_factory)
+        from leadgate.api.forms import load_app_forms
+
+        load_app_forms(app)  # an invalid forms file stops the server at startup, not at the first post
         try:
             yield
         finally:
@@ -107,6 +110,7 @@ def create_app(
     app.add_exception_handler(RateLimited, rate_limited_response)
 
     from leadgate.api import bookings, consent, conversations, crm_webhooks, handoffs, health, leads, privacy
+    from leadgate.api import forms as web_forms
     from leadgate.web import routes as web_routes
     from leadgate.web import staff, staff_handoffs, staff_inbox, staff_review
 
@@ -118,6 +122,8 @@ def create_app(
     app.include_router(handoffs.router)
     app.include_router(bookings.router)
     app.include_router(crm_webhooks.router)
+    app.include_router(web_forms.router)
+    app.include_router(web_forms.asset_router)
     app.include_router(web_routes.router)
     app.include_router(staff.router)
     app.include_router(staff_handoffs.router)

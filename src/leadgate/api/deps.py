@@ -64,6 +64,10 @@ PUBLIC_ROUTES: Final[frozenset[str]] = frozenset(
         "/v1/conversations/{conversation_id}/tickets",
         # the ICS invite of a booking: guarded by a short-lived signed ticket in its URL (api/tickets.py)
         "/v1/bookings/{booking_id}.ics",
+        # web forms: signed with the form's secret (Standard Webhooks) or carrying a form ticket (api/forms.py)
+        "/v1/forms/{form_id}/submissions",
+        "/v1/forms/{form_id}/tickets",
+        "/forms.js",
         # staff sign-in (password and single sign-on) and the staff pages' stylesheet
         "/staff/sign-in",
         "/staff/sso/login",

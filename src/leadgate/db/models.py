@@ -231,6 +231,7 @@ class AuditHeadRow(Base):
 from leadgate.db import access_models as _access_models  # noqa: E402, F401
 from leadgate.db import acting_models as _acting_models  # noqa: E402, F401
 from leadgate.db import booking_models as _booking_models  # noqa: E402, F401
+from leadgate.db import channel_models as _channel_models  # noqa: E402, F401
 from leadgate.db import chat_models as _chat_models  # noqa: E402, F401
 from leadgate.db import consent_models as _consent_models  # noqa: E402, F401
 from leadgate.db import crm_models as _crm_models  # noqa: E402, F401
