@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -38,6 +38,16 @@ def _table(title: str, rows: list[tuple[str, EmailOutcome]]) -> Table:
     return table
 
 
+def _acting() -> tuple[Any, Any]:
+    """The router and the outbox routes email leads get: those of chat leads (``chat.runtime.chat_router``)."""
+    from leadgate.actions.destinations import destinations_path, load_routes
+    from leadgate.chat.runtime import chat_router
+    from leadgate.config import get_settings
+
+    settings = get_settings()
+    return chat_router(settings), load_routes(destinations_path(settings))
+
+
 @email_app.command("import")
 @friendly
 def email_import(
@@ -53,6 +63,7 @@ def email_import(
     from leadgate.db.store import utcnow
     from leadgate.ingest.email import IMPORT_MAILBOX, ingest_message
 
+    router, routes = _acting()
     engine = _engine(database_url)
     try:
         qualifier = load_chat_qualifier()
@@ -60,7 +71,15 @@ def email_import(
         rows = []
         for path in files:
             outcome = ingest_message(
-                engine, qualifier, nlu, path.read_bytes(), mailbox=IMPORT_MAILBOX, now=utcnow(), region=region
+                engine,
+                qualifier,
+                nlu,
+                path.read_bytes(),
+                mailbox=IMPORT_MAILBOX,
+                now=utcnow(),
+                region=region,
+                router=router,
+                routes=routes,
             )
             rows.append((path.name, outcome))
     finally:
@@ -118,6 +137,7 @@ def email_poll(
             highlight=False,
         )
 
+    router, routes = _acting()
     engine = _engine(database_url)
     try:
         poll(
@@ -129,6 +149,8 @@ def email_poll(
             interval_s=interval,
             once=once,
             on_poll=report,
+            router=router,
+            routes=routes,
         )
     finally:
         engine.dispose()

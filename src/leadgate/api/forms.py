@@ -303,6 +303,8 @@ def _submit(
             [lead],
             explain="all",
             personal_attributes=lg.personal_attributes | frozenset(form.personal),
+            router=lg.router,
+            routes=lg.routes,
         )
         if mapped.consents:
             with write_lock(lg.engine), lg.engine.begin() as conn:

@@ -21,6 +21,7 @@ from imapclient import IMAPClient
 from imapclient.imapclient import SEEN
 from sqlalchemy import Engine, select, update
 
+from leadgate.actions.planning import Routes
 from leadgate.chat.nlu.interpreter import NLU
 from leadgate.db import store
 from leadgate.db.channel_models import EMAIL_MAILBOXES
@@ -28,6 +29,7 @@ from leadgate.db.engine import write_lock
 from leadgate.errors import LeadgateError
 from leadgate.ingest.email.service import EmailOutcome, ingest_message
 from leadgate.qualifier import Qualifier
+from leadgate.routing import Router
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,9 @@ def poll_once(
     nlu: NLU,
     clock: Callable[[], datetime],
     region: str = "US",
+    *,
+    router: Router | None = None,
+    routes: Routes | None = None,
 ) -> PollSummary:
     r"""Take every message of the mailbox not taken yet, then flag it ``\\Seen`` (or move it).
 
@@ -125,6 +130,8 @@ def poll_once(
         nlu: the chat NLU.
         clock: the current UTC time (each message's arrival time).
         region: default region for phone numbers and numeric dates.
+        router: passed to ``ingest_message`` (routing).
+        routes: passed to ``ingest_message`` (the outbox).
 
     Returns:
         The counts and each message's ``EmailOutcome``, in UID order.
@@ -164,6 +171,8 @@ def poll_once(
                 uid=uid,
                 uidvalidity=uidvalidity,
                 region=region,
+                router=router,
+                routes=routes,
             )
             summary.outcomes.append(outcome)
             if outcome.status == "lead":
@@ -193,6 +202,8 @@ def poll(
     interval_s: float = 60.0,
     once: bool = False,
     on_poll: Callable[[PollSummary], None] | None = None,
+    router: Router | None = None,
+    routes: Routes | None = None,
 ) -> None:
     """Poll every ``interval_s`` seconds (once with ``once``), reporting each poll to ``on_poll``.
 
@@ -201,7 +212,7 @@ def poll(
     """
     while True:
         try:
-            summary = poll_once(config, engine, qualifier, nlu, clock)
+            summary = poll_once(config, engine, qualifier, nlu, clock, router=router, routes=routes)
         except MailboxError:
             if once:
                 raise

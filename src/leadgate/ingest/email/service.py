@@ -23,6 +23,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import Connection, Engine, select
 
+from leadgate.actions.planning import Routes
 from leadgate.chat.nlu.interpreter import NLU
 from leadgate.contracts.decision import Decision
 from leadgate.contracts.errors import ContractError
@@ -32,6 +33,7 @@ from leadgate.db.engine import write_lock
 from leadgate.ingest.email.lead import PERSONAL_ATTRIBUTES, build_email_lead, email_lead_id, message_key
 from leadgate.ingest.email.parse import EmailLead, EmailParseError, parse_eml
 from leadgate.qualifier import Qualifier
+from leadgate.routing import Router
 from leadgate.runs import qualify_leads_flagged
 
 log = logging.getLogger(__name__)
@@ -168,6 +170,8 @@ def ingest_message(
     uid: int | None = None,
     uidvalidity: int | None = None,
     region: str = "US",
+    router: Router | None = None,
+    routes: Routes | None = None,
 ) -> EmailOutcome:
     """Take one message: parse it, make and qualify its lead, or keep it as a dead letter.
 
@@ -182,6 +186,10 @@ def ingest_message(
         uid: its IMAP UID, when polled.
         uidvalidity: the mailbox's UIDVALIDITY, when polled.
         region: default region for phone numbers and numeric dates.
+        router: routes the lead to a rep in its decision's transaction (``runs.qualify_leads_routed``);
+            None routes nothing.
+        routes: action kind -> destinations: the lead's actions are written to the outbox in that
+            transaction; None writes none.
 
     Returns:
         The ``EmailOutcome``. Never raises for a bad message (it becomes a dead letter); a failure while
@@ -213,7 +221,13 @@ def ingest_message(
     assert lead.lead_id == email_lead_id(key)
     try:
         decisions, _ = qualify_leads_flagged(
-            engine, qualifier, [lead], explain="all", personal_attributes=PERSONAL_ATTRIBUTES
+            engine,
+            qualifier,
+            [lead],
+            explain="all",
+            personal_attributes=PERSONAL_ATTRIBUTES,
+            router=router,
+            routes=routes,
         )
     except Exception as exc:  # never lose the message: keep it with the reason
         log.exception("qualifying an email lead failed")
