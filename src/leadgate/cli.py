@@ -224,6 +224,13 @@ def serve_cmd(
     chat: Annotated[
         bool, typer.Option("--chat/--no-chat", help="Serve the chat assistant, its API and the demo page.")
     ] = True,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Also run a delivery worker (outbox, SLA scheduler) in this process, as `leadgate worker` does.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) and the chat assistant with its demo page (/demo)."""
     import uvicorn
@@ -252,8 +259,32 @@ def serve_cmd(
     # JSON lines from uvicorn and the app alike; leadgate's own access record (leadgate.api.middleware)
     # replaces uvicorn's, which would log the client address and the raw query string
     configure_logging(settings.log_level, settings.log_file)
+    background = _background_worker(settings) if worker else None
+    try:
+        _serve(uvicorn, create_app(settings, chat_factory=factory), host, port, settings)
+    finally:
+        if background is not None:
+            background.stop()
+
+
+def _background_worker(settings: Any) -> Any:
+    """A ``leadgate worker`` (delivery and the SLA scheduler) in a daemon thread of this process; started."""
+    import threading
+
+    from leadgate.actions.worker import build_worker
+    from leadgate.sla.job import sla_job
+
+    worker = build_worker(
+        _engine(settings.database_url), settings, jobs=[sla_job(settings)], poll_interval=0.2
+    )
+    threading.Thread(target=worker.run, name="leadgate-worker", daemon=True).start()
+    console.print("delivery worker running in this process (outbox, SLA scheduler; see docs/worker.md)")
+    return worker
+
+
+def _serve(uvicorn: Any, app_: Any, host: str, port: int, settings: Any) -> None:
     uvicorn.run(
-        create_app(settings, chat_factory=factory),
+        app_,
         host=host,
         port=port,
         log_config=None,
@@ -277,6 +308,10 @@ def quickstart_cmd(
     database_url: DbUrl = None,
 ) -> None:
     """The main job on the embedded default: migrate, train on the bundled leads, qualify them all, serve.
+
+    The server runs a delivery worker in its process (``serve --worker``): leads that arrive while it runs
+    are routed to the example reps and their actions delivered (the bundled file itself is a history, so it
+    is qualified without routing).
 
     A database without any API key gets an ``admin`` key, printed once, for the README's ``curl`` example;
     one without any staff account gets the local admin ``admin@example.com`` with a random password,
@@ -307,7 +342,7 @@ def quickstart_cmd(
     _first_admin_key(database_url)
     _first_admin_user(database_url)
     if serve:
-        serve_cmd(host=None, port=None, project=project, database_url=database_url, chat=True)
+        serve_cmd(host=None, port=None, project=project, database_url=database_url, chat=True, worker=True)
 
 
 def _first_admin_key(database_url: str | None) -> None:

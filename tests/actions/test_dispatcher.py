@@ -222,6 +222,20 @@ def test_breaker_opens_stops_claiming_and_closes_after_a_trial(engine: Engine, c
     assert len(state.records) == 6 and state.total_posts == 9
 
 
+def test_rate_limits_do_not_open_the_breaker(engine: Engine, crm) -> None:  # type: ignore[no-untyped-def]
+    url, state = crm
+    enqueue_for(engine, store_decided(engine, range(6)), {"crm_upsert": ["crm"]})
+    state.script.extend([("429", 1)] * 5)  # a busy CRM throttles five calls in a row: it is up, not failing
+    clock = Clock(NOW)
+    d = dispatcher(engine, url, clock, breaker_fail_max=3, breaker_reset_seconds=60)
+    first = d.run_once(limit=10)
+    assert first.counts == {"retry": 5, "delivered": 1}
+    assert d.open_destinations() == [] and d.breakers["crm"].current_state == "closed"
+    clock.advance(2)
+    assert d.run_once(limit=10).counts == {"delivered": 5}
+    assert len(state.records) == 6
+
+
 def test_stop_releases_the_rest_of_the_batch_unattempted(engine: Engine, crm) -> None:  # type: ignore[no-untyped-def]
     url, state = crm
     enqueue_for(engine, store_decided(engine, range(4)), {"crm_upsert": ["crm"]})

@@ -17,7 +17,9 @@ One pass (``Dispatcher.run_once``):
 
 Breakers: one per destination, opened after ``breaker_fail_max`` consecutive retryable failures and
 half-open after ``breaker_reset_seconds`` (one trial call; success closes it). A ``PermanentDeliveryError``
-(a refused payload) does not count against the destination. While a breaker is open its rows are not
+(a refused payload) does not count against the destination, nor does a rate limit (HTTP 429): the destination
+is up and said when to come back, which ``Retry-After`` already honours (a breaker is for a destination that
+fails, Nygard, "Release It!", 2nd ed., ch. 5; throttling is backoff's job). While a breaker is open its rows are not
 claimed; a row claimed in the same batch as the tripping failure is given back without counting the attempt.
 
 A row whose lease would run out before its delivery could finish (``lease - timeout``) is released rather
@@ -83,6 +85,11 @@ DECISION_FIELDS: Final[tuple[str, ...]] = (
 """The decision's public fields a destination receives (``Delivery.decision``)."""
 
 
+def _rate_limited(exc: BaseException) -> bool:
+    """True for a destination's rate limit (HTTP 429): not a failure for the circuit breaker."""
+    return isinstance(exc, RetryableDeliveryError) and exc.status == 429
+
+
 @dataclass
 class DispatchResult:
     """What one pass did: ``counts`` per outcome (delivered, retry, dead, skipped, deferred, released, lost)."""
@@ -134,7 +141,7 @@ class Dispatcher:
             name: pybreaker.CircuitBreaker(
                 fail_max=breaker_fail_max,
                 reset_timeout=breaker_reset_seconds,
-                exclude=[PermanentDeliveryError],
+                exclude=[PermanentDeliveryError, _rate_limited],
                 name=name,
                 throw_new_error_on_trip=False,
             )
