@@ -85,6 +85,11 @@ DECISION_FIELDS: Final[tuple[str, ...]] = (
 """The decision's public fields a destination receives (``Delivery.decision``)."""
 
 
+def _permanent(exc: BaseException) -> bool:
+    """True for a refused payload (``PermanentDeliveryError``): not a failure of the destination."""
+    return isinstance(exc, PermanentDeliveryError)
+
+
 def _rate_limited(exc: BaseException) -> bool:
     """True for a destination's rate limit (HTTP 429): not a failure for the circuit breaker."""
     return isinstance(exc, RetryableDeliveryError) and exc.status == 429
@@ -141,7 +146,7 @@ class Dispatcher:
             name: pybreaker.CircuitBreaker(
                 fail_max=breaker_fail_max,
                 reset_timeout=breaker_reset_seconds,
-                exclude=[PermanentDeliveryError, _rate_limited],
+                exclude=[_permanent, _rate_limited],
                 name=name,
                 throw_new_error_on_trip=False,
             )
