@@ -72,7 +72,11 @@ def test_a_lead_flows_from_the_api_to_the_crm_and_the_reps_inbox(
     answer = api.client.post("/v1/leads", json=LEAD)
     assert answer.status_code in (200, 201), answer.text
     decision = answer.json()
-    assert (decision["tier"], decision["action"]) == ("hot", "route_to_sales"), (decision["reasons"], decision["score"]["confidence"], decision["score"]["scorer"])
+    assert (decision["tier"], decision["action"]) == ("hot", "route_to_sales"), (
+        decision["reasons"],
+        decision["score"]["confidence"],
+        decision["score"]["scorer"],
+    )
 
     # routed in the decision's transaction: the shipped policy sends India to priya (Asia/Kolkata), 5 min SLA
     with engine.connect() as conn:
@@ -111,3 +115,51 @@ def test_a_lead_flows_from_the_api_to_the_crm_and_the_reps_inbox(
     assert kinds == ["assigned", "first_touch"]
     count, problem = verify_events(engine)
     assert problem is None and count == 2
+
+
+def test_a_reviewers_tier_change_sends_a_held_lead_to_a_rep_and_the_crm(
+    make_api: Callable[..., Api], engine: Engine
+) -> None:
+    api = make_api()
+    # few fields filled: the model is not confident (below the policy's 0.60), so a person confirms it
+    sparse = {
+        "lead_id": "web-0003",
+        "source": "web_form",
+        "first_name": "Arjun",
+        "country": "India",
+        "attributes": {"lead_origin": "Landing Page Submission", "total_time_on_site": 1800},
+    }
+    decision = api.client.post("/v1/leads", json=sparse).json()
+    assert decision["action"] == "human_review" and decision["tier"] != "hot", decision["reasons"]
+    with engine.connect() as conn:
+        assert current_assignment(conn, "web-0003") is None
+    assert _outbox(engine) == []  # held: nothing reaches a rep or a CRM before a person looks
+
+    create_user(engine, email="sofia.lindqvist@example.com", role="sales_manager")
+    staff = TestClient(api.client.app)
+    assert sign_in(staff, "sofia.lindqvist@example.com").status_code == 303
+    page = staff.get("/staff/review/web-0003")
+    assert page.status_code == 200
+    approved = staff.post(
+        "/staff/review/web-0003/tier",
+        data={
+            "tier": "hot",
+            "reason": "Called back: works in finance, wants the MBA this term",
+            "csrf_token": csrf_of(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303, approved.text
+    with engine.connect() as conn:
+        assignment = current_assignment(conn, "web-0003")
+        kinds = [e["kind"] for e in iter_events(conn, lead_id="web-0003")]
+    assert assignment is not None and assignment["rep_id"] == "priya" and assignment["sla_due_at"] is not None
+    assert kinds == ["override", "assigned"]
+    assert _outbox(engine) == [("crm_upsert", "embedded", "pending"), ("crm_task", "embedded", "pending")]
+    # the same form sent twice changes nothing (one override per decision shown): no second task
+    again = staff.post(
+        "/staff/review/web-0003/tier",
+        data={"tier": "hot", "reason": "double click", "csrf_token": csrf_of(page.text), "seen": "0"},
+    )
+    assert again.status_code == 409
+    assert len(_outbox(engine)) == 2

@@ -25,13 +25,15 @@ from typing import Any, Final
 import orjson
 from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
 
+from leadgate.actions.planning import Routes
 from leadgate.audit.access import AccessAppend, record_access
 from leadgate.audit.events import EVENTS, append_event, iter_events
 from leadgate.contracts.action import Assignment
 from leadgate.contracts.decision import ActionName
 from leadgate.db.store import DECISIONS, EXPLANATIONS, LEADS
+from leadgate.review.act import act_on_override
 from leadgate.review.rules import OverridePlan, ReviewCriteria, ReviewError, plan_override, queue_reasons
-from leadgate.routing import current_assignment, store_assignment
+from leadgate.routing import Router, current_assignment, store_assignment
 from leadgate.routing.records import ASSIGNMENTS
 
 ORDERS: Final[tuple[str, ...]] = ("newest", "urgent")
@@ -379,6 +381,8 @@ def override(
     known_reps: frozenset[str] = frozenset(),
     criteria: ReviewCriteria | None = None,
     seen: int | None = None,
+    router: Router | None = None,
+    routes: Routes | None = None,
 ) -> tuple[OverridePlan, AccessAppend]:
     """Apply one reviewer action to the lead's latest decision, in one transaction (module docstring).
 
@@ -401,6 +405,10 @@ def override(
             when given and another override was stored since, nothing is stored. Checked after the
             work-event chain head is locked (``append_event``), so two concurrent reviewers, or one form
             sent twice, store one override.
+        router: the served router: a lead the override sends to sales unassigned is routed
+            (``review.act.act_on_override``).
+        routes: action kind -> destinations: the overridden decision's actions (CRM, rep notification,
+            nurture) are planned into the outbox in the same transaction; None plans none.
 
     Returns:
         ``(plan, access event)``; pass the access event to ``checkpoint.record_access_head`` after commit.
@@ -446,6 +454,16 @@ def override(
             raise ReviewConflict(_CONFLICT)
         if plan.kind == "reassign":
             _reassign(conn, item, plan, actor=actor, now=now)
+        act_on_override(
+            conn,
+            lead_id=lead_id,
+            decision_id=item.decision_id,
+            plan=plan,
+            router=router,
+            routes=routes,
+            actor=actor,
+            now=now,
+        )
         access = record_access(
             conn,
             actor=actor,

@@ -305,6 +305,8 @@ def reassign(
     policy_ref: str | None = None,
     assignment_id: str | None = None,
     sla: SlaSection | None = None,
+    tier: str | None = None,
+    action: str | None = None,
 ) -> Assignment:
     """Re-assign a lead to ``to_rep``, or by the section's round robin away from its current rep.
 
@@ -329,6 +331,8 @@ def reassign(
         assignment_id: the new assignment's id (default: a new id).
         sla: the policy's ``sla`` section: the new assignment's first-touch deadline is computed for the new
             rep from the tier of the lead's decision; None leaves it unset.
+        tier: the tier in force when a reviewer changed it (default: the decision's), for the deadline.
+        action: the action in force (default: the decision's), for the deadline.
 
     Returns:
         The new assignment.
@@ -386,7 +390,9 @@ def reassign(
             select(DECISIONS.c.tier, DECISIONS.c.action).where(DECISIONS.c.decision_id == decision_id)
         ).first()
         if tier_action is not None:
-            assignment = with_sla_due(assignment, sla, tier_action[0], directory, action=tier_action[1])
+            assignment = with_sla_due(
+                assignment, sla, tier or tier_action[0], directory, action=action or tier_action[1]
+            )
     _save(conn, assignment, supersedes, {"reps_file": directory.ref})
     write_rotation(conn, state)
     return assignment

@@ -228,6 +228,8 @@ def _act(
             known_reps=frozenset(r.id for r in reps.reps if r.active),
             criteria=criteria(lg),
             seen=int(seen) if seen.isdigit() else None,
+            router=lg.router,
+            routes=lg.routes,
         )
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
