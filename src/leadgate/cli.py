@@ -442,9 +442,14 @@ def audit_verify(
         ),
     ] = None,
 ) -> None:
-    """Verify the decision log (chain, leads, explanations, checkpoints) and the access log; exit 1 at a problem."""
+    """Verify the decision log, the work-event log and the access log; exit 1 at a problem.
+
+    The decision log: chain, leads, explanations, checkpoints; the work-event log: assignments, overrides,
+    SLA escalations, outcomes.
+    """
     from leadgate.audit.access import verify_access_log
     from leadgate.audit.checkpoint import AuditKeyError, audit_key, read_checkpoints
+    from leadgate.audit.events import verify_events
     from leadgate.config import get_settings
     from leadgate.pipeline import verify_audit_log
 
@@ -464,12 +469,17 @@ def audit_verify(
             fields = [] if checkpoints is None else [c.fields for c in read_checkpoints(checkpoints, key)[0]]  # type: ignore[arg-type]
             with engine.connect() as conn:
                 events, problem = verify_access_log(conn, checkpoints=fields)
+        work = 0
+        if problem is None:
+            work, work_problem = verify_events(engine)
+            problem = None if work_problem is None else f"work-event log: {work_problem}"
         erased = erased_leads(engine) if problem is None else 0
     finally:
         engine.dispose()
     if problem is not None:
         raise _fail(problem)
     console.print(f"audit chain intact: {checked} decisions, head {head[:16]}…")
+    console.print(f"work-event log intact: {work} events (assignments, overrides, SLAs, outcomes)")
     console.print(f"access log intact: {events} events")
     if erased:
         console.print(
