@@ -5,6 +5,8 @@ PostgreSQL)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -15,7 +17,12 @@ from leadgate.actions.worker import build_worker
 from leadgate.adapters.embedded import open_tasks
 from leadgate.audit.events import iter_events, verify_events
 from leadgate.db.acting_models import OutboxRow
+from leadgate.policy import load_policy
+from leadgate.project import served_policy_path
+from leadgate.reps import load_reps
 from leadgate.routing import current_assignment
+from leadgate.sla import compute_reassign_at
+from leadgate.sla.job import sla_job
 
 # An enquiry as a landing-page backend posts it, every pre-decision field of the X Education mapping filled: a
 # working professional from India who read the course pages for half an hour (such leads convert far above
@@ -163,3 +170,48 @@ def test_a_reviewers_tier_change_sends_a_held_lead_to_a_rep_and_the_crm(
     )
     assert again.status_code == 409
     assert len(_outbox(engine)) == 2
+
+
+def test_the_workers_sla_job_escalates_to_the_manager_then_reassigns(
+    make_api: Callable[..., Api], engine: Engine, tmp_path: Path
+) -> None:
+    destinations = tmp_path / "destinations.yaml"
+    destinations.write_text(
+        "destinations_version: 1\n"
+        "destinations:\n"
+        "  embedded: {}\n"
+        "  slack:\n"
+        "    config: {base_url: 'https://leadgate.example.com'}\n"
+        "routes:\n"
+        "  crm_upsert: [embedded]\n"
+        "  crm_task: [embedded]\n"
+        "  notify_manager: [slack]\n",
+        encoding="utf-8",
+    )
+    api = make_api(destinations_file=destinations)
+    assert api.client.post("/v1/leads", json=LEAD).json()["action"] == "route_to_sales"
+    with engine.connect() as conn:
+        first = current_assignment(conn, "web-0002")
+    assert first is not None and first["rep_id"] == "priya"
+    due = first["sla_due_at"].replace(tzinfo=first["sla_due_at"].tzinfo or UTC)
+
+    job = sla_job(api.settings)  # what `leadgate worker` runs every 30 s, on the served policy and reps
+    assert job.run(engine, due - timedelta(minutes=1)).escalations == []  # not late yet
+    report = job.run(engine, due + timedelta(minutes=2))
+    assert [(e.rep_id, e.manager_id) for e in report.escalations] == [("priya", "sofia")]
+    assert ("notify_manager", "slack", "pending") in _outbox(engine)
+    assert job.run(engine, due + timedelta(minutes=3)).escalations == []  # once only
+
+    policy, reps = load_policy(served_policy_path(api.settings)), load_reps(None)
+    priya = reps.get("priya")
+    assert policy.sla is not None and priya is not None
+    reassign_at = compute_reassign_at(policy.sla, "hot", priya, due, action="route_to_sales")
+    assert reassign_at is not None
+    moved = job.run(engine, reassign_at + timedelta(minutes=1))
+    [change] = moved.reassignments
+    assert change.previous_id == first["assignment_id"]
+    assert change.assignment.rep_id not in (None, "priya"), change.assignment.reason
+    with engine.connect() as conn:
+        kinds = [e["kind"] for e in iter_events(conn, lead_id="web-0002")]
+    assert kinds == ["assigned", "sla_escalated", "reassigned"]
+    assert verify_events(engine)[1] is None

@@ -30,7 +30,9 @@ from leadgate.review.store import (
 from leadgate.routing import current_assignment
 from leadgate.sla import SlaError, mark_first_touch
 
-NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)  # after the decisions
+NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(
+    hours=12
+)  # after the decisions, however long the run
 FLAGGED_ONLY = ReviewCriteria(min_confidence=0.0, high_value_probability=None)
 ACTIONS = {"hot": "route_to_sales", "warm": "route_to_sales", "nurture": "nurture", "disqualified": "discard"}
 REPS = frozenset({"anna", "marcus", "priya"})

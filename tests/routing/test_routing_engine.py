@@ -161,8 +161,12 @@ def test_without_an_otherwise_pool_unmatched_leads_stay_unassigned() -> None:
 
 def test_exclude_moves_the_lead_away_from_the_current_rep() -> None:
     a = route(lead(45, "India", owner="dev"), router(), RoutingState(), NOW, "m1", exclude=frozenset({"dev"}))
-    # dev is the owner and the only India rep: excluded -> unassigned (the India pool has nobody else)
-    assert a.rep_id is None and a.reason.startswith("moved away from dev;")
+    # dev is the owner and the only India rep: excluded, so the otherwise pool (everyone) takes the lead
+    assert a.rep_id not in (None, "dev") and a.rule == "round_robin" and a.rule_id is None
+    assert a.reason.startswith("moved away from dev;") and "so the otherwise pool" in a.reason
+    text = SECTION_YAML.replace("otherwise: {everyone: true}", "otherwise: null")
+    alone = route(lead(47, "India"), router(text), RoutingState(), NOW, "m3", exclude=frozenset({"dev"}))
+    assert (alone.rep_id, alone.rule) == (None, "unassigned")  # no otherwise pool: a manager assigns it
     b = route(lead(46, "Japan"), router(), RoutingState(), NOW, "m2", exclude=frozenset({"jonas"}))
     assert b.rep_id in {"claire", "dev", "maria"}
 

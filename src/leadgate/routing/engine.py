@@ -315,7 +315,8 @@ def route(
             loads + 1, the pool's round-robin values).
         now: the routing time (timezone-aware; stored in UTC as ``assigned_at``).
         assignment_id: the id of the new assignment.
-        exclude: rep ids not to choose (a re-assignment away from the current rep).
+        exclude: rep ids not to choose (a re-assignment away from the current rep). When the territory
+            pool has nobody else available, the ``otherwise`` pool is tried before ``unassigned``.
         actor: stored on the assignment.
 
     Returns:
@@ -362,6 +363,15 @@ def route(
         prefix = f"moved away from {', '.join(sorted(exclude))}; "
     rule_id, key, reps, why = router.choose_pool(item)
     rep, rr_why = _round_robin(reps, key, state, now, exclude)
+    otherwise = router.section.otherwise
+    if rep is None and exclude and rule_id is not None and otherwise is not None:
+        # a re-assignment away from the only rep of a territory: the otherwise pool takes it (a missed SLA
+        # must reach someone; on first routing a full territory stays unassigned, for a manager)
+        suffix, others = router.pool(otherwise, item)
+        other, other_why = _round_robin(others, OTHERWISE + suffix, state, now, exclude)
+        if other is not None:
+            reason = f"{why}; {rr_why}; so the otherwise pool {otherwise.describe()}: {other_why}: chose {other.id}"
+            return made(other.id, "round_robin", None, reason)
     if rep is None:
         return made(None, "unassigned", rule_id, f"{why}; {rr_why}: unassigned, for a manager to assign")
     rule: AssignmentRule = "territory" if rule_id is not None else "round_robin"
