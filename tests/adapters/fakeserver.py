@@ -60,6 +60,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # answer at once (keep-alive: no 40 ms Nagle + delayed-ACK stall)
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
