@@ -39,8 +39,6 @@ from typing import Any
 import httpx
 import orjson
 import yaml
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,9 +47,9 @@ sys.path.insert(0, str(ROOT))
 from tests.adapters.fake_hubspot import FakeHubSpot  # noqa: E402
 from tests.adapters.fakeserver import Reply, Request  # noqa: E402
 from tests.adapters.notify_support import HookServer  # noqa: E402
-from tests.api.servers import free_port  # noqa: E402
+from tests.api.servers import _wait_ready, free_port  # noqa: E402
+from tests.conftest import _pg_database  # noqa: E402
 
-PG_ADMIN = os.environ.get("LEADGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 FORM = "course-enquiry"
 SECRET = "whsec_" + base64.b64encode(b"speed-to-lead bench form secret!").decode()
 FIRST = ["Priya", "Rahul", "Anika", "Tom", "Lena", "Carlos", "Aisha", "Wei", "Sofia", "Jonas"]
@@ -157,33 +155,11 @@ routes:
 
 @contextmanager
 def _database(kind: str, tmp: Path) -> Iterator[str]:
+    """A SQLite file in ``tmp``, or a fresh PostgreSQL database dropped afterwards (as the tests make them)."""
     if kind == "sqlite":
         yield f"sqlite:///{tmp / 'leadgate.db'}"
         return
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"lg_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _wait(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"leadgate serve exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("leadgate serve did not start")
+    yield from _pg_database()
 
 
 def _submission(n: int, run: str) -> tuple[str, dict[str, Any]]:
@@ -274,7 +250,7 @@ def run_backend(kind: str, rounds: int, concurrency: int, workers: int) -> tuple
                             )
                         )  # fmt: skip
                 base = f"http://127.0.0.1:{port}"
-                _wait(base, procs[0], log)
+                _wait_ready(procs[0], base, log)
                 latencies: list[float] = []
                 posts: list[float] = []
                 with ThreadPoolExecutor(concurrency) as pool:

@@ -1,6 +1,8 @@
 """The one place where the stages are composed, readable top to bottom.
 
-    CSV / JSON  --ingest-->  Lead  --features-->  frame  --scoring-->  Score  --policy-->  Decision  --audit-->  DB
+    CSV / JSON / form / email / chat  --ingest-->  Lead  --features-->  frame  --scoring-->  Score
+        --policy-->  Decision  --routing-->  Assignment (rep, rule, SLA deadline)  --actions-->  outbox
+        --audit-->  DB (decision chain, work-event chain)            leadgate worker: outbox --> CRM, rep
 
 Each arrow lives in its own module; this one names them and is what the CLI, the API and the chat import:
 
@@ -16,6 +18,12 @@ Each arrow lives in its own module; this one names them and is what the CLI, the
                           routed to reps there too (qualify_leads_routed -> Qualified with the assignments)
     leadgate.routing      Router, route_decisions: decisions -> Assignment (existing owner, territory, round
                           robin with caps), stored with its work event in the decision's transaction
+    leadgate.routing      route_decisions: the policy's routing section over reps.yaml -> Assignment per decision,
+                          with its SLA deadline (leadgate.sla), stored with its work event, in the decision's
+                          transaction (qualify_leads*(router=...))
+    leadgate.actions      enqueue_decided: the decision's actions (CRM record and task, rep notification,
+                          nurture) into the outbox in the same transaction (qualify_leads*(routes=...));
+                          the worker's Dispatcher delivers them to the destinations (leadgate.adapters)
     leadgate.export       the decisions CSV (DECISION_CSV_COLUMNS) of a run
     leadgate.training     load_training_data, train_and_register
 """
