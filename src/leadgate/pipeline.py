@@ -14,7 +14,9 @@ Each arrow lives in its own module; this one names them and is what the CLI, the
                           verify_audit_log
     leadgate.runs         import_file, qualify_file: a file chunk by chunk, each chunk's leads, dead letters,
                           decisions and checkpoint in one transaction, resumable (``resume=True`` loses and
-                          doubles nothing); qualify_leads: a batch of leads (API, chat) in one transaction,
+                          doubles nothing)
+    leadgate.batches      qualify_leads_routed: a batch of leads (API, forms, email, chat) stored, decided,
+                          routed and acted on in one transaction,
                           routed to reps there too (qualify_leads_routed -> Qualified with the assignments)
     leadgate.routing      Router, route_decisions: decisions -> Assignment (existing owner, territory, round
                           robin with caps), stored with its work event in the decision's transaction
@@ -29,6 +31,7 @@ Each arrow lives in its own module; this one names them and is what the CLI, the
 """
 
 from leadgate.audit.log import explain_stored, latest_decision, store_decisions, verify_audit_log
+from leadgate.batches import Qualified, qualify_leads, qualify_leads_flagged, qualify_leads_routed
 from leadgate.db.rows import (
     LeadLike,
     as_record,
@@ -55,14 +58,10 @@ from leadgate.runs import (
     ChunkTask,
     ImportInProgressError,
     ImportSummary,
-    Qualified,
     QualifySummary,
     import_file,
     process_chunk,
     qualify_file,
-    qualify_leads,
-    qualify_leads_flagged,
-    qualify_leads_routed,
 )
 from leadgate.training import TrainingData, load_training_data, train_and_register
 

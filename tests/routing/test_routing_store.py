@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 from tests.routing.support import REPS_YAML, reps, router, section
 
 from leadgate.audit.events import iter_events, verify_events
+from leadgate.batches import Qualified, qualify_leads_routed
 from leadgate.chat.qualify import build_chat_lead, load_chat_qualifier
 from leadgate.contracts.lead import Lead
 from leadgate.db import write_lock
@@ -27,7 +28,6 @@ from leadgate.routing import (
     reassign,
     route_decisions,
 )
-from leadgate.runs import Qualified, qualify_leads_routed
 
 NOW = datetime(2026, 6, 16, 8, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Berlin
 

@@ -17,7 +17,7 @@ Idempotent on the submission id (``submission_id`` in the body, else the ``webho
 ticket): a form submitted twice makes one lead, and the second answer is ``200`` with the same lead id
 and ``duplicate: true`` (the first is ``201``). Every submission goes through the ``lead/v1`` contract and
 the served mapping's value checks like ``POST /v1/leads`` (422 with ``{path, reason}`` and a dead letter
-for bad input) and is qualified by ``runs.qualify_leads_flagged``. A ticked consent checkbox records
+for bad input) and is qualified by ``batches.qualify_leads_flagged``. A ticked consent checkbox records
 consent (``governance.consent.record_consent``, source ``form``, the submission id as evidence).
 """
 
@@ -38,6 +38,7 @@ from leadgate.api.errors import error_responses
 from leadgate.api.leads import value_errors
 from leadgate.api.ratelimit import client_ip, ingest_guard
 from leadgate.api.state import AppState
+from leadgate.batches import qualify_leads_flagged
 from leadgate.contracts.decision import Decision
 from leadgate.contracts.errors import ContractError
 from leadgate.contracts.lead import Storable
@@ -50,7 +51,6 @@ from leadgate.ingest.email.service import first_line
 from leadgate.ingest.forms import FormsFile, FormSpec, load_forms, map_submission, submission_key
 from leadgate.logs import bind_lead
 from leadgate.pipeline import latest_decision
-from leadgate.runs import qualify_leads_flagged
 
 log = logging.getLogger(__name__)
 

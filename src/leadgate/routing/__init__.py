@@ -7,7 +7,7 @@ Public interface:
 * ``load_router(policy, reps_file) -> Router | None``: the policy's ``routing:`` section over a reps file.
 * ``route(item, router, state, now, assignment_id) -> Assignment`` and ``route_many``: the pure engine.
 * ``route_decisions(conn, router, records, decisions, now)``: route and store a batch of decisions in the
-  decision transaction (``runs.qualify_leads_routed`` calls it).
+  decision transaction (``batches.qualify_leads_routed`` calls it).
 * ``reassign(conn, lead_id, to_rep=..., actor=, reason=, now=, directory=, section=)``: move a lead to
   another rep (or by round robin away from the current one).
 * ``assign_booking(conn, lead_id=, rep_id=, booking_id=, ...)``: a booked demo goes to the calendar's rep.

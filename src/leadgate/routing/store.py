@@ -4,7 +4,7 @@
               --store_assignment (row + ``assigned`` work event), leads.owner, rotation written back
 
 Every function here runs inside the caller's write transaction (``with write_lock(engine),
-engine.begin() as conn:``): ``route_decisions`` in the decision transaction of ``runs.qualify_leads_flagged``,
+engine.begin() as conn:``): ``route_decisions`` in the decision transaction of ``batches.qualify_leads_flagged``,
 ``reassign`` in the SLA scheduler's or a reviewer's, ``assign_booking`` in the booking's.
 
 Caps under concurrency: before it reads any load, a routing transaction locks the ``routing_reps`` row of

@@ -24,6 +24,7 @@ import orjson
 from sqlalchemy import Connection, Engine, select
 
 from leadgate.actions.planning import Routes
+from leadgate.batches import qualify_leads_flagged
 from leadgate.chat.nlu.interpreter import NLU
 from leadgate.contracts.decision import Decision
 from leadgate.contracts.errors import ContractError
@@ -34,7 +35,6 @@ from leadgate.ingest.email.lead import PERSONAL_ATTRIBUTES, build_email_lead, em
 from leadgate.ingest.email.parse import EmailLead, EmailParseError, parse_eml
 from leadgate.qualifier import Qualifier
 from leadgate.routing import Router
-from leadgate.runs import qualify_leads_flagged
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def ingest_message(
         uid: its IMAP UID, when polled.
         uidvalidity: the mailbox's UIDVALIDITY, when polled.
         region: default region for phone numbers and numeric dates.
-        router: routes the lead to a rep in its decision's transaction (``runs.qualify_leads_routed``);
+        router: routes the lead to a rep in its decision's transaction (``batches.qualify_leads_routed``);
             None routes nothing.
         routes: action kind -> destinations: the lead's actions are written to the outbox in that
             transaction; None writes none.
