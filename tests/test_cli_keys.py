@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from tests.cli_support import run, wide_console  # noqa: F401 (fixture)
 
-from leadgate.cli import _first_admin_key
+from leadgate.cli_serve import _first_admin_key
 from leadgate.db import make_engine
 from leadgate.db.store import utcnow
 from leadgate.governance import api_keys

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from leadgate import cli
 from leadgate.audit.access import iter_access
-from leadgate.cli import DEMO_ADMIN_EMAIL, _first_admin_user
+from leadgate.cli_serve import DEMO_ADMIN_EMAIL, _first_admin_user
 from leadgate.db import make_engine, write_lock
 from leadgate.governance import staff_sessions, users
 
