@@ -41,46 +41,34 @@ fi
 say "installing leadgate with the test extra into .venv"
 .venv/bin/python -m pip install -q -e '.[test]' || die "pip install -e '.[test]' failed (see the pip output above)"
 
-# 3. Chromium for the browser tests
-if [[ -x "$CHROMIUM" ]]; then
-    say "chromium present: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
-else
-    command -v apt-get >/dev/null 2>&1 || die "$CHROMIUM is missing and apt-get is not available: install Chromium so that $CHROMIUM exists"
-    if [[ "$(id -u)" -eq 0 ]]; then
-        AS_ROOT=()
-    elif command -v sudo >/dev/null 2>&1; then
-        AS_ROOT=(sudo)
-    else
-        die "$CHROMIUM is missing and this is not root and sudo is not installed: run as root: apt-get install chromium chromium-driver"
+# Install Debian packages unless BINARY already exists: as root, or through sudo.
+#   ensure_debian BINARY WHAT PACKAGE...
+ensure_debian() {
+    local binary="$1" what="$2"
+    shift 2
+    if [[ -x "$binary" ]]; then
+        say "$what present: $("$binary" --version 2>/dev/null | head -1 || echo "$binary")"
+        return
     fi
-    say "installing Debian packages chromium and chromium-driver"
+    command -v apt-get >/dev/null 2>&1 || die "$binary is missing and apt-get is not available: install $* so that $binary exists"
+    local as_root=()
+    if [[ "$(id -u)" -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 \
+            || die "$binary is missing and this is not root and sudo is not installed: run as root: apt-get install $*"
+        as_root=(sudo)
+    fi
+    say "installing Debian packages $*"
     export DEBIAN_FRONTEND=noninteractive
-    "${AS_ROOT[@]}" apt-get update -q || die "apt-get update failed (see above)"
-    "${AS_ROOT[@]}" apt-get install -y -q --no-install-recommends chromium chromium-driver \
-        || die "apt-get install chromium chromium-driver failed (see above)"
-    [[ -x "$CHROMIUM" ]] || die "chromium was installed but $CHROMIUM does not exist"
-    say "chromium installed: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
-fi
+    "${as_root[@]}" apt-get update -q || die "apt-get update failed (see above)"
+    "${as_root[@]}" apt-get install -y -q --no-install-recommends "$@" || die "apt-get install $* failed (see above)"
+    [[ -x "$binary" ]] || die "$* was installed but $binary does not exist"
+    say "$what installed: $("$binary" --version 2>/dev/null | head -1 || echo "$binary")"
+}
+
+# 3. Chromium for the browser tests
+ensure_debian "$CHROMIUM" chromium chromium chromium-driver
 
 # 4. Dovecot for the IMAP tests
-if [[ -x "$DOVECOT" ]]; then
-    say "dovecot present: $("$DOVECOT" --version 2>/dev/null || echo "$DOVECOT")"
-else
-    command -v apt-get >/dev/null 2>&1 || die "$DOVECOT is missing and apt-get is not available: install Dovecot so that $DOVECOT exists"
-    if [[ "$(id -u)" -eq 0 ]]; then
-        AS_ROOT=()
-    elif command -v sudo >/dev/null 2>&1; then
-        AS_ROOT=(sudo)
-    else
-        die "$DOVECOT is missing and this is not root and sudo is not installed: run as root: apt-get install dovecot-imapd"
-    fi
-    say "installing Debian package dovecot-imapd"
-    export DEBIAN_FRONTEND=noninteractive
-    "${AS_ROOT[@]}" apt-get update -q || die "apt-get update failed (see above)"
-    "${AS_ROOT[@]}" apt-get install -y -q --no-install-recommends dovecot-imapd \
-        || die "apt-get install dovecot-imapd failed (see above)"
-    [[ -x "$DOVECOT" ]] || die "dovecot-imapd was installed but $DOVECOT does not exist"
-    say "dovecot installed: $("$DOVECOT" --version 2>/dev/null || echo "$DOVECOT")"
-fi
+ensure_debian "$DOVECOT" dovecot dovecot-imapd
 
 say "done. Run the tests with: .venv/bin/python -m pytest"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from leadgate.actions.worker import PeriodicJob
 from leadgate.cli_common import DbUrl, _engine, console, friendly
+
+if TYPE_CHECKING:  # the worker's imports stay off every other command's start-up
+    from leadgate.actions.worker import PeriodicJob
 
 PERIODIC_JOBS: list[PeriodicJob] = []
 """Jobs every ``leadgate worker`` runs besides delivery and the SLA scheduler (``leadgate.sla.job``)."""
