@@ -53,6 +53,9 @@ class Settings(BaseSettings):
             as JSON ``{"form_id": "whsec_..."}`` in ``LEADGATE_FORM_SECRETS``. A form without one accepts no
             signed post.
         flow_file: qualification flow YAML of the chat assistant; None means the shipped flow.
+        branding_file: branding YAML of the chat assistant (company, assistant name, tone, greetings, invite
+            organizer, links, prompt overrides; ``docs/branding.md``); it replaces the flow's ``branding:``
+            section. None: the flow's section, or the shipped example's (Lumenly).
         chat_policy_file: qualification policy for chat leads; None means the shipped chat policy.
         cors_origins: origins allowed to call the public chat endpoints from a browser (CORS allowlist).
         max_message_chars: longest chat message accepted (longer: 413).
@@ -143,6 +146,7 @@ class Settings(BaseSettings):
     forms_file: Path | None = None
     form_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
     flow_file: Path | None = None
+    branding_file: Path | None = None
     chat_policy_file: Path | None = None
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]

@@ -330,7 +330,7 @@ def test_phrase_keeps_a_reply_that_states_only_known_facts(
     )
     body = server.requests[0]["body"]
     assert not {"tools", "functions", "tool_choice", "function_call"} & body.keys()
-    assert json.loads(body["messages"][1]["content"]) == {"draft": draft, "facts": []}
+    assert json.loads(body["messages"][1]["content"]) == {"draft": draft, "facts": [], "tone": "friendly"}
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,9 @@ EXTRACT_SYSTEM_PROMPT = (
 
 PHRASE_SYSTEM_PROMPT = (
     "You reword the replies of a B2B website assistant so they read naturally and politely. The user message "
-    "is a JSON object with `draft` (the reply to reword) and `facts` (the only facts you may state). Keep the "
+    "is a JSON object with `draft` (the reply to reword), `facts` (the only facts you may state) and `tone` "
+    "(friendly, formal or concise: the company's voice; formal avoids contractions and small talk, concise "
+    "says it in as few words as possible). Keep the "
     "meaning and the language of the draft and keep it about as short. Do not add any number, price, date, "
     "email address, link, name, promise or claim that is not in `draft` or `facts`. Reply with one JSON "
     'object and nothing else: {"reply": "<the reworded reply>"}.'
@@ -195,6 +197,8 @@ class OpenAICompatibleModel:
         client: an ``httpx.Client`` to use (connection pooling, proxies); None creates one, closed by
             ``close()``.
         clock: monotonic clock in seconds for the back-off (``time.monotonic``).
+        tone: the branding's tone (``friendly``, ``formal`` or ``concise``), sent with every ``phrase``
+            request so the rewording keeps the company's voice.
 
     Raises:
         ValueError: an empty ``base_url`` or ``model``, or ``timeout_s <= 0``.
@@ -209,6 +213,7 @@ class OpenAICompatibleModel:
         client: httpx.Client | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        tone: str = "friendly",
     ):
         if not base_url or not model:
             raise ValueError("base_url and model are required")
@@ -221,6 +226,7 @@ class OpenAICompatibleModel:
         self._own_client = client is None
         self._client = client if client is not None else httpx.Client()
         self._clock = clock
+        self.tone = tone
         self._lock = threading.Lock()
         self._blocked_until = 0.0
 
@@ -293,7 +299,7 @@ class OpenAICompatibleModel:
             draft: the reply the dialogue engine wrote.
             facts: the only facts the reply may state (e.g. knowledge-base quotes, slot labels).
         """
-        user = json.dumps({"draft": draft, "facts": list(facts)}, ensure_ascii=False)
+        user = json.dumps({"draft": draft, "facts": list(facts), "tone": self.tone}, ensure_ascii=False)
         content = self._complete(PHRASE_SYSTEM_PROMPT, user, "phrase")
         if content is None:
             return None
@@ -389,15 +395,23 @@ def _brief(exc: ValidationError) -> str:
     return f"{exc.error_count()} error(s), first at {where}: {first['msg']}"
 
 
-def from_settings(settings: Settings, client: httpx.Client | None = None) -> OpenAICompatibleModel | None:
+def from_settings(
+    settings: Settings, client: httpx.Client | None = None, *, tone: str = "friendly"
+) -> OpenAICompatibleModel | None:
     """The configured model, or None when ``llm_base_url`` or ``llm_model`` is unset (built-in NLU only).
 
     Args:
         settings: reads ``llm_base_url``, ``llm_model``, ``llm_api_key`` and ``llm_timeout_s`` (seconds).
         client: optional ``httpx.Client`` to share.
+        tone: the branding's tone (``Branding.phrasing_tone``), sent with every ``phrase`` request.
     """
     if not settings.llm_base_url or not settings.llm_model:
         return None
     return OpenAICompatibleModel(
-        settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s, client
+        settings.llm_base_url,
+        settings.llm_model,
+        settings.llm_api_key,
+        settings.llm_timeout_s,
+        client,
+        tone=tone,
     )

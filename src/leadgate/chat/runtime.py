@@ -9,13 +9,16 @@ the persistent ``ChatService`` that the API serves. ``leadgate serve`` and ``lea
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 from sqlalchemy import Engine
 
 from leadgate.actions.destinations import destinations_path, load_routes
 from leadgate.chat.booking import CalendarScheduler, load_calendars
-from leadgate.chat.flows import Assistant, ConversationState, load_default_flow, load_flow
+from leadgate.chat.booking.model import CalendarSet
+from leadgate.chat.flows import Assistant, ConversationState, Flow, load_default_flow, load_flow
+from leadgate.chat.flows.branding import DEFAULT_BRANDING, Branding
 from leadgate.chat.kb import KnowledgeBase
 from leadgate.chat.llm import from_settings as llm_from_settings
 from leadgate.chat.qualify import ChatLeadQualifier
@@ -26,6 +29,8 @@ from leadgate.pipeline import Qualifier
 from leadgate.policy import Policy, load_policy
 from leadgate.reps import load_reps
 from leadgate.routing import Router, load_router
+
+log = logging.getLogger(__name__)
 
 
 def chat_router(settings: Settings, policy: Policy | None = None) -> Router | None:
@@ -42,39 +47,85 @@ def chat_router(settings: Settings, policy: Policy | None = None) -> Router | No
     return load_router(policy, settings.reps_file)
 
 
+def load_branded_flow(settings: Settings) -> Flow:
+    """The chat flow of ``settings``, branded.
+
+    ``settings.flow_file`` (or the shipped flow) with ``settings.branding_file`` (or the flow's own
+    ``branding:`` section, or the Lumenly default) applied.
+
+    Raises:
+        FlowError, BrandingError: a configured file is invalid (the message names the file and line).
+    """
+    if settings.flow_file is not None:
+        return load_flow(settings.flow_file, settings.branding_file)
+    return load_default_flow(settings.branding_file)
+
+
+def invite_company(branding: Branding, calendars: CalendarSet) -> str:
+    """The company named in demo invites: the branding's, or a calendars file's deprecated ``company``.
+
+    A calendars file's ``company`` is used only when no branding is configured (the shipped Lumenly default),
+    so that files written before branding existed keep their invites; it is logged as deprecated, and
+    ignored (with a warning) when a branding is configured.
+    """
+    if calendars.company is None or calendars.company == branding.company:
+        return branding.company
+    if branding == DEFAULT_BRANDING:
+        log.warning(
+            "calendars file %s: 'company' is deprecated; set 'company' in the branding section "
+            "(docs/branding.md)",
+            calendars.ref,
+        )
+        return calendars.company
+    log.warning(
+        "calendars file %s: 'company: %s' is ignored; invites name the branding's company %r",
+        calendars.ref,
+        calendars.company,
+        branding.company,
+    )
+    return branding.company
+
+
 def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = None) -> Assistant:
     """The dialogue engine with its real collaborators, all read from ``settings``.
 
-    * flow: ``settings.flow_file`` or the shipped ``website_qualification`` flow;
+    * flow: ``settings.flow_file`` or the shipped ``website_qualification`` flow, branded by
+      ``settings.branding_file`` or the flow's ``branding:`` section (``load_branded_flow``);
     * knowledge base: ``settings.kb_dir`` or the shipped example (Lumenly);
     * calendars: ``settings.calendars_file`` or the shipped example, naming the reps of ``settings.reps_file``
-      (or the shipped example reps), booked in ``engine``'s database;
+      (or the shipped example reps), booked in ``engine``'s database; invites name the branding's company
+      and ``invite_organizer``;
     * qualifier: the chat policy (``settings.chat_policy_file`` or the shipped one), decisions stored and
       audited in ``engine``'s database;
-    * language model: the OpenAI-compatible endpoint of ``settings.llm_*``, or None (built-in NLU only);
+    * language model: the OpenAI-compatible endpoint of ``settings.llm_*``, or None (built-in NLU only),
+      phrasing in the branding's tone;
     * routing: qualified chat leads are assigned like the API's (``chat_router(settings, policy)``), and a
       demo booked in chat goes to the rep whose calendar holds it.
 
     Raises:
-        FlowError, KnowledgeBaseError, CalendarError, RepsError, PolicyError: a configured file is invalid (the
+        FlowError, BrandingError, KnowledgeBaseError, CalendarError, RepsError, PolicyError: a configured file is invalid (the
             message names the file and line).
     """
-    flow = load_flow(settings.flow_file) if settings.flow_file is not None else load_default_flow()
+    flow = load_branded_flow(settings)
+    branding = flow.branding or DEFAULT_BRANDING
     kb = KnowledgeBase.from_settings(settings)
     qualifier = ChatLeadQualifier.from_settings(engine, settings)
     qualifier.router = chat_router(settings, policy)
     qualifier.routes = load_routes(destinations_path(settings))
+    calendars = load_calendars(settings.calendars_file, load_reps(settings.reps_file))
     scheduler = CalendarScheduler(
         engine,
-        load_calendars(settings.calendars_file, load_reps(settings.reps_file)),
+        calendars,
         on_booked=qualifier.booked,
+        company=invite_company(branding, calendars),
+        organizer=branding.invite_organizer,
     )
     consent_slot = flow.slot_of_type("consent")
     if consent_slot is not None:
         # the version of the consent question the visitor answered: the flow and a digest of its wording
         digest = hashlib.sha256(str(consent_slot.prompt).encode()).hexdigest()[:12]
         qualifier.consent_wording = f"{flow.ref}#consent-{digest}"
-    llm = llm_from_settings(settings)
+    llm = llm_from_settings(settings, tone=branding.phrasing_tone)
     return Assistant(flow, kb=kb, scheduler=scheduler, qualifier=qualifier, llm=llm)
 
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from icalendar import STATUS, Calendar, Event, Timezone, vCalAddress
 
-from leadgate.chat.booking.model import Rep
+from leadgate.chat.booking.model import Organizer, Rep
 from leadgate.chat.booking.slots import format_label
 
 PRODID = "-//leadgate//demo booking//EN"
@@ -67,26 +67,31 @@ def build_invite(
     *,
     booking_id: str,
     rep: Rep,
-    company: str,
+    company: str | None,
     start: datetime,
     end: datetime,
     attendee_name: str,
     attendee_email: str,
     attendee_tz: str,
     stamp: datetime,
+    organizer: Organizer | None = None,
 ) -> str:
     """The ICS text of a demo invite (``METHOD:REQUEST``).
 
     Args:
         booking_id: the booking's id (the event ``UID`` is ``event_uid(booking_id)``).
-        rep: the rep, organizer of the meeting; times are written in ``rep.timezone``.
-        company: the organizing company, named in the summary.
+        rep: the rep who runs the meeting (``CHAIR``; the ``ORGANIZER`` too unless ``organizer`` is
+            given); times are written in ``rep.timezone``.
+        company: the organizing company, named in the summary and description (the branding's
+            ``company``); None: the invite names no company.
         start: aware start of the meeting.
         end: aware end of the meeting.
         attendee_name: the visitor's name (``CN`` of the attendee).
         attendee_email: the visitor's email, invited as a required participant.
         attendee_tz: the visitor's IANA zone (their local time is written in the description).
         stamp: aware creation time (``DTSTAMP``, written in UTC).
+        organizer: the branding's ``invite_organizer``: written as the event's ``ORGANIZER`` (the rep
+            stays a ``CHAIR`` attendee); None: the rep organizes.
 
     Returns:
         The calendar as text with CRLF line endings, ``VTIMEZONE`` for the rep's ``TZID`` first.
@@ -100,7 +105,7 @@ def build_invite(
             raise ValueError(f"{name} must be an aware datetime")
     description = "\n".join(
         (
-            f"Product demo of {company} with {rep.name}.",
+            f"Product demo of {company} with {rep.name}." if company else f"Product demo with {rep.name}.",
             f"Your time: {format_label(start, end, attendee_tz)}",
             f"{rep.name}'s time: {format_label(start, end, rep.timezone)}",
             f"Booking: {booking_id}",
@@ -111,9 +116,11 @@ def build_invite(
         stamp=stamp.astimezone(UTC),
         start=start.astimezone(tz),
         end=end.astimezone(tz),
-        summary=f"{company} demo: {attendee_name} and {rep.name}",
+        summary=f"{company + ' demo' if company else 'Demo'}: {attendee_name} and {rep.name}",
         description=description,
-        organizer=_address(rep.email, rep.name),
+        organizer=_address(organizer.email, organizer.name)
+        if organizer is not None
+        else _address(rep.email, rep.name),
         attendees=[
             _address(
                 attendee_email, attendee_name, ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE"

@@ -275,13 +275,28 @@ class Rep(BaseModel):
         return timedelta(minutes=self.buffer_after_minutes)
 
 
+class Organizer(BaseModel):
+    """Who sends demo invites: the ``ORGANIZER`` of the ICS event (RFC 5545 section 3.8.4.3).
+
+    Attributes:
+        name: the organizer's display name (``CN``), e.g. "Quillstack Sales".
+        email: the organizer's address; replies to the invite go there.
+    """
+
+    model_config = _MODEL
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^{}\r\n]+$")]
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s{}]+@[^@\s{}]+\.[^@\s{}]+$")]
+
+
 class CalendarSet(BaseModel):
     """A calendars file: the reps and the global booking rules.
 
     Attributes:
         name: name of the file's content (letters, digits, ``.``, ``_``, ``-``).
         version: the file's own version, a whole number or a string; bump it on any change.
-        company: the organizing company, named in invites.
+        company: deprecated: the organizing company, named in invites. The branding's ``company`` and
+            ``invite_organizer`` (``docs/branding.md``) replace it; it is used only when no branding is
+            configured (the shipped Lumenly default), for calendars files written before branding existed.
         min_notice_minutes: a slot starts at least this many minutes after now (default 240).
         horizon_days: a slot starts less than this many days (24 h each) after now (default 14).
         visitor_hours: the visitor's reasonable hours, wall-clock in the visitor's zone (default
@@ -295,7 +310,7 @@ class CalendarSet(BaseModel):
     model_config = _MODEL
     name: Annotated[str, Field(min_length=1, max_length=64)]
     version: Any
-    company: Annotated[str, Field(min_length=1, max_length=200)]
+    company: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     min_notice_minutes: int = Field(default=240, ge=0, le=60 * 24 * 30)
     horizon_days: int = Field(default=14, ge=1, le=365)
     visitor_hours: TimeRange = Field(default_factory=lambda: TimeRange(start=8 * 60, end=18 * 60))

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from leadgate.chat.booking import ics as invites
 from leadgate.chat.booking import slots as slotting
 from leadgate.chat.booking import store
-from leadgate.chat.booking.model import CalendarSet, Rep, zone
+from leadgate.chat.booking.model import CalendarSet, Organizer, Rep, zone
 from leadgate.chat.booking.store import Booking
 from leadgate.chat.ports import BookingResult, SlotOffer
 from leadgate.db.engine import write_lock
@@ -58,6 +58,8 @@ class CalendarScheduler:
         on_booked: called with the booking's connection and the new ``Booking`` inside the booking's
             transaction (routing assigns the lead to the calendar's rep: ``ChatLeadQualifier.booked``);
             an exception there rolls the booking back.
+        company: the company named in invites (the branding's); None: ``calendars.company`` (deprecated).
+        organizer: the invites' ``ORGANIZER`` (the branding's ``invite_organizer``); None: the rep.
 
     Raises:
         ValueError: for a database other than SQLite or PostgreSQL.
@@ -70,6 +72,8 @@ class CalendarScheduler:
         *,
         clock: Callable[[], datetime] = utcnow,
         on_booked: Callable[[Connection, Booking], None] | None = None,
+        company: str | None = None,
+        organizer: Organizer | None = None,
     ) -> None:
         if engine.dialect.name not in ("sqlite", "postgresql"):
             raise ValueError(f"booking needs SQLite or PostgreSQL, not {engine.dialect.name}")
@@ -77,6 +81,8 @@ class CalendarScheduler:
         self.calendars = calendars
         self._clock = clock
         self.on_booked = on_booked
+        self.company = company if company is not None else calendars.company
+        self.organizer = organizer
 
     # ---- offers -------------------------------------------------------------------------------------
 
@@ -239,7 +245,8 @@ class CalendarScheduler:
             ics=invites.build_invite(
                 booking_id=booking_id,
                 rep=rep,
-                company=self.calendars.company,
+                company=self.company,
+                organizer=self.organizer,
                 start=start,
                 end=end,
                 attendee_name=name,

@@ -209,7 +209,7 @@ class Assistant:
         state = ConversationState(conversation_id=conversation_id, flow=self.flow.ref, visitor_tz=visitor_tz)
         turn = _Turn(state)
         turn.event("flow_started", flow=self.flow.ref)
-        turn.say(self.flow.texts.greeting)
+        turn.say(self.flow.greeting_for(conversation_id))
         self._ask(turn, self._slots[0], explain=False)
         return self._result(turn)
 
@@ -661,7 +661,7 @@ class Assistant:
             turn.say(self.flow.texts.demo_first)
             understood = True
         elif u.intent == "greet" and not understood:
-            turn.say(self.flow.texts.greet_again)
+            turn.say(self.flow.greeting_for(st.conversation_id, again=True))
             understood = True
         elif u.intent == "goodbye" and not understood:
             turn.say(self.flow.texts.goodbye)

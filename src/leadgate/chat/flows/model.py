@@ -8,12 +8,12 @@ numbers.
 
 from __future__ import annotations
 
-import string
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from leadgate.chat.flows.branding import Branding, rotate, template_problem
 from leadgate.chat.flows.validators import SlotValidator
 from leadgate.chat.nlu.data import INTENTS
 
@@ -35,13 +35,6 @@ SlotName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-def _placeholders(template: str) -> set[str]:
-    try:
-        return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
-    except ValueError as exc:
-        raise ValueError(f"bad template {template!r}: {exc}") from None
-
-
 def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
     return InitErrorDetails(
         type=PydanticCustomError("flow", "{message}", {"message": message}), loc=loc, input=value
@@ -49,26 +42,19 @@ def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDet
 
 
 def _template_errors(model: BaseModel, prefix: tuple[str, ...] = ()) -> list[InitErrorDetails]:
-    """Errors for the string fields of ``model`` that use placeholders outside :data:`PLACEHOLDERS`."""
+    """Errors for the string fields of ``model`` that use placeholders outside :data:`PLACEHOLDERS`.
+
+    The brand placeholders (``{company}``, ``{assistant}``...; ``branding.BRAND_PLACEHOLDERS``) are allowed
+    everywhere.
+    """
     errors = []
     for key, template in model:
         if not isinstance(template, str):
             continue
         allowed = PLACEHOLDERS.get(key, frozenset()) if not prefix else frozenset()
-        try:
-            unknown = _placeholders(template) - allowed
-        except ValueError as exc:
-            errors.append(_error((*prefix, key), str(exc), template))
-            continue
-        if unknown:
-            allowed_text = ", ".join("{" + a + "}" for a in sorted(allowed)) or "none"
-            errors.append(
-                _error(
-                    (*prefix, key),
-                    f"unknown placeholder(s) {sorted(unknown)}; allowed here: {allowed_text}",
-                    template,
-                )
-            )
+        problem = template_problem(template, allowed)
+        if problem:
+            errors.append(_error((*prefix, key), problem, template))
     return errors
 
 
@@ -116,6 +102,14 @@ class SlotSpec(BaseModel):
                 f"({', '.join(sorted(ENTITY_SOURCES))}), text or yes_no"
             )
         return sources
+
+    @field_validator("label", "prompt", "why")
+    @classmethod
+    def _brand_only(cls, template: str) -> str:
+        problem = template_problem(template, frozenset())
+        if problem:
+            raise ValueError(problem)
+        return template
 
     @field_validator("context")
     @classmethod
@@ -314,6 +308,10 @@ class Flow(BaseModel):
         decisions: replies per decision action.
         resources: links sent with the ``nurture`` reply.
         texts: the assistant's other texts.
+        branding: the company, assistant name, tone, greetings, links and prompt overrides
+            (``leadgate.chat.flows.branding``); the loader applies it (or ``LEADGATE_BRANDING_FILE``, or the
+            shipped Lumenly default) and stores the applied one here. Every text and slot prompt may use
+            ``{company}``, ``{assistant}``, ``{website}`` and ``{careers_url}``.
 
     Raises:
         pydantic.ValidationError: (on validation) for duplicate slot names, a flow without exactly one
@@ -333,6 +331,7 @@ class Flow(BaseModel):
     decisions: DecisionReplies
     resources: list[Resource] = Field(default_factory=list)
     texts: Texts
+    branding: Branding | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Flow:
@@ -383,6 +382,17 @@ class Flow(BaseModel):
             if s.name == name:
                 return s
         raise KeyError(name)
+
+    def greeting_for(self, conversation_id: str, *, again: bool = False) -> str:
+        """The greeting (``again``: the reply to a later hello) of one conversation.
+
+        The branding may give several greetings; they are rotated by conversation id
+        (``branding.rotate``: the same conversation always gets the same one). Otherwise
+        ``texts.greeting`` / ``texts.greet_again``.
+        """
+        key = "greet_again" if again else "greeting"
+        variants = self.branding.greetings.variants(key) if self.branding is not None else []
+        return rotate(variants, conversation_id) if variants else str(getattr(self.texts, key))
 
     def slot_of_type(self, validator_type: str) -> SlotSpec | None:
         """The first slot whose validator has ``validator_type``, or None."""
