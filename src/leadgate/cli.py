@@ -114,6 +114,15 @@ def _nlu_app() -> typer.Typer:
 app.add_typer(_nlu_app(), name="nlu", help="Intent and entity understanding of chat messages.")
 
 
+def _chat_app() -> typer.Typer:
+    from leadgate.cli_chat import chat_app
+
+    return chat_app
+
+
+app.add_typer(_chat_app(), name="chat", help="The chat assistant: check its branding and flow files.")
+
+
 def _keys_app() -> typer.Typer:
     from leadgate.cli_keys import keys_app
 
