@@ -15,6 +15,8 @@ import httpx
 import pytest
 from icalendar import Calendar
 from sqlalchemy import Engine
+from tests.chat.flow_support import TwoPassageKb
+from tests.cli_support import run, wide_console
 
 from leadgate.chat.booking import CalendarScheduler, CalendarSet, offer_id
 from leadgate.chat.booking.ics import build_invite
@@ -38,8 +40,6 @@ from leadgate.chat.nlu import NLU
 from leadgate.chat.runtime import invite_company, load_branded_flow
 from leadgate.config import Settings
 from leadgate.web.routes import demo_page, widget_title
-from tests.chat.flow_support import TwoPassageKb
-from tests.cli_support import run, wide_console
 
 __all__ = ["wide_console"]
 
@@ -119,7 +119,7 @@ def test_quillstack_branding_leaves_no_trace_of_the_example_company(quillstack_f
     assert "Wren" in greeting and "Quillstack" in greeting
     assert "accounts-payable" in quillstack_flow.slot("need").prompt
     assert quillstack_flow.texts.job_seeker.count("https://quillstack.example/careers") == 1
-    assert [r.url for r in quillstack_flow.resources][0].startswith("https://quillstack.example/")
+    assert all(r.url.startswith("https://quillstack.example/") for r in quillstack_flow.resources)
 
 
 def test_formal_tone_replaces_the_toned_texts_and_overrides_win(quillstack_flow: Any) -> None:
