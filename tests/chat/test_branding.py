@@ -132,10 +132,7 @@ def test_formal_tone_replaces_the_toned_texts_and_overrides_win(quillstack_flow:
         "I can only help with questions about Quillstack and with arranging a demonstration."
     )
     # run-time placeholders survive branding and still format
-    assert (
-        quillstack_flow.texts.noted.format(items="company Corvex")
-        == "Thank you, I have noted company Corvex."
-    )
+    assert quillstack_flow.texts.noted.format(items="company Corvex") == "Thank you. Noted: company Corvex."
     assert "{first_name}" in quillstack_flow.decisions.route_to_sales
 
 

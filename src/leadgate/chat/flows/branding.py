@@ -94,7 +94,7 @@ TONE_PACKS: dict[str, dict[str, str]] = {
             "arrange a product demonstration with our team."
         ),
         "greet_again": "Hello again. How may I help you?",
-        "noted": "Thank you, I have noted {items}.",
+        "noted": "Thank you. Noted: {items}.",
         "misunderstood": "I am sorry, I did not understand that. Could you phrase it differently?",
         "goodbye": "Thank you for your visit. This conversation remains open should you wish to return.",
         "handoff": (
