@@ -21,14 +21,6 @@ import pytest
 import uvicorn
 from icalendar import Calendar
 from playwright.sync_api import Page, expect
-
-from leadgate.api import create_app
-from leadgate.chat.flows import load_default_flow
-from leadgate.chat.flows.branding import TONE_PACKS
-from leadgate.chat.runtime import build_chat
-from leadgate.config import Settings
-from leadgate.db import make_engine, upgrade
-from leadgate.governance.api_keys import create_key
 from tests.web.conftest import ARTIFACTS, ROOT, LiveServer, _free_socket, _with_web_routes
 from tests.web.test_widget_browser import (
     assistant_messages,
@@ -39,6 +31,14 @@ from tests.web.test_widget_browser import (
     visitor_messages,
     wait_answered,
 )
+
+from leadgate.api import create_app
+from leadgate.chat.flows import load_default_flow
+from leadgate.chat.flows.branding import TONE_PACKS
+from leadgate.chat.runtime import build_chat
+from leadgate.config import Settings
+from leadgate.db import make_engine, upgrade
+from leadgate.governance.api_keys import create_key
 
 KB_DIR = ROOT / "examples" / "quillstack" / "kb"
 BRANDING = ROOT / "examples" / "quillstack" / "branding.yml"
