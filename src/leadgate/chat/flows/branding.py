@@ -364,7 +364,8 @@ def apply_branding(flow: Flow, branding: Branding) -> Flow:
     decision reply, slot label, prompt and ``why``.
 
     Args:
-        flow: a validated flow whose texts may hold brand placeholders.
+        flow: a flow as validated from its file, not yet branded (the loaders return branded flows:
+            branding one again finds no placeholders left to fill).
         branding: the branding to apply (stored as the result's ``branding``).
 
     Returns:
