@@ -17,13 +17,15 @@ How an answer is made (``KnowledgeBase.answer``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from leadgate.chat.guard import screen
 from leadgate.chat.kb.loader import Passage, load_passages
+from leadgate.chat.kb.query import DATA_PROTECTION_TERMS, PRICE_TYPE_TERMS, Query, QuestionType, read_query
 from leadgate.chat.kb.retrieval import Bm25Index, DenseIndex, Embedder, Ranking, reciprocal_rank_fusion
 from leadgate.chat.kb.text import Stemmer, snowball_stem_words, split_sentences, tokenize
 from leadgate.chat.ports import Citation, KbAnswer
@@ -125,6 +127,17 @@ class Thresholds:
             and support.similarity >= self.min_similarity
             and support.coverage >= self.min_dense_coverage
         )
+
+
+CURRENCY_AMOUNT = re.compile(
+    r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:USD|EUR|GBP|CHF|dollars?|euros?|pounds?)\b", re.IGNORECASE
+)
+"""A sentence with a price in it: a currency sign before a number, or a number before a currency code or name."""
+
+_YES_NO_OPENER = re.compile(r"^(?:yes|no|yes and no|not yet|only if .*)[.,!]?$", re.IGNORECASE)
+
+SentenceFilter = Callable[[str, frozenset[str]], bool]
+"""Whether a sentence may be quoted: called with the sentence and its content tokens plus its heading's."""
 
 
 def default_kb_dir() -> Path:
@@ -251,72 +264,163 @@ class KnowledgeBase:
             similarity = dict(self._dense.rank(question))[passage]
         return self._extract(_unique(self._bm25.query_tokens(question)), passage, similarity)[1]
 
-    def _extract(self, tokens: list[str], index: int, similarity: float | None) -> tuple[list[str], Support]:
+    def _extract(
+        self,
+        tokens: list[str],
+        index: int,
+        similarity: float | None,
+        *,
+        allowed: SentenceFilter | None = None,
+        required: str | None = None,
+    ) -> tuple[list[str], Support]:
         """The sentences to quote from passage ``index`` and the support they give.
 
         The first sentence is the one covering the most idf weight of the question's tokens (ties: the
-        earlier); further sentences come only from the same paragraph and only for question tokens still
-        missing (so "HIPAA" next to "SOC 2" is not quoted for a shared word), at most ``max_sentences``.
+        earlier) among the sentences ``allowed`` admits and, when ``required`` is given, that contain that
+        token; further sentences come only from the same paragraph and only for question tokens still
+        missing (so "HIPAA" next to "SOC 2" is not quoted for a shared word), at most ``max_sentences``,
+        and must be allowed too. A bare "Yes." or "No." right before the first sentence is quoted with it.
         Coverage counts the tokens of the first sentence and of the section heading (the document title
         for a document's opening section): the heading says what a sentence is about ("Is there a mobile
-        app?" above "Lumenly has an iOS app ...").
+        app?" above "Lumenly has an iOS app ..."). No admissible sentence: no sentences and coverage 0.
         """
         passage = self.passages[index]
         if not tokens:
             return [], Support(coverage=0.0, score=0.0, similarity=similarity)
         weights = {t: self._bm25.idf(t) for t in tokens}
         total = sum(weights.values())
+        bm25 = float(self._bm25.scores(tokens)[index]) / total
         blocks = [split_sentences(block) for block in passage.blocks]
         sentences = [s for block in blocks for s in block]
         block_of = [b for b, block in enumerate(blocks) for _ in block]
         token_lists = tokenize([passage.heading, *sentences], self._bm25.stemmer)
-        heading = set(token_lists[0]) & weights.keys()
-        sentence_tokens = [set(t) & weights.keys() for t in token_lists[1:]]
+        heading_all = frozenset(token_lists[0])
+        heading = set(heading_all) & weights.keys()
+        full = [frozenset(t) for t in token_lists[1:]]
+        sentence_tokens = [set(t) & weights.keys() for t in full]
+        admissible = [
+            i
+            for i in range(len(sentences))
+            if (allowed is None or allowed(sentences[i], full[i] | heading_all))
+            and (required is None or required in full[i] or required in heading_all)
+        ]
+        if not admissible:
+            return [], Support(coverage=0.0, score=bm25, similarity=similarity)
         gains = [sum(weights[t] for t in toks) for toks in sentence_tokens]
-        first = max(range(len(sentences)), key=lambda i: (gains[i], -i))
+        first = max(admissible, key=lambda i: (gains[i], -i))
         chosen = [first]
         covered = sentence_tokens[first] | heading
         coverage = sum(weights[t] for t in covered) / total
         while gains[first] > 0 and len(chosen) < self.max_sentences:
             best, best_gain = -1, 0.0
-            for i, toks in enumerate(sentence_tokens):
+            for i in admissible:
                 if i in chosen or block_of[i] != block_of[first]:
                     continue
-                gain = sum(weights[t] for t in toks - covered)
+                gain = sum(weights[t] for t in sentence_tokens[i] - covered)
                 if gain > best_gain:
                     best, best_gain = i, gain
             if best < 0:
                 break
             chosen.append(best)
             covered |= sentence_tokens[best]
-        bm25 = float(self._bm25.scores(tokens)[index]) / total
+        opener = min(chosen) - 1
+        if opener >= 0 and block_of[opener] == block_of[first] and _YES_NO_OPENER.match(sentences[opener]):
+            chosen.append(opener)
         return [sentences[i] for i in sorted(chosen)], Support(coverage, bm25, similarity)
+
+    def _best(
+        self,
+        ranking: Sequence[tuple[int, float]],
+        similarities: dict[int, float] | None,
+        tokens: list[str],
+        *,
+        allowed: SentenceFilter | None = None,
+        required: str | None = None,
+    ) -> tuple[tuple[int, list[str], Support] | None, float]:
+        """Of the :data:`CANDIDATES` best-ranked passages that pass the thresholds, the best covered one.
+
+        Returns:
+            ``(passage index, sentences, support)`` or None, and the best coverage seen.
+        """
+        best: tuple[int, list[str], Support] | None = None
+        best_coverage = 0.0
+        for index, _score in ranking[: self.candidates]:
+            similarity = similarities[index] if similarities is not None else None
+            sentences, support = self._extract(tokens, index, similarity, allowed=allowed, required=required)
+            if not sentences:
+                continue
+            best_coverage = max(best_coverage, support.coverage)
+            if self.thresholds.supports(support) and (best is None or support.coverage > best[2].coverage):
+                best = (index, sentences, support)
+        return best, best_coverage
+
+    def _price_overview(self) -> KbAnswer | None:
+        """The answer to a price question without a focus ("how much does it cost?").
+
+        The file with the most sentences that state a currency amount and say "cost", "price" or "fee" is the
+        price list; its first :attr:`max_sentences` such sentences, preferring those with more amounts, are
+        quoted in document order, each passage used cited. None when no sentence states a price.
+        """
+        found: dict[str, list[tuple[int, int, str]]] = {}
+        order = 0
+        for index, passage in enumerate(self.passages):
+            for block in passage.blocks:
+                for sentence in split_sentences(block):
+                    order += 1
+                    amounts = len(CURRENCY_AMOUNT.findall(sentence))
+                    stems = set(tokenize([sentence], self._bm25.stemmer)[0])
+                    if amounts and stems & PRICE_TYPE_TERMS:
+                        found.setdefault(passage.source, []).append((order, index, sentence))
+        if not found:
+            return None
+        source = max(found, key=lambda src: (len(found[src]), -found[src][0][0]))
+        ranked = sorted(found[source], key=lambda item: -len(CURRENCY_AMOUNT.findall(item[2])))
+        picked = sorted(ranked[: self.max_sentences])
+        text = " ".join(sentence for _order, _index, sentence in picked)
+        citations: list[Citation] = []
+        for _order, index, _sentence in picked:
+            passage = self.passages[index]
+            quote = " ".join(s for _o, i, s in picked if i == index)
+            if all(c.title != passage.label for c in citations):
+                citations.append(Citation(source=passage.source, title=passage.label, quote=quote))
+        return KbAnswer(grounded=True, text=text, citations=citations, score=1.0)
 
     def answer(self, question: str) -> KbAnswer:
         """Answer ``question`` from the knowledge base only.
+
+        The message is read first (:func:`~leadgate.chat.kb.query.read_query`): lead-ins are stripped, chat
+        spellings normalised and the question typed. Sentences are then chosen by type:
+
+        * price: only sentences stating a currency amount (:data:`CURRENCY_AMOUNT`), for the question's
+          focus without the price words ("how much is the Business plan" -> "business plan"); a price
+          question without a focus gets the price list (:meth:`_price_overview`). When no price sentence
+          supports the focus, the question is answered as an ordinary one ("Do prices include VAT?").
+        * data protection: only sentences that, with their heading, speak of data protection
+          (:data:`~leadgate.chat.kb.query.DATA_PROTECTION_TERMS`); otherwise "I don't know", never another
+          topic's sentence.
+        * yes/no: the first sentence must contain the asked-about thing, the question's rarest token that
+          the knowledge base knows.
 
         Args:
             question: the visitor's message.
 
         Returns:
-            A grounded answer made of verbatim sentences of one passage, citing it: of the :data:`CANDIDATES`
-            best-ranked passages whose support passes :attr:`thresholds`, the one with the highest coverage
-            (ties: the better ranked). Otherwise ``grounded=False`` with :data:`UNKNOWN_TEXT`, or with
-            :data:`REFUSAL_TEXT` when the guard flags the message. ``score`` is the coverage of the passage
-            answered from, or the best coverage seen (0 when refused).
+            A grounded answer made of verbatim sentences of one passage (or of the price list), citing it: of
+            the :data:`CANDIDATES` best-ranked passages whose support passes :attr:`thresholds`, the one
+            with the highest coverage (ties: the better ranked). Otherwise ``grounded=False`` with
+            :data:`UNKNOWN_TEXT`, or with :data:`REFUSAL_TEXT` when the guard flags the message. ``score``
+            is the coverage of the passage answered from, or the best coverage seen (0 when refused).
         """
         if screen(question).flagged:
             return KbAnswer(grounded=False, text=REFUSAL_TEXT)
-        ranking, similarities = self._rankings(question)
-        tokens = _unique(self._bm25.query_tokens(question))
-        best: tuple[int, list[str], Support] | None = None
-        best_coverage = 0.0
-        for index, _score in ranking[: self.candidates]:
-            similarity = similarities[index] if similarities is not None else None
-            sentences, support = self._extract(tokens, index, similarity)
-            best_coverage = max(best_coverage, support.coverage)
-            if self.thresholds.supports(support) and (best is None or support.coverage > best[2].coverage):
-                best = (index, sentences, support)
+        query = read_query(question)
+        ranking, similarities = self._rankings(query.text)
+        tokens = _unique(self._bm25.query_tokens(query.text))
+        best, best_coverage = self._answer_by_type(query, ranking, similarities, tokens)
+        if best is None and query.kind is QuestionType.PRICE and not self._focus(tokens):
+            overview = self._price_overview()
+            if overview is not None:
+                return overview
         if best is None:
             return KbAnswer(grounded=False, text=UNKNOWN_TEXT, score=best_coverage)
         index, sentences, support = best
@@ -328,3 +432,35 @@ class KnowledgeBase:
             citations=[Citation(source=passage.source, title=passage.label, quote=quote)],
             score=support.coverage,
         )
+
+    @staticmethod
+    def _focus(tokens: list[str]) -> list[str]:
+        return [t for t in tokens if t not in PRICE_TYPE_TERMS]
+
+    def _answer_by_type(
+        self,
+        query: Query,
+        ranking: Sequence[tuple[int, float]],
+        similarities: dict[int, float] | None,
+        tokens: list[str],
+    ) -> tuple[tuple[int, list[str], Support] | None, float]:
+        if query.kind is QuestionType.PRICE:
+            focus = self._focus(tokens)
+            if not focus:
+                return None, 0.0
+            best, coverage = self._best(
+                ranking, similarities, focus, allowed=lambda sentence, _t: bool(CURRENCY_AMOUNT.search(sentence))
+            )
+            if best is not None:
+                return best, coverage
+            return self._best(ranking, similarities, tokens)
+        if query.kind is QuestionType.DATA_PROTECTION:
+            return self._best(
+                ranking, similarities, tokens, allowed=lambda _s, stems: bool(stems & DATA_PROTECTION_TERMS)
+            )
+        if query.kind is QuestionType.YES_NO:
+            known = [t for t in tokens if self._bm25.idf(t) < self._bm25.idf("\x00")]
+            if known:
+                thing = max(known, key=self._bm25.idf)
+                return self._best(ranking, similarities, tokens, required=thing)
+        return self._best(ranking, similarities, tokens)

@@ -143,7 +143,7 @@ def unsupported_claim(answer: KbAnswer, passages: Sequence[Passage]) -> str | No
     """Why a grounded answer states more than its cited passage, or None when it does not.
 
     Args:
-        answer: a grounded answer with at least one citation.
+        answer: a grounded answer with at least one citation; its text may come from any cited passage.
         passages: the knowledge base's passages.
 
     Returns:
@@ -151,10 +151,11 @@ def unsupported_claim(answer: KbAnswer, passages: Sequence[Passage]) -> str | No
     """
     if not answer.citations:
         return "grounded answer without a citation"
-    citation = answer.citations[0]
-    cited = [p for p in passages if p.source == citation.source and p.label == citation.title]
+    cited = [
+        p for p in passages if any(p.source == c.source and p.label == c.title for c in answer.citations)
+    ]
     if not cited:
-        return f"cited passage {citation.source} › {citation.title} not found"
+        return f"cited passage {answer.citations[0].source} › {answer.citations[0].title} not found"
     text = "\n".join(p.text for p in cited)
     sentences = {s for p in cited for block in p.blocks for s in split_sentences(block)}
     for number in _NUMBER.findall(answer.text):
