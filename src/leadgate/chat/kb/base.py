@@ -25,7 +25,14 @@ from pathlib import Path
 
 from leadgate.chat.guard import screen
 from leadgate.chat.kb.loader import Passage, load_passages
-from leadgate.chat.kb.query import DATA_PROTECTION_TERMS, PRICE_TYPE_TERMS, Query, QuestionType, read_query
+from leadgate.chat.kb.query import (
+    DATA_PROTECTION_TERMS,
+    NUMBER,
+    PRICE_TYPE_TERMS,
+    Query,
+    QuestionType,
+    read_query,
+)
 from leadgate.chat.kb.retrieval import Bm25Index, DenseIndex, Embedder, Ranking, reciprocal_rank_fusion
 from leadgate.chat.kb.text import Stemmer, snowball_stem_words, split_sentences, tokenize
 from leadgate.chat.ports import Citation, KbAnswer
@@ -88,11 +95,16 @@ class Support:
         score: the passage's BM25 score divided by the sum of the question tokens' idf (the most a passage
             can score in bm25s's Lucene BM25, whose term-frequency factor is below 1), in [0, 1).
         similarity: cosine similarity of question and passage embeddings; None without an embedder.
+        weight: idf weight of the question's tokens that the first quoted sentence itself contains (not its
+            heading); breaks ties between passages of equal coverage in favour of the one whose sentence
+            names the question's words ("How does the OCR work?": the sentence about OCR, not a FAQ answer
+            under an OCR question heading).
     """
 
     coverage: float
     score: float
     similarity: float | None = None
+    weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -271,13 +283,15 @@ class KnowledgeBase:
         similarity: float | None,
         *,
         allowed: SentenceFilter | None = None,
-        required: str | None = None,
+        prefer: str | None = None,
+        credited: frozenset[str] = frozenset(),
     ) -> tuple[list[str], Support]:
         """The sentences to quote from passage ``index`` and the support they give.
 
         The first sentence is the one covering the most idf weight of the question's tokens (ties: the
-        earlier) among the sentences ``allowed`` admits and, when ``required`` is given, that contain that
-        token; further sentences come only from the same paragraph and only for question tokens still
+        earlier) among the sentences ``allowed`` admits and, when ``prefer`` is given and some admissible
+        sentence contains that token, among those; ``credited`` tokens count as covered by every admissible
+        sentence (a price sentence covers "cost" and "price" whatever its words); further sentences come only from the same paragraph and only for question tokens still
         missing (so "HIPAA" next to "SOC 2" is not quoted for a shared word), at most ``max_sentences``,
         and must be allowed too. A bare "Yes." or "No." right before the first sentence is quoted with it.
         Coverage counts the tokens of the first sentence and of the section heading (the document title
@@ -299,17 +313,15 @@ class KnowledgeBase:
         full = [frozenset(t) for t in token_lists[1:]]
         sentence_tokens = [set(t) & weights.keys() for t in full]
         admissible = [
-            i
-            for i in range(len(sentences))
-            if (allowed is None or allowed(sentences[i], full[i] | heading_all))
-            and (required is None or required in full[i] or required in heading_all)
+            i for i in range(len(sentences)) if allowed is None or allowed(sentences[i], full[i] | heading_all)
         ]
         if not admissible:
             return [], Support(coverage=0.0, score=bm25, similarity=similarity)
         gains = [sum(weights[t] for t in toks) for toks in sentence_tokens]
-        first = max(admissible, key=lambda i: (gains[i], -i))
+        with_thing = [i for i in admissible if prefer in full[i]] if prefer is not None else []
+        first = max(with_thing or admissible, key=lambda i: (gains[i], -i))
         chosen = [first]
-        covered = sentence_tokens[first] | heading
+        covered = sentence_tokens[first] | heading | (credited & weights.keys())
         coverage = sum(weights[t] for t in covered) / total
         while gains[first] > 0 and len(chosen) < self.max_sentences:
             best, best_gain = -1, 0.0
@@ -326,7 +338,7 @@ class KnowledgeBase:
         opener = min(chosen) - 1
         if opener >= 0 and block_of[opener] == block_of[first] and _YES_NO_OPENER.match(sentences[opener]):
             chosen.append(opener)
-        return [sentences[i] for i in sorted(chosen)], Support(coverage, bm25, similarity)
+        return [sentences[i] for i in sorted(chosen)], Support(coverage, bm25, similarity, gains[first])
 
     def _best(
         self,
@@ -335,7 +347,8 @@ class KnowledgeBase:
         tokens: list[str],
         *,
         allowed: SentenceFilter | None = None,
-        required: str | None = None,
+        prefer: str | None = None,
+        credited: frozenset[str] = frozenset(),
     ) -> tuple[tuple[int, list[str], Support] | None, float]:
         """Of the :data:`CANDIDATES` best-ranked passages that pass the thresholds, the best covered one.
 
@@ -346,11 +359,14 @@ class KnowledgeBase:
         best_coverage = 0.0
         for index, _score in ranking[: self.candidates]:
             similarity = similarities[index] if similarities is not None else None
-            sentences, support = self._extract(tokens, index, similarity, allowed=allowed, required=required)
+            sentences, support = self._extract(
+                tokens, index, similarity, allowed=allowed, prefer=prefer, credited=credited
+            )
             if not sentences:
                 continue
             best_coverage = max(best_coverage, support.coverage)
-            if self.thresholds.supports(support) and (best is None or support.coverage > best[2].coverage):
+            better = best is None or (support.coverage, support.weight) > (best[2].coverage, best[2].weight)
+            if self.thresholds.supports(support) and better:
                 best = (index, sentences, support)
         return best, best_coverage
 
@@ -407,7 +423,8 @@ class KnowledgeBase:
         Returns:
             A grounded answer made of verbatim sentences of one passage (or of the price list), citing it: of
             the :data:`CANDIDATES` best-ranked passages whose support passes :attr:`thresholds`, the one
-            with the highest coverage (ties: the better ranked). Otherwise ``grounded=False`` with
+            with the highest coverage (ties: the one whose sentence holds more of the question's weight,
+            then the better ranked). Otherwise ``grounded=False`` with
             :data:`UNKNOWN_TEXT`, or with :data:`REFUSAL_TEXT` when the guard flags the message. ``score``
             is the coverage of the passage answered from, or the best coverage seen (0 when refused).
         """
@@ -449,7 +466,11 @@ class KnowledgeBase:
             if not focus:
                 return None, 0.0
             best, coverage = self._best(
-                ranking, similarities, focus, allowed=lambda sentence, _t: bool(CURRENCY_AMOUNT.search(sentence))
+                ranking,
+                similarities,
+                tokens,
+                allowed=lambda sentence, _t: bool(CURRENCY_AMOUNT.search(sentence)),
+                credited=PRICE_TYPE_TERMS,
             )
             if best is not None:
                 return best, coverage
@@ -458,9 +479,11 @@ class KnowledgeBase:
             return self._best(
                 ranking, similarities, tokens, allowed=lambda _s, stems: bool(stems & DATA_PROTECTION_TERMS)
             )
+        if query.kind is QuestionType.QUANTITY:
+            return self._best(ranking, similarities, tokens, allowed=lambda sentence, _t: bool(NUMBER.search(sentence)))
         if query.kind is QuestionType.YES_NO:
             known = [t for t in tokens if self._bm25.idf(t) < self._bm25.idf("\x00")]
             if known:
                 thing = max(known, key=self._bm25.idf)
-                return self._best(ranking, similarities, tokens, required=thing)
+                return self._best(ranking, similarities, tokens, prefer=thing)
         return self._best(ranking, similarities, tokens)

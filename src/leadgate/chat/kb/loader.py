@@ -3,6 +3,7 @@
 * Markdown (``.md``, ``.markdown``) is parsed with markdown-it-py (CommonMark plus tables); every heading
   starts a section, and the text of paragraphs, list items, table rows, quotes and code blocks is kept
   without its markup (``**bold**`` becomes ``bold``); a table row becomes a sentence (:func:`render_row`).
+  A paragraph's legal-style number ("2.1 ") is dropped (a quoted answer reads without it).
 * HTML (``.html``, ``.htm``) is parsed with selectolax (lexbor); ``script``, ``style``, ``nav``,
   ``noscript``, ``template``, ``svg``, ``iframe`` and ``footer`` elements are dropped with everything inside
   them (site chrome, not content), every ``h1``-``h6`` starts a section, and block elements (paragraphs,
@@ -114,8 +115,16 @@ class _Section:
     blocks: list[str] = field(default_factory=list)
 
 
+_PARAGRAPH_NUMBER = re.compile(r"^(?:\d+\.)+\d*\s+(?=\S)|^\d+\.\d+(?:\.\d+)*\s+(?=\S)")
+
+
 def _clean(text: str) -> str:
     return _WS.sub(" ", text).strip()
+
+
+def _unnumbered(block: str) -> str:
+    """A paragraph without its legal-style number ("2.1 Customer data is ..." -> "Customer data is ...")."""
+    return _PARAGRAPH_NUMBER.sub("", block)
 
 
 def load_passages(kb_dir: Path) -> list[Passage]:
@@ -191,7 +200,7 @@ def load_file(path: Path, kb_dir: Path) -> list[Passage]:
     passages: list[Passage] = []
     for section in sections:
         heading = section.heading or title
-        for chunk in _split_long(section.blocks):
+        for chunk in _split_long([_unnumbered(b) for b in section.blocks]):
             passages.append(Passage(source=source, title=title, heading=heading, blocks=tuple(chunk)))
     return passages
 

@@ -107,29 +107,31 @@ class QuestionType(Enum):
     * ``PRICE``: an amount of money ("how much", "cost", "price", "pricing", "expensive", "per seat", "fee").
     * ``DATA_PROTECTION``: what happens to the visitor's data ("sell my data", "share my data", "GDPR",
       "privacy", "who can see").
+    * ``QUANTITY``: a number ("how many", "how long", "how often", "how fast", "how soon").
     * ``YES_NO``: a closed question ("do you ...", "is there ...", "can I ...").
     * ``OTHER``: anything else (what, how, when, where, ...).
     """
 
     PRICE = "price"
     DATA_PROTECTION = "data_protection"
+    QUANTITY = "quantity"
     YES_NO = "yes_no"
     OTHER = "other"
 
 
 PRICE_WORDS = re.compile(
-    r"\b(?:how much|costs?|costing|prices?|pricing|priced|expensive|cheap|cheaper|fees?|per (?:seat|user|month|"
+    r"\b(?:how much|costs?|costing|prices?|pricing|priced|expensive|fees?|per (?:seat|user|month|"
     r"editor|invoice)|charge|charges|charged|pay for)\b",
     re.IGNORECASE,
 )
 """A price question: one of these words or phrases."""
 
-PRICE_TYPE_TERMS = frozenset({"much", "cost", "price", "pricing", "expens", "cheap", "fee", "charg"})
+PRICE_TYPE_TERMS = frozenset({"much", "cost", "price", "pricing", "expens", "fee", "charg"})
 """Snowball stems of the words that only say "a price is asked" (dropped from the focus of a price question:
 any currency amount answers them)."""
 
 DATA_PROTECTION_WORDS = re.compile(
-    r"\b(?:(?:sell|sells|selling|sold|share|shares|sharing|shared|give|rent|use|using|do with|access|see|read)"
+    r"\b(?:(?:sell|sells|selling|sold|share|shares|sharing|shared|rent|do with|access|see)"
     r"\s+(?:my|our|the|your customers'?|customer|user|personal)?\s*(?:data|information|info|invoices|details)"
     r"|gdpr|ccpa|privacy|private|personal data|data protection|data processing|dpa|who can (?:see|access|read)"
     r"|who has access|advertis\w*|third part(?:y|ies))\b",
@@ -149,12 +151,23 @@ DATA_PROTECTION_TERMS = frozenset(
         "subprocessor",
         "encrypt",
         "access",
-        "protect",
         "confidenti",
     }
 )
 """Snowball stems that mark a passage as being about data protection (a data-protection question is answered
 only from a sentence containing one, or not at all)."""
+
+QUANTITY_WORDS = re.compile(
+    r"\bhow (?:many|long|often|fast|quickly|soon|big|large|old|frequently)\b|\bwhat percentage\b", re.IGNORECASE
+)
+"""A quantity question: it is answered only by a sentence with a number in it."""
+
+NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|dozen|once|twice|daily|weekly|monthly|hourly|unlimited)\b",
+    re.IGNORECASE,
+)
+"""A number in a sentence: a digit, or a number word ("two to three weeks", "twice a year", "unlimited")."""
 
 _YES_NO = re.compile(
     r"^(?:if|whether|do|does|did|is|are|was|were|can|could|will|would|should|have|has|may|must|am)\b", re.IGNORECASE
@@ -177,11 +190,13 @@ class Query:
 
 
 def question_type(question: str) -> QuestionType:
-    """The type of ``question`` (already stripped of lead-ins). Price wins over data protection over yes/no."""
+    """The type of ``question`` (already stripped of lead-ins): price, then data protection, quantity, yes/no."""
     if PRICE_WORDS.search(question):
         return QuestionType.PRICE
     if DATA_PROTECTION_WORDS.search(question):
         return QuestionType.DATA_PROTECTION
+    if QUANTITY_WORDS.search(question):
+        return QuestionType.QUANTITY
     if _YES_NO.match(question.strip()):
         return QuestionType.YES_NO
     return QuestionType.OTHER

@@ -82,6 +82,15 @@ QUESTION_FILLER: frozenset[str] = frozenset(
         "hmm",
         "ah",
         "oh",
+        # verbs and adverbs that frame a question without naming its topic ("how does X work", "what happens
+        # to X", "do you give X"): a visitor uses them with any topic, a document rarely
+        "work",
+        "works",
+        "happen",
+        "happens",
+        "give",
+        "go",
+        "goes",
     }
 )
 """Words that carry no topic in a question to the assistant.
