@@ -29,8 +29,11 @@ from leadgate.chat.kb.query import (
     DATA_PROTECTION_TERMS,
     NUMBER,
     PRICE_TYPE_TERMS,
+    QUANTITY_TYPE_TERMS,
     Query,
     QuestionType,
+    counted_noun,
+    counts,
     read_query,
 )
 from leadgate.chat.kb.retrieval import Bm25Index, DenseIndex, Embedder, Ranking, reciprocal_rank_fusion
@@ -480,7 +483,13 @@ class KnowledgeBase:
                 ranking, similarities, tokens, allowed=lambda _s, stems: bool(stems & DATA_PROTECTION_TERMS)
             )
         if query.kind is QuestionType.QUANTITY:
-            return self._best(ranking, similarities, tokens, allowed=lambda sentence, _t: bool(NUMBER.search(sentence)))
+            noun = counted_noun(query.text)
+            allowed: SentenceFilter = lambda sentence, _t: bool(NUMBER.search(sentence))  # noqa: E731
+            if noun is not None:
+                stem = self._bm25.stemmer or (lambda words: words)
+                noun_stem = stem([noun.lower()])[0]
+                allowed = lambda sentence, _t: counts(sentence, noun_stem, stem)  # noqa: E731
+            return self._best(ranking, similarities, tokens, allowed=allowed, credited=QUANTITY_TYPE_TERMS)
         if query.kind is QuestionType.YES_NO:
             known = [t for t in tokens if self._bm25.idf(t) < self._bm25.idf("\x00")]
             if known:

@@ -17,6 +17,7 @@ Words that survive these steps but carry no topic ("quick", "guys", "wondering")
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -162,12 +163,54 @@ QUANTITY_WORDS = re.compile(
 )
 """A quantity question: it is answered only by a sentence with a number in it."""
 
+QUANTITY_TYPE_TERMS = frozenset({"often", "long", "mani", "fast", "quick", "soon", "big", "larg", "old", "frequent"})
+"""Snowball stems of the words that only say "a number is asked" ("how often", "how long"): a sentence with a
+number covers them."""
+
 NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
     r"thousand|million|dozen|once|twice|daily|weekly|monthly|hourly|unlimited)\b",
     re.IGNORECASE,
 )
 """A number in a sentence: a digit, or a number word ("two to three weeks", "twice a year", "unlimited")."""
+
+_HOW_MANY = re.compile(r"\bhow many\s+(?P<noun>[a-z][\w-]*)", re.IGNORECASE)
+_WORD = re.compile(r"[\w$€£][\w,.$€£%-]*\w|\w")
+
+
+def counted_noun(question: str) -> str | None:
+    """The word a "how many" question counts ("How many seats can I have?" -> "seats"), or None."""
+    match = _HOW_MANY.search(question)
+    return match["noun"] if match else None
+
+
+def counts(sentence: str, noun_stem: str, stem: Callable[[list[str]], list[str]]) -> bool:
+    """True when ``sentence`` gives a number of the thing whose stem is ``noun_stem``.
+
+    Either a number at most two words before the noun ("25 editor seats", "140 employees") or the noun, at
+    most four words, "is" / "are" and the number ("the invoices included per month is up to 1,000", the way
+    :func:`~leadgate.chat.kb.loader.render_row` writes a table cell). A number elsewhere in the sentence does
+    not count ("Customers choose ... us-east-1" does not say how many customers there are).
+
+    Args:
+        sentence: a sentence of the knowledge base.
+        noun_stem: the stem of the counted noun.
+        stem: the stemmer (lower-case words to stems).
+    """
+    words = [w.lower() for w in _WORD.findall(sentence)]
+    if not words:
+        return False
+    stems = stem(words)
+    numbers = [i for i, w in enumerate(words) if NUMBER.search(w)]
+    nouns = [i for i, s in enumerate(stems) if s == noun_stem]
+    for n in nouns:
+        for k in numbers:
+            if 1 <= n - k <= 3:
+                return True
+            if 0 < k - n <= 8 and any(w in ("is", "are") for w in words[n + 1 : k]):
+                return True
+    return False
+
 
 _YES_NO = re.compile(
     r"^(?:if|whether|do|does|did|is|are|was|were|can|could|will|would|should|have|has|may|must|am)\b", re.IGNORECASE
