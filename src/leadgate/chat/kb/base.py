@@ -34,6 +34,8 @@ from leadgate.chat.kb.query import (
     QuestionType,
     counted_noun,
     counts,
+    defined_term,
+    main_verb,
     read_query,
 )
 from leadgate.chat.kb.retrieval import Bm25Index, DenseIndex, Embedder, Ranking, reciprocal_rank_fusion
@@ -291,8 +293,9 @@ class KnowledgeBase:
     ) -> tuple[list[str], Support]:
         """The sentences to quote from passage ``index`` and the support they give.
 
-        The first sentence is the one covering the most idf weight of the question's tokens (ties: the
-        earlier) among the sentences ``allowed`` admits and, when ``prefer`` is given and some admissible
+        The first sentence is the one covering the most idf weight of the question's tokens (ties: the one
+        repeating them more often - "For the Business plan, ... 4 business hours" over "For the Team plan,
+        ... 1 business day" -, then the earlier) among the sentences ``allowed`` admits and, when ``prefer`` is given and some admissible
         sentence contains that token, among those; ``credited`` tokens count as covered by every admissible
         sentence (a price sentence covers "cost" and "price" whatever its words); further sentences come only from the same paragraph and only for question tokens still
         missing (so "HIPAA" next to "SOC 2" is not quoted for a shared word), at most ``max_sentences``,
@@ -322,7 +325,8 @@ class KnowledgeBase:
             return [], Support(coverage=0.0, score=bm25, similarity=similarity)
         gains = [sum(weights[t] for t in toks) for toks in sentence_tokens]
         with_thing = [i for i in admissible if prefer in full[i]] if prefer is not None else []
-        first = max(with_thing or admissible, key=lambda i: (gains[i], -i))
+        repeats = [sum(1 for t in token_lists[i + 1] if t in weights) for i in range(len(sentences))]
+        first = max(with_thing or admissible, key=lambda i: (gains[i], repeats[i], -i))
         chosen = [first]
         covered = sentence_tokens[first] | heading | (credited & weights.keys())
         coverage = sum(weights[t] for t in covered) / total
@@ -353,12 +357,16 @@ class KnowledgeBase:
         prefer: str | None = None,
         credited: frozenset[str] = frozenset(),
     ) -> tuple[tuple[int, list[str], Support] | None, float]:
-        """Of the :data:`CANDIDATES` best-ranked passages that pass the thresholds, the best covered one.
+        """Of the :data:`CANDIDATES` best-ranked passages that pass the thresholds, the best.
+
+        Best: quoting a sentence, or being under a heading, that contains ``prefer`` (when given), then the highest coverage, then the most
+        weight in the first sentence itself, then the better ranked.
 
         Returns:
             ``(passage index, sentences, support)`` or None, and the best coverage seen.
         """
         best: tuple[int, list[str], Support] | None = None
+        best_key: tuple[bool, float, float] = (False, 0.0, 0.0)
         best_coverage = 0.0
         for index, _score in ranking[: self.candidates]:
             similarity = similarities[index] if similarities is not None else None
@@ -368,10 +376,36 @@ class KnowledgeBase:
             if not sentences:
                 continue
             best_coverage = max(best_coverage, support.coverage)
-            better = best is None or (support.coverage, support.weight) > (best[2].coverage, best[2].weight)
+            heading = self.passages[index].heading
+            key = (self._names(prefer, [heading, *sentences]), support.coverage, support.weight)
+            better = best is None or key > best_key
             if self.thresholds.supports(support) and better:
-                best = (index, sentences, support)
+                best, best_key = (index, sentences, support), key
         return best, best_coverage
+
+    def _definition(
+        self, term: str, tokens: list[str], similarities: dict[int, float] | None
+    ) -> tuple[int, list[str], Support] | None:
+        """For "What is <term>?": a sentence "<term> is ..." from the opening section of a document (the one
+        before its first sub-heading, where documents define what they are about), the first such document
+        in file order; None when no opening section defines the term."""
+        pattern = re.compile(rf"^(?:the\s+)?{re.escape(term)}\s+(?:is|are)\b", re.IGNORECASE)
+        for index, passage in enumerate(self.passages):
+            if passage.heading != passage.title:
+                continue
+            similarity = similarities[index] if similarities is not None else None
+            sentences, support = self._extract(
+                tokens, index, similarity, allowed=lambda sentence, _t: bool(pattern.match(sentence))
+            )
+            if sentences and self.thresholds.supports(support):
+                return index, sentences, support
+        return None
+
+    def _names(self, token: str | None, sentences: list[str]) -> bool:
+        """True when one of ``sentences`` contains ``token`` (stemmed like the index)."""
+        if token is None:
+            return False
+        return any(token in toks for toks in tokenize(sentences, self._bm25.stemmer))
 
     def _price_overview(self) -> KbAnswer | None:
         """The answer to a price question without a focus ("how much does it cost?").
@@ -491,8 +525,15 @@ class KnowledgeBase:
                 allowed = lambda sentence, _t: counts(sentence, noun_stem, stem)  # noqa: E731
             return self._best(ranking, similarities, tokens, allowed=allowed, credited=QUANTITY_TYPE_TERMS)
         if query.kind is QuestionType.YES_NO:
-            known = [t for t in tokens if self._bm25.idf(t) < self._bm25.idf("\x00")]
+            verb = main_verb(query.text)
+            skip = set(self._bm25.query_tokens(verb)) if verb else set()
+            known = [t for t in tokens if self._bm25.idf(t) < self._bm25.idf("\x00") and t not in skip]
             if known:
                 thing = max(known, key=self._bm25.idf)
                 return self._best(ranking, similarities, tokens, prefer=thing)
+        term = defined_term(query.text)
+        if term is not None:
+            best = self._definition(term, tokens, similarities)
+            if best is not None:
+                return best, best[2].coverage
         return self._best(ranking, similarities, tokens)

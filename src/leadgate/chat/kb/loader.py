@@ -229,10 +229,17 @@ def _lower_first(header: str) -> str:
     return header
 
 
+def _verb(header: str) -> str:
+    """``are`` after a plural header ("Channels"), else ``is``."""
+    last = header.strip().split()[-1].lower() if header.strip() else ""
+    return "are" if last.endswith("s") and not last.endswith(("ss", "us", "is")) else "is"
+
+
 def render_row(header: list[str] | None, cells: list[str]) -> str:
     """One table row as a sentence that reads on its own, made only of the header's and the cells' words.
 
-    With a header: "For <subject>, the <header 2> is <cell 2>, ... and the <header n> is <cell n>." The subject
+    With a header: "For <subject>, the <header 2> is <cell 2>, ... and the <header n> is <cell n>." ("are"
+    after a header whose last word is a plural in -s). The subject
     is the first cell, followed by the first header when that is one word the cell does not already contain
     (header "Plan", cell "Growth" -> "the Growth plan"). Empty cells are left out. Without a header (or when
     the row is the header itself, or has a single cell) the cells are joined by `` | `` as before.
@@ -255,7 +262,7 @@ def render_row(header: list[str] | None, cells: list[str]) -> str:
     if first and " " not in first and first.lower() not in subject.lower():
         subject = f"the {subject} {first.lower()}"
     parts = [
-        f"the {_lower_first(h.strip())} is {c}" if h.strip() else c
+        f"the {_lower_first(h.strip())} {_verb(h)} {c}" if h.strip() else c
         for h, c in zip(header[1:], cells[1:], strict=False)
         if c
     ]

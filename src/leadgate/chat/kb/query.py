@@ -188,9 +188,10 @@ def counts(sentence: str, noun_stem: str, stem: Callable[[list[str]], list[str]]
     """True when ``sentence`` gives a number of the thing whose stem is ``noun_stem``.
 
     Either a number at most two words before the noun ("25 editor seats", "140 employees") or the noun, at
-    most four words, "is" / "are" and the number ("the invoices included per month is up to 1,000", the way
+    most eight words with "is" / "are" among them, and the number ("the invoices included per month is up to 1,000", the way
     :func:`~leadgate.chat.kb.loader.render_row` writes a table cell). A number elsewhere in the sentence does
-    not count ("Customers choose ... us-east-1" does not say how many customers there are).
+    not count ("Customers choose ... us-east-1" does not say how many customers there are), nor does a price
+    ("$39 per editor seat" is not a number of seats).
 
     Args:
         sentence: a sentence of the knowledge base.
@@ -201,7 +202,7 @@ def counts(sentence: str, noun_stem: str, stem: Callable[[list[str]], list[str]]
     if not words:
         return False
     stems = stem(words)
-    numbers = [i for i, w in enumerate(words) if NUMBER.search(w)]
+    numbers = [i for i, w in enumerate(words) if NUMBER.search(w) and not w.startswith(("$", "€", "£"))]
     nouns = [i for i, s in enumerate(stems) if s == noun_stem]
     for n in nouns:
         for k in numbers:
@@ -210,6 +211,32 @@ def counts(sentence: str, noun_stem: str, stem: Callable[[list[str]], list[str]]
             if 0 < k - n <= 8 and any(w in ("is", "are") for w in words[n + 1 : k]):
                 return True
     return False
+
+
+_MAIN_VERB = re.compile(
+    r"^(?:if|whether)?\s*(?:do|does|did|can|could|will|would|should|may|must)\s+(?:not\s+)?"
+    r"(?:you|we|i|it|they|lumenly|your \w+|the \w+|\w+)\s+(?:also\s+|still\s+|actually\s+)?(?P<verb>[a-z]+)\b",
+    re.IGNORECASE,
+)
+
+
+def main_verb(question: str) -> str | None:
+    """The verb of a closed question ("can we keep our data ..." -> "keep"; "do you integrate ..." ->
+    "integrate"), or None for a question without an auxiliary followed by a subject and a verb ("are you SOC 2
+    compliant?" -> None). The answerer does not take the verb for the thing asked about."""
+    match = _MAIN_VERB.match(question.strip())
+    return match["verb"] if match else None
+
+
+_DEFINITION = re.compile(
+    r"^(?:what|who)\s+(?:is|are|'s)\s+(?:a\s+|an\s+|the\s+)?(?P<term>[\w .&-]+?)\s*\??$", re.IGNORECASE
+)
+
+
+def defined_term(question: str) -> str | None:
+    """The term a definition question asks about ("What is Lumenly?" -> "Lumenly"), or None."""
+    match = _DEFINITION.match(question.strip())
+    return match["term"] if match else None
 
 
 _YES_NO = re.compile(
