@@ -37,6 +37,8 @@ from leadgate.chat.kb.query import (
     defined_term,
     main_verb,
     read_query,
+    split_questions,
+    strip_lead_in,
 )
 from leadgate.chat.kb.retrieval import Bm25Index, DenseIndex, Embedder, Ranking, reciprocal_rank_fusion
 from leadgate.chat.kb.text import Stemmer, snowball_stem_words, split_sentences, tokenize
@@ -155,6 +157,18 @@ _YES_NO_OPENER = re.compile(r"^(?:yes|no|yes and no|not yet|only if .*)[.,!]?$",
 
 SentenceFilter = Callable[[str, frozenset[str]], bool]
 """Whether a sentence may be quoted: called with the sentence and its content tokens plus its heading's."""
+
+
+def _joined(answers: Sequence[KbAnswer]) -> KbAnswer:
+    """Grounded answers to the parts of one message as one answer: texts joined (a sentence quoted by an
+    earlier part is not repeated), citations in order without repeats, score the lowest."""
+    texts: list[str] = []
+    citations: list[Citation] = []
+    for answer in answers:
+        if answer.text not in texts:
+            texts.append(answer.text)
+        citations.extend(c for c in answer.citations if c not in citations)
+    return KbAnswer(grounded=True, text=" ".join(texts), citations=citations, score=min(a.score for a in answers))
 
 
 def default_kb_dir() -> Path:
@@ -293,7 +307,9 @@ class KnowledgeBase:
     ) -> tuple[list[str], Support]:
         """The sentences to quote from passage ``index`` and the support they give.
 
-        The first sentence is the one covering the most idf weight of the question's tokens (ties: the one
+        The first sentence is the one covering the most idf weight of the question's tokens, the section's
+        first sentence counting its heading's tokens too (a topic sentence: under "Payment methods", "Quillstack
+        pays vendors by ACH, ..." rather than a later sentence that repeats "payments") (ties: the one
         repeating them more often - "For the Business plan, ... 4 business hours" over "For the Team plan,
         ... 1 business day" -, then the earlier) among the sentences ``allowed`` admits and, when ``prefer`` is given and some admissible
         sentence contains that token, among those; ``credited`` tokens count as covered by every admissible
@@ -323,7 +339,10 @@ class KnowledgeBase:
         ]
         if not admissible:
             return [], Support(coverage=0.0, score=bm25, similarity=similarity)
-        gains = [sum(weights[t] for t in toks) for toks in sentence_tokens]
+        literal = [sum(weights[t] for t in toks) for toks in sentence_tokens]
+        gains = list(literal)
+        if sentences:  # the section's first sentence is its topic sentence: it carries the heading's words
+            gains[0] += sum(weights[t] for t in heading - sentence_tokens[0])
         with_thing = [i for i in admissible if prefer in full[i]] if prefer is not None else []
         repeats = [sum(1 for t in token_lists[i + 1] if t in weights) for i in range(len(sentences))]
         first = max(with_thing or admissible, key=lambda i: (gains[i], repeats[i], -i))
@@ -345,7 +364,7 @@ class KnowledgeBase:
         opener = min(chosen) - 1
         if opener >= 0 and block_of[opener] == block_of[first] and _YES_NO_OPENER.match(sentences[opener]):
             chosen.append(opener)
-        return [sentences[i] for i in sorted(chosen)], Support(coverage, bm25, similarity, gains[first])
+        return [sentences[i] for i in sorted(chosen)], Support(coverage, bm25, similarity, literal[first])
 
     def _best(
         self,
@@ -441,8 +460,11 @@ class KnowledgeBase:
     def answer(self, question: str) -> KbAnswer:
         """Answer ``question`` from the knowledge base only.
 
-        The message is read first (:func:`~leadgate.chat.kb.query.read_query`): lead-ins are stripped, chat
-        spellings normalised and the question typed. Sentences are then chosen by type:
+        A message of several questions ("Where is our data hosted? Can we keep it in the EU?",
+        :func:`~leadgate.chat.kb.query.split_questions`) is answered part by part when every part is
+        grounded (texts joined, every passage cited); otherwise as one question. Each question is read
+        first (:func:`~leadgate.chat.kb.query.read_query`): lead-ins are stripped, chat spellings normalised
+        and the question typed. Sentences are then chosen by type:
 
         * price: only sentences stating a currency amount (:data:`CURRENCY_AMOUNT`), for the question's
           focus without the price words ("how much is the Business plan" -> "business plan"); a price
@@ -467,6 +489,14 @@ class KnowledgeBase:
         """
         if screen(question).flagged:
             return KbAnswer(grounded=False, text=REFUSAL_TEXT)
+        parts = split_questions(strip_lead_in(question))
+        if len(parts) > 1:
+            answers = [self._answer_one(part) for part in parts]
+            if all(a.grounded for a in answers):
+                return _joined(answers)
+        return self._answer_one(question)
+
+    def _answer_one(self, question: str) -> KbAnswer:
         query = read_query(question)
         ranking, similarities = self._rankings(query.text)
         tokens = _unique(self._bm25.query_tokens(query.text))

@@ -102,6 +102,15 @@ def normalise(question: str) -> str:
     return question
 
 
+_QUESTION_END = re.compile(r"(?<=\?)\s+(?=\S)")
+
+
+def split_questions(message: str) -> list[str]:
+    """The questions of a message that asks several, split after each "?" ("Where is it hosted? Can we keep
+    it in the EU?" -> two); a part without a letter is dropped. One question gives a list of one."""
+    return [part for part in _QUESTION_END.split(message.strip()) if re.search(r"[A-Za-z]", part)]
+
+
 class QuestionType(Enum):
     """What kind of answer a question asks for.
 
