@@ -241,7 +241,7 @@ def render_row(header: list[str] | None, cells: list[str]) -> str:
     With a header: "For <subject>, the <header 2> is <cell 2>, ... and the <header n> is <cell n>." ("are"
     after a header whose last word is a plural in -s). The subject
     is the first cell, followed by the first header when that is one word the cell does not already contain
-    (header "Plan", cell "Growth" -> "the Growth plan"). Empty cells are left out. Without a header (or when
+    (header "Plan", cell "Growth" -> "the Growth plan"; cell "Gold tier" under "Tier" -> "the Gold tier"). Empty cells are left out. Without a header (or when
     the row is the header itself, or has a single cell) the cells are joined by `` | `` as before.
 
     Example: header ``Plan | Monthly price | Invoices included per month``, row ``Growth | $1,200 | up to 1,000``
@@ -259,8 +259,11 @@ def render_row(header: list[str] | None, cells: list[str]) -> str:
         return " | ".join(cells)
     subject = cells[0]
     first = header[0].strip() if header else ""
-    if first and " " not in first and first.lower() not in subject.lower():
-        subject = f"the {subject} {first.lower()}"
+    if first and " " not in first:
+        if first.lower() not in subject.lower():
+            subject = f"the {subject} {first.lower()}"
+        elif not subject.lower().startswith("the "):
+            subject = f"the {subject}"
     parts = [
         f"the {_lower_first(h.strip())} {_verb(h)} {c}" if h.strip() else c
         for h, c in zip(header[1:], cells[1:], strict=False)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 _GREETING = r"(?:hi|hello|hey|hiya|howdy|yo|good (?:morning|afternoon|evening))(?: there| all| team| guys| folks)?"
-_THANKS = r"(?:ok(?:ay)?|cool|great|perfect|got it|nice|thanks|thank you|thx|ty)"
+_THANKS = r"(?:ok(?:ay)?|cool|great|perfect|got it|nice|thanks|thank you|thx|ty)(?: (?:so|very) much| a lot| a bunch)?"
 
 LEAD_INS: tuple[str, ...] = (
     _GREETING + r"\b",
