@@ -35,7 +35,9 @@ def _print(report: Report, verbose: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--heldout", action="store_true", help="also run tests/chat/data/kb_questions_heldout.yml")
+    parser.add_argument(
+        "--heldout", action="store_true", help="also run tests/chat/data/kb_questions_heldout.yml"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="list misses and fabrications")
     args = parser.parse_args()
     kbs = {name: KnowledgeBase.load(path) for name, path in KB_DIRS.items()}
@@ -56,9 +58,13 @@ def main() -> None:
         held: Report | None = None
         for name, kb in kbs.items():
             items = [
-                Item(q=r["q"], sources=tuple(r["source"]) if isinstance(r["source"], list) else (r["source"],),
-                     expect=r["expect"])
-                for r in data["answerable"] if r["kb"] == name
+                Item(
+                    q=r["q"],
+                    sources=tuple(r["source"]) if isinstance(r["source"], list) else (r["source"],),
+                    expect=r["expect"],
+                )
+                for r in data["answerable"]
+                if r["kb"] == name
             ] + [Item(q=r["q"]) for r in data["unanswerable"] if r["kb"] == name]
             report = evaluate(kb, items, f"held-out {name}")
             held = report if held is None else held.merge(report, "held-out overall")

@@ -93,21 +93,31 @@ def test_no_fabrication(reports: dict[str, Report]) -> None:
 def test_hit_at_1_on_the_lumenly_set(kbs: dict[str, KnowledgeBase]) -> None:
     items, _meta = load_question_set(SETS["lumenly"][0])
     answerable = [i for i in items if i.answerable]
-    hits = sum(bool(top) and top[0][0].source in i.sources for i in answerable if (top := kbs["lumenly"].search(i.q, 1)))
+    hits = sum(
+        bool(top) and top[0][0].source in i.sources
+        for i in answerable
+        if (top := kbs["lumenly"].search(i.q, 1))
+    )
     print(f"\nhit@1 {hits}/{len(answerable)} = {hits / len(answerable):.3f}")
     assert hits / len(answerable) >= HIT_AT_1_FLOOR
 
 
-def test_fabrication_check_catches_an_added_number_and_a_foreign_sentence(kbs: dict[str, KnowledgeBase]) -> None:
+def test_fabrication_check_catches_an_added_number_and_a_foreign_sentence(
+    kbs: dict[str, KnowledgeBase],
+) -> None:
     kb = kbs["quillstack"]
     real = kb.answer("Do you integrate with NetSuite?")
     assert real.grounded and unsupported_claim(real, kb.passages) is None
     citation = real.citations[0]
-    changed = KbAnswer(grounded=True, text=real.text.replace("NetSuite", "NetSuite 2025"), citations=[citation])
+    changed = KbAnswer(
+        grounded=True, text=real.text.replace("NetSuite", "NetSuite 2025"), citations=[citation]
+    )
     assert "2025" in (unsupported_claim(changed, kb.passages) or "")
     foreign = KbAnswer(grounded=True, text=f"{real.text} We also sync with Workday.", citations=[citation])
     assert "Workday" in (unsupported_claim(foreign, kb.passages) or "")
-    uncited = KbAnswer(grounded=True, text=real.text, citations=[Citation(source="nowhere.md", title="x", quote="")])
+    uncited = KbAnswer(
+        grounded=True, text=real.text, citations=[Citation(source="nowhere.md", title="x", quote="")]
+    )
     assert unsupported_claim(uncited, kb.passages) is not None
     report = evaluate(kb, [Item(q="Do you integrate with Workday Financials?")], "one")
     assert report.abstained == 1 and report.fabrications == []

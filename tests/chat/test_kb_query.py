@@ -65,7 +65,10 @@ def test_the_lead_in_list_is_documented_patterns() -> None:
 
 def test_chat_spellings_become_document_words() -> None:
     assert normalise("is there an on prem version") == "is there an on-premises version"
-    assert normalise("can i cancel anytime? do u do pen tests") == "can i cancel any time? do you do penetration test"
+    assert (
+        normalise("can i cancel anytime? do u do pen tests")
+        == "can i cancel any time? do you do penetration test"
+    )
     assert "single sign-on" in normalise("do you have sso")
 
 
@@ -116,13 +119,19 @@ def test_render_row_reads_as_a_sentence() -> None:
         == "For the Team plan, the price per editor per month is $39 and the billing is monthly."
     )
     assert render_row(["Tier", "Seats"], ["Gold tier", "10"]) == "For the Gold tier, the seats are 10."
-    assert render_row(["Feature", "SSO"], ["Audit log", "Yes."]) == "For the Audit log feature, the SSO is Yes."
+    assert (
+        render_row(["Feature", "SSO"], ["Audit log", "Yes."]) == "For the Audit log feature, the SSO is Yes."
+    )
     assert render_row(None, ["a", "b"]) == "a | b"
-    assert render_row(["Plan", "Price", "Seats"], ["Team", "", "10"]) == "For the Team plan, the seats are 10."
+    assert (
+        render_row(["Plan", "Price", "Seats"], ["Team", "", "10"]) == "For the Team plan, the seats are 10."
+    )
 
 
 def test_markdown_and_html_tables_render_rows_and_drop_the_header(tmp_path: Path) -> None:
-    write(tmp_path, "a.md", "# Prices\n\n| Plan | Monthly price |\n|---|---|\n| Team | $39 |\n| Pro | $79 |\n")
+    write(
+        tmp_path, "a.md", "# Prices\n\n| Plan | Monthly price |\n|---|---|\n| Team | $39 |\n| Pro | $79 |\n"
+    )
     write(
         tmp_path,
         "b.html",
@@ -193,7 +202,9 @@ def test_how_much_does_it_cost_gets_prices_not_the_annual_discount(lumenly: Know
     assert unsupported_claim(answer, lumenly.passages) is None
 
 
-def test_a_focused_price_question_gets_that_plans_price(lumenly: KnowledgeBase, quillstack: KnowledgeBase) -> None:
+def test_a_focused_price_question_gets_that_plans_price(
+    lumenly: KnowledgeBase, quillstack: KnowledgeBase
+) -> None:
     business = lumenly.answer("hey, how much is the business plan per seat?")
     assert business.grounded and "$79" in business.text and "$39" not in business.text
     growth = quillstack.answer("What's the price of the Growth plan?")
@@ -213,7 +224,9 @@ def test_do_you_sell_my_data_is_honest(lumenly: KnowledgeBase, quillstack: Knowl
     assert answer.grounded and "never sells customer data" in answer.text
 
 
-def test_a_data_protection_question_is_answered_from_a_data_protection_passage(lumenly: KnowledgeBase) -> None:
+def test_a_data_protection_question_is_answered_from_a_data_protection_passage(
+    lumenly: KnowledgeBase,
+) -> None:
     answer = lumenly.answer("who can see our data? can your employees access it?")
     assert answer.grounded
     assert "access" in answer.text
@@ -245,7 +258,11 @@ def test_two_questions_in_one_message_are_both_answered(quillstack: KnowledgeBas
 
 def test_a_word_form_variant_is_matched_but_an_unknown_name_is_not(quillstack: KnowledgeBase) -> None:
     assert quillstack.answer("are you SOC 2 compliant?").grounded
-    for question in ("Do you integrate with Workday?", "is there a Chrome extension?", "do you support Coupa"):
+    for question in (
+        "Do you integrate with Workday?",
+        "is there a Chrome extension?",
+        "do you support Coupa",
+    ):
         assert not quillstack.answer(question).grounded, question
 
 

@@ -160,15 +160,20 @@ SentenceFilter = Callable[[str, frozenset[str]], bool]
 
 
 def _joined(answers: Sequence[KbAnswer]) -> KbAnswer:
-    """Grounded answers to the parts of one message as one answer: texts joined (a sentence quoted by an
-    earlier part is not repeated), citations in order without repeats, score the lowest."""
+    """Grounded answers to the parts of one message as one answer.
+
+    Texts are joined (a text given for an earlier part is not repeated), citations kept in order without
+    repeats, and the score is the lowest.
+    """
     texts: list[str] = []
     citations: list[Citation] = []
     for answer in answers:
         if answer.text not in texts:
             texts.append(answer.text)
         citations.extend(c for c in answer.citations if c not in citations)
-    return KbAnswer(grounded=True, text=" ".join(texts), citations=citations, score=min(a.score for a in answers))
+    return KbAnswer(
+        grounded=True, text=" ".join(texts), citations=citations, score=min(a.score for a in answers)
+    )
 
 
 def default_kb_dir() -> Path:
@@ -308,13 +313,14 @@ class KnowledgeBase:
         """The sentences to quote from passage ``index`` and the support they give.
 
         The first sentence is the one covering the most idf weight of the question's tokens, the section's
-        first sentence counting its heading's tokens too (a topic sentence: under "Payment methods", "Quillstack
-        pays vendors by ACH, ..." rather than a later sentence that repeats "payments") (ties: the one
-        repeating them more often - "For the Business plan, ... 4 business hours" over "For the Team plan,
-        ... 1 business day" -, then the earlier) among the sentences ``allowed`` admits and, when ``prefer`` is given and some admissible
-        sentence contains that token, among those; ``credited`` tokens count as covered by every admissible
-        sentence (a price sentence covers "cost" and "price" whatever its words); further sentences come only from the same paragraph and only for question tokens still
-        missing (so "HIPAA" next to "SOC 2" is not quoted for a shared word), at most ``max_sentences``,
+        first sentence counting its heading's tokens too (a topic sentence: under "Payment methods",
+        "Quillstack pays vendors by ACH, ..." rather than a later sentence that repeats "payments"). Ties go
+        to the sentence repeating the tokens more often ("For the Business plan, ... 4 business hours" over
+        "For the Team plan, ... 1 business day"), then to the earlier. Only sentences that ``allowed`` admits
+        are considered and, when ``prefer`` is given and some admissible sentence contains that token, only
+        those. ``credited`` tokens count as covered by every admissible sentence (a price sentence covers
+        "cost" and "price" whatever its words). Further sentences come only from the same paragraph and only
+        for question tokens still missing (so "HIPAA" next to "SOC 2" is not quoted for a shared word), at most ``max_sentences``,
         and must be allowed too. A bare "Yes." or "No." right before the first sentence is quoted with it.
         Coverage counts the tokens of the first sentence and of the section heading (the document title
         for a document's opening section): the heading says what a sentence is about ("Is there a mobile
@@ -335,7 +341,9 @@ class KnowledgeBase:
         full = [frozenset(t) for t in token_lists[1:]]
         sentence_tokens = [set(t) & weights.keys() for t in full]
         admissible = [
-            i for i in range(len(sentences)) if allowed is None or allowed(sentences[i], full[i] | heading_all)
+            i
+            for i in range(len(sentences))
+            if allowed is None or allowed(sentences[i], full[i] | heading_all)
         ]
         if not admissible:
             return [], Support(coverage=0.0, score=bm25, similarity=similarity)
@@ -378,8 +386,8 @@ class KnowledgeBase:
     ) -> tuple[tuple[int, list[str], Support] | None, float]:
         """Of the :data:`CANDIDATES` best-ranked passages that pass the thresholds, the best.
 
-        Best: quoting a sentence, or being under a heading, that contains ``prefer`` (when given), then the highest coverage, then the most
-        weight in the first sentence itself, then the better ranked.
+        Best: quoting a sentence, or being under a heading, that contains ``prefer`` (when given), then the
+        highest coverage, then the most weight in the first sentence itself, then the better ranked.
 
         Returns:
             ``(passage index, sentences, support)`` or None, and the best coverage seen.
@@ -405,9 +413,11 @@ class KnowledgeBase:
     def _definition(
         self, term: str, tokens: list[str], similarities: dict[int, float] | None
     ) -> tuple[int, list[str], Support] | None:
-        """For "What is <term>?": a sentence "<term> is ..." from the opening section of a document (the one
-        before its first sub-heading, where documents define what they are about), the first such document
-        in file order; None when no opening section defines the term."""
+        """For "What is <term>?": a sentence "<term> is ..." from the opening section of a document.
+
+        The opening section (before the first sub-heading) is where a document defines what it is about; the
+        first document in file order that defines the term answers. None when none does.
+        """
         pattern = re.compile(rf"^(?:the\s+)?{re.escape(term)}\s+(?:is|are)\b", re.IGNORECASE)
         for index, passage in enumerate(self.passages):
             if passage.heading != passage.title:

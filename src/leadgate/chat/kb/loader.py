@@ -239,10 +239,10 @@ def render_row(header: list[str] | None, cells: list[str]) -> str:
     """One table row as a sentence that reads on its own, made only of the header's and the cells' words.
 
     With a header: "For <subject>, the <header 2> is <cell 2>, ... and the <header n> is <cell n>." ("are"
-    after a header whose last word is a plural in -s). The subject
-    is the first cell, followed by the first header when that is one word the cell does not already contain
-    (header "Plan", cell "Growth" -> "the Growth plan"; cell "Gold tier" under "Tier" -> "the Gold tier"). Empty cells are left out. Without a header (or when
-    the row is the header itself, or has a single cell) the cells are joined by `` | `` as before.
+    after a header whose last word is a plural in -s). The subject is the first cell, followed by the first
+    header when that is one word the cell does not already contain (header "Plan", cell "Growth" -> "the
+    Growth plan"; cell "Gold tier" under "Tier" -> "the Gold tier"). Empty cells are left out. Without a
+    header (or when the row is the header itself, or has a single cell) the cells are joined by `` | ``.
 
     Example: header ``Plan | Monthly price | Invoices included per month``, row ``Growth | $1,200 | up to 1,000``
     -> "For the Growth plan, the monthly price is $1,200 and the invoices included per month is up to 1,000."
@@ -431,7 +431,9 @@ def _is_text_heading(paragraph: str) -> bool:
     return len(lines) == 1 and len(paragraph) <= 80 and not paragraph.rstrip().endswith(_SENTENCE_END)
 
 
-_FAQ = re.compile(r"^\s*(?:Q|Question)\s*[:.]\s*(?P<q>.+?)\s*\n\s*(?:A|Answer)\s*[:.]\s*(?P<a>.+)$", re.S | re.I)
+_FAQ = re.compile(
+    r"^\s*(?:Q|Question)\s*[:.]\s*(?P<q>.+?)\s*\n\s*(?:A|Answer)\s*[:.]\s*(?P<a>.+)$", re.S | re.I
+)
 
 
 def _text_sections(content: str) -> tuple[str, list[_Section]]:

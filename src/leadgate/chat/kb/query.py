@@ -21,7 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-_GREETING = r"(?:hi|hello|hey|hiya|howdy|yo|good (?:morning|afternoon|evening))(?: there| all| team| guys| folks)?"
+_GREETING = (
+    r"(?:hi|hello|hey|hiya|howdy|yo|good (?:morning|afternoon|evening))(?: there| all| team| guys| folks)?"
+)
 _THANKS = r"(?:ok(?:ay)?|cool|great|perfect|got it|nice|thanks|thank you|thx|ty)(?: (?:so|very) much| a lot| a bunch)?"
 
 LEAD_INS: tuple[str, ...] = (
@@ -106,8 +108,11 @@ _QUESTION_END = re.compile(r"(?<=\?)\s+(?=\S)")
 
 
 def split_questions(message: str) -> list[str]:
-    """The questions of a message that asks several, split after each "?" ("Where is it hosted? Can we keep
-    it in the EU?" -> two); a part without a letter is dropped. One question gives a list of one."""
+    """The questions of a message that asks several, split after each "?".
+
+    "Where is it hosted? Can we keep it in the EU?" gives two; a part without a letter is dropped; one
+    question gives a list of one.
+    """
     return [part for part in _QUESTION_END.split(message.strip()) if re.search(r"[A-Za-z]", part)]
 
 
@@ -168,11 +173,14 @@ DATA_PROTECTION_TERMS = frozenset(
 only from a sentence containing one, or not at all)."""
 
 QUANTITY_WORDS = re.compile(
-    r"\bhow (?:many|long|often|fast|quickly|soon|big|large|old|frequently)\b|\bwhat percentage\b", re.IGNORECASE
+    r"\bhow (?:many|long|often|fast|quickly|soon|big|large|old|frequently)\b|\bwhat percentage\b",
+    re.IGNORECASE,
 )
 """A quantity question: it is answered only by a sentence with a number in it."""
 
-QUANTITY_TYPE_TERMS = frozenset({"often", "long", "mani", "fast", "quick", "soon", "big", "larg", "old", "frequent"})
+QUANTITY_TYPE_TERMS = frozenset(
+    {"often", "long", "mani", "fast", "quick", "soon", "big", "larg", "old", "frequent"}
+)
 """Snowball stems of the words that only say "a number is asked" ("how often", "how long"): a sentence with a
 number covers them."""
 
@@ -230,9 +238,11 @@ _MAIN_VERB = re.compile(
 
 
 def main_verb(question: str) -> str | None:
-    """The verb of a closed question ("can we keep our data ..." -> "keep"; "do you integrate ..." ->
-    "integrate"), or None for a question without an auxiliary followed by a subject and a verb ("are you SOC 2
-    compliant?" -> None). The answerer does not take the verb for the thing asked about."""
+    """The verb of a closed question, which the answerer does not take for the thing asked about.
+
+    "can we keep our data ..." -> "keep"; "do you integrate ..." -> "integrate"; None for a question without
+    an auxiliary followed by a subject and a verb ("are you SOC 2 compliant?").
+    """
     match = _MAIN_VERB.match(question.strip())
     return match["verb"] if match else None
 
@@ -249,7 +259,8 @@ def defined_term(question: str) -> str | None:
 
 
 _YES_NO = re.compile(
-    r"^(?:if|whether|do|does|did|is|are|was|were|can|could|will|would|should|have|has|may|must|am)\b", re.IGNORECASE
+    r"^(?:if|whether|do|does|did|is|are|was|were|can|could|will|would|should|have|has|may|must|am)\b",
+    re.IGNORECASE,
 )
 
 

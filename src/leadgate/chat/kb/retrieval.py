@@ -89,8 +89,10 @@ class Bm25Index:
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
     def query_tokens(self, query: str) -> list[str]:
-        """The content tokens of ``query`` (stemmed like the documents), each out-of-vocabulary token replaced
-        by its indexed variant when it has one (:meth:`variant`)."""
+        """The content tokens of ``query``, stemmed like the documents.
+
+        Each out-of-vocabulary token is replaced by its indexed variant when it has one (:meth:`variant`).
+        """
         return [self.variant(t) for t in tokenize([query], self.stemmer)[0]]
 
     def variant(self, token: str) -> str:
