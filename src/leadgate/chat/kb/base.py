@@ -17,6 +17,7 @@ How an answer is made (``KnowledgeBase.answer``):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -330,7 +331,7 @@ class KnowledgeBase:
         if not tokens:
             return [], Support(coverage=0.0, score=0.0, similarity=similarity)
         weights = {t: self._bm25.idf(t) for t in tokens}
-        total = sum(weights.values())
+        total = math.fsum(weights.values())
         bm25 = float(self._bm25.scores(tokens)[index]) / total
         blocks = [split_sentences(block) for block in passage.blocks]
         sentences = [s for block in blocks for s in block]
@@ -347,22 +348,23 @@ class KnowledgeBase:
         ]
         if not admissible:
             return [], Support(coverage=0.0, score=bm25, similarity=similarity)
-        literal = [sum(weights[t] for t in toks) for toks in sentence_tokens]
+        # math.fsum: exact sums, so that set iteration order (hash seed) can never flip a tie
+        literal = [math.fsum(weights[t] for t in toks) for toks in sentence_tokens]
         gains = list(literal)
         if sentences:  # the section's first sentence is its topic sentence: it carries the heading's words
-            gains[0] += sum(weights[t] for t in heading - sentence_tokens[0])
+            gains[0] = math.fsum([gains[0], *(weights[t] for t in heading - sentence_tokens[0])])
         with_thing = [i for i in admissible if prefer in full[i]] if prefer is not None else []
         repeats = [sum(1 for t in token_lists[i + 1] if t in weights) for i in range(len(sentences))]
         first = max(with_thing or admissible, key=lambda i: (gains[i], repeats[i], -i))
         chosen = [first]
         covered = sentence_tokens[first] | heading | (credited & weights.keys())
-        coverage = sum(weights[t] for t in covered) / total
+        coverage = math.fsum(weights[t] for t in covered) / total
         while gains[first] > 0 and len(chosen) < self.max_sentences:
             best, best_gain = -1, 0.0
             for i in admissible:
                 if i in chosen or block_of[i] != block_of[first]:
                     continue
-                gain = sum(weights[t] for t in sentence_tokens[i] - covered)
+                gain = math.fsum(weights[t] for t in sentence_tokens[i] - covered)
                 if gain > best_gain:
                     best, best_gain = i, gain
             if best < 0:
