@@ -15,6 +15,7 @@ from leadgate.chat.kb.query import (
     counted_noun,
     main_verb,
     normalise,
+    question_numbers,
     question_type,
     split_questions,
     strip_lead_in,
@@ -272,3 +273,36 @@ def test_stemming_variant_rules() -> None:
     assert index.variant("1099s") == "1099"
     assert index.variant("workday") == "workday"  # shares only "work": not a variant
     assert index.variant(snowball_stem_words(["compliant"])[0]).startswith("compli")
+
+
+def test_a_number_in_the_question_must_be_in_the_answer(quillstack: KnowledgeBase) -> None:
+    assert question_numbers("do you have a SOC 1 report? ISO 27001? 99.9% uptime") == ("1", "27001", "99.9")
+    assert question_numbers("do you file 1099s for 3-way matches 24/7") == ()
+    assert quillstack.answer("Are you SOC 2 compliant?").grounded
+    for question in ("do you have a SOC 1 report?", "what about SOC 3?"):
+        answer = quillstack.answer(question)
+        assert not answer.grounded, (question, answer.text)
+
+
+def test_a_price_question_never_gets_an_unrelated_sentence(quillstack: KnowledgeBase) -> None:
+    # the knowledge base calls it an "implementation fee": no price sentence mentions onboarding, and the
+    # onboarding description is no price
+    answer = quillstack.answer("how much does onboarding cost?")
+    assert not answer.grounded or "$" in answer.text
+    assert "International wires" not in answer.text
+
+
+def test_a_heading_only_match_quotes_the_sections_opening_paragraph(quillstack: KnowledgeBase) -> None:
+    answer = quillstack.answer("do you train your models on our invoices?")
+    assert answer.grounded
+    assert answer.text == (
+        "Only if you opt in. By default, your invoices are not used to train models that serve other customers."
+    )
+
+
+def test_yes_opener_is_quoted_only_for_a_yes_no_question(quillstack: KnowledgeBase) -> None:
+    closed = quillstack.answer("Do you integrate with NetSuite?")
+    assert closed.grounded and closed.text.startswith("Yes. ")
+    counted = quillstack.answer("how many currencies can you pay vendors in?")
+    assert counted.grounded and "42 currencies" in counted.text
+    assert not counted.text.startswith("Yes.")

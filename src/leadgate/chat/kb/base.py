@@ -24,18 +24,10 @@ from importlib import resources
 from pathlib import Path
 
 from leadgate.chat.guard import screen
+from leadgate.chat.kb import selection
 from leadgate.chat.kb.loader import Passage, load_passages
 from leadgate.chat.kb.query import (
-    DATA_PROTECTION_TERMS,
-    NUMBER,
-    PRICE_TYPE_TERMS,
-    QUANTITY_TYPE_TERMS,
-    Query,
     QuestionType,
-    counted_noun,
-    counts,
-    defined_term,
-    main_verb,
     read_query,
     split_questions,
     strip_lead_in,
@@ -76,6 +68,20 @@ __all__ = [
     "Thresholds",
     "default_kb_dir",
 ]
+
+
+def _with_numbers(allowed: SentenceFilter | None, numbers: tuple[str, ...]) -> SentenceFilter | None:
+    """``allowed``, further requiring every number of ``numbers`` in the sentence (as a whole number)."""
+    if not numbers:
+        return allowed
+    patterns = [re.compile(rf"(?<![\d.,]){re.escape(n)}(?![\d]|[.,]\d)") for n in numbers]
+
+    def check(sentence: str, stems: frozenset[str]) -> bool:
+        if allowed is not None and not allowed(sentence, stems):
+            return False
+        return all(p.search(sentence) for p in patterns)
+
+    return check
 
 
 def _joined(answers: Sequence[KbAnswer]) -> KbAnswer:
@@ -228,6 +234,7 @@ class KnowledgeBase:
         allowed: SentenceFilter | None = None,
         prefer: str | None = None,
         credited: frozenset[str] = frozenset(),
+        with_opener: bool = False,
     ) -> tuple[list[str], Support]:
         """The sentences to quote from passage ``index`` and the support they give.
 
@@ -237,10 +244,14 @@ class KnowledgeBase:
         to the sentence repeating the tokens more often ("For the Business plan, ... 4 business hours" over
         "For the Team plan, ... 1 business day"), then to the earlier. Only sentences that ``allowed`` admits
         are considered and, when ``prefer`` is given and some admissible sentence contains that token, only
-        those. ``credited`` tokens count as covered by every admissible sentence (a price sentence covers
-        "cost" and "price" whatever its words). Further sentences come only from the same paragraph and only
-        for question tokens still missing (so "HIPAA" next to "SOC 2" is not quoted for a shared word), at most ``max_sentences``,
-        and must be allowed too. A bare "Yes." or "No." right before the first sentence is quoted with it.
+        those. ``credited`` tokens (the words that only name the question's type: "cost", "how long") are
+        left out of the coverage, which measures the question's focus alone; every admissible sentence
+        answers them by construction (it states a price, a number). Further sentences come only from the
+        same paragraph and only for question tokens still missing (so "HIPAA" next to "SOC 2" is not quoted
+        for a shared word), at most ``max_sentences``, and must be allowed too; when the first sentence
+        holds none of the question's words itself (only its heading does), the sentences after it in its
+        paragraph follow instead. With ``with_opener``, a bare "Yes." or "No." right before the first
+        sentence is quoted with it.
         Coverage counts the tokens of the first sentence and of the section heading (the document title
         for a document's opening section): the heading says what a sentence is about ("Is there a mobile
         app?" above "Lumenly has an iOS app ..."). No admissible sentence: no sentences and coverage 0.
@@ -275,9 +286,17 @@ class KnowledgeBase:
         repeats = [sum(1 for t in token_lists[i + 1] if t in weights) for i in range(len(sentences))]
         first = max(with_thing or admissible, key=lambda i: (gains[i], repeats[i], -i))
         chosen = [first]
-        covered = sentence_tokens[first] | heading | (credited & weights.keys())
-        coverage = math.fsum(weights[t] for t in covered) / total
-        while gains[first] > 0 and len(chosen) < self.max_sentences:
+        covered = sentence_tokens[first] | heading
+        focus_total = math.fsum(w for t, w in weights.items() if t not in credited)
+        focus_covered = math.fsum(weights[t] for t in covered if t not in credited)
+        coverage = focus_covered / focus_total if focus_total > 0 else 0.0
+        if literal[first] == 0:
+            # only the heading matches ("GDPR and data processing", a FAQ's "Q:" line): the section is about
+            # the question, so its opening paragraph, in order, is the answer
+            for i in admissible:
+                if i > first and block_of[i] == block_of[first] and len(chosen) < self.max_sentences:
+                    chosen.append(i)
+        while literal[first] > 0 and len(chosen) < self.max_sentences:
             best, best_gain = -1, 0.0
             for i in admissible:
                 if i in chosen or block_of[i] != block_of[first]:
@@ -290,7 +309,12 @@ class KnowledgeBase:
             chosen.append(best)
             covered |= sentence_tokens[best]
         opener = min(chosen) - 1
-        if opener >= 0 and block_of[opener] == block_of[first] and _YES_NO_OPENER.match(sentences[opener]):
+        if (
+            with_opener
+            and opener >= 0
+            and block_of[opener] == block_of[first]
+            and _YES_NO_OPENER.match(sentences[opener])
+        ):
             chosen.append(opener)
         return [sentences[i] for i in sorted(chosen)], Support(coverage, bm25, similarity, literal[first])
 
@@ -303,11 +327,14 @@ class KnowledgeBase:
         allowed: SentenceFilter | None = None,
         prefer: str | None = None,
         credited: frozenset[str] = frozenset(),
+        numbers: tuple[str, ...] = (),
     ) -> tuple[tuple[int, list[str], Support] | None, float]:
         """Of the :data:`CANDIDATES` best-ranked passages that pass the thresholds, the best.
 
         Best: quoting a sentence, or being under a heading, that contains ``prefer`` (when given), then the
-        highest coverage, then the most weight in the first sentence itself, then the better ranked.
+        highest coverage, then the most weight in the first sentence itself, then the better ranked. Every
+        quoted sentence must contain each of ``numbers`` (the numbers of the question: "SOC 1" is not
+        answered with a sentence about SOC 2).
 
         Returns:
             ``(passage index, sentences, support)`` or None, and the best coverage seen.
@@ -318,74 +345,23 @@ class KnowledgeBase:
         for index, _score in ranking[: self.candidates]:
             similarity = similarities[index] if similarities is not None else None
             sentences, support = self._extract(
-                tokens, index, similarity, allowed=allowed, prefer=prefer, credited=credited
+                tokens,
+                index,
+                similarity,
+                allowed=_with_numbers(allowed, numbers),
+                prefer=prefer,
+                credited=credited,
+                with_opener=prefer is not None,
             )
             if not sentences:
                 continue
             best_coverage = max(best_coverage, support.coverage)
             heading = self.passages[index].heading
-            key = (self._names(prefer, [heading, *sentences]), support.coverage, support.weight)
+            key = (selection.names(self, prefer, [heading, *sentences]), support.coverage, support.weight)
             better = best is None or key > best_key
             if self.thresholds.supports(support) and better:
                 best, best_key = (index, sentences, support), key
         return best, best_coverage
-
-    def _definition(
-        self, term: str, tokens: list[str], similarities: dict[int, float] | None
-    ) -> tuple[int, list[str], Support] | None:
-        """For "What is <term>?": a sentence "<term> is ..." from the opening section of a document.
-
-        The opening section (before the first sub-heading) is where a document defines what it is about; the
-        first document in file order that defines the term answers. None when none does.
-        """
-        pattern = re.compile(rf"^(?:the\s+)?{re.escape(term)}\s+(?:is|are)\b", re.IGNORECASE)
-        for index, passage in enumerate(self.passages):
-            if passage.heading != passage.title:
-                continue
-            similarity = similarities[index] if similarities is not None else None
-            sentences, support = self._extract(
-                tokens, index, similarity, allowed=lambda sentence, _t: bool(pattern.match(sentence))
-            )
-            if sentences and self.thresholds.supports(support):
-                return index, sentences, support
-        return None
-
-    def _names(self, token: str | None, sentences: list[str]) -> bool:
-        """True when one of ``sentences`` contains ``token`` (stemmed like the index)."""
-        if token is None:
-            return False
-        return any(token in toks for toks in tokenize(sentences, self._bm25.stemmer))
-
-    def _price_overview(self) -> KbAnswer | None:
-        """The answer to a price question without a focus ("how much does it cost?").
-
-        The file with the most sentences that state a currency amount and say "cost", "price" or "fee" is the
-        price list; its first :attr:`max_sentences` such sentences, preferring those with more amounts, are
-        quoted in document order, each passage used cited. None when no sentence states a price.
-        """
-        found: dict[str, list[tuple[int, int, str]]] = {}
-        order = 0
-        for index, passage in enumerate(self.passages):
-            for block in passage.blocks:
-                for sentence in split_sentences(block):
-                    order += 1
-                    amounts = len(CURRENCY_AMOUNT.findall(sentence))
-                    stems = set(tokenize([sentence], self._bm25.stemmer)[0])
-                    if amounts and stems & PRICE_TYPE_TERMS:
-                        found.setdefault(passage.source, []).append((order, index, sentence))
-        if not found:
-            return None
-        source = max(found, key=lambda src: (len(found[src]), -found[src][0][0]))
-        ranked = sorted(found[source], key=lambda item: -len(CURRENCY_AMOUNT.findall(item[2])))
-        picked = sorted(ranked[: self.max_sentences])
-        text = " ".join(sentence for _order, _index, sentence in picked)
-        citations: list[Citation] = []
-        for _order, index, _sentence in picked:
-            passage = self.passages[index]
-            quote = " ".join(s for _o, i, s in picked if i == index)
-            if all(c.title != passage.label for c in citations):
-                citations.append(Citation(source=passage.source, title=passage.label, quote=quote))
-        return KbAnswer(grounded=True, text=text, citations=citations, score=1.0)
 
     def answer(self, question: str) -> KbAnswer:
         """Answer ``question`` from the knowledge base only.
@@ -430,9 +406,9 @@ class KnowledgeBase:
         query = read_query(question)
         ranking, similarities = self._rankings(query.text)
         tokens = _unique(self._bm25.query_tokens(query.text))
-        best, best_coverage = self._answer_by_type(query, ranking, similarities, tokens)
-        if best is None and query.kind is QuestionType.PRICE and not self._focus(tokens):
-            overview = self._price_overview()
+        best, best_coverage = selection.by_type(self, query, ranking, similarities, tokens)
+        if best is None and query.kind is QuestionType.PRICE and not selection.focus(tokens):
+            overview = selection.price_overview(self)
             if overview is not None:
                 return overview
         if best is None:
@@ -446,54 +422,3 @@ class KnowledgeBase:
             citations=[Citation(source=passage.source, title=passage.label, quote=quote)],
             score=support.coverage,
         )
-
-    @staticmethod
-    def _focus(tokens: list[str]) -> list[str]:
-        return [t for t in tokens if t not in PRICE_TYPE_TERMS]
-
-    def _answer_by_type(
-        self,
-        query: Query,
-        ranking: Sequence[tuple[int, float]],
-        similarities: dict[int, float] | None,
-        tokens: list[str],
-    ) -> tuple[tuple[int, list[str], Support] | None, float]:
-        if query.kind is QuestionType.PRICE:
-            focus = self._focus(tokens)
-            if not focus:
-                return None, 0.0
-            best, coverage = self._best(
-                ranking,
-                similarities,
-                tokens,
-                allowed=lambda sentence, _t: bool(CURRENCY_AMOUNT.search(sentence)),
-                credited=PRICE_TYPE_TERMS,
-            )
-            if best is not None:
-                return best, coverage
-            return self._best(ranking, similarities, tokens)
-        if query.kind is QuestionType.DATA_PROTECTION:
-            return self._best(
-                ranking, similarities, tokens, allowed=lambda _s, stems: bool(stems & DATA_PROTECTION_TERMS)
-            )
-        if query.kind is QuestionType.QUANTITY:
-            noun = counted_noun(query.text)
-            allowed: SentenceFilter = lambda sentence, _t: bool(NUMBER.search(sentence))  # noqa: E731
-            if noun is not None:
-                stem = self._bm25.stemmer or (lambda words: words)
-                noun_stem = stem([noun.lower()])[0]
-                allowed = lambda sentence, _t: counts(sentence, noun_stem, stem)  # noqa: E731
-            return self._best(ranking, similarities, tokens, allowed=allowed, credited=QUANTITY_TYPE_TERMS)
-        if query.kind is QuestionType.YES_NO:
-            verb = main_verb(query.text)
-            skip = set(self._bm25.query_tokens(verb)) if verb else set()
-            known = [t for t in tokens if self._bm25.idf(t) < self._bm25.idf("\x00") and t not in skip]
-            if known:
-                thing = max(known, key=self._bm25.idf)
-                return self._best(ranking, similarities, tokens, prefer=thing)
-        term = defined_term(query.text)
-        if term is not None:
-            best = self._definition(term, tokens, similarities)
-            if best is not None:
-                return best, best[2].coverage
-        return self._best(ranking, similarities, tokens)

@@ -201,12 +201,40 @@ def counted_noun(question: str) -> str | None:
     return match["noun"] if match else None
 
 
+_APPROXIMATELY = frozenset(
+    {
+        "up",
+        "to",
+        "from",
+        "about",
+        "over",
+        "more",
+        "than",
+        "at",
+        "least",
+        "most",
+        "around",
+        "approximately",
+        "roughly",
+    }
+)
+
+
+def _is_then_number(between: list[str]) -> bool:
+    """The words between a noun and a number are "... is/are [up to|about|...]" ("is up to")."""
+    for i, word in enumerate(between):
+        if word in ("is", "are"):
+            return all(w in _APPROXIMATELY for w in between[i + 1 :])
+    return False
+
+
 def counts(sentence: str, noun_stem: str, stem: Callable[[list[str]], list[str]]) -> bool:
     """True when ``sentence`` gives a number of the thing whose stem is ``noun_stem``.
 
     Either a number at most two words before the noun ("25 editor seats", "140 employees") or the noun, at
-    most eight words with "is" / "are" among them, and the number ("the invoices included per month is up to 1,000", the way
-    :func:`~leadgate.chat.kb.loader.render_row` writes a table cell). A number elsewhere in the sentence does
+    most eight words ending in "is" / "are" and at most an "up to" / "about" / "more than", and the number
+    ("the invoices included per month is up to 1,000", the way :func:`~leadgate.chat.kb.loader.render_row`
+    writes a table cell). A number elsewhere in the sentence does
     not count ("Customers choose ... us-east-1" does not say how many customers there are), nor does a price
     ("$39 per editor seat" is not a number of seats).
 
@@ -225,7 +253,7 @@ def counts(sentence: str, noun_stem: str, stem: Callable[[list[str]], list[str]]
         for k in numbers:
             if 1 <= n - k <= 3:
                 return True
-            if 0 < k - n <= 8 and any(w in ("is", "are") for w in words[n + 1 : k]):
+            if 0 < k - n <= 8 and _is_then_number(words[n + 1 : k]):
                 return True
     return False
 
@@ -256,6 +284,18 @@ def defined_term(question: str) -> str | None:
     """The term a definition question asks about ("What is Lumenly?" -> "Lumenly"), or None."""
     match = _DEFINITION.match(question.strip())
     return match["term"] if match else None
+
+
+_QUESTION_NUMBER = re.compile(r"(?<![\w.,/-])\d+(?:[.,]\d+)*(?![\w/-])")
+
+
+def question_numbers(question: str) -> tuple[str, ...]:
+    """The standalone numbers of a question, which a quoted sentence must contain.
+
+    "SOC 1" gives "1", "ISO 27001" "27001", "99.9" itself; digits inside words ("1099s", "3-way", "24/7") are
+    left to the tokens.
+    """
+    return tuple(dict.fromkeys(m.group(0) for m in _QUESTION_NUMBER.finditer(question)))
 
 
 _YES_NO = re.compile(
