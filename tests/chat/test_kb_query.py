@@ -306,3 +306,10 @@ def test_yes_opener_is_quoted_only_for_a_yes_no_question(quillstack: KnowledgeBa
     counted = quillstack.answer("how many currencies can you pay vendors in?")
     assert counted.grounded and "42 currencies" in counted.text
     assert not counted.text.startswith("Yes.")
+
+
+def test_cost_finds_a_table_that_says_price(quillstack: KnowledgeBase) -> None:
+    # the pricing table says "monthly price", the question "cost": price words rank nothing themselves
+    answer = quillstack.answer("ok and what would the growth plan cost us?")
+    assert answer.grounded
+    assert answer.text.startswith("For the Growth plan, the monthly price is $1,200")

@@ -91,6 +91,21 @@ def price_overview(kb: KnowledgeBase) -> KbAnswer | None:
     return KbAnswer(grounded=True, text=text, citations=citations, score=1.0)
 
 
+def price_ranking(kb: KnowledgeBase, focus_tokens: list[str]) -> list[tuple[int, float]]:
+    """Passages that state a currency amount, ranked by BM25 over the focus of a price question alone.
+
+    The price words are left out of the ranking because documents use them interchangeably: "what does the
+    Scale plan cost?" must find the table that says "monthly price".
+    """
+    scores = kb._bm25.scores(focus_tokens)
+    priced = [
+        i
+        for i, passage in enumerate(kb.passages)
+        if scores[i] > 0 and any(CURRENCY_AMOUNT.search(block) for block in passage.blocks)
+    ]
+    return sorted(((i, float(scores[i])) for i in priced), key=lambda item: (-item[1], item[0]))
+
+
 def focus(tokens: list[str]) -> list[str]:
     """The question's tokens without the words that only say a price is asked (``PRICE_TYPE_TERMS``)."""
     return [t for t in tokens if t not in PRICE_TYPE_TERMS]
@@ -113,7 +128,7 @@ def by_type(
         if not focus(tokens):
             return None, 0.0
         best, coverage = kb._best(
-            ranking,
+            price_ranking(kb, focus(tokens)),
             similarities,
             tokens,
             allowed=lambda sentence, _t: bool(CURRENCY_AMOUNT.search(sentence)),
