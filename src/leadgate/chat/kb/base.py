@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -328,11 +328,13 @@ class KnowledgeBase:
         prefer: str | None = None,
         credited: frozenset[str] = frozenset(),
         numbers: tuple[str, ...] = (),
+        tie: Callable[[list[str]], int] | None = None,
     ) -> tuple[tuple[int, list[str], Support] | None, float]:
         """Of the :data:`CANDIDATES` best-ranked passages that pass the thresholds, the best.
 
         Best: quoting a sentence, or being under a heading, that contains ``prefer`` (when given), then the
-        highest coverage, then the most weight in the first sentence itself, then the better ranked. Every
+        highest coverage, then the most weight in the first sentence itself, then the highest ``tie`` of the
+        quoted sentences (when given), then the better ranked. Every
         quoted sentence must contain each of ``numbers`` (the numbers of the question: "SOC 1" is not
         answered with a sentence about SOC 2).
 
@@ -340,7 +342,7 @@ class KnowledgeBase:
             ``(passage index, sentences, support)`` or None, and the best coverage seen.
         """
         best: tuple[int, list[str], Support] | None = None
-        best_key: tuple[bool, float, float] = (False, 0.0, 0.0)
+        best_key: tuple[bool, float, float, int] = (False, 0.0, 0.0, 0)
         best_coverage = 0.0
         for index, _score in ranking[: self.candidates]:
             similarity = similarities[index] if similarities is not None else None
@@ -357,7 +359,8 @@ class KnowledgeBase:
                 continue
             best_coverage = max(best_coverage, support.coverage)
             heading = self.passages[index].heading
-            key = (selection.names(self, prefer, [heading, *sentences]), support.coverage, support.weight)
+            names = selection.names(self, prefer, [heading, *sentences])
+            key = (names, support.coverage, support.weight, tie(sentences) if tie is not None else 0)
             better = best is None or key > best_key
             if self.thresholds.supports(support) and better:
                 best, best_key = (index, sentences, support), key

@@ -134,6 +134,8 @@ def by_type(
             allowed=lambda sentence, _t: bool(CURRENCY_AMOUNT.search(sentence)),
             credited=PRICE_TYPE_TERMS,
             numbers=numbers,
+            # equally good sentences: the one stating more prices (the plan's price-list row over a one-off fee)
+            tie=lambda sentences: sum(len(CURRENCY_AMOUNT.findall(s)) for s in sentences),
         )
         if best is not None:
             return best, coverage
