@@ -1,9 +1,10 @@
-"""Measured quality of the shipped knowledge base on the question set ``data/kb_questions.yml``.
+"""Measured answer quality on the two example knowledge bases (issue 10, acceptance 4).
 
-Figures (BM25 with Harman's S-stemmer, the default; measured when the thresholds were chosen, see
-``docs/kb.md``): hit@1 56/58, answered with the right source and fact 48/58, abstained 18/18. The floors
-below leave one or two questions of slack so that a harmless change of the example texts does not fail the
-build, while a broken retriever or abstention rule does.
+Question sets (written as visitors type, before the answerer was tuned for issue 10):
+``data/kb_questions.yml`` over the shipped Lumenly example and ``data/kb_questions_quillstack.yml`` over
+``examples/quillstack/kb``. Figures are printed (run with ``-s``) and asserted against the issue's targets:
+correct and cited >= 90% overall, abstention on unanswerable questions 100%, fabrication 0
+(definitions in :mod:`leadgate.chat.kb.evaluate`). ``bench/kb_quality.py -v`` prints the same with the misses.
 """
 
 from __future__ import annotations
@@ -11,100 +12,112 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from leadgate.chat.kb import KnowledgeBase, default_kb_dir
-from leadgate.chat.kb.text import split_sentences
+from leadgate.chat.kb.evaluate import Item, Report, evaluate, load_question_set, unsupported_claim
+from leadgate.chat.ports import Citation, KbAnswer
 
-QUESTIONS = Path(__file__).parent / "data" / "kb_questions.yml"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parent / "data"
+SETS = {
+    "lumenly": (DATA / "kb_questions.yml", default_kb_dir()),
+    "quillstack": (DATA / "kb_questions_quillstack.yml", ROOT / "examples" / "quillstack" / "kb"),
+}
+
+CORRECT_TARGET = 0.90
+"""Issue 10: correct and cited >= 90% over the team's question sets (measured 107/118 = 0.907)."""
+
+PER_KB_FLOOR = 0.84
+"""No knowledge base may fall far behind the other: measured Lumenly 69/74 = 0.932, Quillstack 38/44 = 0.864."""
 
 HIT_AT_1_FLOOR = 0.93
-"""Measured 56/58 = 0.966; the floor allows two more misses (54/58 = 0.931)."""
-
-ANSWER_FLOOR = 0.79
-"""Grounded, right source and the expected fact quoted: measured 48/58 = 0.828; floor 46/58 = 0.793."""
-
-ABSTAIN_FLOOR = 0.94
-"""Unanswerable questions answered grounded=False: measured 18/18; floor 17/18 = 0.944."""
-
-
-def _load() -> dict[str, list]:
-    data = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))
-    assert data["version"] == 1
-    return data
-
-
-def _sources(item: dict) -> list[str]:
-    source = item["source"]
-    return source if isinstance(source, list) else [source]
+"""Lumenly set, best passage from the right file: measured 0.96 before issue 10, kept as a floor."""
 
 
 @pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
+def kbs() -> dict[str, KnowledgeBase]:
+    return {name: KnowledgeBase.load(kb_dir) for name, (_file, kb_dir) in SETS.items()}
 
 
-def test_question_set_is_well_formed() -> None:
-    data = _load()
-    assert len(data["answerable"]) + len(data["unanswerable"]) >= 60
-    assert len(data["unanswerable"]) >= 15
-    kb_dir = default_kb_dir()
-    for item in data["answerable"]:
-        texts = [(kb_dir / s).read_text(encoding="utf-8") for s in _sources(item)]
+@pytest.fixture(scope="module")
+def reports(kbs: dict[str, KnowledgeBase]) -> dict[str, Report]:
+    out = {}
+    for name, (file, _kb_dir) in SETS.items():
+        items, _meta = load_question_set(file)
+        out[name] = evaluate(kbs[name], items, name)
+    out["overall"] = out["lumenly"].merge(out["quillstack"], "overall")
+    print()
+    for report in out.values():
+        print(report.summary())
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_question_set_is_well_formed(name: str) -> None:
+    file, kb_dir = SETS[name]
+    items, meta = load_question_set(file)
+    answerable = [i for i in items if i.answerable]
+    assert len(answerable) >= 40
+    assert len(items) - len(answerable) >= 15
+    assert len({i.q for i in items}) == len(items), "duplicate questions"
+    if "kb_dir" in meta:
+        assert (ROOT / meta["kb_dir"]).resolve() == kb_dir.resolve()
+    for item in answerable:
+        texts = [(kb_dir / s).read_text(encoding="utf-8") for s in item.sources]
         # the expected fact is in (one of) the expected files, so a "right" answer is checkable
-        assert any(item["expect"] in t for t in texts), item
+        assert any(item.expect in t for t in texts), item
 
 
-def test_hit_at_1_and_answer_accuracy(kb: KnowledgeBase) -> None:
-    data = _load()
-    hits = answered = 0
-    misses: list[str] = []
-    for item in data["answerable"]:
-        sources = _sources(item)
-        top = kb.search(item["q"], k=1)
-        hits += bool(top) and top[0][0].source in sources
-        answer = kb.answer(item["q"])
-        good = answer.grounded and answer.citations[0].source in sources and item["expect"] in answer.text
-        answered += good
-        if not good:
-            misses.append(item["q"])
-    n = len(data["answerable"])
-    print(f"\nhit@1 {hits}/{n} = {hits / n:.3f}; answered right {answered}/{n} = {answered / n:.3f}")
-    print("not answered right:", misses)
-    assert hits / n >= HIT_AT_1_FLOOR
-    assert answered / n >= ANSWER_FLOOR
+def test_the_sets_together_hold_over_100_questions_and_30_unanswerable(reports: dict[str, Report]) -> None:
+    overall = reports["overall"]
+    assert overall.answerable + overall.unanswerable >= 100
+    assert overall.unanswerable >= 30
 
 
-def test_abstention_accuracy(kb: KnowledgeBase) -> None:
-    data = _load()
-    wrongly_answered = [q for q in data["unanswerable"] if kb.answer(q).grounded]
-    n = len(data["unanswerable"])
-    accuracy = (n - len(wrongly_answered)) / n
-    print(
-        f"\nabstained {n - len(wrongly_answered)}/{n} = {accuracy:.3f}; answered anyway: {wrongly_answered}"
+def test_correct_and_cited_reaches_the_target(reports: dict[str, Report]) -> None:
+    for name in SETS:
+        print(f"{name} misses:", [q for q, _why in reports[name].misses])
+        assert reports[name].correct_rate >= PER_KB_FLOOR, reports[name].summary()
+    assert reports["overall"].correct_rate >= CORRECT_TARGET, reports["overall"].summary()
+
+
+def test_every_unanswerable_question_is_abstained_on(reports: dict[str, Report]) -> None:
+    for name in ("lumenly", "quillstack"):
+        assert reports[name].abstention_rate == 1.0, reports[name].summary()
+
+
+def test_no_fabrication(reports: dict[str, Report]) -> None:
+    assert reports["overall"].fabrications == []
+
+
+def test_hit_at_1_on_the_lumenly_set(kbs: dict[str, KnowledgeBase]) -> None:
+    items, _meta = load_question_set(SETS["lumenly"][0])
+    answerable = [i for i in items if i.answerable]
+    hits = sum(
+        bool(top) and top[0][0].source in i.sources
+        for i in answerable
+        if (top := kbs["lumenly"].search(i.q, 1))
     )
-    assert accuracy >= ABSTAIN_FLOOR
+    print(f"\nhit@1 {hits}/{len(answerable)} = {hits / len(answerable):.3f}")
+    assert hits / len(answerable) >= HIT_AT_1_FLOOR
 
 
-def test_every_answer_is_made_of_sentences_of_the_cited_passage(kb: KnowledgeBase) -> None:
-    data = _load()
-    questions = [item["q"] for item in data["answerable"]] + data["unanswerable"]
-    by_source: dict[str, set[str]] = {}
-    for passage in kb.passages:
-        by_source.setdefault(passage.source, set()).update(
-            s for block in passage.blocks for s in split_sentences(block)
-        )
-    grounded = 0
-    for question in questions:
-        answer = kb.answer(question)
-        if not answer.grounded:
-            continue
-        grounded += 1
-        (citation,) = answer.citations
-        sentences = by_source[citation.source]
-        remaining = answer.text
-        for sentence in sorted(sentences, key=len, reverse=True):
-            remaining = remaining.replace(sentence, "")
-        assert remaining.strip() == "", (question, answer.text)
-        assert citation.quote == answer.text
-    assert grounded >= 40
+def test_fabrication_check_catches_an_added_number_and_a_foreign_sentence(
+    kbs: dict[str, KnowledgeBase],
+) -> None:
+    kb = kbs["quillstack"]
+    real = kb.answer("Do you integrate with NetSuite?")
+    assert real.grounded and unsupported_claim(real, kb.passages) is None
+    citation = real.citations[0]
+    changed = KbAnswer(
+        grounded=True, text=real.text.replace("NetSuite", "NetSuite 2025"), citations=[citation]
+    )
+    assert "2025" in (unsupported_claim(changed, kb.passages) or "")
+    foreign = KbAnswer(grounded=True, text=f"{real.text} We also sync with Workday.", citations=[citation])
+    assert "Workday" in (unsupported_claim(foreign, kb.passages) or "")
+    uncited = KbAnswer(
+        grounded=True, text=real.text, citations=[Citation(source="nowhere.md", title="x", quote="")]
+    )
+    assert unsupported_claim(uncited, kb.passages) is not None
+    report = evaluate(kb, [Item(q="Do you integrate with Workday Financials?")], "one")
+    assert report.abstained == 1 and report.fabrications == []

