@@ -185,3 +185,87 @@ class BotMessage(_Frozen):
     citations: list[Citation] = Field(default_factory=list)
     options: list[dict[str, str]] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Commands: what the dialogue engine asks the service to do after a turn (DESIGN rule 9: engines return,
+# services do). The service carries each one out outside any conversation lock and feeds the result back
+# through ``Assistant.resume``.
+
+
+class Qualify(_Frozen):
+    """Store the lead built from the slots and decide it (``LeadQualifier.qualify``).
+
+    Result: a ``ChatDecision``, or None when no qualifier is configured.
+
+    Attributes:
+        conversation_id: the conversation (the lead is ``chat-<conversation_id>``).
+        slots: slot name -> normalized value (``ConversationState.slot_values()``).
+        notes: what the visitor said that answered no slot (kept as context for the lead's notes).
+    """
+
+    kind: Literal["qualify"] = "qualify"
+    conversation_id: str
+    slots: dict[str, Any]
+    notes: list[str] = Field(default_factory=list)
+
+
+class OfferSlots(_Frozen):
+    """Find free demo slots (``Scheduler.offer_slots``); result: ``list[SlotOffer]`` (empty: none, or no scheduler).
+
+    Attributes:
+        after: offer slots starting after this time (aware).
+        visitor_tz: the visitor's IANA time zone (labels).
+        n: how many slots.
+        purpose: why they are offered: ``decision`` (after qualification), ``more`` (the visitor wants other
+            times) or ``retry`` (the picked slot was taken meanwhile); the engine words its reply by it.
+    """
+
+    kind: Literal["offer_slots"] = "offer_slots"
+    after: datetime
+    visitor_tz: str
+    n: int = Field(default=3, ge=1, le=10)
+    purpose: Literal["decision", "more", "retry"] = "decision"
+
+
+class Book(_Frozen):
+    """Book a picked slot atomically (``Scheduler.book``); result: ``BookingResult``."""
+
+    kind: Literal["book"] = "book"
+    offer: SlotOffer
+    conversation_id: str
+    attendee_name: str
+    attendee_email: str
+    visitor_tz: str
+
+
+class NotifyPerson(_Frozen):
+    """Tell a person about this conversation (a high-value lead); no result is fed back.
+
+    Attributes:
+        conversation_id: the conversation.
+        reason: why (``high_value``).
+        lead_id: the qualified lead, when there is one.
+        summary: slot label -> the value as the visitor reads it (for the person's message).
+    """
+
+    kind: Literal["notify_person"] = "notify_person"
+    conversation_id: str
+    reason: str
+    lead_id: str | None = None
+    summary: dict[str, str] = Field(default_factory=dict)
+
+
+Command = Qualify | OfferSlots | Book | NotifyPerson
+"""A command of the dialogue engine."""
+
+CommandResult = ChatDecision | list[SlotOffer] | BookingResult | None
+"""What carrying out a command gives back (see each command)."""
+
+
+class PersonNotifier(Protocol):
+    """Tells a person (a sales rep) about a conversation: the ``NotifyPerson`` command."""
+
+    def notify_person(self, command: NotifyPerson, *, now: datetime) -> None:
+        """Record and deliver the notification (e.g. enqueue a ``notify_rep`` action)."""
+        ...

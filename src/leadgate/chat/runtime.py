@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from leadgate.actions.destinations import destinations_path, load_routes
 from leadgate.chat.booking import CalendarScheduler, load_calendars
+from leadgate.chat.commands import CommandRunner
 from leadgate.chat.flows import Assistant, ConversationState, load_default_flow, load_flow
 from leadgate.chat.kb import KnowledgeBase
 from leadgate.chat.llm import from_settings as llm_from_settings
@@ -43,7 +44,17 @@ def chat_router(settings: Settings, policy: Policy | None = None) -> Router | No
 
 
 def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = None) -> Assistant:
-    """The dialogue engine with its real collaborators, all read from ``settings``.
+    """The dialogue engine with its flow, knowledge base and optional language model, read from ``settings``.
+
+    See ``build_chat_parts`` for what is read.
+    """
+    return build_chat_parts(settings, engine, policy)[0]
+
+
+def build_chat_parts(
+    settings: Settings, engine: Engine, policy: Policy | None = None
+) -> tuple[Assistant, CommandRunner]:
+    """The dialogue engine and the runner of its commands (qualifier, scheduler), all read from ``settings``.
 
     * flow: ``settings.flow_file`` or the shipped ``website_qualification`` flow;
     * knowledge base: ``settings.kb_dir`` or the shipped example (Lumenly);
@@ -75,7 +86,7 @@ def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = 
         digest = hashlib.sha256(str(consent_slot.prompt).encode()).hexdigest()[:12]
         qualifier.consent_wording = f"{flow.ref}#consent-{digest}"
     llm = llm_from_settings(settings)
-    return Assistant(flow, kb=kb, scheduler=scheduler, qualifier=qualifier, llm=llm)
+    return Assistant(flow, kb=kb, llm=llm), CommandRunner(qualifier=qualifier, scheduler=scheduler)
 
 
 def build_chat(settings: Settings, engine: Engine, qualifier: Qualifier | None = None) -> ChatService[Any]:
@@ -90,9 +101,15 @@ def build_chat(settings: Settings, engine: Engine, qualifier: Qualifier | None =
     Raises:
         See ``build_assistant``.
     """
-    assistant = build_assistant(settings, engine, qualifier.policy if qualifier is not None else None)
+    assistant, commands = build_chat_parts(
+        settings, engine, qualifier.policy if qualifier is not None else None
+    )
     return ChatService(
-        engine, assistant, ConversationState.model_validate_json, flow_version=assistant.flow.ref
+        engine,
+        assistant,
+        ConversationState.model_validate_json,
+        commands=commands,
+        flow_version=assistant.flow.ref,
     )
 
 

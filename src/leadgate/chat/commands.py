@@ -1,0 +1,146 @@
+"""Carrying out the dialogue engine's commands: qualify, offer slots, book, notify a person.
+
+The engine (``chat.flows.Assistant``) returns commands; :func:`carry_out` runs them with a
+:class:`CommandRunner` and feeds each result back through ``assistant.resume`` in a bounded loop, so one
+visitor message gives one combined turn. ``ChatService`` calls it with no conversation lock held: the
+qualifier writes the lead, decision and outbox in its own transaction, and a booking is atomic in the
+booking store (``chat/booking/store.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from leadgate.chat.ports import (
+    Book,
+    BookingResult,
+    BotMessage,
+    Command,
+    CommandResult,
+    LeadQualifier,
+    NotifyPerson,
+    OfferSlots,
+    PersonNotifier,
+    Qualify,
+    Scheduler,
+)
+from leadgate.errors import LeadgateError
+
+log = logging.getLogger(__name__)
+
+MAX_COMMANDS = 8
+"""Commands carried out for one visitor message at most (Qualify, NotifyPerson, OfferSlots, Book and a
+retry need five); more means an engine loop, raised as :class:`CommandLoopError`."""
+
+
+class CommandLoopError(LeadgateError):
+    """The engine asked for more than :data:`MAX_COMMANDS` commands in one turn."""
+
+
+class _Turn(Protocol):
+    @property
+    def state(self) -> Any: ...
+    @property
+    def replies(self) -> Sequence[BotMessage]: ...
+    @property
+    def events(self) -> Sequence[Any]: ...
+
+
+S = TypeVar("S")
+
+
+@dataclass
+class CarriedTurn(Generic[S]):
+    """One visitor message's whole turn: the last state, all replies, events and the commands run."""
+
+    state: S
+    replies: list[BotMessage] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+
+
+@dataclass
+class CommandRunner:
+    """Carries out commands with the real collaborators.
+
+    Args:
+        qualifier: decides leads; None answers ``Qualify`` with None (the engine closes with "a colleague
+            will review").
+        scheduler: offers and books slots; None answers ``OfferSlots`` with no offers.
+        notifier: tells a person; None only logs ``NotifyPerson`` (the engine's ``person_notified``
+            event is stored with the turn either way).
+    """
+
+    qualifier: LeadQualifier | None = None
+    scheduler: Scheduler | None = None
+    notifier: PersonNotifier | None = None
+
+    def run(self, command: Command, *, now: datetime) -> CommandResult:
+        """Carry out ``command``; returns its result (see the command's docstring).
+
+        Raises:
+            Exception: whatever the qualifier, scheduler or notifier raise.
+        """
+        if isinstance(command, Qualify):
+            if self.qualifier is None:
+                return None
+            return self.qualifier.qualify(
+                conversation_id=command.conversation_id, slots=command.slots, now=now
+            )
+        if isinstance(command, OfferSlots):
+            if self.scheduler is None:
+                return []
+            return self.scheduler.offer_slots(now=command.after, visitor_tz=command.visitor_tz, n=command.n)
+        if isinstance(command, Book):
+            if self.scheduler is None:
+                return BookingResult(booked=False, offer=command.offer, reason="no scheduler")
+            return self.scheduler.book(
+                command.offer,
+                conversation_id=command.conversation_id,
+                attendee_name=command.attendee_name,
+                attendee_email=command.attendee_email,
+                visitor_tz=command.visitor_tz,
+            )
+        if self.notifier is not None:
+            self.notifier.notify_person(command, now=now)
+        else:
+            log.info("person to notify", extra={"reason": command.reason, "lead_id": command.lead_id})
+        return None
+
+
+def carry_out(assistant: Any, first: Any, runner: CommandRunner, *, now: datetime) -> CarriedTurn[Any]:
+    """Run ``first``'s commands (and those their results lead to) and combine everything into one turn.
+
+    Args:
+        assistant: has ``resume(state, command, result, now=)`` (``chat.flows.Assistant``).
+        first: the result of ``handle`` (its ``commands`` attribute may be missing: no commands).
+        runner: carries the commands out.
+        now: the turn's time (aware).
+
+    Returns:
+        The final state, the replies and events of every step in order, and the commands run.
+
+    Raises:
+        CommandLoopError: more than :data:`MAX_COMMANDS` commands.
+        Exception: whatever the runner or the assistant raise.
+    """
+    combined: CarriedTurn[Any] = CarriedTurn(first.state, list(first.replies), list(first.events))
+    queue: list[Command] = list(getattr(first, "commands", ()) or ())
+    while queue:
+        command = queue.pop(0)
+        if len(combined.commands) >= MAX_COMMANDS:
+            raise CommandLoopError(f"more than {MAX_COMMANDS} commands in one turn (last: {command.kind})")
+        combined.commands.append(command)
+        result = runner.run(command, now=now)
+        if isinstance(command, NotifyPerson):
+            continue
+        step = assistant.resume(combined.state, command, result, now=now)
+        combined.state = step.state
+        combined.replies.extend(step.replies)
+        combined.events.extend(step.events)
+        queue.extend(getattr(step, "commands", ()) or ())
+    return combined

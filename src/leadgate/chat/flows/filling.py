@@ -1,0 +1,292 @@
+"""Slot filling: every value a message holds is offered to every open slot it fits, validated, and stored.
+
+Sources, in order, per slot: NLU entities (any slot, in any order: one message may fill name, role and
+company), the language model's values, then, for the slot asked, the message read as a short answer in the
+slot's context (an answer to "which company" is a company), a yes/no, or the whole message for a free-text
+slot. A free-text slot never swallows a question, a correction, a skip or a "later".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from leadgate.chat.flows.model import SlotSpec
+from leadgate.chat.flows.state import ConversationState, SlotValue
+from leadgate.chat.flows.turn import Turn
+from leadgate.chat.flows.understand import (
+    QUESTION_INTENTS,
+    Understanding,
+    UnderstandingPart,
+    looks_like_question,
+)
+from leadgate.chat.flows.validators import ValidationContext, Verdict
+
+_CHANGE = re.compile(
+    r"^\s*(?:(?:please|pls|can you|could you)\s+)?(?:change|update|set|make|correct)\s+(?:my\s+|the\s+|our\s+)?"
+    r"(?P<label>[a-z][a-z ]{1,30}?)\s+to\s+(?P<value>.+?)\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
+_ROLE_LEAD = re.compile(
+    r"^(?:i'?m|i am|i work as|i'm working as|my role is|my title is|i)\s+(?:an?\s+|the\s+)?", re.IGNORECASE
+)
+_MY_X_IS = re.compile(
+    r"^\s*(?:(?:sorry|actually|oops|wait)[,\s]+)*(?:my|the|our)\s+(?P<label>[a-z][a-z ]{1,30}?)\s+"
+    r"(?:is|should be|=)\s+(?P<value>.+?)\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+class FillingPart(UnderstandingPart):
+    """Takes slot values from an :class:`Understanding` into the turn's state (see the module docstring)."""
+
+    def _context(self, st: ConversationState, local_now: datetime) -> ValidationContext:
+        return ValidationContext(
+            today=local_now.date(), region=self.region, free_mail_asked=st.free_mail_asked
+        )
+
+    def _slot_by_label(self, label: str) -> SlotSpec | None:
+        wanted = label.strip().lower().rstrip("s")
+        for slot in self._slots:
+            names = {slot.label.lower(), slot.name.replace("_", " "), slot.label.lower().split()[-1]}
+            if wanted in {n.rstrip("s") for n in names}:
+                return slot
+        aliases = {"name": "person_name", "email": "work_email", "size": "company_size", "title": "role"}
+        name = aliases.get(wanted)
+        return next((s for s in self._slots if s.name == name), None)
+
+    def _explicit_change(self, turn: Turn, u: Understanding, local_now: datetime) -> bool:
+        """A value for a named slot ("change company to Corvex", "my budget is 50k"); whether it was taken."""
+        for pattern in (_CHANGE, _MY_X_IS):
+            m = pattern.match(u.text)
+            if m is None:
+                continue
+            slot = self._slot_by_label(m.group("label"))
+            if slot is None:
+                continue
+            value = m.group("value").strip().rstrip(".!")
+            found = [
+                e
+                for e in self.nlu.extractor.extract(value, local_now, region=self.region)
+                if e.entity in slot.sources
+            ]
+            candidates: list[tuple[Any, str, str]] = [(dict(e.normalized), e.value, "nlu") for e in found[:1]]
+            entity = self._in_context(slot, value, local_now)
+            if entity is not None:
+                candidates.append((dict(entity.normalized), value, "context"))
+            if "text" in slot.sources or slot.validator.type in ("company_name", "role"):
+                candidates.append((value, value, "text"))
+            if candidates and self._apply(turn, slot, candidates, local_now):
+                return True
+        return False
+
+    def _collect(self, turn: Turn, u: Understanding, local_now: datetime, *, exclude: frozenset[str]) -> None:
+        """Take every slot value the message holds."""
+        st = turn.state
+        if self._explicit_change(turn, u, local_now):
+            return
+        company = self._company
+        if st.proposed_company is not None and company is not None and st.pending == company.name:
+            if u.intent == "affirm":
+                self._apply(turn, company, [(st.proposed_company, u.text, "email_domain")], local_now)
+                return
+            if u.intent == "deny" and not any(e.entity == "company" for e in u.entities):
+                st.proposed_company = None
+                turn.declined_proposal = True
+                return
+        entity_types = {e.entity for e in u.entities}
+        core, cue = self._strip_cues(u.text)
+        target = st.last_filled if cue and st.last_filled and st.last_filled != st.pending else None
+        corrected_by_cue = False
+        if target is not None:
+            slot = self.flow.slot(target)
+            if "text" not in slot.sources and not (set(slot.sources) & entity_types):
+                entity = self._in_context(slot, core, local_now)
+                if entity is not None:
+                    corrected_by_cue = self._apply(
+                        turn, slot, [(dict(entity.normalized), core, "context")], local_now
+                    )
+        only_pending = u.intent == "out_of_scope"  # "will it rain tomorrow?" gives no timeline
+        for slot in self._slots:
+            if slot.validator.type in exclude or slot.name in exclude:
+                continue
+            if only_pending and slot.name != st.pending:
+                continue
+            candidates: list[tuple[Any, str, str]] = [
+                (v, raw, "nlu") for v, raw in self._entity_candidates(slot, u, st)
+            ]
+            if slot.name in u.llm_slots:
+                value, raw = self._llm_candidate(slot, u.llm_slots[slot.name], local_now)
+                candidates.append((value, raw, "llm"))
+            if slot.name == st.pending and not corrected_by_cue:
+                candidates.extend(self._pending_candidates(slot, u, core, cue, local_now, entity_types, st))
+            if candidates:
+                self._apply(turn, slot, candidates, local_now)
+            elif slot.name == st.pending and not corrected_by_cue:
+                self._maybe_skip(turn, slot, u)
+        self._propose_company(turn)
+
+    def _propose_company(self, turn: Turn) -> None:
+        """After a work email, propose the company its domain names (asked as "Is X the company you're with?")."""
+        from leadgate.chat.flows.understand import company_from_email
+
+        st = turn.state
+        if self._email is None or self._company is None or self._email.name not in turn.taken:
+            return
+        if self._company.name in st.slots:
+            return
+        email = st.slots[self._email.name].value
+        guess = company_from_email(str(email)) if isinstance(email, str) else None
+        if guess is not None:
+            st.proposed_company = guess
+            turn.event("company_proposed", company=guess)
+
+    def _pending_candidates(
+        self,
+        slot: SlotSpec,
+        u: Understanding,
+        core: str,
+        cue: bool,
+        local_now: datetime,
+        entity_types: set[str],
+        st: ConversationState,
+    ) -> list[tuple[Any, str, str]]:
+        out: list[tuple[Any, str, str]] = []
+        if u.intent is not None and u.intent in QUESTION_INTENTS | {
+            "human_handoff",
+            "demo_request",
+            "out_of_scope",
+        }:
+            return out
+        if "yes_no" in slot.sources and u.intent in ("affirm", "deny"):
+            out.append((u.intent == "affirm", u.text, "yes_no"))
+            return out
+        entity = self._in_context(slot, core, local_now)
+        if entity is not None:
+            out.append((dict(entity.normalized), core, "context"))
+        plain = (
+            not entity_types
+            and not self._is_skip(u)
+            and not self._is_later(u)
+            and not cue
+            and not looks_like_question(u.text)
+            and u.intent not in ("affirm", "deny", "greet", "goodbye")
+        )
+        if slot.validator.type == "role" and entity is None and plain:
+            title = _ROLE_LEAD.sub("", core).strip()
+            if title:
+                out.append((title, core, "text"))
+        if (
+            "text" in slot.sources
+            and not entity_types
+            and u.inform_p >= self.flow.intents.free_text_min_inform
+            and not self._is_skip(u)
+            and not self._is_later(u)
+            and not cue
+            and not looks_like_question(u.text)
+            and u.intent not in ("affirm", "deny", "greet", "goodbye")
+        ):
+            answer = u.text.strip()
+            out.append((answer, answer, "text"))
+        return out
+
+    def _is_skip(self, u: Understanding) -> bool:
+        return u.intent == "deny" or (self._skip is not None and self._skip.search(u.text) is not None)
+
+    def _is_later(self, u: Understanding) -> bool:
+        return self._later is not None and self._later.search(u.text) is not None
+
+    def _defer(self, turn: Turn, slot: SlotSpec, why: str) -> None:
+        st = turn.state
+        if slot.name not in st.deferred:
+            st.deferred.append(slot.name)
+        turn.deferred.append(slot.name)
+        turn.event("slot_deferred", slot=slot.name, reason=why)
+
+    def _maybe_skip(self, turn: Turn, slot: SlotSpec, u: Understanding) -> None:
+        st = turn.state
+        if self._is_later(u) and slot.name not in st.revisited:
+            self._defer(turn, slot, "later")
+            return
+        if not self._is_skip(u):
+            return
+        if slot.validator.type == "work_email" and st.held_email is not None:
+            self._fill(
+                turn, slot, Verdict(ok=True, value=st.held_email, flags=("free_mail",)), st.held_email, "held"
+            )
+            st.held_email = None
+            return
+        if slot.can_skip and slot.name not in st.slots:
+            st.slots[slot.name] = SlotValue(
+                value=None, raw=u.text, flags=["skipped"], turn=st.turn, source="skip"
+            )
+            turn.skipped.append(slot.name)
+            turn.event("slot_skipped", slot=slot.name)
+        elif not slot.can_skip and slot.name not in st.revisited and "yes_no" not in slot.sources:
+            self._defer(turn, slot, "declined")
+
+    def _apply(
+        self, turn: Turn, slot: SlotSpec, candidates: list[tuple[Any, str, str]], local_now: datetime
+    ) -> bool:
+        """Validate the candidates in order; store the first accepted. Returns whether one was stored."""
+        st = turn.state
+        ctx = self._context(st, local_now)
+        first_refusal: tuple[Verdict, str, str] | None = None
+        for value, raw, source in candidates:
+            verdict = slot.validator.check(value, ctx)
+            if verdict.ok:
+                self._fill(turn, slot, verdict, raw, source)
+                if slot.validator.type == "work_email":
+                    st.held_email = None
+                if slot.validator.type == "company_name":
+                    st.proposed_company = None
+                return True
+            if verdict.hold:
+                st.held_email = str(verdict.value)
+                turn.held_domain = str(verdict.value).rpartition("@")[2]
+                turn.event(
+                    "slot_rejected", slot=slot.name, reason="free_mail", value=verdict.value, source=source
+                )
+                return False
+            if first_refusal is None:
+                first_refusal = (verdict, raw, source)
+        if first_refusal is not None:
+            verdict, raw, source = first_refusal
+            reason = verdict.reason or "it is not valid"
+            turn.event("slot_rejected", slot=slot.name, reason=reason, raw=raw, source=source)
+            if source != "llm":
+                turn.refused.append((slot.name, reason))
+        return False
+
+    def _fill(self, turn: Turn, slot: SlotSpec, verdict: Verdict, raw: str, source: str) -> None:
+        st = turn.state
+        old = st.slots.get(slot.name)
+        new = SlotValue(value=verdict.value, raw=raw, flags=list(verdict.flags), turn=st.turn, source=source)
+        st.last_filled = slot.name
+        if slot.name in st.deferred:
+            st.deferred.remove(slot.name)
+        if old is not None and old.value == new.value:
+            turn.repeated.append(slot.name)
+            return
+        st.slots[slot.name] = new
+        if old is None:
+            turn.taken.append(slot.name)
+            turn.event("slot_filled", slot=slot.name, value=new.value, flags=new.flags, source=source)
+        else:
+            turn.corrected.append((slot.name, old.value))
+            turn.event(
+                "slot_corrected",
+                slot=slot.name,
+                old=old.value,
+                value=new.value,
+                flags=new.flags,
+                source=source,
+            )
+
+    def _next_slot(self, st: ConversationState) -> SlotSpec | None:
+        """The first slot not answered and not deferred; then the deferred ones, in the order deferred."""
+        found = next((s for s in self._slots if s.name not in st.slots and s.name not in st.deferred), None)
+        if found is not None:
+            return found
+        return next((self.flow.slot(n) for n in st.deferred if n not in st.slots), None)
