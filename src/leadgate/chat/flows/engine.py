@@ -303,7 +303,8 @@ class Assistant(OutcomesPart, FillingPart):
         if u.intent not in (None, "inform", "greet", "product_question", "demo_request", "out_of_scope"):
             return False
         st = turn.state
-        note = u.text.strip()
+        note = _GREETING.sub("", u.text).strip(" ,.!")
+        note = note[:1].upper() + note[1:]
         if note not in st.context:
             st.context.append(note)
         turn.noted = True

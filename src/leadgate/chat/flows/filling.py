@@ -31,6 +31,7 @@ _CHANGE = re.compile(
 _ROLE_LEAD = re.compile(
     r"^(?:i'?m|i am|i work as|i'm working as|my role is|my title is|i)\s+(?:an?\s+|the\s+)?", re.IGNORECASE
 )
+_NAME_WORD = re.compile(r"\b(?:name|i'm|i am|this is|call me)\b", re.IGNORECASE)
 _MY_X_IS = re.compile(
     r"^\s*(?:(?:sorry|actually|oops|wait)[,\s]+)*(?:my|the|our)\s+(?P<label>[a-z][a-z ]{1,30}?)\s+"
     r"(?:is|should be|=)\s+(?P<value>.+?)\s*[.!]?\s*$",
@@ -116,6 +117,8 @@ class FillingPart(UnderstandingPart):
             candidates: list[tuple[Any, str, str]] = [
                 (v, raw, "nlu") for v, raw in self._entity_candidates(slot, u, st)
             ]
+            if candidates and self._keeps_name(slot, st, u, cue):
+                candidates = []
             if slot.name in u.llm_slots:
                 value, raw = self._llm_candidate(slot, u.llm_slots[slot.name], local_now)
                 candidates.append((value, raw, "llm"))
@@ -126,6 +129,20 @@ class FillingPart(UnderstandingPart):
             elif slot.name == st.pending and not corrected_by_cue:
                 self._maybe_skip(turn, slot, u)
         self._propose_company(turn)
+
+    def _keeps_name(self, slot: SlotSpec, st: ConversationState, u: Understanding, cue: bool) -> bool:
+        """Whether a name given already is kept against this message's person entity.
+
+        It changes only when asked, with a cue ("sorry, it's ...") or the word "name": a bare "Northwind
+        Traders" later is not a person's name overwriting it.
+        """
+        return (
+            slot.validator.type == "person_name"
+            and slot.name in st.slots
+            and st.pending != slot.name
+            and not cue
+            and _NAME_WORD.search(u.text) is None
+        )
 
     def _propose_company(self, turn: Turn) -> None:
         """After a work email, propose the company its domain names (asked as "Is X the company you're with?")."""
@@ -158,6 +175,8 @@ class FillingPart(UnderstandingPart):
             "demo_request",
             "out_of_scope",
         }:
+            return out
+        if "yes_no" not in slot.sources and (self._is_later(u) or self._is_short_skip(u)):
             return out
         if "yes_no" in slot.sources and u.intent in ("affirm", "deny"):
             out.append((u.intent == "affirm", u.text, "yes_no"))
@@ -194,6 +213,10 @@ class FillingPart(UnderstandingPart):
     def _is_skip(self, u: Understanding) -> bool:
         return u.intent == "deny" or (self._skip is not None and self._skip.search(u.text) is not None)
 
+    def _is_short_skip(self, u: Understanding) -> bool:
+        """A skip phrase that is the whole answer ("skip", "I'd rather not say"), not part of a value."""
+        return self._skip is not None and self._skip.search(u.text) is not None and len(u.text.split()) <= 5
+
     def _is_later(self, u: Understanding) -> bool:
         return self._later is not None and self._later.search(u.text) is not None
 
@@ -202,6 +225,8 @@ class FillingPart(UnderstandingPart):
         if slot.name not in st.deferred:
             st.deferred.append(slot.name)
         turn.deferred.append(slot.name)
+        if why == "declined":
+            turn.declined.append(slot.name)
         turn.event("slot_deferred", slot=slot.name, reason=why)
 
     def _maybe_skip(self, turn: Turn, slot: SlotSpec, u: Understanding) -> None:
@@ -266,6 +291,8 @@ class FillingPart(UnderstandingPart):
         st.last_filled = slot.name
         if slot.name in st.deferred:
             st.deferred.remove(slot.name)
+        if slot.validator.type == "budget" and old is not None:
+            new = _keep_budget_terms(old, new)
         if old is not None and old.value == new.value:
             turn.repeated.append(slot.name)
             return
@@ -285,8 +312,23 @@ class FillingPart(UnderstandingPart):
             )
 
     def _next_slot(self, st: ConversationState) -> SlotSpec | None:
-        """The first slot not answered and not deferred; then the deferred ones, in the order deferred."""
+        """The first slot not answered and not deferred; then the deferred ones, in the order deferred.
+
+        The consent question stays last: deferred slots are asked again before it.
+        """
         found = next((s for s in self._slots if s.name not in st.slots and s.name not in st.deferred), None)
-        if found is not None:
+        deferred = next((self.flow.slot(n) for n in st.deferred if n not in st.slots), None)
+        if found is not None and (deferred is None or found.validator.type != "consent"):
             return found
-        return next((self.flow.slot(n) for n in st.deferred if n not in st.slots), None)
+        return deferred if deferred is not None else found
+
+
+def _keep_budget_terms(old: SlotValue, new: SlotValue) -> SlotValue:
+    """A budget correction without currency or period ("the budget is 50k, not 15k") keeps the old ones."""
+    if not isinstance(old.value, dict) or not isinstance(new.value, dict):
+        return new
+    value = dict(new.value)
+    for key in ("currency", "period", "per"):
+        if value.get(key) is None and old.value.get(key) is not None:
+            value[key] = old.value[key]
+    return new.model_copy(update={"value": value})

@@ -60,7 +60,7 @@ class PhrasingPart(EngineBase):
             parts.append(texts.skipped.format(label=self.flow.slot(name).label))
         for name in turn.deferred:
             slot = self.flow.slot(name)
-            if slot.required:
+            if slot.required and name in turn.declined:
                 parts.append(texts.declined_required.format(label=slot.label, why=slot.why))
             else:
                 parts.append(texts.deferred.format(label=slot.label))

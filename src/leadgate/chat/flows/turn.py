@@ -34,6 +34,7 @@ class Turn:
     refused: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
+    declined: list[str] = field(default_factory=list)
     repeated: list[str] = field(default_factory=list)
     noted: bool = False
     declined_proposal: bool = False
