@@ -28,8 +28,15 @@ _CHANGE = re.compile(
     r"(?P<label>[a-z][a-z ]{1,30}?)\s+to\s+(?P<value>.+?)\s*[.!]?\s*$",
     re.IGNORECASE,
 )
-_ROLE_LEAD = re.compile(
-    r"^(?:i'?m|i am|i work as|i'm working as|my role is|my title is|i)\s+(?:an?\s+|the\s+)?", re.IGNORECASE
+_ROLE_PHRASE = re.compile(
+    r"^(?:i|i'm|i am)\s+(?:run|lead|manage|head|own|oversee|look after|handle|am in charge of|in charge of|"
+    r"work in|work on|work for)\s+(?:the\s+|our\s+|a\s+)?[a-z][\w&/ -]{1,40}?(?=\s+(?:there|here)\s*$|$)",
+    re.IGNORECASE,
+)
+_KEEP_HELD = re.compile(
+    r"\b(?:only (?:e-?mail|address|one)|use (?:that|this|it|the same)|(?:that|this|it)(?:'s| is) fine|"
+    r"(?:don'?t|do not) have (?:one|a work)|no work (?:e-?mail|address)|keep (?:that|this|it))\b",
+    re.IGNORECASE,
 )
 _NAME_WORD = re.compile(r"\b(?:name|i'm|i am|this is|call me)\b", re.IGNORECASE)
 _MY_X_IS = re.compile(
@@ -193,9 +200,9 @@ class FillingPart(UnderstandingPart):
             and u.intent not in ("affirm", "deny", "greet", "goodbye")
         )
         if slot.validator.type == "role" and entity is None and plain:
-            title = _ROLE_LEAD.sub("", core).strip()
-            if title:
-                out.append((title, core, "text"))
+            m = _ROLE_PHRASE.match(core)
+            if m is not None:
+                out.append((m.group(0).removeprefix("I ").removeprefix("i "), core, "text"))
         if (
             "text" in slot.sources
             and not entity_types
@@ -231,6 +238,17 @@ class FillingPart(UnderstandingPart):
 
     def _maybe_skip(self, turn: Turn, slot: SlotSpec, u: Understanding) -> None:
         st = turn.state
+        if (
+            slot.validator.type == "work_email"
+            and st.held_email is not None
+            and st.free_mail_asked
+            and (u.intent == "affirm" or _KEEP_HELD.search(u.text) is not None)
+        ):
+            self._fill(
+                turn, slot, Verdict(ok=True, value=st.held_email, flags=("free_mail",)), st.held_email, "held"
+            )
+            st.held_email = None
+            return
         if self._is_later(u) and slot.name not in st.revisited:
             self._defer(turn, slot, "later")
             return
