@@ -261,3 +261,26 @@ def test_a_turn_answered_meanwhile_by_another_process_is_discarded(engine: Engin
     # one set of replies per visitor message: the discarded turn stored nothing
     replies_to_first = [m for m in transcript.messages if m.role == "assistant" and m.seq > first.message.seq]
     assert sum(1 for m in replies_to_first if m.kind == "ask" and "work email" in m.text.lower()) == 1
+
+
+def test_a_person_is_notified_through_the_outbox_once(engine: Engine) -> None:
+    from sqlalchemy import text as sql
+
+    from leadgate.chat.commands import OutboxNotifier
+    from leadgate.chat.ports import NotifyPerson
+
+    notifier = OutboxNotifier(engine, {"notify_rep": ("email",)})
+    command = NotifyPerson(
+        conversation_id="conv-9",
+        reason="high_value",
+        lead_id="chat-conv-9",
+        decision_id="d-1",
+        summary={"name": "Tom Becker", "budget": "300,000 per year"},
+    )
+    notifier.notify_person(command, now=NOW)
+    notifier.notify_person(command, now=NOW)  # a retried turn enqueues nothing new
+    OutboxNotifier(engine, {}).notify_person(command, now=NOW)  # no destination: nothing
+    with engine.connect() as conn:
+        rows = conn.execute(sql("SELECT kind, destination, lead_id, payload FROM outbox")).all()
+    assert [(r.kind, r.destination, r.lead_id) for r in rows] == [("notify_rep", "email", "chat-conv-9")]
+    assert '"reason":"high_value"' in rows[0].payload and "Tom Becker" not in rows[0].payload

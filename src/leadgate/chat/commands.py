@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from sqlalchemy import Engine
+
+from leadgate.actions.outbox import enqueue
+from leadgate.actions.planning import Routes, plan_action
 from leadgate.chat.ports import (
     Book,
     BookingResult,
@@ -28,6 +32,8 @@ from leadgate.chat.ports import (
     Qualify,
     Scheduler,
 )
+from leadgate.chat.transactions import write_transaction
+from leadgate.db.store import new_id
 from leadgate.errors import LeadgateError
 
 log = logging.getLogger(__name__)
@@ -144,3 +150,42 @@ def carry_out(assistant: Any, first: Any, runner: CommandRunner, *, now: datetim
         combined.events.extend(step.events)
         queue.extend(getattr(step, "commands", ()) or ())
     return combined
+
+
+@dataclass
+class OutboxNotifier:
+    """``PersonNotifier`` through the outbox: a ``notify_rep`` action per destination routed for it.
+
+    The action's payload carries ids and the reason only (no personal data: the person reads the
+    conversation in the handoff view). Idempotent per conversation and reason (the outbox's key).
+
+    Args:
+        engine: the database of the outbox.
+        routes: action kind -> destinations (``leadgate.actions.destinations.load_routes``); no
+            ``notify_rep`` destination means nothing is enqueued.
+    """
+
+    engine: Engine
+    routes: Routes
+
+    def notify_person(self, command: NotifyPerson, *, now: datetime) -> None:
+        """Enqueue the ``notify_rep`` actions of ``command`` (nothing without a lead or a destination)."""
+        if command.lead_id is None or not self.routes.get("notify_rep"):
+            return
+        actions = plan_action(
+            "notify_rep",
+            lead_id=command.lead_id,
+            reference=f"{command.reason}:{command.conversation_id}",
+            routes=self.routes,
+            now=now,
+            new_id=new_id,
+            decision_id=command.decision_id,
+            payload={
+                "lead_id": command.lead_id,
+                "decision_id": command.decision_id,
+                "reason": command.reason,
+                "conversation_id": command.conversation_id,
+            },
+        )
+        with write_transaction(self.engine) as conn:
+            enqueue(conn, actions)

@@ -246,6 +246,7 @@ class NotifyPerson(_Frozen):
         conversation_id: the conversation.
         reason: why (``high_value``).
         lead_id: the qualified lead, when there is one.
+        decision_id: its decision, when there is one.
         summary: slot label -> the value as the visitor reads it (for the person's message).
     """
 
@@ -253,6 +254,7 @@ class NotifyPerson(_Frozen):
     conversation_id: str
     reason: str
     lead_id: str | None = None
+    decision_id: str | None = None
     summary: dict[str, str] = Field(default_factory=dict)
 
 

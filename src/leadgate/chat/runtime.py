@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from leadgate.actions.destinations import destinations_path, load_routes
 from leadgate.chat.booking import CalendarScheduler, load_calendars
-from leadgate.chat.commands import CommandRunner
+from leadgate.chat.commands import CommandRunner, OutboxNotifier
 from leadgate.chat.flows import Assistant, ConversationState, load_default_flow, load_flow
 from leadgate.chat.kb import KnowledgeBase
 from leadgate.chat.llm import from_settings as llm_from_settings
@@ -86,7 +86,9 @@ def build_chat_parts(
         digest = hashlib.sha256(str(consent_slot.prompt).encode()).hexdigest()[:12]
         qualifier.consent_wording = f"{flow.ref}#consent-{digest}"
     llm = llm_from_settings(settings)
-    return Assistant(flow, kb=kb, llm=llm), CommandRunner(qualifier=qualifier, scheduler=scheduler)
+    notifier = OutboxNotifier(engine, qualifier.routes) if qualifier.routes else None
+    runner = CommandRunner(qualifier=qualifier, scheduler=scheduler, notifier=notifier)
+    return Assistant(flow, kb=kb, llm=llm), runner
 
 
 def build_chat(settings: Settings, engine: Engine, qualifier: Qualifier | None = None) -> ChatService[Any]:

@@ -128,6 +128,7 @@ class OutcomesPart(PhrasingPart):
                     conversation_id=st.conversation_id,
                     reason="high_value",
                     lead_id=decision.lead_id,
+                    decision_id=decision.decision_id,
                     summary=summary,
                 )
             )
