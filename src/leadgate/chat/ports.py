@@ -14,8 +14,9 @@ These types are versioned with the chat API (``chat/v1``): add optional fields o
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -270,4 +271,97 @@ class PersonNotifier(Protocol):
 
     def notify_person(self, command: NotifyPerson, *, now: datetime) -> None:
         """Record and deliver the notification (e.g. enqueue a ``notify_rep`` action)."""
+        ...
+
+
+# ----------------------------------------------------------------------------------------------------
+# The dialogue engine as the chat service sees it (chat.flows.Assistant has exactly this shape).
+
+
+class ChatEventLike(Protocol):
+    """An event of the dialogue engine (e.g. a slot was set, a handoff was requested)."""
+
+    @property
+    def type(self) -> str:
+        """Event type, e.g. ``slot_set``."""
+        ...
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        """JSON-able details."""
+        ...
+
+
+class ConversationStateLike(Protocol):
+    """The flow state of one conversation (a pydantic model in ``chat.flows``)."""
+
+    @property
+    def status(self) -> str:
+        """``active``, ``handoff`` or ``closed``."""
+        ...
+
+    @property
+    def slots(self) -> Mapping[str, Any]:
+        """Slot name -> normalized value."""
+        ...
+
+    @property
+    def handoff_reason(self) -> str | None:
+        """Why a person should take over (when ``status`` is ``handoff``)."""
+        ...
+
+    @property
+    def decision(self) -> ChatDecision | None:
+        """The qualification decision once made."""
+        ...
+
+    def model_dump_json(self) -> str:
+        """The state as JSON text (read back with the service's ``load_state``)."""
+        ...
+
+
+S = TypeVar("S", bound=ConversationStateLike)
+S_co = TypeVar("S_co", bound=ConversationStateLike, covariant=True)
+
+
+class TurnResultLike(Protocol[S_co]):
+    """What the assistant returns for one turn: the next state, the replies and the events."""
+
+    @property
+    def state(self) -> S_co:
+        """The state after the turn."""
+        ...
+
+    @property
+    def replies(self) -> Sequence[BotMessage]:
+        """The assistant's replies, in order."""
+        ...
+
+    @property
+    def events(self) -> Sequence[ChatEventLike]:
+        """The flow events of the turn, in order."""
+        ...
+
+
+class ChatAssistant(Protocol[S]):
+    """The dialogue engine: pure, given the state, the visitor's text and the time.
+
+    A turn result may carry ``commands`` (``chat.ports.Command``); the service carries them out and calls
+    ``resume`` with each result. An assistant whose turns carry no commands never has ``resume`` called.
+    """
+
+    def start(self, *, conversation_id: str, now: datetime, visitor_tz: str) -> TurnResultLike[S]:
+        """The first turn of a new conversation (greeting)."""
+        ...
+
+    def handle(
+        self, state: S, text: str, *, now: datetime, option_id: str | None = None
+    ) -> TurnResultLike[S]:
+        """Answer one visitor message (``option_id``: a quick reply the visitor picked)."""
+        ...
+
+    def resume(
+        self, state: S, command: Command, result: CommandResult, *, now: datetime
+    ) -> TurnResultLike[S]:
+        """Continue a turn with the result of one of its commands."""
         ...

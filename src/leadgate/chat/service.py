@@ -24,32 +24,40 @@ Response types live in ``chat.schemas``, transactions and locks in ``chat.transa
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine
 
 from leadgate.chat.commands import CarriedTurn, CommandRunner, carry_out
-from leadgate.chat.ports import BotMessage, ChatDecision, Command, CommandResult
+from leadgate.chat.ports import ChatAssistant, ConversationStateLike, TurnResultLike
 from leadgate.chat.schemas import (
     ChatMessage,
-    HandoffDetail,
-    HandoffSummary,
     OpenResult,
     PostResult,
     Transcript,
-    handoff_fields,
     messages,
 )
+from leadgate.chat.staff import ConversationClosed, ConversationNotFound, StaffCalls
+
+__all__ = [
+    "AssistantFailed",
+    "ChatMessage",
+    "ChatService",
+    "ConversationClosed",
+    "ConversationNotFound",
+    "OpenResult",
+    "PostResult",
+    "Transcript",
+]
 from leadgate.chat.store import (
     ASSISTANT,
     FLOW,
     MESSAGE_KINDS,
-    STAFF,
     STATUS,
     VISITOR,
     Conversation,
@@ -62,114 +70,14 @@ from leadgate.chat.store import (
 )
 from leadgate.chat.transactions import conversation_lock, write_transaction
 from leadgate.db.store import new_id, utcnow
-from leadgate.governance.access import ALL, Scope
 from leadgate.logs import bind_lead
-
-# ----------------------------------------------------------------------------------------------------
-# The dialogue engine as the service sees it (chat.flows.Assistant has exactly this shape).
-
-
-class ChatEventLike(Protocol):
-    """An event of the dialogue engine (e.g. a slot was set, a handoff was requested)."""
-
-    @property
-    def type(self) -> str:
-        """Event type, e.g. ``slot_set``."""
-        ...
-
-    @property
-    def data(self) -> Mapping[str, Any]:
-        """JSON-able details."""
-        ...
-
-
-class ConversationStateLike(Protocol):
-    """The flow state of one conversation (a pydantic model in ``chat.flows``)."""
-
-    @property
-    def status(self) -> str:
-        """``active``, ``handoff`` or ``closed``."""
-        ...
-
-    @property
-    def slots(self) -> Mapping[str, Any]:
-        """Slot name -> normalized value."""
-        ...
-
-    @property
-    def handoff_reason(self) -> str | None:
-        """Why a person should take over (when ``status`` is ``handoff``)."""
-        ...
-
-    @property
-    def decision(self) -> ChatDecision | None:
-        """The qualification decision once made."""
-        ...
-
-    def model_dump_json(self) -> str:
-        """The state as JSON text (read back with the service's ``load_state``)."""
-        ...
-
 
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ConversationStateLike)
-S_co = TypeVar("S_co", bound=ConversationStateLike, covariant=True)
-
-
-class TurnResultLike(Protocol[S_co]):
-    """What the assistant returns for one turn: the next state, the replies and the events."""
-
-    @property
-    def state(self) -> S_co:
-        """The state after the turn."""
-        ...
-
-    @property
-    def replies(self) -> Sequence[BotMessage]:
-        """The assistant's replies, in order."""
-        ...
-
-    @property
-    def events(self) -> Sequence[ChatEventLike]:
-        """The flow events of the turn, in order."""
-        ...
-
-
-class ChatAssistant(Protocol[S]):
-    """The dialogue engine: pure, given the state, the visitor's text and the time.
-
-    A turn result may carry ``commands`` (``chat.ports.Command``); the service carries them out and calls
-    ``resume`` with each result. An assistant whose turns carry no commands never has ``resume`` called.
-    """
-
-    def start(self, *, conversation_id: str, now: datetime, visitor_tz: str) -> TurnResultLike[S]:
-        """The first turn of a new conversation (greeting)."""
-        ...
-
-    def handle(
-        self, state: S, text: str, *, now: datetime, option_id: str | None = None
-    ) -> TurnResultLike[S]:
-        """Answer one visitor message (``option_id``: a quick reply the visitor picked)."""
-        ...
-
-    def resume(
-        self, state: S, command: Command, result: CommandResult, *, now: datetime
-    ) -> TurnResultLike[S]:
-        """Continue a turn with the result of one of its commands."""
-        ...
-
 
 # ----------------------------------------------------------------------------------------------------
-# Errors
-
-
-class ConversationNotFound(LookupError):
-    """Unknown conversation or a wrong resume token (never told apart); for staff: never handed off."""
-
-
-class ConversationClosed(Exception):
-    """The conversation is closed: no more messages."""
+# Errors (ConversationNotFound and ConversationClosed live in chat.staff, re-exported here)
 
 
 class AssistantFailed(RuntimeError):
@@ -191,7 +99,7 @@ class _Work:
     state: str
 
 
-class ChatService(Generic[S]):
+class ChatService(StaffCalls, Generic[S]):
     """Conversations with the assistant, persisted in the database.
 
     Args:
@@ -381,109 +289,6 @@ class ChatService(Generic[S]):
         )
         return carry_out(self.assistant, first, self.commands, now=now)
 
-    # -- staff calls ----------------------------------------------------------------------------------
-
-    def handoffs(self, limit: int = 100, scope: Scope = ALL) -> list[HandoffSummary]:
-        """The handoff queue: conversations with status ``handoff``, oldest handoff first, at most ``limit``.
-
-        Only the conversations ``scope`` sees (a ``sales_rep``: those it owns; ``leadgate.governance.access``).
-        """
-        with self.engine.connect() as conn:
-            out = []
-            for conv in self.store.handoff_queue(conn, limit, scope):
-                last = self.store.last_message(conn, conv.conversation_id)
-                out.append(
-                    HandoffSummary(
-                        **handoff_fields(conv),
-                        last_message=ChatMessage.from_event(last, staff_view=True) if last else None,
-                    )
-                )
-        return out
-
-    def handoff(self, conversation_id: str, scope: Scope = ALL) -> HandoffDetail:
-        """A handed-off conversation (status ``handoff``, or ``closed`` after one) with its full transcript.
-
-        Raises:
-            ConversationNotFound: unknown, never handed off, or not one ``scope`` sees.
-        """
-        with self.engine.connect() as conn:
-            conv = _handed_off(self.store.get(conn, conversation_id), conversation_id, scope)
-            events = self.store.events(conn, conversation_id)
-        return HandoffDetail(
-            **handoff_fields(conv),
-            status=conv.status,
-            messages=[ChatMessage.from_event(e, staff_view=True) for e in events if e.kind in MESSAGE_KINDS],
-            events=[
-                {"seq": e.seq, "kind": e.kind, "data": e.payload, "created_at": e.created_at}
-                for e in events
-                if e.kind not in MESSAGE_KINDS
-            ],
-        )
-
-    def staff_post(
-        self,
-        conversation_id: str,
-        text: str,
-        staff_id: str,
-        *,
-        staff_name: str | None = None,
-        now: datetime | None = None,
-        scope: Scope = ALL,
-    ) -> ChatMessage:
-        """Store a staff member's reply in a handed-off conversation (the visitor reads it via events).
-
-        ``staff_id`` is the writer's audit subject (``user:<id>``, ``key:<prefix>``), ``staff_name`` their
-        email or key name; the visitor sees neither.
-
-        Raises:
-            ConversationNotFound: unknown, never handed off, or not one ``scope`` sees.
-            ConversationClosed: the conversation is closed.
-        """
-        now = now or self.clock()
-        with (
-            self._local_lock(conversation_id),
-            write_transaction(self.engine) as conn,
-        ):
-            conv = _handed_off(self.store.lock(conn, conversation_id), conversation_id, scope)
-            if conv.status == "closed":
-                raise ConversationClosed(f"conversation {conversation_id} is closed")
-            _, stored = self.store.append(
-                conn,
-                conv,
-                [NewEvent(STAFF, {"text": text, "staff_id": staff_id, "staff_name": staff_name})],
-                now,
-            )
-        return ChatMessage.from_event(stored[0], staff_view=True)
-
-    def close(
-        self,
-        conversation_id: str,
-        staff_id: str | None = None,
-        *,
-        now: datetime | None = None,
-        scope: Scope = ALL,
-    ) -> str:
-        """Close a handed-off conversation (a ``status_change`` event); closing a closed one does nothing.
-
-        Returns:
-            The status, ``closed``.
-
-        Raises:
-            ConversationNotFound: unknown, never handed off, or not one ``scope`` sees.
-        """
-        now = now or self.clock()
-        with (
-            self._local_lock(conversation_id),
-            write_transaction(self.engine) as conn,
-        ):
-            conv = _handed_off(self.store.lock(conn, conversation_id), conversation_id, scope)
-            if conv.status != "closed":
-                conv, _ = self.store.append(
-                    conn, conv, [NewEvent(STATUS, {"status": "closed", "reason": None, "by": staff_id})], now
-                )
-                self.store.update(conn, conversation_id, now, status="closed")
-        return "closed"
-
     # -- internals ------------------------------------------------------------------------------------
 
     def _local_lock(self, conversation_id: str) -> AbstractContextManager[None]:
@@ -576,10 +381,3 @@ def _check_timezone(name: str) -> None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin") from exc
-
-
-def _handed_off(conv: Conversation | None, conversation_id: str, scope: Scope = ALL) -> Conversation:
-    """The conversation when it was handed off and ``scope`` sees it; else the same "not found" for all."""
-    if conv is None or conv.handoff_at is None or not scope.sees(conv.owner):
-        raise ConversationNotFound(f"no handed-off conversation {conversation_id}")
-    return conv

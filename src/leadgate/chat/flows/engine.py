@@ -31,7 +31,6 @@ One turn (``Assistant.handle``), in order:
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -41,8 +40,8 @@ from leadgate.chat.flows.outcomes import OFFERS_SHOWN, OutcomesPart
 from leadgate.chat.flows.phrasing import faithful
 from leadgate.chat.flows.picking import pick_offer
 from leadgate.chat.flows.state import ConversationState, TurnResult
-from leadgate.chat.flows.turn import Turn, aware, phrase_list, zone
-from leadgate.chat.flows.understand import QUESTION_INTENTS, Understanding, looks_like_question
+from leadgate.chat.flows.turn import HANDOFF_OPTION, Turn, aware, phrase_list, zone
+from leadgate.chat.flows.understand import GREETING, QUESTION_INTENTS, WORD, Understanding
 from leadgate.chat.nlu import NLU, default_nlu
 from leadgate.chat.ports import (
     Book,
@@ -58,17 +57,6 @@ from leadgate.chat.ports import (
 )
 
 __all__ = ["HANDOFF_OPTION", "OFFERS_SHOWN", "QUESTION_INTENTS", "Assistant", "faithful"]
-
-HANDOFF_OPTION = "handoff"
-"""Option id of the "Talk to a person" quick reply."""
-
-_STATEMENT = re.compile(
-    r"^\s*(?:(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))\b[\s,!.]*)?"
-    r"(?:so,?\s+)?(?:we|we're|were|we've|our|i|i'm|im|i've|my team|my company|us|the team)\b",
-    re.IGNORECASE,
-)
-_WORD = re.compile(r"[A-Za-z']+")
-_GREETING = re.compile(r"^\s*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))\b", re.IGNORECASE)
 
 
 class Assistant(OutcomesPart, FillingPart):
@@ -237,86 +225,6 @@ class Assistant(OutcomesPart, FillingPart):
 
     # ------------------------------------------------------------------ turns
 
-    def _gate_non_buyer(self, turn: Turn, u: Understanding) -> bool:
-        """Spam and job-seeker messages: reply; before a decision, close and mark the conversation."""
-        if u.intent not in ("spam", "job_seeker"):
-            return False
-        st = turn.state
-        turn.say(self.flow.texts.spam if u.intent == "spam" else self.flow.texts.job_seeker, kind="close")
-        if st.decision is None:
-            st.non_buyer = u.intent
-            st.outcome = u.intent
-            st.pending = None
-            turn.event("non_buyer", visitor=u.intent, confidence=round(u.confidence, 4))
-            turn.event("flow_completed", outcome=u.intent)
-        return True
-
-    def _policy_handoff(self, turn: Turn, u: Understanding) -> bool:
-        rules = self.flow.handoff
-        if rules.on_request and u.intent == "human_handoff":
-            self._handoff(turn, "visitor_request")
-            return True
-        if rules.negative_sentiment is not None and u.sentiment <= rules.negative_sentiment:
-            self._handoff(turn, "negative_sentiment")
-            return True
-        return False
-
-    def _answer(self, turn: Turn, question: str) -> None:
-        answer = self.kb.answer(question)
-        if answer.grounded:
-            turn.say(answer.text, kind="answer", citations=list(answer.citations))
-            turn.event(
-                "question_answered",
-                question=question,
-                sources=[c.source for c in answer.citations],
-                score=answer.score,
-            )
-        else:
-            turn.say(
-                self.flow.texts.unknown,
-                kind="unknown",
-                options=[{"id": HANDOFF_OPTION, "label": self.flow.texts.talk_to_person}],
-            )
-            turn.event("question_unanswered", question=question, score=answer.score)
-
-    def _misunderstood(self, turn: Turn, text: str | None = None) -> bool:
-        """Count a misunderstanding; hand off when there were too many. Returns whether it handed off."""
-        st = turn.state
-        st.misunderstandings += 1
-        turn.event("misunderstood", count=st.misunderstandings)
-        if st.misunderstandings >= self.flow.handoff.max_misunderstandings:
-            self._handoff(turn, "misunderstanding")
-            return True
-        turn.say(text or self.flow.texts.misunderstood)
-        return False
-
-    def _is_statement(self, u: Understanding) -> bool:
-        """A first-person statement ("we need to understand feature adoption", "hi, we're evaluating ...")."""
-        if looks_like_question(_GREETING.sub("", u.text).lstrip(" ,!.")) or u.question is not None:
-            return False
-        return _STATEMENT.match(u.text) is not None and len(_WORD.findall(u.text)) >= 5
-
-    def _note_context(self, turn: Turn, u: Understanding) -> bool:
-        """Keep a statement that answered no slot as context (offered to the free-text slot later)."""
-        if turn.touched or not self._is_statement(u):
-            return False
-        if u.intent not in (None, "inform", "greet", "product_question", "demo_request", "out_of_scope"):
-            return False
-        st = turn.state
-        note = _GREETING.sub("", u.text).strip(" ,.!")
-        note = note[:1].upper() + note[1:]
-        if note not in st.context:
-            st.context.append(note)
-        turn.noted = True
-        turn.event("context_noted", chars=len(note))
-        free_text = next((s for s in self._slots if "text" in s.sources), None)
-        if free_text is not None and free_text.name not in st.slots:
-            self._apply(turn, free_text, [(note, note, "context")], datetime(2000, 1, 1))
-            turn.noted = free_text.name not in turn.taken
-        if turn.noted:
-            turn.say(self.flow.texts.context_noted)
-        return True
-
     def _collect_turn(self, turn: Turn, u: Understanding, now: datetime, local_now: datetime) -> None:
         st = turn.state
         if self._gate_non_buyer(turn, u):
@@ -333,7 +241,7 @@ class Assistant(OutcomesPart, FillingPart):
         explain = bool(turn.refused)
         understood = turn.touched
         greeted = st.greeted
-        if u.intent == "greet" or _GREETING.match(u.text):
+        if u.intent == "greet" or GREETING.match(u.text):
             st.greeted = True
         if u.question is not None:
             self._answer(turn, u.question)
@@ -352,7 +260,7 @@ class Assistant(OutcomesPart, FillingPart):
             understood, explain = True, True
         elif (
             not understood
-            and len(_WORD.findall(u.text)) >= 2
+            and len(WORD.findall(u.text)) >= 2
             and self._missed(turn, asked_before, refused=False)
         ):
             understood = True  # moving on beats a dead end (no misunderstanding counted)
@@ -366,38 +274,6 @@ class Assistant(OutcomesPart, FillingPart):
         if understood:
             st.misunderstandings = 0
         self._advance(turn, now, explain=explain, asked_before=asked_before)
-
-    def _missed(self, turn: Turn, slot: str | None, *, refused: bool) -> bool:
-        """Count a failed answer to the asked slot; True when this is its second (the slot moves on).
-
-        Only answers of two words or more count (a real attempt, "I run RevOps there"); gibberish counts as a
-        misunderstanding, which hands off after ``handoff.max_misunderstandings``.
-        """
-        st = turn.state
-        if slot is None or slot in st.slots or slot in st.revisited:
-            return False
-        if "yes_no" in self.flow.slot(slot).sources:
-            return False
-        st.misses[slot] = st.misses.get(slot, 0) + 1
-        return st.misses[slot] >= 2 and not refused
-
-    def _as_free_text_answer(self, st: ConversationState, u: Understanding) -> Understanding:
-        """Read a statement as the answer to a pending free-text slot, whatever the classifier says.
-
-        Asked "What would you like to solve?", a visitor answers with statements that read like product
-        questions or demo requests ("understand which features our customers use"). A message that does not
-        look like a question (``looks_like_question``) answers the pending free-text slot; a handoff request,
-        spam or a job seeker's message never does.
-        """
-        pending = next((s for s in self._slots if s.name == st.pending), None)
-        if (
-            pending is None
-            or "text" not in pending.sources
-            or u.intent not in QUESTION_INTENTS | {"demo_request", "out_of_scope"}
-            or looks_like_question(u.text)
-        ):
-            return u
-        return replace(u, intent="inform", question=None, inform_p=1.0)
 
     def _offer_turn(self, turn: Turn, u: Understanding, now: datetime, local_now: datetime) -> None:
         st = turn.state

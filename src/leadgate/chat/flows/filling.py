@@ -9,6 +9,7 @@ slot. A free-text slot never swallows a question, a correction, a skip or a "lat
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,10 @@ from leadgate.chat.flows.model import SlotSpec
 from leadgate.chat.flows.state import ConversationState, SlotValue
 from leadgate.chat.flows.turn import Turn
 from leadgate.chat.flows.understand import (
+    GREETING,
     QUESTION_INTENTS,
+    STATEMENT_OPENING,
+    WORD,
     Understanding,
     UnderstandingPart,
     looks_like_question,
@@ -38,7 +42,7 @@ _KEEP_HELD = re.compile(
     r"(?:don'?t|do not) have (?:one|a work)|no work (?:e-?mail|address)|keep (?:that|this|it))\b",
     re.IGNORECASE,
 )
-_NAME_WORD = re.compile(r"\b(?:name|i'm|i am|this is|call me)\b", re.IGNORECASE)
+_NAMEWORD = re.compile(r"\b(?:name|i'm|i am|this is|call me)\b", re.IGNORECASE)
 _MY_X_IS = re.compile(
     r"^\s*(?:(?:sorry|actually|oops|wait)[,\s]+)*(?:my|the|our)\s+(?P<label>[a-z][a-z ]{1,30}?)\s+"
     r"(?:is|should be|=)\s+(?P<value>.+?)\s*[.!]?\s*$",
@@ -48,6 +52,65 @@ _MY_X_IS = re.compile(
 
 class FillingPart(UnderstandingPart):
     """Takes slot values from an :class:`Understanding` into the turn's state (see the module docstring)."""
+
+    def _is_statement(self, u: Understanding) -> bool:
+        """A first-person statement ("we need to understand feature adoption", "hi, we're evaluating ...")."""
+        if looks_like_question(GREETING.sub("", u.text).lstrip(" ,!.")) or u.question is not None:
+            return False
+        return STATEMENT_OPENING.match(u.text) is not None and len(WORD.findall(u.text)) >= 5
+
+    def _note_context(self, turn: Turn, u: Understanding) -> bool:
+        """Keep a statement that answered no slot as context (offered to the free-text slot later)."""
+        if turn.touched or not self._is_statement(u):
+            return False
+        if u.intent not in (None, "inform", "greet", "product_question", "demo_request", "out_of_scope"):
+            return False
+        st = turn.state
+        note = GREETING.sub("", u.text).strip(" ,.!")
+        note = note[:1].upper() + note[1:]
+        if note not in st.context:
+            st.context.append(note)
+        turn.noted = True
+        turn.event("context_noted", chars=len(note))
+        free_text = next((s for s in self._slots if "text" in s.sources), None)
+        if free_text is not None and free_text.name not in st.slots:
+            self._apply(turn, free_text, [(note, note, "context")], datetime(2000, 1, 1))
+            turn.noted = free_text.name not in turn.taken
+        if turn.noted:
+            turn.say(self.flow.texts.context_noted)
+        return True
+
+    def _missed(self, turn: Turn, slot: str | None, *, refused: bool) -> bool:
+        """Count a failed answer to the asked slot; True when this is its second (the slot moves on).
+
+        Only answers of two words or more count (a real attempt, "I run RevOps there"); gibberish counts as a
+        misunderstanding, which hands off after ``handoff.max_misunderstandings``.
+        """
+        st = turn.state
+        if slot is None or slot in st.slots or slot in st.revisited:
+            return False
+        if "yes_no" in self.flow.slot(slot).sources:
+            return False
+        st.misses[slot] = st.misses.get(slot, 0) + 1
+        return st.misses[slot] >= 2 and not refused
+
+    def _as_free_text_answer(self, st: ConversationState, u: Understanding) -> Understanding:
+        """Read a statement as the answer to a pending free-text slot, whatever the classifier says.
+
+        Asked "What would you like to solve?", a visitor answers with statements that read like product
+        questions or demo requests ("understand which features our customers use"). A message that does not
+        look like a question (``looks_like_question``) answers the pending free-text slot; a handoff request,
+        spam or a job seeker's message never does.
+        """
+        pending = next((s for s in self._slots if s.name == st.pending), None)
+        if (
+            pending is None
+            or "text" not in pending.sources
+            or u.intent not in QUESTION_INTENTS | {"demo_request", "out_of_scope"}
+            or looks_like_question(u.text)
+        ):
+            return u
+        return replace(u, intent="inform", question=None, inform_p=1.0)
 
     def _context(self, st: ConversationState, local_now: datetime) -> ValidationContext:
         return ValidationContext(
@@ -148,7 +211,7 @@ class FillingPart(UnderstandingPart):
             and slot.name in st.slots
             and st.pending != slot.name
             and not cue
-            and _NAME_WORD.search(u.text) is None
+            and _NAMEWORD.search(u.text) is None
         )
 
     def _propose_company(self, turn: Turn) -> None:

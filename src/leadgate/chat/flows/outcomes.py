@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from leadgate.chat.flows.phrasing import PhrasingPart
-from leadgate.chat.flows.turn import Turn
+from leadgate.chat.flows.turn import HANDOFF_OPTION, Turn
+from leadgate.chat.flows.understand import Understanding
 from leadgate.chat.flows.validators import BudgetValidator
 from leadgate.chat.ports import (
     Book,
@@ -175,6 +176,59 @@ class OutcomesPart(PhrasingPart):
         opener = getattr(self.flow.texts.handoff_reasons, reason)
         turn.event("handoff_requested", reason=reason, slots=sorted(st.slots))
         turn.say(f"{opener} {self.flow.texts.handoff}", kind="handoff", data={"reason": reason})
+
+    def _gate_non_buyer(self, turn: Turn, u: Understanding) -> bool:
+        """Spam and job-seeker messages: reply; before a decision, close and mark the conversation."""
+        if u.intent not in ("spam", "job_seeker"):
+            return False
+        st = turn.state
+        turn.say(self.flow.texts.spam if u.intent == "spam" else self.flow.texts.job_seeker, kind="close")
+        if st.decision is None:
+            st.non_buyer = u.intent
+            st.outcome = u.intent
+            st.pending = None
+            turn.event("non_buyer", visitor=u.intent, confidence=round(u.confidence, 4))
+            turn.event("flow_completed", outcome=u.intent)
+        return True
+
+    def _policy_handoff(self, turn: Turn, u: Understanding) -> bool:
+        rules = self.flow.handoff
+        if rules.on_request and u.intent == "human_handoff":
+            self._handoff(turn, "visitor_request")
+            return True
+        if rules.negative_sentiment is not None and u.sentiment <= rules.negative_sentiment:
+            self._handoff(turn, "negative_sentiment")
+            return True
+        return False
+
+    def _answer(self, turn: Turn, question: str) -> None:
+        answer = self.kb.answer(question)
+        if answer.grounded:
+            turn.say(answer.text, kind="answer", citations=list(answer.citations))
+            turn.event(
+                "question_answered",
+                question=question,
+                sources=[c.source for c in answer.citations],
+                score=answer.score,
+            )
+        else:
+            turn.say(
+                self.flow.texts.unknown,
+                kind="unknown",
+                options=[{"id": HANDOFF_OPTION, "label": self.flow.texts.talk_to_person}],
+            )
+            turn.event("question_unanswered", question=question, score=answer.score)
+
+    def _misunderstood(self, turn: Turn, text: str | None = None) -> bool:
+        """Count a misunderstanding; hand off when there were too many. Returns whether it handed off."""
+        st = turn.state
+        st.misunderstandings += 1
+        turn.event("misunderstood", count=st.misunderstandings)
+        if st.misunderstandings >= self.flow.handoff.max_misunderstandings:
+            self._handoff(turn, "misunderstanding")
+            return True
+        turn.say(text or self.flow.texts.misunderstood)
+        return False
 
     # ------------------------------------------------------------------ offers and booking
 

@@ -18,6 +18,9 @@ from leadgate.chat.flows.state import ChatEvent, ConversationState, EventType
 from leadgate.chat.nlu import NLU
 from leadgate.chat.ports import BotMessage, Command, KnowledgeAnswerer, LanguageModel
 
+HANDOFF_OPTION = "handoff"
+"""Option id of the "Talk to a person" quick reply."""
+
 ReplyKind = Literal["text", "ask", "answer", "unknown", "offer", "booked", "handoff", "close"]
 
 

@@ -41,6 +41,15 @@ _PREFIX_NOISE = re.compile(
 )
 
 
+STATEMENT_OPENING = re.compile(
+    r"^\s*(?:(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))\b[\s,!.]*)?"
+    r"(?:so,?\s+)?(?:we|we're|were|we've|our|i|i'm|im|i've|my team|my company|us|the team)\b",
+    re.IGNORECASE,
+)
+WORD = re.compile(r"[A-Za-z']+")
+GREETING = re.compile(r"^\s*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))\b", re.IGNORECASE)
+
+
 def looks_like_question(text: str) -> bool:
     """True when ``text`` ends in "?" or opens with an interrogative or auxiliary ("how", "do", "can")."""
     return text.rstrip().endswith("?") or _QUESTION_OPENING.match(text) is not None
