@@ -232,7 +232,7 @@ class Assistant(OutcomesPart, FillingPart):
         asked_before = st.pending
         u = self._as_free_text_answer(st, u)
         self._collect(turn, u, local_now, exclude=frozenset())
-        if self._is_statement(u) and u.intent in QUESTION_INTENTS | {"demo_request", "out_of_scope"}:
+        if self._is_statement(u) and u.intent in QUESTION_INTENTS | {"out_of_scope"}:
             u = replace(u, intent="inform", question=None)
         self._note_context(turn, u)
         self._summarize(turn)

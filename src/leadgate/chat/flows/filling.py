@@ -19,6 +19,7 @@ from leadgate.chat.flows.turn import Turn
 from leadgate.chat.flows.understand import (
     GREETING,
     QUESTION_INTENTS,
+    SEEKS_INFO,
     STATEMENT_OPENING,
     WORD,
     Understanding,
@@ -57,13 +58,15 @@ class FillingPart(UnderstandingPart):
         """A first-person statement ("we need to understand feature adoption", "hi, we're evaluating ...")."""
         if looks_like_question(GREETING.sub("", u.text).lstrip(" ,!.")) or u.question is not None:
             return False
+        if SEEKS_INFO.search(u.text) is not None:
+            return False
         return STATEMENT_OPENING.match(u.text) is not None and len(WORD.findall(u.text)) >= 5
 
     def _note_context(self, turn: Turn, u: Understanding) -> bool:
         """Keep a statement that answered no slot as context (offered to the free-text slot later)."""
         if turn.touched or not self._is_statement(u):
             return False
-        if u.intent not in (None, "inform", "greet", "product_question", "demo_request", "out_of_scope"):
+        if u.intent not in (None, "inform", "greet", "product_question", "out_of_scope"):
             return False
         st = turn.state
         note = GREETING.sub("", u.text).strip(" ,.!")

@@ -50,6 +50,14 @@ WORD = re.compile(r"[A-Za-z']+")
 GREETING = re.compile(r"^\s*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))\b", re.IGNORECASE)
 
 
+SEEKS_INFO = re.compile(
+    r"\b(?:know (?:if|whether|how|what|about)|wondering|curious|tell me|interested in (?:your|the)|"
+    r"question about|find out|learn (?:more )?about)\b",
+    re.IGNORECASE,
+)
+"""A statement that asks for information ("we want to know if you integrate with HubSpot")."""
+
+
 def looks_like_question(text: str) -> bool:
     """True when ``text`` ends in "?" or opens with an interrogative or auxiliary ("how", "do", "can")."""
     return text.rstrip().endswith("?") or _QUESTION_OPENING.match(text) is not None
@@ -116,6 +124,8 @@ class UnderstandingPart(EngineBase):
         if pending is not None and pending.validator.type == "company_name":
             intent, entities = self._as_company_answer(text, intent, entities)
         question = text if intent in QUESTION_INTENTS else None
+        if question is None and intent in (None, "inform", "out_of_scope") and SEEKS_INFO.search(text):
+            question = text
         if question is None and intent in (None, "inform", "affirm", "deny", "greet"):
             question = self._question_clause(text)
         return Understanding(
