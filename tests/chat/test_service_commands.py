@@ -18,7 +18,7 @@ from tests.chat.flow_support import FixedScheduler, SlotRuleQualifier, TwoPassag
 from leadgate.chat.commands import MAX_COMMANDS, CommandLoopError, CommandRunner, carry_out
 from leadgate.chat.flows import Assistant, ConversationState, load_default_flow
 from leadgate.chat.nlu import NLU
-from leadgate.chat.ports import Book, ChatDecision, LlmSlots, OfferSlots, Qualify
+from leadgate.chat.ports import Book, BookingResult, ChatDecision, LlmSlots, OfferSlots, Qualify
 from leadgate.chat.service import ChatService
 from leadgate.chat.store import CONVERSATIONS, ConversationStore
 from leadgate.chat.transactions import write_transaction
@@ -284,3 +284,26 @@ def test_a_person_is_notified_through_the_outbox_once(engine: Engine) -> None:
         rows = conn.execute(sql("SELECT kind, destination, lead_id, payload FROM outbox")).all()
     assert [(r.kind, r.destination, r.lead_id) for r in rows] == [("notify_rep", "email", "chat-conv-9")]
     assert '"reason":"high_value"' in rows[0].payload and "Tom Becker" not in rows[0].payload
+
+
+def test_book_carried_out_again_returns_the_conversations_own_booking(engine: Engine) -> None:
+    from leadgate.chat.runtime import build_chat_parts
+    from leadgate.config import Settings
+
+    _, runner = build_chat_parts(Settings(database_url=str(engine.url)), engine)
+    now = datetime.now(UTC)
+    offers = runner.run(OfferSlots(after=now, visitor_tz="Europe/Berlin"), now=now)
+    assert isinstance(offers, list) and offers
+    book = Book(
+        offer=offers[0],
+        conversation_id="conv-a",
+        attendee_name="Dana Lee",
+        attendee_email="dana@acme.com",
+        visitor_tz="Europe/Berlin",
+    )
+    first = runner.run(book, now=now)
+    again = runner.run(book, now=now)  # the turn failed after booking and is carried out again
+    other = runner.run(book.model_copy(update={"conversation_id": "conv-b"}), now=now)
+    assert isinstance(first, BookingResult) and first.booked and first.booking_id
+    assert isinstance(again, BookingResult) and again.booked and again.booking_id == first.booking_id
+    assert isinstance(other, BookingResult) and not other.booked

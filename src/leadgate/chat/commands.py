@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from leadgate.actions.outbox import enqueue
 from leadgate.actions.planning import Routes, plan_action
+from leadgate.chat.booking import store as booking_store
+from leadgate.chat.booking.scheduler import ICS_PATH
 from leadgate.chat.ports import (
     Book,
     BookingResult,
@@ -79,11 +81,15 @@ class CommandRunner:
         scheduler: offers and books slots; None answers ``OfferSlots`` with no offers.
         notifier: tells a person; None only logs ``NotifyPerson`` (the engine's ``person_notified``
             event is stored with the turn either way).
+        bookings: the database of the bookings, to make ``Book`` idempotent: when this conversation
+            already holds this slot (a turn that failed after booking, carried out again), the stored
+            booking is returned instead of a "taken" refusal. None: always ask the scheduler.
     """
 
     qualifier: LeadQualifier | None = None
     scheduler: Scheduler | None = None
     notifier: PersonNotifier | None = None
+    bookings: Engine | None = None
 
     def run(self, command: Command, *, now: datetime) -> CommandResult:
         """Carry out ``command``; returns its result (see the command's docstring).
@@ -104,6 +110,9 @@ class CommandRunner:
         if isinstance(command, Book):
             if self.scheduler is None:
                 return BookingResult(booked=False, offer=command.offer, reason="no scheduler")
+            held = already_booked(self.bookings, command) if self.bookings is not None else None
+            if held is not None:
+                return held
             return self.scheduler.book(
                 command.offer,
                 conversation_id=command.conversation_id,
@@ -116,6 +125,28 @@ class CommandRunner:
         else:
             log.info("person to notify", extra={"reason": command.reason, "lead_id": command.lead_id})
         return None
+
+
+def already_booked(engine: Engine, command: Book) -> BookingResult | None:
+    """The live booking of ``command``'s slot by its own conversation, or None."""
+    t = booking_store.bookings
+    with engine.connect() as conn:
+        booking_id = conn.execute(
+            select(t.c.booking_id).where(
+                t.c.conversation_id == command.conversation_id,
+                t.c.rep_id == command.offer.rep_id,
+                t.c.start_at == command.offer.start.astimezone(UTC),
+                t.c.status == "booked",
+            )
+        ).scalar_one_or_none()
+    if booking_id is None:
+        return None
+    return BookingResult(
+        booked=True,
+        offer=command.offer,
+        booking_id=booking_id,
+        ics_path=ICS_PATH.format(booking_id=booking_id),
+    )
 
 
 def carry_out(assistant: Any, first: Any, runner: CommandRunner, *, now: datetime) -> CarriedTurn[Any]:

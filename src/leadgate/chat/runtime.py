@@ -87,7 +87,7 @@ def build_chat_parts(
         qualifier.consent_wording = f"{flow.ref}#consent-{digest}"
     llm = llm_from_settings(settings)
     notifier = OutboxNotifier(engine, qualifier.routes) if qualifier.routes else None
-    runner = CommandRunner(qualifier=qualifier, scheduler=scheduler, notifier=notifier)
+    runner = CommandRunner(qualifier=qualifier, scheduler=scheduler, notifier=notifier, bookings=engine)
     return Assistant(flow, kb=kb, llm=llm), runner
 
 
