@@ -232,6 +232,8 @@ class Assistant(OutcomesPart, FillingPart):
         asked_before = st.pending
         u = self._as_free_text_answer(st, u)
         self._collect(turn, u, local_now, exclude=frozenset())
+        if turn.explicit:
+            u = replace(u, question=None, intent="inform")
         if self._is_statement(u) and u.intent in QUESTION_INTENTS | {"out_of_scope"}:
             u = replace(u, intent="inform", question=None)
         self._note_context(turn, u)
@@ -281,6 +283,8 @@ class Assistant(OutcomesPart, FillingPart):
             self._show_offers(turn, self.flow.texts.pick_again, st.offers)
             return
         self._collect(turn, u, local_now, exclude=frozenset({"timeline"}))
+        if turn.explicit:
+            u = replace(u, question=None, intent="inform")
         self._summarize(turn)
         if self._policy_handoff(turn, u):
             return
@@ -321,6 +325,8 @@ class Assistant(OutcomesPart, FillingPart):
                 turn.say(texts.spam if st.non_buyer == "spam" else texts.job_seeker, kind="close")
             return
         self._collect(turn, u, local_now, exclude=frozenset())
+        if turn.explicit:  # "can you change the company to X?" is a change, not a question
+            u = replace(u, question=None)
         self._summarize(turn)
         if self._policy_handoff(turn, u):
             return

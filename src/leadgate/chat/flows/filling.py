@@ -30,7 +30,7 @@ from leadgate.chat.flows.validators import ValidationContext, Verdict
 
 _CHANGE = re.compile(
     r"^\s*(?:(?:please|pls|can you|could you)\s+)?(?:change|update|set|make|correct)\s+(?:my\s+|the\s+|our\s+)?"
-    r"(?P<label>[a-z][a-z ]{1,30}?)\s+to\s+(?P<value>.+?)\s*[.!]?\s*$",
+    r"(?P<label>[a-z][a-z ]{1,30}?)\s+to\s+(?P<value>.+?)\s*[.!?]?\s*$",
     re.IGNORECASE,
 )
 _ROLE_PHRASE = re.compile(
@@ -46,7 +46,7 @@ _KEEP_HELD = re.compile(
 _NAMEWORD = re.compile(r"\b(?:name|i'm|i am|this is|call me)\b", re.IGNORECASE)
 _MY_X_IS = re.compile(
     r"^\s*(?:(?:sorry|actually|oops|wait)[,\s]+)*(?:my|the|our)\s+(?P<label>[a-z][a-z ]{1,30}?)\s+"
-    r"(?:is|should be|=)\s+(?P<value>.+?)\s*[.!]?\s*$",
+    r"(?:is|should be|=)\s+(?P<value>.+?)\s*[.!?]?\s*$",
     re.IGNORECASE,
 )
 
@@ -139,7 +139,7 @@ class FillingPart(UnderstandingPart):
             slot = self._slot_by_label(m.group("label"))
             if slot is None:
                 continue
-            value = m.group("value").strip().rstrip(".!")
+            value = m.group("value").strip().rstrip(".!?")
             found = [
                 e
                 for e in self.nlu.extractor.extract(value, local_now, region=self.region)
@@ -149,9 +149,11 @@ class FillingPart(UnderstandingPart):
             entity = self._in_context(slot, value, local_now)
             if entity is not None:
                 candidates.append((dict(entity.normalized), value, "context"))
-            if "text" in slot.sources or slot.validator.type in ("company_name", "role"):
+            explicit = pattern is _CHANGE or value[:1].isupper()  # "our company is growing" is no name
+            if explicit and ("text" in slot.sources or slot.validator.type in ("company_name", "role")):
                 candidates.append((value, value, "text"))
             if candidates and self._apply(turn, slot, candidates, local_now):
+                turn.explicit = True
                 return True
         return False
 

@@ -41,6 +41,7 @@ class Turn:
     repeated: list[str] = field(default_factory=list)
     noted: bool = False
     declined_proposal: bool = False
+    explicit: bool = False
     held_domain: str | None = None
 
     def event(self, event_type: EventType, **data: Any) -> None:
