@@ -169,7 +169,9 @@ class IntentSettings(BaseModel):
 
 
 class HighValue(BaseModel):
-    """When a qualified lead goes to a person instead of the automatic reply.
+    """When a qualified lead is high value; it then notifies a person (``NotifyPerson``) besides its reply.
+
+    A high-value lead gets its decision's reply like any other (a hot one books a demo); no handoff.
 
     Attributes:
         budget_at_least: the budget's yearly lower bound (``BudgetValidator.annual_floor``, in its own
@@ -192,7 +194,7 @@ class HandoffRules(BaseModel):
         negative_sentiment: hand off when a message's VADER compound score is at or below this. VADER
             (Hutto & Gilbert, 2014, ICWSM) scores in [-1, 1]; its README calls <= -0.05 negative. -0.5 is
             leadgate's reading of "clearly upset", well past that boundary.
-        high_value: thresholds that send a qualified lead to a person.
+        high_value: thresholds above which a qualified lead also notifies a person (no handoff).
     """
 
     model_config = _MODEL
