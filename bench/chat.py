@@ -62,7 +62,7 @@ def in_process(tmp: Path, n: int) -> tuple[float, float, int]:
     upgrade(url)
     engine = make_engine(url)
     service = build_chat(Settings(database_url=url), engine)
-    scheduler = service.assistant.scheduler
+    scheduler = service.commands.scheduler
     times: list[float] = []
     booked = 0
     for i in range(n + 5):

@@ -54,6 +54,10 @@ class EchoAssistant:
             events=[EchoEvent(type="started", data={"conversation_id": conversation_id})],
         )
 
+    def resume(self, state: EchoState, command: Any, result: Any, *, now: datetime) -> EchoTurn:
+        """Never called: echo turns carry no commands."""
+        raise AssertionError("EchoAssistant returns no commands")
+
     def handle(self, state: EchoState, text: str, *, now: datetime, option_id: str | None = None) -> EchoTurn:
         with self._lock:
             self.calls.append(text)

@@ -362,8 +362,8 @@ def test_the_consent_answer_is_recorded_with_its_wording(chat: ChatLeadQualifier
 
 
 def test_the_assistant_versions_its_consent_question(engine: Engine) -> None:
-    from leadgate.chat.runtime import build_assistant
+    from leadgate.chat.runtime import build_chat_parts
 
-    assistant = build_assistant(Settings(database_url=str(engine.url)), engine)
-    wording = assistant.qualifier.consent_wording  # type: ignore[union-attr]
+    assistant, commands = build_chat_parts(Settings(database_url=str(engine.url)), engine)
+    wording = commands.qualifier.consent_wording  # type: ignore[union-attr]
     assert wording.startswith(assistant.flow.ref + "#consent-") and len(wording.rsplit("-", 1)[1]) == 12

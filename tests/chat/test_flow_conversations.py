@@ -13,7 +13,8 @@ case-insensitive), ``pending``, ``status``, ``outcome``, ``handoff_reason``, ``n
 ``misunderstandings``, ``slots`` (dotted path -> value), ``flags`` (slot -> flags that must be there),
 ``absent`` (slots not filled), ``events`` (types that must occur in this order), ``no_events``,
 ``event_data`` (type -> key/values one event of that type must have), ``citations`` (sources cited),
-``qualified`` / ``booked`` / ``kb_calls`` (total calls to the collaborators so far).
+``qualified`` / ``booked`` / ``kb_calls`` (total calls to the collaborators so far), ``commands`` (the kinds
+of the commands the turn's engine steps returned, in order).
 
 Every turn also checks that ``handle`` left the state it was given unchanged and that the new state
 survives a JSON round trip.
@@ -29,6 +30,7 @@ import pytest
 import yaml
 from tests.chat.flow_support import FixedScheduler, ScriptedLlm, SlotRuleQualifier, TwoPassageKb
 
+from leadgate.chat.commands import CarriedTurn, CommandRunner, carry_out
 from leadgate.chat.flows import Assistant, ConversationState, TurnResult, load_default_flow
 from leadgate.chat.nlu import NLU
 
@@ -60,6 +62,7 @@ EXPECT_KEYS = frozenset(
         "qualified",
         "booked",
         "kb_calls",
+        "commands",
     }
 )
 
@@ -96,17 +99,13 @@ class _Run:
             if llm
             else None
         )
-        self.assistant = Assistant(
-            load_default_flow(),
-            kb=self.kb,
-            scheduler=self.scheduler,
-            qualifier=self.qualifier,
-            nlu=nlu,
-            llm=self.llm,
-        )
+        self.assistant = Assistant(load_default_flow(), kb=self.kb, nlu=nlu, llm=self.llm)
+        self.runner = CommandRunner(qualifier=self.qualifier, scheduler=self.scheduler)
         self.options: list[dict[str, str]] = []
 
-    def check(self, where: str, result: TurnResult, expect: dict[str, Any]) -> None:
+    def check(
+        self, where: str, result: TurnResult | CarriedTurn[ConversationState], expect: dict[str, Any]
+    ) -> None:
         unknown = set(expect) - EXPECT_KEYS
         assert not unknown, f"{where}: unknown expect keys {sorted(unknown)}"
         st = result.state
@@ -150,18 +149,25 @@ class _Run:
             assert self.qualifier is not None and len(self.qualifier.calls) == expect["qualified"], context
         if "booked" in expect:
             assert self.scheduler is not None and len(self.scheduler.bookings) == expect["booked"], context
+        if "commands" in expect:
+            assert isinstance(result, CarriedTurn), context
+            assert [c.kind for c in result.commands] == expect["commands"], context
         if "kb_calls" in expect:
             assert len(self.kb.questions) == expect["kb_calls"], context
 
-    def step(self, state: ConversationState, turn: dict[str, Any], where: str) -> TurnResult:
+    def step(
+        self, state: ConversationState, turn: dict[str, Any], where: str
+    ) -> CarriedTurn[ConversationState]:
+        """``handle`` then the commands it returns (carried out by the test collaborators, fed back with
+        ``resume``), as the chat service does."""
         before = state.to_json()
         if "pick" in turn:
             option = self.options[turn["pick"] - 1]
-            result = self.assistant.handle(state, option["label"], now=self.now, option_id=option["id"])
+            first = self.assistant.handle(state, option["label"], now=self.now, option_id=option["id"])
         else:
-            result = self.assistant.handle(state, turn["say"], now=self.now)
+            first = self.assistant.handle(state, turn["say"], now=self.now)
         assert state.to_json() == before, f"{where}: handle changed the state it was given"
-        return result
+        return carry_out(self.assistant, first, self.runner, now=self.now)
 
 
 @pytest.mark.parametrize("conv", _cases())

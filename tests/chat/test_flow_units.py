@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 from tests.chat.flow_support import FixedScheduler, ScriptedLlm, SlotRuleQualifier, TwoPassageKb
 
+from leadgate.chat.commands import CommandRunner, carry_out
 from leadgate.chat.flows import (
     Assistant,
     ConversationState,
@@ -102,7 +103,7 @@ def test_custom_flow_file_changes_the_questions(tmp_path: Path, nlu: NLU) -> Non
     text = text.replace("To get started, what's your name?", "Who am I talking to?")
     path.write_text(text, encoding="utf-8")
     flow = load_flow(path)
-    assistant = Assistant(flow, kb=TwoPassageKb(), scheduler=None, qualifier=None, nlu=nlu)
+    assistant = Assistant(flow, kb=TwoPassageKb(), nlu=nlu)
     first = assistant.start(conversation_id="c", now=NOW, visitor_tz="UTC")
     assert first.state.flow == "website_qualification@7"
     assert first.replies[-1].text == "Who am I talking to?"
@@ -224,7 +225,7 @@ def test_phone_consent_text_name_role() -> None:
 
 
 def test_state_json_round_trip_and_schema(nlu: NLU) -> None:
-    assistant = Assistant(load_default_flow(), kb=TwoPassageKb(), scheduler=None, qualifier=None, nlu=nlu)
+    assistant = Assistant(load_default_flow(), kb=TwoPassageKb(), nlu=nlu)
     state = assistant.start(conversation_id="c", now=NOW, visitor_tz="Europe/Berlin").state
     state = assistant.handle(state, "I'm Dana Lee, dana@acme.com", now=NOW).state
     text = state.to_json()
@@ -240,14 +241,7 @@ def test_state_json_round_trip_and_schema(nlu: NLU) -> None:
 
 @pytest.fixture
 def assistant(nlu: NLU) -> Assistant:
-    starts = tuple(datetime(2026, 5, 18, h, 0, tzinfo=UTC) for h in (8, 9, 10, 11))
-    return Assistant(
-        load_default_flow(),
-        kb=TwoPassageKb(),
-        scheduler=FixedScheduler(starts),
-        qualifier=SlotRuleQualifier(),
-        nlu=nlu,
-    )
+    return Assistant(load_default_flow(), kb=TwoPassageKb(), nlu=nlu)
 
 
 def test_inputs_are_checked(assistant: Assistant) -> None:
@@ -293,9 +287,7 @@ def test_mild_negativity_is_not_a_handoff(assistant: Assistant) -> None:
 def test_llm_intent_is_used_only_when_the_nlu_is_unsure(nlu: NLU) -> None:
     text = "Dana Lee"
     llm = ScriptedLlm(extract={text: {"intent": "human_handoff", "slots": {}}})
-    assistant = Assistant(
-        load_default_flow(), kb=TwoPassageKb(), scheduler=None, qualifier=None, nlu=nlu, llm=llm
-    )
+    assistant = Assistant(load_default_flow(), kb=TwoPassageKb(), nlu=nlu, llm=llm)
     state = assistant.start(conversation_id="c", now=NOW, visitor_tz="UTC").state
     confident = nlu.parse(text, now=NOW.replace(tzinfo=None)).intent.confidence
     result = assistant.handle(state, text, now=NOW)
@@ -356,6 +348,8 @@ def test_pick_offer_by_date_from_the_nlu() -> None:
 
 
 def test_scheduler_now_is_after_the_last_offer_for_more_times(assistant: Assistant) -> None:
+    starts = tuple(datetime(2026, 5, 18, h, 0, tzinfo=UTC) for h in (8, 9, 10, 11))
+    runner = CommandRunner(qualifier=SlotRuleQualifier(), scheduler=FixedScheduler(starts))
     state = assistant.start(conversation_id="c", now=NOW, visitor_tz="UTC").state
     for text in (
         "I'm Dana Lee, CTO at Acme Corp, dana@acme.com, 400 employees, budget 50k USD, by Q3",
@@ -363,9 +357,11 @@ def test_scheduler_now_is_after_the_last_offer_for_more_times(assistant: Assista
         "skip",
         "yes",
     ):
-        state = assistant.handle(state, text, now=NOW).state
+        state = carry_out(assistant, assistant.handle(state, text, now=NOW), runner, now=NOW).state
     first = [o.start for o in state.offers]
-    more = assistant.handle(state, "none of these work", now=NOW).state
+    turn = assistant.handle(state, "none of these work", now=NOW)
+    assert [c.kind for c in turn.commands] == ["offer_slots"] and turn.state.offers == state.offers
+    more = carry_out(assistant, turn, runner, now=NOW).state
     assert len(first) == 3 and len(more.offers) == 1
     assert more.offers[0].start > max(first) - timedelta(minutes=1)
 

@@ -291,6 +291,9 @@ def save_screenshot(page: Page, tmp_path: Path) -> Path:
 
 # What the visitor answers to each question of the qualification flow (matched on the question asked).
 ANSWERS: list[tuple[re.Pattern[str], str]] = [
+    # the summary that comes with the last question, and the company proposed from the email domain
+    (re.compile(r"here's what i have", re.I), "Yes, that's all correct"),
+    (re.compile(r"the company you're with", re.I), "Yes"),
     (re.compile(r"work e-?mail", re.I), "jane.doe@acme-logistics.com"),
     (re.compile(r"your name", re.I), "Jane Doe"),
     (re.compile(r"which company", re.I), "Acme Logistics"),

@@ -29,16 +29,8 @@ from leadgate.api.ratelimit import client_ip, ingest_guard
 from leadgate.api.state import AppState
 from leadgate.api.tickets import TTL_S, TicketError, check_ticket, issue_ticket
 from leadgate.chat.booking.store import get_booking
-from leadgate.chat.service import (
-    AssistantFailed,
-    ChatMessage,
-    ChatService,
-    ConversationClosed,
-    ConversationNotFound,
-    OpenResult,
-    PostResult,
-    Transcript,
-)
+from leadgate.chat.schemas import ChatMessage, OpenResult, PostResult, Transcript
+from leadgate.chat.service import AssistantFailed, ChatService, ConversationClosed, ConversationNotFound
 from leadgate.contracts.lead import Storable
 
 log = logging.getLogger(__name__)

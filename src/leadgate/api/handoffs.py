@@ -23,7 +23,7 @@ from leadgate.api.access import log_conversations_read, scope
 from leadgate.api.conversations import Chat, call_service, too_long
 from leadgate.api.deps import Caller, require
 from leadgate.api.errors import error_responses
-from leadgate.chat.service import ChatMessage, HandoffDetail, HandoffSummary
+from leadgate.chat.schemas import ChatMessage, HandoffDetail, HandoffSummary
 from leadgate.contracts.lead import Storable
 from leadgate.governance.access import Scope
 from leadgate.governance.roles import CONVERSATIONS_READ, HANDOFFS

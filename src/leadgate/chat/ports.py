@@ -14,8 +14,9 @@ These types are versioned with the chat API (``chat/v1``): add optional fields o
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -185,3 +186,182 @@ class BotMessage(_Frozen):
     citations: list[Citation] = Field(default_factory=list)
     options: list[dict[str, str]] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Commands: what the dialogue engine asks the service to do after a turn (DESIGN rule 9: engines return,
+# services do). The service carries each one out outside any conversation lock and feeds the result back
+# through ``Assistant.resume``.
+
+
+class Qualify(_Frozen):
+    """Store the lead built from the slots and decide it (``LeadQualifier.qualify``).
+
+    Result: a ``ChatDecision``, or None when no qualifier is configured.
+
+    Attributes:
+        conversation_id: the conversation (the lead is ``chat-<conversation_id>``).
+        slots: slot name -> normalized value (``ConversationState.slot_values()``).
+        notes: what the visitor said that answered no slot (kept as context for the lead's notes).
+    """
+
+    kind: Literal["qualify"] = "qualify"
+    conversation_id: str
+    slots: dict[str, Any]
+    notes: list[str] = Field(default_factory=list)
+
+
+class OfferSlots(_Frozen):
+    """Find free demo slots (``Scheduler.offer_slots``); result: ``list[SlotOffer]`` (empty: none, or no scheduler).
+
+    Attributes:
+        after: offer slots starting after this time (aware).
+        visitor_tz: the visitor's IANA time zone (labels).
+        n: how many slots.
+        purpose: why they are offered: ``decision`` (after qualification), ``more`` (the visitor wants other
+            times) or ``retry`` (the picked slot was taken meanwhile); the engine words its reply by it.
+    """
+
+    kind: Literal["offer_slots"] = "offer_slots"
+    after: datetime
+    visitor_tz: str
+    n: int = Field(default=3, ge=1, le=10)
+    purpose: Literal["decision", "more", "retry"] = "decision"
+
+
+class Book(_Frozen):
+    """Book a picked slot atomically (``Scheduler.book``); result: ``BookingResult``."""
+
+    kind: Literal["book"] = "book"
+    offer: SlotOffer
+    conversation_id: str
+    attendee_name: str
+    attendee_email: str
+    visitor_tz: str
+
+
+class NotifyPerson(_Frozen):
+    """Tell a person about this conversation (a high-value lead); no result is fed back.
+
+    Attributes:
+        conversation_id: the conversation.
+        reason: why (``high_value``).
+        lead_id: the qualified lead, when there is one.
+        decision_id: its decision, when there is one.
+        summary: slot label -> the value as the visitor reads it (for the person's message).
+    """
+
+    kind: Literal["notify_person"] = "notify_person"
+    conversation_id: str
+    reason: str
+    lead_id: str | None = None
+    decision_id: str | None = None
+    summary: dict[str, str] = Field(default_factory=dict)
+
+
+Command = Qualify | OfferSlots | Book | NotifyPerson
+"""A command of the dialogue engine."""
+
+CommandResult = ChatDecision | list[SlotOffer] | BookingResult | None
+"""What carrying out a command gives back (see each command)."""
+
+
+class PersonNotifier(Protocol):
+    """Tells a person (a sales rep) about a conversation: the ``NotifyPerson`` command."""
+
+    def notify_person(self, command: NotifyPerson, *, now: datetime) -> None:
+        """Record and deliver the notification (e.g. enqueue a ``notify_rep`` action)."""
+        ...
+
+
+# ----------------------------------------------------------------------------------------------------
+# The dialogue engine as the chat service sees it (chat.flows.Assistant has exactly this shape).
+
+
+class ChatEventLike(Protocol):
+    """An event of the dialogue engine (e.g. a slot was set, a handoff was requested)."""
+
+    @property
+    def type(self) -> str:
+        """Event type, e.g. ``slot_set``."""
+        ...
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        """JSON-able details."""
+        ...
+
+
+class ConversationStateLike(Protocol):
+    """The flow state of one conversation (a pydantic model in ``chat.flows``)."""
+
+    @property
+    def status(self) -> str:
+        """``active``, ``handoff`` or ``closed``."""
+        ...
+
+    @property
+    def slots(self) -> Mapping[str, Any]:
+        """Slot name -> normalized value."""
+        ...
+
+    @property
+    def handoff_reason(self) -> str | None:
+        """Why a person should take over (when ``status`` is ``handoff``)."""
+        ...
+
+    @property
+    def decision(self) -> ChatDecision | None:
+        """The qualification decision once made."""
+        ...
+
+    def model_dump_json(self) -> str:
+        """The state as JSON text (read back with the service's ``load_state``)."""
+        ...
+
+
+S = TypeVar("S", bound=ConversationStateLike)
+S_co = TypeVar("S_co", bound=ConversationStateLike, covariant=True)
+
+
+class TurnResultLike(Protocol[S_co]):
+    """What the assistant returns for one turn: the next state, the replies and the events."""
+
+    @property
+    def state(self) -> S_co:
+        """The state after the turn."""
+        ...
+
+    @property
+    def replies(self) -> Sequence[BotMessage]:
+        """The assistant's replies, in order."""
+        ...
+
+    @property
+    def events(self) -> Sequence[ChatEventLike]:
+        """The flow events of the turn, in order."""
+        ...
+
+
+class ChatAssistant(Protocol[S]):
+    """The dialogue engine: pure, given the state, the visitor's text and the time.
+
+    A turn result may carry ``commands`` (``chat.ports.Command``); the service carries them out and calls
+    ``resume`` with each result. An assistant whose turns carry no commands never has ``resume`` called.
+    """
+
+    def start(self, *, conversation_id: str, now: datetime, visitor_tz: str) -> TurnResultLike[S]:
+        """The first turn of a new conversation (greeting)."""
+        ...
+
+    def handle(
+        self, state: S, text: str, *, now: datetime, option_id: str | None = None
+    ) -> TurnResultLike[S]:
+        """Answer one visitor message (``option_id``: a quick reply the visitor picked)."""
+        ...
+
+    def resume(
+        self, state: S, command: Command, result: CommandResult, *, now: datetime
+    ) -> TurnResultLike[S]:
+        """Continue a turn with the result of one of its commands."""
+        ...

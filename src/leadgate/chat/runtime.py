@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from leadgate.actions.destinations import destinations_path, load_routes
 from leadgate.chat.booking import CalendarScheduler, load_calendars
 from leadgate.chat.booking.model import CalendarSet
+from leadgate.chat.commands import CommandRunner, OutboxNotifier
 from leadgate.chat.flows import Assistant, ConversationState, Flow, load_default_flow, load_flow
 from leadgate.chat.flows.branding import DEFAULT_BRANDING, Branding
 from leadgate.chat.kb import KnowledgeBase
@@ -87,7 +88,17 @@ def invite_company(branding: Branding, calendars: CalendarSet) -> str:
 
 
 def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = None) -> Assistant:
-    """The dialogue engine with its real collaborators, all read from ``settings``.
+    """The dialogue engine with its flow, knowledge base and optional language model, read from ``settings``.
+
+    See ``build_chat_parts`` for what is read.
+    """
+    return build_chat_parts(settings, engine, policy)[0]
+
+
+def build_chat_parts(
+    settings: Settings, engine: Engine, policy: Policy | None = None
+) -> tuple[Assistant, CommandRunner]:
+    """The dialogue engine and the runner of its commands (qualifier, scheduler), all read from ``settings``.
 
     * flow: ``settings.flow_file`` or the shipped ``website_qualification`` flow, branded by
       ``settings.branding_file`` or the flow's ``branding:`` section (``load_branded_flow``);
@@ -103,8 +114,8 @@ def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = 
       demo booked in chat goes to the rep whose calendar holds it.
 
     Raises:
-        FlowError, BrandingError, KnowledgeBaseError, CalendarError, RepsError, PolicyError: a configured file is invalid (the
-            message names the file and line).
+        FlowError, BrandingError, KnowledgeBaseError, CalendarError, RepsError, PolicyError: a configured
+            file is invalid (the message names the file and line).
     """
     flow = load_branded_flow(settings)
     branding = flow.branding or DEFAULT_BRANDING
@@ -126,7 +137,9 @@ def build_assistant(settings: Settings, engine: Engine, policy: Policy | None = 
         digest = hashlib.sha256(str(consent_slot.prompt).encode()).hexdigest()[:12]
         qualifier.consent_wording = f"{flow.ref}#consent-{digest}"
     llm = llm_from_settings(settings, tone=branding.phrasing_tone)
-    return Assistant(flow, kb=kb, scheduler=scheduler, qualifier=qualifier, llm=llm)
+    notifier = OutboxNotifier(engine, qualifier.routes) if qualifier.routes else None
+    runner = CommandRunner(qualifier=qualifier, scheduler=scheduler, notifier=notifier, bookings=engine)
+    return Assistant(flow, kb=kb, llm=llm), runner
 
 
 def build_chat(settings: Settings, engine: Engine, qualifier: Qualifier | None = None) -> ChatService[Any]:
@@ -141,9 +154,15 @@ def build_chat(settings: Settings, engine: Engine, qualifier: Qualifier | None =
     Raises:
         See ``build_assistant``.
     """
-    assistant = build_assistant(settings, engine, qualifier.policy if qualifier is not None else None)
+    assistant, commands = build_chat_parts(
+        settings, engine, qualifier.policy if qualifier is not None else None
+    )
     return ChatService(
-        engine, assistant, ConversationState.model_validate_json, flow_version=assistant.flow.ref
+        engine,
+        assistant,
+        ConversationState.model_validate_json,
+        commands=commands,
+        flow_version=assistant.flow.ref,
     )
 
 

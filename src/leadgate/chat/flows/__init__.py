@@ -4,10 +4,10 @@ Typical use::
 
     from leadgate.chat.flows import Assistant, load_default_flow
 
-    assistant = Assistant(load_default_flow(), kb=kb, scheduler=scheduler, qualifier=qualifier)
+    assistant = Assistant(load_default_flow(), kb=kb)
     first = assistant.start(conversation_id="c1", now=now, visitor_tz="Europe/Berlin")
     turn = assistant.handle(first.state, "I'm Dana, CTO at Acme, 400 people", now=now)
-    turn.replies, turn.events, turn.state.to_json()
+    turn.replies, turn.events, turn.commands  # the service carries out the commands (chat.commands)
 
 The flow format and the engine's behavior are described in ``docs/chat-flows.md``.
 """

@@ -163,7 +163,9 @@ class IntentSettings(BaseModel):
 
 
 class HighValue(BaseModel):
-    """When a qualified lead goes to a person instead of the automatic reply.
+    """When a qualified lead is high value; it then notifies a person (``NotifyPerson``) besides its reply.
+
+    A high-value lead gets its decision's reply like any other (a hot one books a demo); no handoff.
 
     Attributes:
         budget_at_least: the budget's yearly lower bound (``BudgetValidator.annual_floor``, in its own
@@ -186,7 +188,7 @@ class HandoffRules(BaseModel):
         negative_sentiment: hand off when a message's VADER compound score is at or below this. VADER
             (Hutto & Gilbert, 2014, ICWSM) scores in [-1, 1]; its README calls <= -0.05 negative. -0.5 is
             leadgate's reading of "clearly upset", well past that boundary.
-        high_value: thresholds that send a qualified lead to a person.
+        high_value: thresholds above which a qualified lead also notifies a person (no handoff).
     """
 
     model_config = _MODEL
@@ -268,6 +270,18 @@ class Texts(BaseModel):
     no_slots: Text
     booked: Text
     closed: Text
+    # issue 10: understanding and no dead ends
+    greet_back: Text = "Hi there!"
+    context_noted: Text = "Thanks, that's helpful context; I've noted it."
+    deferred: Text = "No problem, we'll come back to your {label} at the end."
+    declined_required: Text = "I do need your {label}: {why} Let's come back to it at the end."
+    free_mail_noted: Text = "I've noted {email}; I'll ask about a work address when we get there."
+    company_confirm: Text = "Is {guess} the company you're with?"
+    revisit: Text = "One thing we skipped earlier:"
+    summary: Text = "Here's what I have: {items}."
+    summary_fix: Text = "If anything is wrong, just tell me (for example 'the budget is 50k')."
+    moving_on: Text = "Let's leave that for now; I'll come back to it at the end."
+    high_value_notified: Text = "I've also let our team know, so a person will be in touch as well."
 
     @model_validator(mode="after")
     def _templates(self) -> Texts:
@@ -285,6 +299,11 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "free_mail": frozenset({"domain", "why"}),
     "no_slots": frozenset({"email"}),
     "booked": frozenset({"label", "ics_path"}),
+    "deferred": frozenset({"label"}),
+    "declined_required": frozenset({"label", "why"}),
+    "free_mail_noted": frozenset({"email"}),
+    "company_confirm": frozenset({"guess"}),
+    "summary": frozenset({"items"}),
     "route_to_sales": frozenset({"first_name"}),
     "nurture": frozenset({"first_name"}),
     "human_review": frozenset({"first_name"}),
@@ -303,7 +322,9 @@ class Flow(BaseModel):
         intents: intent thresholds.
         correction_cues: words that start a correction ("sorry, I meant 400"): stripped before reading a
             short answer, and they let a bare value correct the slot answered last.
-        skip_phrases: answers that skip a skippable slot (besides a "no"), matched as whole words.
+        skip_phrases: answers that skip a skippable slot (besides a "no"), matched as whole words; for a
+            required slot they explain why it is needed and move it to the end.
+        later_phrases: answers that move the asked slot to the end ("later"), asked once more there.
         handoff: handoff rules.
         decisions: replies per decision action.
         resources: links sent with the ``nurture`` reply.
@@ -327,6 +348,9 @@ class Flow(BaseModel):
     intents: IntentSettings = Field(default_factory=IntentSettings)
     correction_cues: list[Text] = Field(default_factory=list)
     skip_phrases: list[Text] = Field(default_factory=list)
+    later_phrases: list[Text] = Field(
+        default_factory=lambda: ["later", "come back to", "ask me later", "not now", "get back to you"]
+    )
     handoff: HandoffRules = Field(default_factory=HandoffRules)
     decisions: DecisionReplies
     resources: list[Resource] = Field(default_factory=list)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from leadgate.chat.ports import BookingResult, BotMessage, ChatDecision, SlotOffer
+from leadgate.chat.ports import BookingResult, BotMessage, ChatDecision, Command, SlotOffer
 
 STATE_SCHEMA: Literal["chat_state/v1"] = "chat_state/v1"
 """Schema id written into every serialized state; a state of another schema is refused."""
@@ -35,6 +35,13 @@ EventType = Literal[
     "booking_failed",
     "demo_booked",
     "flow_completed",
+    "command",
+    "person_notified",
+    "slot_deferred",
+    "context_noted",
+    "summary_shown",
+    "summary_confirmed",
+    "company_proposed",
 ]
 """Event types (at most 32 characters: the ``conversation_events.kind`` column)."""
 
@@ -87,6 +94,15 @@ class ConversationState(BaseModel):
             ``consent_declined``, ``job_seeker``, ``spam``, ``not_qualified``), None while it runs.
         non_buyer: ``job_seeker`` or ``spam`` when the visitor is clearly not a buyer (never qualified).
         last_filled: the slot filled or corrected last (a bare "sorry, I meant 400" corrects it).
+        greeted: True once the visitor said hello (a second hello gets ``greet_again``).
+        context: what the visitor said that answered no slot ("we're evaluating analytics tools"), in
+            order; offered to the free-text slot and passed to the qualifier as notes.
+        deferred: slots moved to the end (asked twice without success, or "later"), in order.
+        revisited: deferred slots already asked again at the end (each is revisited once).
+        proposed_company: a company read from the work email's domain, waiting for a yes or another name.
+        misses: per slot, the turns it was asked and the answer was not understood or refused.
+        offer_intro: the reply that introduces the slots being looked up (between ``Qualify`` and ``OfferSlots``).
+        summary: ``shown`` while the visitor is asked to confirm the collected details, ``confirmed`` after.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
@@ -110,6 +126,14 @@ class ConversationState(BaseModel):
     outcome: str | None = None
     non_buyer: str | None = None
     last_filled: str | None = None
+    greeted: bool = False
+    context: list[str] = Field(default_factory=list)
+    deferred: list[str] = Field(default_factory=list)
+    revisited: list[str] = Field(default_factory=list)
+    proposed_company: str | None = None
+    summary: Literal["shown", "confirmed"] | None = None
+    offer_intro: str | None = None
+    misses: dict[str, int] = Field(default_factory=dict)
 
     def to_json(self) -> str:
         """The state as JSON (``schema`` first)."""
@@ -150,8 +174,12 @@ class TurnResult:
         state: the new state (the caller persists it; the state passed in is not changed).
         replies: the assistant's messages, in order (empty while a person has the conversation).
         events: the events of the turn, in order.
+        commands: what the service must carry out after the turn, in order (``leadgate.chat.ports``:
+            ``Qualify``, ``OfferSlots``, ``Book``, ``NotifyPerson``); the results go back through
+            ``Assistant.resume``.
     """
 
     state: ConversationState
     replies: list[BotMessage] = field(default_factory=list)
     events: list[ChatEvent] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)

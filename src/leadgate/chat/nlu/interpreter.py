@@ -85,13 +85,17 @@ class NLU:
         clf = (classifier or IntentClassifier()).train(data.examples)
         return cls(clf, EntityExtractor(data.roles))
 
-    def parse(self, text: str, now: datetime | None = None, region: str = "US") -> ParseResult:
+    def parse(
+        self, text: str, now: datetime | None = None, region: str = "US", expecting: str | None = None
+    ) -> ParseResult:
         """Understand one message.
 
         Args:
             text: the visitor's message.
             now: reference time for relative dates; None means the current UTC time.
             region: ISO 3166-1 alpha-2 default region for phone numbers and numeric dates.
+            expecting: the entity type the pending question asks for (e.g. ``company``), or None; a hint
+                for the extractors (accepted and not used yet).
 
         Returns:
             The intent, its ranking and the entities.
