@@ -18,7 +18,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 
 from leadgate.chat.kb import EmbeddingsUnavailableError
 from leadgate.chat.kb import embed as embed_module
-from leadgate.chat.nlu import IntentClassifier, TrainingExample, load_nlu_data
+from leadgate.chat.nlu import IntentClassifier, TrainingExample, load_training_examples
 from leadgate.chat.nlu import intent as intent_module
 from leadgate.chat.nlu.intent import (
     default_intent_classifier,
@@ -223,7 +223,7 @@ def test_on_without_the_extra_fails_before_training(monkeypatch: pytest.MonkeyPa
     def no_training() -> None:
         raise AssertionError("must not train")
 
-    monkeypatch.setattr(intent_module, "load_nlu_data", no_training)
+    monkeypatch.setattr(intent_module, "build_default_model", no_training)
     with pytest.raises(EmbeddingsUnavailableError, match="CUDA"):
         default_intent_classifier("on")
 
@@ -243,7 +243,9 @@ def test_default_mode_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -
     assert default_intent_classifier() is default_intent_classifier("off")
 
 
-def test_with_the_extra_the_default_model_uses_the_packaged_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_the_extra_the_default_model_uses_the_packaged_embedder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     embedder = HashingEmbedder()
     asked: list[str] = []
 
@@ -253,11 +255,12 @@ def test_with_the_extra_the_default_model_uses_the_packaged_embedder(monkeypatch
 
     monkeypatch.setattr(embed_module, "embeddings_available", lambda: True)
     monkeypatch.setattr(embed_module, "require_default_embedder", fake_require)
-    # The uncached builder, so that the shared default model of the other tests is left alone.
-    clf = intent_module._trained_default.__wrapped__(use_embeddings("auto"))
+    # The uncached builder, into its own cache, so that the shared default model of the other tests is left alone.
+    clf, info = intent_module.build_default_model(use_embeddings("auto"), tmp_path)
     assert len(asked) == 1 and "LEADGATE_NLU_EMBEDDINGS" in asked[0]
     assert clf.embedder is embedder and clf.embedding_dim_ == DIM
-    assert len(embedder.seen) == len(load_nlu_data().examples)
+    assert len(embedder.seen) == len(load_training_examples())
+    assert info.built and info.path == tmp_path / "intent-embeddings.npz"
     assert clf.predict("can I get a demo next week?").name == "demo_request"
 
 

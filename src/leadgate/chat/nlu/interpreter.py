@@ -10,7 +10,7 @@ from typing import Any
 from leadgate.chat.nlu.data import NLUData, load_nlu_data
 from leadgate.chat.nlu.entity import Entity
 from leadgate.chat.nlu.extract import EntityExtractor
-from leadgate.chat.nlu.intent import IntentClassifier, IntentScore, default_intent_classifier
+from leadgate.chat.nlu.intent import IntentClassifier, IntentModel, IntentScore, default_intent_classifier
 
 MAX_TEXT_CHARS = 5000
 """Longest message parsed, in characters. The chat API's own size limit is lower; this bound keeps the
@@ -63,7 +63,7 @@ class NLU:
 
     """
 
-    def __init__(self, classifier: IntentClassifier, extractor: EntityExtractor) -> None:
+    def __init__(self, classifier: IntentModel, extractor: EntityExtractor) -> None:
         if not classifier.is_trained:
             raise ValueError("the intent classifier must be trained")
         self.classifier = classifier
@@ -120,10 +120,13 @@ class NLU:
 
 @lru_cache(maxsize=1)
 def default_nlu() -> NLU:
-    """Return the NLU trained on leadgate's shipped data, built (and warmed up) at first call.
+    """Return the NLU of leadgate's shipped data, loaded (and warmed up) at first call.
 
-    The warm-up parses one message so that dateparser's and phonenumbers' lazy tables are loaded
-    before the first visitor's message.
+    The intent model comes from the artifact cache (``nlu_cache_dir``; see
+    :func:`~leadgate.chat.nlu.intent.default_intent_classifier`): loading it takes well under a second,
+    and only a missing, stale or corrupt cache file makes this call train it (seconds, once). Nothing is
+    loaded before the first call. The warm-up parses one message so that dateparser's and phonenumbers'
+    lazy tables are loaded before the first visitor's message.
 
     Returns:
         The shared NLU instance.
