@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests.chat.conftest import EVAL_FILE
 
-from leadgate.chat.nlu import INTENTS, NLUDataError, dedupe_key, load_nlu_data
+from leadgate.chat.nlu import INTENTS, NLUDataError, dedupe_key, load_nlu_data, load_training_examples
 from leadgate.chat.nlu.data import parse_nlu_data, split_examples
 
 MIN_EXAMPLES_PER_INTENT = 100
@@ -25,7 +25,7 @@ def test_every_intent_has_enough_examples() -> None:
 
 def test_no_text_is_labelled_with_two_intents() -> None:
     labels: dict[str, set[str]] = defaultdict(set)
-    for example in load_nlu_data().examples:
+    for example in load_training_examples():  # nlu.yml and the public-corpus files together
         labels[dedupe_key(example.text)].add(example.intent)
     conflicts = {key: sorted(v) for key, v in labels.items() if len(v) > 1}
     assert not conflicts
@@ -63,7 +63,7 @@ def _eval_keys() -> set[str]:
 
 def test_training_data_shares_no_row_with_the_eval_set() -> None:
     eval_keys = _eval_keys()
-    shared = [e.text for e in load_nlu_data().examples if dedupe_key(e.text) in eval_keys]
+    shared = [e.text for e in load_training_examples() if dedupe_key(e.text) in eval_keys]
     assert not shared, f"{len(shared)} training rows also occur in {EVAL_FILE.name}: {shared[:20]}"
 
 

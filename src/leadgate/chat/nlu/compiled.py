@@ -267,7 +267,7 @@ class CompiledIntentModel:
 
         """
         try:
-            with np.load(Path(path), allow_pickle=False) as npz:
+            with open(Path(path), "rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 header = json.loads(str(npz["header"]))
                 if not isinstance(header, dict) or header.get("format") != COMPILED_FORMAT:
                     raise CompiledModelError(f"{path}: not a compiled leadgate intent model (format {COMPILED_FORMAT})")
