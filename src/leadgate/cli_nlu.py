@@ -99,7 +99,7 @@ def parse(
             reference = datetime.fromisoformat(now)
         except ValueError as exc:
             raise typer.BadParameter(f"not an ISO 8601 date-time: {now!r}", param_hint="--now") from exc
-    nlu = default_nlu()
+    nlu = default_nlu(warm_up=False)
     try:
         result = nlu.parse(text, now=reference, region=region)
     except ValueError as exc:

