@@ -112,7 +112,9 @@ def main() -> None:
         print(f"   ratio old/new: {statistics.median(cold_old) / statistics.median(cold_new):.1f}x")
         print(f"   CPU time (user+sys), new: {_fmt(cpu_new)}")
         print(f"   CPU time (user+sys), old: {_fmt(cpu_old)}")
-        print("\n3. NLU's share of serve's start-up: default_nlu() after the chat runtime's imports (target < 0.5 s)")
+        print(
+            "\n3. NLU's share of serve's start-up: default_nlu() after the chat runtime's imports (target < 0.5 s)"
+        )
         print(f"   new, artifact cached:       {_fmt(serve_new)}")
         print(f"   old, empty cache (trains):  {_fmt(serve_old)}")
         print(f"   ratio old/new: {statistics.median(serve_old) / statistics.median(serve_new):.1f}x")

@@ -50,7 +50,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @nlu_app.command("build")
 def build(
-    force: Annotated[bool, typer.Option("--force", help="Retrain even when a valid model is stored.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Retrain even when a valid model is stored.")
+    ] = False,
     cache_dir: Annotated[
         Path | None,
         typer.Option("--cache-dir", help="Where to store the model (default: the nlu_cache_dir setting)."),

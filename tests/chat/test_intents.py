@@ -257,11 +257,15 @@ def test_persist_and_load_round_trip(trained: IntentClassifier, tmp_path: Path) 
 
 def test_the_default_nlu_holds_the_shipped_model(nlu: NLU, trained: IntentClassifier) -> None:
     texts = [text for text, _ in HELD_OUT + HARD_NEGATIVES]
-    np.testing.assert_allclose(nlu.classifier.predict_proba(texts), trained.predict_proba(texts), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        nlu.classifier.predict_proba(texts), trained.predict_proba(texts), rtol=0, atol=1e-12
+    )
     assert nlu.classifier.intents_ == trained.intents_
 
 
-def test_load_rejects_other_files_and_other_sklearn_versions(trained: IntentClassifier, tmp_path: Path) -> None:
+def test_load_rejects_other_files_and_other_sklearn_versions(
+    trained: IntentClassifier, tmp_path: Path
+) -> None:
     other = tmp_path / "other.joblib"
     joblib.dump({"something": "else"}, other)
     with pytest.raises(ValueError, match="not a leadgate intent model"):

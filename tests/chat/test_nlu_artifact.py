@@ -241,7 +241,9 @@ def test_compiled_model_predicts_exactly_as_the_trained_one(
         np.testing.assert_allclose(
             model.decision_scores(texts), small_classifier.decision_scores(texts), rtol=0, atol=1e-12
         )
-        assert [p.name for p in model.predict_many(texts)] == [p.name for p in small_classifier.predict_many(texts)]
+        assert [p.name for p in model.predict_many(texts)] == [
+            p.name for p in small_classifier.predict_many(texts)
+        ]
     assert loaded.intents_ == small_classifier.intents_
     assert loaded.temperature_ == small_classifier.temperature_
 
@@ -261,7 +263,7 @@ def test_analyzers_match_scikit_learn(small_classifier: IntentClassifier) -> Non
 
     word, char = (t for _, t in small_classifier.pipeline_.named_steps["features"].transformer_list)
     word_analyzer, char_analyzer = word.build_analyzer(), char.build_analyzer()
-    for text in PROBES + ["a", "ab", "x y", "tabs\tand\nnewlines", "naïve café ünïcödé"]:
+    for text in [*PROBES, "a", "ab", "x y", "tabs\tand\nnewlines", "naïve café ünïcödé"]:
         clean = preprocess(text)
         assert word_ngrams(clean, word.ngram_range) == word_analyzer(clean)
         assert char_wb_ngrams(clean, char.ngram_range) == char_analyzer(clean)

@@ -192,11 +192,11 @@ class ArtifactStore:
         if found != key:
             if not quiet:
                 log.warning(
-                "intent model %s is stale (key %s, expected %s: training data, libraries or code changed); rebuilding it",
-                path,
-                str(found)[:12],
-                key[:12],
-            )
+                    "intent model %s is stale (key %s, expected %s: training data, libraries or code changed); rebuilding it",
+                    path,
+                    str(found)[:12],
+                    key[:12],
+                )
             return None, "stale"
         return model, "loaded"
 

@@ -48,7 +48,9 @@ class CompiledModelError(ValueError):
 class _Block:
     """One TF-IDF block: n-gram function, vocabulary (term -> column) and IDF weights."""
 
-    def __init__(self, kind: str, ngram_range: tuple[int, int], terms: Sequence[str], idf: np.ndarray) -> None:
+    def __init__(
+        self, kind: str, ngram_range: tuple[int, int], terms: Sequence[str], idf: np.ndarray
+    ) -> None:
         self.kind = kind
         self.ngram_range = ngram_range
         self.terms = list(terms)
@@ -57,7 +59,11 @@ class _Block:
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and L2-normalized TF-IDF values of one preprocessed text."""
-        grams = word_ngrams(text, self.ngram_range) if self.kind == "word" else char_wb_ngrams(text, self.ngram_range)
+        grams = (
+            word_ngrams(text, self.ngram_range)
+            if self.kind == "word"
+            else char_wb_ngrams(text, self.ngram_range)
+        )
         counts = Counter(g for g in grams if g in self.vocabulary)
         if not counts:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
@@ -115,7 +121,9 @@ class CompiledIntentModel:
         if self._coef.ndim != 2 or self._coef.shape[1] != width:
             raise CompiledModelError(f"coefficients of shape {self._coef.shape}; expected (k, {width})")
         if embedding_dim is not None and embedder is None:
-            raise CompiledModelError(f"trained with {embedding_dim}-d sentence embeddings; pass the same embedder")
+            raise CompiledModelError(
+                f"trained with {embedding_dim}-d sentence embeddings; pass the same embedder"
+            )
         if embedding_dim is None and embedder is not None:
             raise CompiledModelError("trained without sentence embeddings; load it without an embedder")
 
@@ -245,9 +253,9 @@ class CompiledIntentModel:
             arrays[f"idf_{i}"] = block.idf
         if isinstance(file, str | Path):
             with open(file, "wb") as fh:
-                np.savez(fh, allow_pickle=False, **arrays)  # type: ignore[arg-type]
+                np.savez(fh, allow_pickle=False, **arrays)
         else:
-            np.savez(file, allow_pickle=False, **arrays)  # type: ignore[arg-type]
+            np.savez(file, allow_pickle=False, **arrays)
 
     @classmethod
     def load(cls, path: Path | str, embedder: Embedder | None = None) -> CompiledIntentModel:
@@ -270,9 +278,13 @@ class CompiledIntentModel:
             with open(Path(path), "rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 header = json.loads(str(npz["header"]))
                 if not isinstance(header, dict) or header.get("format") != COMPILED_FORMAT:
-                    raise CompiledModelError(f"{path}: not a compiled leadgate intent model (format {COMPILED_FORMAT})")
+                    raise CompiledModelError(
+                        f"{path}: not a compiled leadgate intent model (format {COMPILED_FORMAT})"
+                    )
                 blocks = [
-                    _Block(spec["kind"], tuple(spec["ngram_range"]), npz[f"terms_{i}"].tolist(), npz[f"idf_{i}"])
+                    _Block(
+                        spec["kind"], tuple(spec["ngram_range"]), npz[f"terms_{i}"].tolist(), npz[f"idf_{i}"]
+                    )
                     for i, spec in enumerate(header["blocks"])
                 ]
                 coef = npz["coef"]
@@ -282,7 +294,9 @@ class CompiledIntentModel:
         except OSError:
             raise
         except Exception as exc:  # zipfile.BadZipFile, KeyError, ValueError, EOFError...: a damaged file
-            raise CompiledModelError(f"{path}: unreadable compiled intent model ({type(exc).__name__}: {exc})") from exc
+            raise CompiledModelError(
+                f"{path}: unreadable compiled intent model ({type(exc).__name__}: {exc})"
+            ) from exc
         dim = header.get("embedding_dim")
         return cls(
             blocks=blocks,

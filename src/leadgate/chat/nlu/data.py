@@ -226,7 +226,7 @@ def parse_nlu_data(text: str, source: str = "<string>") -> NLUData:
 
     """
     try:
-        doc = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        doc = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise NLUDataError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(doc, Mapping) or not isinstance(doc.get("nlu"), list):
@@ -333,7 +333,7 @@ def parse_example_file(text: str, source: str = "<string>") -> list[TrainingExam
 
     """
     try:
-        doc = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        doc = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise NLUDataError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(doc, Mapping) or not isinstance(doc.get("nlu"), list):
@@ -345,7 +345,9 @@ def parse_example_file(text: str, source: str = "<string>") -> list[TrainingExam
             raise NLUDataError(f"{source}: nlu[{index}] must be a mapping with 'intent' and 'examples'")
         intent = str(block["intent"])
         if intent not in INTENTS:
-            raise NLUDataError(f"{source}: nlu[{index}]: unknown intent {intent!r}; expected one of {INTENTS}")
+            raise NLUDataError(
+                f"{source}: nlu[{index}]: unknown intent {intent!r}; expected one of {INTENTS}"
+            )
         if intent in seen:
             raise NLUDataError(f"{source}: nlu[{index}]: intent {intent!r} appears twice")
         seen.add(intent)
@@ -358,7 +360,9 @@ def public_data_files() -> list[str]:
     folder = resources.files("leadgate.chat").joinpath(PUBLIC_DATA_DIR)
     if not folder.is_dir():
         return []
-    return sorted(f"{PUBLIC_DATA_DIR}/{entry.name}" for entry in folder.iterdir() if entry.name.endswith(".yml"))
+    return sorted(
+        f"{PUBLIC_DATA_DIR}/{entry.name}" for entry in folder.iterdir() if entry.name.endswith(".yml")
+    )
 
 
 def load_training_examples() -> list[TrainingExample]:
