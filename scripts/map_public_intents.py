@@ -4,7 +4,7 @@ Regenerates ``src/leadgate/chat/data/nlu_public/hwu64.yml`` from a local copy of
 directory: the file is read with ``git show COMMIT:PATH``, so no work tree is needed)::
 
     python scripts/map_public_intents.py --repo /path/to/NLU-Evaluation-Data/.git \\
-        [--eval ../shared/eval/intent_eval.jsonl] [--per-intent 40] [--check]
+        [--eval ../shared/eval/intent_eval.jsonl] [--per-intent 15] [--check]
 
 What it does, in order (see ``src/leadgate/chat/data/nlu_public/PROVENANCE.md``):
 
@@ -190,7 +190,7 @@ def main() -> None:
         "--repo", type=Path, required=True, help="git directory of xliuhw/NLU-Evaluation-Data"
     )
     parser.add_argument("--eval", type=Path, default=DEFAULT_EVAL, help="the shared eval JSONL (dedup only)")
-    parser.add_argument("--per-intent", type=int, default=40, help="most utterances kept per source intent")
+    parser.add_argument("--per-intent", type=int, default=15, help="most utterances kept per source intent")
     parser.add_argument("--check", action="store_true", help="fail if the committed file differs")
     args = parser.parse_args()
     text, summary = build(args.repo, args.eval, args.per_intent)
