@@ -41,9 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODEL_CODE_MODULES: tuple[str, ...] = ("features", "model", "compiled", "artifact")
-"""Modules of ``leadgate.chat.nlu`` whose source is part of the key: a change to the featurization, the
-training or the compiled format retrains the model."""
+MODEL_CODE_MODULES: tuple[str, ...] = ("data", "features", "model", "compiled", "artifact")
+"""Modules of ``leadgate.chat.nlu`` whose source is part of the key: a change to the parsing of the
+training files, the featurization, the training or the compiled format retrains the model (so does any
+other edit of these files, which costs one retraining)."""
 
 
 @dataclass(frozen=True)
@@ -254,15 +255,16 @@ class ArtifactStore:
                 return model, BuildInfo(path, key, False, time.perf_counter() - started, True, reason)
         else:
             reason = "forced"
-        try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            lock: contextlib.AbstractContextManager[None] = self._lock(variant)
-            lock.__enter__()
-        except OSError as exc:
-            log.warning("cannot use the NLU cache directory %s (%s); training in memory", self.cache_dir, exc)
-            model = self._train(source, params, embedder, key)
-            return model, BuildInfo(path, key, True, time.perf_counter() - started, False, reason)
-        try:
+        with contextlib.ExitStack() as stack:
+            try:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                stack.enter_context(self._lock(variant))
+            except OSError as exc:
+                log.warning(
+                    "cannot use the NLU cache directory %s (%s); training in memory", self.cache_dir, exc
+                )
+                model = self._train(source, params, embedder, key)
+                return model, BuildInfo(path, key, True, time.perf_counter() - started, False, reason)
             if not force:
                 again, _ = self._try_load(path, key, embedder, quiet=True)
                 if again is not None:  # another process built it while this one waited for the lock
@@ -276,8 +278,6 @@ class ArtifactStore:
                 stored = False
                 log.warning("could not store the intent model in %s (%s); it lives in memory only", path, exc)
             return model, BuildInfo(path, key, True, time.perf_counter() - started, stored, reason)
-        finally:
-            lock.__exit__(None, None, None)
 
     @staticmethod
     def _train(
