@@ -7,9 +7,12 @@ reached the PostgreSQL cases fail (they are never skipped).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +33,13 @@ PG_ADMIN_URL = os.environ.get("LEADGATE_TEST_PG", "postgresql+psycopg://postgres
 # 32 fixed bytes, never a real key. Set before any Settings is read.
 TEST_DATA_KEYS = "test1:" + base64.b64encode(hashlib.sha256(b"leadgate test kek").digest()).decode()
 os.environ.setdefault("LEADGATE_DATA_KEYS", TEST_DATA_KEYS)
+# The trained intent model's cache (leadgate.chat.nlu.artifact): never the user's ~/.cache. One directory
+# per test session, so the model is trained once per session; LEADGATE_TEST_NLU_CACHE_DIR lets CI keep it
+# between runs (the cache key retrains it whenever the data or code changes).
+_NLU_CACHE = os.environ.get("LEADGATE_TEST_NLU_CACHE_DIR") or tempfile.mkdtemp(prefix="leadgate-test-nlu-")
+os.environ["LEADGATE_NLU_CACHE_DIR"] = _NLU_CACHE
+if "LEADGATE_TEST_NLU_CACHE_DIR" not in os.environ:
+    atexit.register(shutil.rmtree, _NLU_CACHE, True)
 
 
 def _pg_database() -> Iterator[str]:

@@ -1,8 +1,9 @@
-"""``leadgate nlu``: parse one message, or evaluate the intent classifier on a labelled JSONL file.
+"""``leadgate nlu``: build the intent model, parse one message, or evaluate the classifier on a JSONL file.
 
-``nlu_app`` is a typer sub-application; ``leadgate.cli`` mounts it as ``leadgate nlu``. The classifier is
-trained from the shipped training data when a command first needs it (about a second) and kept for the
-rest of the process.
+``nlu_app`` is a typer sub-application; ``leadgate.cli`` mounts it as ``leadgate nlu``. The intent model is
+an artifact in ``nlu_cache_dir`` (``LEADGATE_NLU_CACHE_DIR``): ``leadgate nlu build`` trains and stores it
+ahead of time (at setup, or in a Docker build); ``parse`` and ``evaluate`` load it, and build it first
+only when it is missing or stale.
 """
 
 from __future__ import annotations
@@ -47,6 +48,36 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+@nlu_app.command("build")
+def build(
+    force: Annotated[
+        bool, typer.Option("--force", help="Retrain even when a valid model is stored.")
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", help="Where to store the model (default: the nlu_cache_dir setting)."),
+    ] = None,
+) -> None:
+    """Train the intent model on the shipped data and store it in the cache (no-op when it is current).
+
+    Prints the model file, its cache key, whether it was built or already current, and the time taken.
+    """
+    from leadgate.chat.nlu.intent import build_default_model, use_embeddings
+    from leadgate.config import get_settings
+
+    settings = get_settings()
+    model, info = build_default_model(
+        use_embeddings(settings.nlu_embeddings), cache_dir or settings.nlu_cache_dir, force=force
+    )
+    typer.echo(f"path: {info.path}")
+    typer.echo(f"key: {info.key}")
+    typer.echo(f"status: {'built (' + info.reason + ')' if info.built else 'current (loaded)'}")
+    typer.echo(f"intents: {len(model.intents_)}")
+    typer.echo(f"seconds: {info.seconds:.2f}")
+    if not info.stored:
+        raise _fail(f"the model could not be written to {info.path} (see the warning above)")
+
+
 @nlu_app.command("parse")
 def parse(
     text: Annotated[str, typer.Argument(help="The visitor's message.")],
@@ -70,7 +101,7 @@ def parse(
             reference = datetime.fromisoformat(now)
         except ValueError as exc:
             raise typer.BadParameter(f"not an ISO 8601 date-time: {now!r}", param_hint="--now") from exc
-    nlu = default_nlu()
+    nlu = default_nlu(warm_up=False)
     try:
         result = nlu.parse(text, now=reference, region=region)
     except ValueError as exc:

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
         nlu_embeddings: sentence embeddings (all-MiniLM-L6-v2) as extra intent features: ``auto`` (default)
             uses them when the ``embeddings`` extra is installed, ``off`` never, ``on`` always (raises
             ``EmbeddingsUnavailableError`` when the extra is missing). See docs/nlu.md.
+        nlu_cache_dir: where the trained intent model is kept (``LEADGATE_NLU_CACHE_DIR``); it is built
+            once (``leadgate nlu build``, or at first use) and retrained only when its training data,
+            libraries or model code change. Default: ``platformdirs.user_cache_dir("leadgate")/nlu`` when
+            platformdirs is installed, else ``$XDG_CACHE_HOME/leadgate/nlu`` or ``~/.cache/leadgate/nlu``.
         audit_key: HMAC-SHA256 key (RFC 2104) that signs the audit checkpoints; never stored in the
             database. None (and no ``audit_key_file``) means no checkpoints are written.
         audit_key_file: file holding the audit key (read when ``audit_key`` is not set).
@@ -175,6 +179,7 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(default=5.0, gt=0)
     nlu_embeddings: Literal["auto", "off", "on"] = "auto"
+    nlu_cache_dir: Path = Field(default_factory=lambda: default_nlu_cache_dir())
     audit_key: str | None = None
     audit_key_file: Path | None = None
     audit_checkpoints: Path | None = None
@@ -257,6 +262,23 @@ class Settings(BaseSettings):
                 f"{MIN_SECRET_BYTES} bytes (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
         return self
+
+
+def default_nlu_cache_dir() -> Path:
+    """The default ``nlu_cache_dir``: the user cache directory's ``leadgate/nlu``.
+
+    Returns:
+        ``platformdirs.user_cache_dir("leadgate") / "nlu"`` when platformdirs is installed; otherwise
+        ``$XDG_CACHE_HOME/leadgate/nlu``, or ``~/.cache/leadgate/nlu`` without ``XDG_CACHE_HOME``.
+    """
+    import os
+
+    try:
+        import platformdirs
+    except ImportError:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "leadgate" / "nlu"
+    return Path(platformdirs.user_cache_dir("leadgate")) / "nlu"
 
 
 @lru_cache(maxsize=1)

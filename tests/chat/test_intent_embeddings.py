@@ -2,7 +2,7 @@
 
 These tests run without PyTorch: the embedding path is exercised with a real, deterministic embedder
 (hashed character n-grams), and the packaged model's availability is switched by monkeypatching
-``leadgate.chat.kb.embed.embeddings_available``, as tests/chat/test_kb.py does.
+``leadgate.chat.nlu.intent._extra_installed`` (the check that imports nothing).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 
 from leadgate.chat.kb import EmbeddingsUnavailableError
 from leadgate.chat.kb import embed as embed_module
-from leadgate.chat.nlu import IntentClassifier, TrainingExample, load_nlu_data
+from leadgate.chat.nlu import IntentClassifier, TrainingExample, load_training_examples
 from leadgate.chat.nlu import intent as intent_module
 from leadgate.chat.nlu.intent import (
     default_intent_classifier,
@@ -207,9 +207,9 @@ def test_setting_defaults_to_auto_and_accepts_only_three_values() -> None:
 
 
 def test_use_embeddings_follows_the_mode_and_the_installed_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed_module, "embeddings_available", lambda: True)
+    monkeypatch.setattr(intent_module, "_extra_installed", lambda: True)
     assert use_embeddings("auto") and use_embeddings("on") and not use_embeddings("off")
-    monkeypatch.setattr(embed_module, "embeddings_available", lambda: False)
+    monkeypatch.setattr(intent_module, "_extra_installed", lambda: False)
     assert not use_embeddings("auto") and not use_embeddings("off")
     with pytest.raises(EmbeddingsUnavailableError, match=r"LEADGATE_NLU_EMBEDDINGS.*leadgate\[embeddings\]"):
         use_embeddings("on")
@@ -218,18 +218,18 @@ def test_use_embeddings_follows_the_mode_and_the_installed_extra(monkeypatch: py
 
 
 def test_on_without_the_extra_fails_before_training(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed_module, "embeddings_available", lambda: False)
+    monkeypatch.setattr(intent_module, "_extra_installed", lambda: False)
 
     def no_training() -> None:
         raise AssertionError("must not train")
 
-    monkeypatch.setattr(intent_module, "load_nlu_data", no_training)
+    monkeypatch.setattr(intent_module, "build_default_model", no_training)
     with pytest.raises(EmbeddingsUnavailableError, match="CUDA"):
         default_intent_classifier("on")
 
 
 def test_auto_without_the_extra_is_the_plain_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed_module, "embeddings_available", lambda: False)
+    monkeypatch.setattr(intent_module, "_extra_installed", lambda: False)
     auto = default_intent_classifier("auto")
     assert auto is default_intent_classifier("off")
     assert auto.embedder is None and auto.embedding_dim_ is None
@@ -238,12 +238,14 @@ def test_auto_without_the_extra_is_the_plain_default_model(monkeypatch: pytest.M
 def test_default_mode_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     from leadgate import config
 
-    monkeypatch.setattr(embed_module, "embeddings_available", lambda: True)
+    monkeypatch.setattr(intent_module, "_extra_installed", lambda: True)
     monkeypatch.setattr(config, "get_settings", lambda: Settings(nlu_embeddings="off"))
     assert default_intent_classifier() is default_intent_classifier("off")
 
 
-def test_with_the_extra_the_default_model_uses_the_packaged_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_the_extra_the_default_model_uses_the_packaged_embedder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     embedder = HashingEmbedder()
     asked: list[str] = []
 
@@ -251,13 +253,14 @@ def test_with_the_extra_the_default_model_uses_the_packaged_embedder(monkeypatch
         asked.append(purpose)
         return embedder
 
-    monkeypatch.setattr(embed_module, "embeddings_available", lambda: True)
+    monkeypatch.setattr(intent_module, "_extra_installed", lambda: True)
     monkeypatch.setattr(embed_module, "require_default_embedder", fake_require)
-    # The uncached builder, so that the shared default model of the other tests is left alone.
-    clf = intent_module._trained_default.__wrapped__(use_embeddings("auto"))
+    # The uncached builder, into its own cache, so that the shared default model of the other tests is left alone.
+    clf, info = intent_module.build_default_model(use_embeddings("auto"), tmp_path)
     assert len(asked) == 1 and "LEADGATE_NLU_EMBEDDINGS" in asked[0]
     assert clf.embedder is embedder and clf.embedding_dim_ == DIM
-    assert len(embedder.seen) == len(load_nlu_data().examples)
+    assert len(embedder.seen) == len(load_training_examples())
+    assert info.built and info.path == tmp_path / "intent-embeddings.npz"
     assert clf.predict("can I get a demo next week?").name == "demo_request"
 
 
@@ -266,3 +269,7 @@ def test_require_default_embedder_explains_how_to_install(monkeypatch: pytest.Mo
     with pytest.raises(EmbeddingsUnavailableError, match=r"torch==<version>.*CUDA.*leadgate\[embeddings\]"):
         embed_module.require_default_embedder("the test")
     assert str(embed_module.missing_extra_error("X")).startswith("X needs the embeddings extra")
+
+
+def test_the_extra_check_names_the_same_package_as_the_loader() -> None:
+    assert intent_module._MODEL_PACKAGE == embed_module.MODEL_PACKAGE

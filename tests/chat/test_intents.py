@@ -10,7 +10,14 @@ import joblib
 import numpy as np
 import pytest
 
-from leadgate.chat.nlu import INTENTS, NLU, IntentClassifier, TrainingExample, dedupe_key, load_nlu_data
+from leadgate.chat.nlu import (
+    INTENTS,
+    NLU,
+    IntentClassifier,
+    TrainingExample,
+    dedupe_key,
+    load_training_examples,
+)
 from leadgate.chat.nlu.intent import mark_words, preprocess
 
 HELD_OUT: list[tuple[str, str]] = [
@@ -130,7 +137,7 @@ def test_held_out_set_is_balanced_and_unseen() -> None:
     counts = Counter(intent for _, intent in HELD_OUT)
     assert set(counts) == set(INTENTS)
     assert set(counts.values()) == {8}
-    training = {dedupe_key(e.text) for e in load_nlu_data().examples}
+    training = {dedupe_key(e.text) for e in load_training_examples()}
     seen = [text for text, _ in HELD_OUT if dedupe_key(text) in training]
     assert not seen, f"held-out utterances found in the training YAML: {seen}"
 
@@ -179,7 +186,7 @@ HARD_NEGATIVES_MIN_ACCURACY = 0.9
 
 
 def test_hard_negatives_are_unseen() -> None:
-    training = {dedupe_key(e.text) for e in load_nlu_data().examples}
+    training = {dedupe_key(e.text) for e in load_training_examples()}
     seen = [text for text, _ in HARD_NEGATIVES if dedupe_key(text) in training]
     assert not seen, f"hard negatives found in the training YAML: {seen}"
     assert {intent for _, intent in HARD_NEGATIVES} == set(INTENTS)
@@ -226,31 +233,45 @@ def test_prediction_shape_and_probabilities(nlu: NLU) -> None:
     assert proba.shape == (2, len(INTENTS))
 
 
-def test_training_is_deterministic() -> None:
-    examples = load_nlu_data().examples
-    a = IntentClassifier().train(examples)
-    b = IntentClassifier().train(examples)
+@pytest.fixture(scope="module")
+def trained() -> IntentClassifier:
+    """The scikit-learn classifier on all shipped examples (the default NLU holds its compiled form)."""
+    return IntentClassifier().train(load_training_examples())
+
+
+def test_training_is_deterministic(trained: IntentClassifier) -> None:
+    again = IntentClassifier().train(load_training_examples())
     texts = [text for text, _ in HELD_OUT]
-    assert a.temperature_ == b.temperature_
-    np.testing.assert_array_equal(a.predict_proba(texts), b.predict_proba(texts))
+    assert again.temperature_ == trained.temperature_
+    np.testing.assert_array_equal(again.predict_proba(texts), trained.predict_proba(texts))
 
 
-def test_persist_and_load_round_trip(nlu: NLU, tmp_path: Path) -> None:
+def test_persist_and_load_round_trip(trained: IntentClassifier, tmp_path: Path) -> None:
     path = tmp_path / "intent.joblib"
-    nlu.classifier.persist(path)
+    trained.persist(path)
     loaded = IntentClassifier.load(path)
     texts = [text for text, _ in HELD_OUT]
-    np.testing.assert_array_equal(loaded.predict_proba(texts), nlu.classifier.predict_proba(texts))
-    assert loaded.intents_ == nlu.classifier.intents_
+    np.testing.assert_array_equal(loaded.predict_proba(texts), trained.predict_proba(texts))
+    assert loaded.intents_ == trained.intents_
 
 
-def test_load_rejects_other_files_and_other_sklearn_versions(nlu: NLU, tmp_path: Path) -> None:
+def test_the_default_nlu_holds_the_shipped_model(nlu: NLU, trained: IntentClassifier) -> None:
+    texts = [text for text, _ in HELD_OUT + HARD_NEGATIVES]
+    np.testing.assert_allclose(
+        nlu.classifier.predict_proba(texts), trained.predict_proba(texts), rtol=0, atol=1e-12
+    )
+    assert nlu.classifier.intents_ == trained.intents_
+
+
+def test_load_rejects_other_files_and_other_sklearn_versions(
+    trained: IntentClassifier, tmp_path: Path
+) -> None:
     other = tmp_path / "other.joblib"
     joblib.dump({"something": "else"}, other)
     with pytest.raises(ValueError, match="not a leadgate intent model"):
         IntentClassifier.load(other)
     path = tmp_path / "intent.joblib"
-    nlu.classifier.persist(path)
+    trained.persist(path)
     payload = joblib.load(path)
     payload["sklearn"] = "0.0.1"
     joblib.dump(payload, path)
@@ -285,7 +306,7 @@ def test_preprocess_masks_emails_urls_and_digits() -> None:
 
 def test_boundary_markers_give_bigrams_but_no_unigram(nlu: NLU) -> None:
     assert mark_words("what is it") == "xbosx what is it xeosx"
-    words = nlu.classifier.pipeline_.named_steps["features"].transformer_list[0][1]
-    assert "xbosx what" in words.vocabulary_
+    words = nlu.classifier.vocabularies["word"]
+    assert "xbosx what" in words
     # The markers occur in every message; max_df drops them so that they do not act as a length feature.
-    assert "xbosx" not in words.vocabulary_ and "xeosx" not in words.vocabulary_
+    assert "xbosx" not in words and "xeosx" not in words

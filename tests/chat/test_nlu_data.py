@@ -4,13 +4,13 @@ with the shared evaluation set (dedupe guard)."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 from tests.chat.conftest import EVAL_FILE
 
-from leadgate.chat.nlu import INTENTS, NLUDataError, dedupe_key, load_nlu_data
+from leadgate.chat.nlu import INTENTS, NLUDataError, dedupe_key, load_nlu_data, load_training_examples
 from leadgate.chat.nlu.data import parse_nlu_data, split_examples
 
 MIN_EXAMPLES_PER_INTENT = 100
@@ -25,7 +25,7 @@ def test_every_intent_has_enough_examples() -> None:
 
 def test_no_text_is_labelled_with_two_intents() -> None:
     labels: dict[str, set[str]] = defaultdict(set)
-    for example in load_nlu_data().examples:
+    for example in load_training_examples():  # nlu.yml and the public-corpus files together
         labels[dedupe_key(example.text)].add(example.intent)
     conflicts = {key: sorted(v) for key, v in labels.items() if len(v) > 1}
     assert not conflicts
@@ -63,7 +63,7 @@ def _eval_keys() -> set[str]:
 
 def test_training_data_shares_no_row_with_the_eval_set() -> None:
     eval_keys = _eval_keys()
-    shared = [e.text for e in load_nlu_data().examples if dedupe_key(e.text) in eval_keys]
+    shared = [e.text for e in load_training_examples() if dedupe_key(e.text) in eval_keys]
     assert not shared, f"{len(shared)} training rows also occur in {EVAL_FILE.name}: {shared[:20]}"
 
 
@@ -117,3 +117,36 @@ def test_split_is_stratified_and_deterministic() -> None:
     assert (train, held) == split_examples(examples, test_fraction=0.2, seed=3)
     with pytest.raises(ValueError):
         split_examples(examples, test_fraction=1.0)
+
+
+def test_public_corpus_files_are_shipped_with_their_provenance() -> None:
+    from importlib import resources
+
+    from leadgate.chat.nlu.data import PUBLIC_DATA_DIR, parse_example_file, public_data_files
+
+    files = public_data_files()
+    assert files == [f"{PUBLIC_DATA_DIR}/hwu64.yml"]
+    root = resources.files("leadgate.chat")
+    examples = parse_example_file(root.joinpath(files[0]).read_text(encoding="utf-8"), source=files[0])
+    counts = Counter(e.intent for e in examples)
+    assert counts == {"out_of_scope": 825, "affirm": 15, "deny": 15}  # PROVENANCE.md's table
+    provenance = root.joinpath(f"{PUBLIC_DATA_DIR}/PROVENANCE.md").read_text(encoding="utf-8")
+    assert "f6071b496b17d71e6eb43f543af0707f4ff30557" in provenance and "CC BY 4.0" in provenance
+    all_examples = load_training_examples()
+    assert len(all_examples) == len(load_nlu_data().examples) + len(examples)
+    assert all_examples[-len(examples) :] == examples
+
+
+def test_extra_example_files_reject_unknown_intents_and_bad_lines() -> None:
+    from leadgate.chat.nlu.data import parse_example_file
+
+    ok = parse_example_file("nlu:\n- intent: greet\n  examples: |\n    - howdy y'all\n")
+    assert [(e.text, e.intent) for e in ok] == [("howdy y'all", "greet")]
+    with pytest.raises(NLUDataError, match="unknown intent 'weather'"):
+        parse_example_file("nlu:\n- intent: weather\n  examples: |\n    - rain?\n", source="x.yml")
+    with pytest.raises(NLUDataError, match="expected '- TEXT'"):
+        parse_example_file("nlu:\n- intent: greet\n  examples: |\n    hello\n")
+    with pytest.raises(NLUDataError, match="appears twice"):
+        parse_example_file(
+            "nlu:\n- intent: greet\n  examples: |\n    - hi\n- intent: greet\n  examples: |\n    - yo\n"
+        )

@@ -13,7 +13,8 @@ Components (Rasa style: train / predict / persist / load):
 - :class:`IntentClassifier`: TF-IDF word and character n-grams, linear SVM, temperature-scaled
   probabilities; trained from ``leadgate/chat/data/nlu.yml`` (:func:`load_nlu_data`).
 - :class:`EntityExtractor`: money, timeline, company size, role/authority, email, phone, person, company.
-- :class:`NLU`: both together; :func:`default_nlu` builds (trains) it once per process.
+- :class:`NLU`: both together; :func:`default_nlu` builds it once per process, loading the intent model
+  from the artifact cache (:mod:`leadgate.chat.nlu.artifact`; ``leadgate nlu build`` fills it).
 """
 
 from leadgate.chat.nlu.data import (
@@ -24,11 +25,13 @@ from leadgate.chat.nlu.data import (
     TrainingExample,
     dedupe_key,
     load_nlu_data,
+    load_training_examples,
     split_examples,
 )
 from leadgate.chat.nlu.entity import Entity
 from leadgate.chat.nlu.extract import EntityExtractor
 from leadgate.chat.nlu.intent import (
+    CompiledIntentModel,
     IntentClassifier,
     IntentPrediction,
     IntentScore,
@@ -40,6 +43,7 @@ __all__ = [
     "INTENTS",
     "MAX_TEXT_CHARS",
     "NLU",
+    "CompiledIntentModel",
     "Entity",
     "EntityExtractor",
     "IntentClassifier",
@@ -55,5 +59,6 @@ __all__ = [
     "default_intent_classifier",
     "default_nlu",
     "load_nlu_data",
+    "load_training_examples",
     "split_examples",
 ]

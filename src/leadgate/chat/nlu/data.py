@@ -63,7 +63,13 @@ AUTHORITIES: tuple[str, ...] = ("decision_maker", "influencer", "user", "none")
 DEFAULT_DATA_RESOURCE = "data/nlu.yml"
 """The training data shipped in the package, relative to ``leadgate.chat``."""
 
+PUBLIC_DATA_DIR = "data/nlu_public"
+"""Extra training examples mapped from public corpora (``*.yml``, see its ``PROVENANCE.md``), relative to
+``leadgate.chat``."""
+
 _WORD = re.compile(r"\w+")
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (parses ``nlu.yml`` about ten times faster)."""
 
 
 class NLUDataError(ValueError):
@@ -220,7 +226,7 @@ def parse_nlu_data(text: str, source: str = "<string>") -> NLUData:
 
     """
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise NLUDataError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(doc, Mapping) or not isinstance(doc.get("nlu"), list):
@@ -307,3 +313,70 @@ def split_examples(
         held_out.extend(group[:n_test])
         train.extend(group[n_test:])
     return train, held_out
+
+
+def parse_example_file(text: str, source: str = "<string>") -> list[TrainingExample]:
+    """Parse an extra example file: an ``nlu:`` list of ``intent`` / ``examples`` blocks, nothing else required.
+
+    Unlike :func:`parse_nlu_data`, not every intent needs examples and there is no ``roles`` section;
+    the other rules hold (known intents only, each at most once, ``- TEXT`` lines).
+
+    Args:
+        text: the YAML document.
+        source: a label for error messages.
+
+    Returns:
+        The examples in file order.
+
+    Raises:
+        NLUDataError: on malformed YAML, an unknown or duplicated intent, or a bad examples block.
+
+    """
+    try:
+        doc = yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        raise NLUDataError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("nlu"), list):
+        raise NLUDataError(f"{source}: expected a mapping with an 'nlu' list")
+    examples: list[TrainingExample] = []
+    seen: set[str] = set()
+    for index, block in enumerate(doc["nlu"]):
+        if not isinstance(block, Mapping) or "intent" not in block:
+            raise NLUDataError(f"{source}: nlu[{index}] must be a mapping with 'intent' and 'examples'")
+        intent = str(block["intent"])
+        if intent not in INTENTS:
+            raise NLUDataError(
+                f"{source}: nlu[{index}]: unknown intent {intent!r}; expected one of {INTENTS}"
+            )
+        if intent in seen:
+            raise NLUDataError(f"{source}: nlu[{index}]: intent {intent!r} appears twice")
+        seen.add(intent)
+        examples.extend(TrainingExample(t, intent) for t in _examples_block(block, index))
+    return examples
+
+
+def public_data_files() -> list[str]:
+    """Resource names (relative to ``leadgate.chat``) of the shipped public-corpus example files, sorted."""
+    folder = resources.files("leadgate.chat").joinpath(PUBLIC_DATA_DIR)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        f"{PUBLIC_DATA_DIR}/{entry.name}" for entry in folder.iterdir() if entry.name.endswith(".yml")
+    )
+
+
+def load_training_examples() -> list[TrainingExample]:
+    """Every shipped training example: ``nlu.yml``, then each ``nlu_public/*.yml`` file.
+
+    Returns:
+        The examples the default intent model is trained on.
+
+    Raises:
+        NLUDataError: if a file is malformed.
+
+    """
+    root = resources.files("leadgate.chat")
+    examples = list(load_nlu_data().examples)
+    for name in public_data_files():
+        examples.extend(parse_example_file(root.joinpath(name).read_text(encoding="utf-8"), source=name))
+    return examples

@@ -10,7 +10,7 @@ from typing import Any
 from leadgate.chat.nlu.data import NLUData, load_nlu_data
 from leadgate.chat.nlu.entity import Entity
 from leadgate.chat.nlu.extract import EntityExtractor
-from leadgate.chat.nlu.intent import IntentClassifier, IntentScore, default_intent_classifier
+from leadgate.chat.nlu.intent import IntentClassifier, IntentModel, IntentScore, default_intent_classifier
 
 MAX_TEXT_CHARS = 5000
 """Longest message parsed, in characters. The chat API's own size limit is lower; this bound keeps the
@@ -63,7 +63,7 @@ class NLU:
 
     """
 
-    def __init__(self, classifier: IntentClassifier, extractor: EntityExtractor) -> None:
+    def __init__(self, classifier: IntentModel, extractor: EntityExtractor) -> None:
         if not classifier.is_trained:
             raise ValueError("the intent classifier must be trained")
         self.classifier = classifier
@@ -122,19 +122,36 @@ class NLU:
         )
 
 
-@lru_cache(maxsize=1)
-def default_nlu() -> NLU:
-    """Return the NLU trained on leadgate's shipped data, built (and warmed up) at first call.
+def default_nlu(*, warm_up: bool = True) -> NLU:
+    """Return the NLU of leadgate's shipped data, loaded at first call and shared by the process.
 
-    The warm-up parses one message so that dateparser's and phonenumbers' lazy tables are loaded
-    before the first visitor's message.
+    The intent model comes from the artifact cache (``nlu_cache_dir``; see
+    :func:`~leadgate.chat.nlu.intent.default_intent_classifier`): loading it takes tens of milliseconds,
+    and only a missing, stale or corrupt cache file makes this call train it (seconds, once). Nothing is
+    loaded before the first call.
+
+    Args:
+        warm_up: parse one message with a date, an e-mail and a phone number first (once per process),
+            so that dateparser's and phonenumbers' lazy tables are loaded before the first visitor's
+            message (0.2 s on an idle 2-core machine). A one-shot command such as ``leadgate nlu parse``
+            passes False: its own message pays only for what it uses.
 
     Returns:
         The shared NLU instance.
 
     """
-    nlu = NLU(default_intent_classifier(), EntityExtractor(load_nlu_data().roles))
-    nlu.parse(
-        "I'm the CTO at Acme, jane@acme.com, +1 415 555 0132, $20k by March 15", now=datetime(2026, 1, 1)
-    )
+    nlu = _shared_nlu()
+    if warm_up and not _WARMED:
+        nlu.parse(
+            "I'm the CTO at Acme, jane@acme.com, +1 415 555 0132, $20k by March 15", now=datetime(2026, 1, 1)
+        )
+        _WARMED.append(True)
     return nlu
+
+
+_WARMED: list[bool] = []
+
+
+@lru_cache(maxsize=1)
+def _shared_nlu() -> NLU:
+    return NLU(default_intent_classifier(), EntityExtractor(load_nlu_data().roles))
