@@ -40,6 +40,8 @@ fi
 # 2. leadgate and its test dependencies
 say "installing leadgate with the test extra into .venv"
 .venv/bin/python -m pip install -q -e '.[test]' || die "pip install -e '.[test]' failed (see the pip output above)"
+say "building the chat NLU model artifact (once; reused until its training data changes)"
+.venv/bin/leadgate nlu build >/dev/null || die "leadgate nlu build failed"
 
 # Install Debian packages unless BINARY already exists: as root, or through sudo.
 #   ensure_debian BINARY WHAT PACKAGE...
