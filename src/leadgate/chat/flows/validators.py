@@ -39,7 +39,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from leadgate.chat.nlu.contact import is_free_provider
+from leadgate.contracts.vocabulary import AUTHORITIES, BUDGET_PERIODS, SENIORITIES, is_free_provider
 from leadgate.yamlcheck import UNION_TAG_PREFIX as TAG_PREFIX
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
@@ -47,15 +47,9 @@ _LETTER = re.compile(r"[^\W\d_]")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_'’.\-]*(?:['’.\-][^\W\d_]*)*\.?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
-PERIODS_PER_YEAR: dict[str | None, int] = {
-    None: 1,
-    "year": 1,
-    "quarter": 4,
-    "month": 12,
-    "week": 52,
-    "day": 365,
-}
-"""How many of each budget period make a year (a budget without a period is read as a yearly total)."""
+PERIODS_PER_YEAR: dict[str | None, int] = {None: 1, **BUDGET_PERIODS}
+"""How many of each budget period make a year (the shared vocabulary's ``BUDGET_PERIODS``; a budget without
+a period is read as a yearly total)."""
 
 
 @dataclass(frozen=True)
@@ -221,7 +215,8 @@ _ROLE_KEYS = ("title", "seniority", "department", "authority")
 class RoleValidator(BaseModel):
     """A job role: the NLU's ``role`` value or ``authority`` statement, or an unrecognized title.
 
-    When ``accept_unrecognized``, a short title the role lexicon does not know (a string) is stored as the
+    Seniority and authority must be values of the shared vocabulary (``contracts.vocabulary``); other
+    values are dropped. When ``accept_unrecognized``, a short title the role lexicon does not know (a string) is stored as the
     title with the flag ``unrecognized_title``.
     """
 
@@ -234,6 +229,10 @@ class RoleValidator(BaseModel):
         """Validate a role; see the class docstring. Never raises."""
         if isinstance(value, dict):
             role = {k: value.get(k) if isinstance(value.get(k), str) else None for k in _ROLE_KEYS}
+            if role["seniority"] not in (None, *SENIORITIES):
+                role["seniority"] = None  # outside the shared vocabulary (a language model's guess)
+            if role["authority"] not in (None, *AUTHORITIES):
+                role["authority"] = None
             if not any(role.values()):
                 return _refuse("I couldn't tell your role from that")
             return Verdict(ok=True, value=role)

@@ -28,6 +28,7 @@ from price_parser import Price
 
 from leadgate.chat.nlu.entity import Entity
 from leadgate.chat.nlu.numbers import UNITS, as_number
+from leadgate.contracts.vocabulary import BUDGET_PERIODS
 
 EXTRACTOR = "leadgate.money"
 
@@ -111,6 +112,7 @@ _PERIODS: dict[str, str] = {
     "day": "day",
     "daily": "day",
 }
+assert set(_PERIODS.values()) <= BUDGET_PERIODS.keys(), "money periods must be shared-vocabulary periods"
 _UNITS = {"seat": "seat", "user": "user", "license": "license", "licence": "license", "lead": "lead"}
 
 _SYM_RE = r"(?:us\$|usd\$|a\$|au\$|c\$|ca\$|nz\$|s\$|hk\$|r\$|\$|€|£|¥|₹|₩|₽)"
