@@ -253,7 +253,7 @@ class Assistant:
         if not text or not text.strip():
             raise ValueError("cannot handle an empty message")
         local_now = now.astimezone(_zone(st.visitor_tz)).replace(tzinfo=None)
-        u = self._understand(text, now, local_now)
+        u = self._understand(text, now, local_now, self.flow.slot(st.pending).sources[0] if st.pending else None)
         turn.event(
             "intent",
             name=u.intent,
@@ -272,8 +272,10 @@ class Assistant:
 
     # ------------------------------------------------------------------ understanding
 
-    def _understand(self, text: str, now: datetime, local_now: datetime) -> _Understanding:
-        parsed = self.nlu.parse(text, now=local_now, region=self.region)
+    def _understand(
+        self, text: str, now: datetime, local_now: datetime, expecting: str | None = None
+    ) -> _Understanding:
+        parsed = self.nlu.parse(text, now=local_now, region=self.region, expecting=expecting)
         top, confidence = parsed.intent.name, parsed.intent.confidence
         inform_p = next((s.confidence for s in parsed.intent_ranking if s.name == "inform"), 0.0)
         intent: str | None = top if confidence >= self.flow.intents.threshold(top) else None

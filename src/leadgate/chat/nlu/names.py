@@ -280,6 +280,7 @@ def extract_names(
     text: str,
     roles: Sequence[Entity] = (),
     emails: Sequence[Entity] = (),
+    expecting: str | None = None,
 ) -> list[Entity]:
     """Find person and company names.
 
@@ -288,13 +289,24 @@ def extract_names(
         roles: ``role`` entities already found in ``text`` (a company may follow a title: ``CTO at X``).
         emails: ``email`` entities already found (their local parts confirm lowercase first names and
             their domains confirm company names).
+        expecting: the entity type the pending question asks for. ``"company"``: the answer's leading
+            phrase (after lead-ins such as ``we're``, ``it's called``, ``I'm at``) is a company, in any case,
+            and only an explicit cue (``my name is``) makes a person. ``"person"``: the leading one to four
+            words (after ``hi``, ``it's``, ``I'm``...) are a name, in any case, including words that are
+            also months or common words (``April Chen``, ``Grace``).
 
     Returns:
         ``person`` and ``company`` entities in text order, non-overlapping with each other.
 
     """
     people = _people(text, roles, emails)
+    if expecting == "company":
+        people = [p for p in people if p.confidence >= 1.0]
+    elif expecting == "person" and (answer := _expected_person(text, roles)) is not None:
+        people.append(answer)
     companies = _companies(text, roles, people, emails)
+    if expecting == "company" and (named := _expected_company(text, roles)) is not None:
+        companies.append(named)
     out: list[Entity] = []
     for e in sorted(people + companies, key=lambda e: (-e.confidence, e.start)):
         if all(not e.overlaps(o) for o in out) and all(not e.overlaps(r) for r in list(roles) + list(emails)):
@@ -412,3 +424,67 @@ def _companies(
         ):
             found.append(_company_entity(text, *got, confidence=0.7))
     return found
+
+
+_LEAD_IN = (
+    r"^\s*(?:(?:hi|hello|hey|ok|okay|sure|yes|yeah|yep|oh|sorry|oops|well|so|um|uh|right|of course)\b"
+    r"[\s,!.:;\-–—]*)*"
+)
+_PERSON_LEAD = re.compile(
+    _LEAD_IN + r"(?:(?:it'?s|it is|this is|i'?m|i am|im|name'?s|my name is|you can call me|call me)\s+)?",
+    re.IGNORECASE,
+)
+_COMPANY_LEAD = re.compile(
+    _LEAD_IN + r"(?:(?:it'?s called|it is called|we'?re called|we are called|it'?s|it is|we'?re|we are|"
+    r"i'?m (?:with|at|from)|i am (?:with|at|from)|i work (?:at|for|with)|the company is|our company is|"
+    r"company is|called)\s+)?",
+    re.IGNORECASE,
+)
+_ANSWER_END = re.compile(r"\s*(?:$|[,.;!?(]|\s+here\b|\s+-\s|\s+–|\s+—)", re.IGNORECASE)
+_MONTH_NAMES = frozenset({"april", "may", "june", "july", "august", "summer", "autumn", "winter"})
+_NAME_STOP = (_COMMON - _MONTH_NAMES) | _PLACES | _LANGUAGES
+_NOT_A_COMPANY_ANSWER = _COMMON | _LANGUAGES | {"no", "none", "nothing", "skip", "n/a"}
+
+
+def _expected_person(text: str, roles: Sequence[Entity]) -> Entity | None:
+    """The name that answers "what's your name?": the message's leading one to four words, any case."""
+    lead = _PERSON_LEAD.match(text)
+    pos = lead.end() if lead else 0
+    tokens: list[str] = []
+    start = end = -1
+    for tm in re.finditer(r"[ \t]*([^\W\d_]+(?:['’.\-][^\W\d_]+)*)", text[pos:]):
+        if tm.start() != (end - pos if end >= 0 else 0):
+            break
+        tok = tm.group(1)
+        low = tok.lower()
+        if low in _NAME_STOP and not (tokens and low in _PARTICLES):
+            break
+        if len(tokens) == 4:
+            return None
+        if start < 0:
+            start = pos + tm.start(1)
+        tokens.append(tok)
+        end = pos + tm.end(1)
+    while tokens and tokens[-1].lower() in _PARTICLES:
+        tokens.pop()
+    if not tokens or not _ANSWER_END.match(text, start + len(" ".join(tokens))):
+        return None
+    end = _span_end(text, start, tokens)
+    if any(r.start < end and start < r.end for r in roles):
+        return None
+    return _person_entity(text, start, end, tokens, confidence=0.95)
+
+
+def _expected_company(text: str, roles: Sequence[Entity]) -> Entity | None:
+    """The company that answers "which company are you with?": the message's leading phrase, any case."""
+    lead = _COMPANY_LEAD.match(text)
+    pos = lead.end() if lead else 0
+    got = _take_company(text, pos, allow_lower=True)
+    if got is None:
+        return None
+    start, end, tokens = got
+    if tokens[0].lower() in _NOT_A_COMPANY_ANSWER or not _ANSWER_END.match(text, end):
+        return None
+    if any(r.start < end and start < r.end for r in roles):
+        return None
+    return _company_entity(text, start, end, tokens, confidence=0.95)

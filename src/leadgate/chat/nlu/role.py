@@ -230,11 +230,13 @@ class RoleExtractor:
             return True
         return bool(_START.match(before) and _AFTER_OK.match(after))
 
-    def extract(self, text: str) -> list[Entity]:
+    def extract(self, text: str, expecting: str | None = None) -> list[Entity]:
         """Find the visitor's role and statements of buying authority.
 
         Args:
             text: the message.
+            expecting: the entity type the pending question asks for; with ``"role"`` a bare department
+                (``"marketing"``) answers "what's your role?".
 
         Returns:
             ``role`` entities (``normalized``: ``title``, ``seniority``, ``department``, ``authority``;
