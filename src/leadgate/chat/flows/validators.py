@@ -52,6 +52,31 @@ PERIODS_PER_YEAR: dict[str | None, int] = {None: 1, **BUDGET_PERIODS}
 a period is read as a yearly total)."""
 
 
+NAME_PARTICLES = frozenset(
+    {
+        "van",
+        "von",
+        "der",
+        "den",
+        "de",
+        "da",
+        "del",
+        "della",
+        "di",
+        "du",
+        "le",
+        "la",
+        "bin",
+        "al",
+        "el",
+        "ter",
+        "ten",
+        "dos",
+    }
+)
+"""Lowercase words inside a name that stay lowercase (``Lars van der Berg``, ``Ana de la Cruz``)."""
+
+
 @dataclass(frozen=True)
 class ValidationContext:
     """What a validator may depend on besides the value.
@@ -133,7 +158,10 @@ class PersonNameValidator(BaseModel):
             return _refuse(f"a name has at most {self.max_words} words")
         if not all(_NAME_WORD.match(w) for w in words):
             return _refuse("a name is made of letters only")
-        words = [w[:1].upper() + w[1:] if w.islower() else w for w in words]
+        words = [
+            w if (i > 0 and w in NAME_PARTICLES) or not w.islower() else w[:1].upper() + w[1:]
+            for i, w in enumerate(words)
+        ]
         return Verdict(
             ok=True,
             value={"full": " ".join(words), "first": words[0], "last": words[-1] if len(words) > 1 else None},

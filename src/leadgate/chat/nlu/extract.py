@@ -77,7 +77,9 @@ class EntityExtractor:
         roles = [e for e in role_like if e.entity == "role"]
         authority = [e for e in role_like if e.entity == "authority"]
         names = extract_names(text, roles=roles, emails=emails, expecting=expecting)
-        order = PRIORITY if expecting not in PRIORITY else (expecting, *(p for p in PRIORITY if p != expecting))
+        order = (
+            PRIORITY if expecting not in PRIORITY else (expecting, *(p for p in PRIORITY if p != expecting))
+        )
         ranked = {name: i for i, name in enumerate(order)}
         candidates = emails + phones + money + sizes + timelines + roles + names
         candidates.sort(key=lambda e: (ranked[e.entity], e.start))

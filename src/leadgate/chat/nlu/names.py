@@ -58,6 +58,8 @@ _PARTICLES = {
     "ter",
     "ten",
     "dos",
+    "der",
+    "den",
 }
 _LEGAL = (
     r"Inc\.?|LLC|L\.L\.C\.|Ltd\.?|Limited|GmbH|gGmbH|AG|S\.A\.|SA|SAS|SARL|B\.V\.|BV|N\.V\.|NV|Corp\.?|Corporation|"
@@ -135,7 +137,7 @@ _COMPANY_STRONG = re.compile(
 )
 _COMPANY_AFTER_PERSON = re.compile(r"^\s*(?:,\s*)?(?:from|at|with|of|@)\s+", re.IGNORECASE)
 _COMPANY_AFTER_ROLE = re.compile(r"^\s*(?:at|@|of|with|for|,)\s+(?:the\s+)?", re.IGNORECASE)
-_COMPANY_IM_WITH = re.compile(r"\b(?:i'?m|i am|we'?re|we are)\s+(?:with|from)\s+", re.IGNORECASE)
+_COMPANY_IM_WITH = re.compile(r"\b(?:i'?m|i am|we'?re|we are)\s+(?:with|from|at)\s+", re.IGNORECASE)
 _WE_ARE = re.compile(r"\b(?:we'?re|we are)\s+", re.IGNORECASE)
 _LEGAL_ANYWHERE = re.compile(
     r"(?<![\w&])((?:[A-Z0-9][\w&'’\-]*\s+){1,4}(?:" + _LEGAL + r"))(?![\w])",
@@ -350,6 +352,8 @@ def _people(text: str, roles: Sequence[Entity], emails: Sequence[Entity]) -> lis
             continue
         if cue.startswith("it") and len(got[2]) < 2:
             continue
+        if re.search(r"['’]s$", got[2][-1]):
+            continue  # "I'm Northwind's marketing director": a company's possessive, not a name
         if any(t.lower() in _COMPANY_WORDS for t in got[2]) or _LEGAL_RE.match(got[2][-1]):
             continue
         found.append(_person_entity(text, *got, confidence=0.9))
@@ -388,6 +392,16 @@ def _companies(
             got = _take_company(text, anchor.end + follow.end(), allow_lower=False)
             if got:
                 found.append(_company_entity(text, *got, confidence=0.8))
+    for anchor in roles:
+        possessive = re.search(
+            r"(?<![\w'’])((?:[A-Z0-9][\w&.\-]*\s+){0,3}[A-Z0-9][\w&.\-]*)['’]s\s+$", text[: anchor.start]
+        )
+        if possessive:
+            words = possessive.group(1).split()
+            if words[0].lower() not in _STOP:
+                found.append(
+                    _company_entity(text, possessive.start(1), possessive.end(1), words, confidence=0.95)
+                )
     for m in _COMPANY_IM_WITH.finditer(text):
         got = _take_company(text, m.end(), allow_lower=False)
         if got:
