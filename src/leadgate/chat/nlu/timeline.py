@@ -148,7 +148,8 @@ def _finish(m: re.Match[str], span: Span, grain: str, today: date, time: str | N
     start, end = span
     by = (g.get("by") or "").lower()
     if by:
-        if by in ("before", "prior to"):
+        part = (g.get("part") or "").lower()
+        if by in ("before", "prior to") and not part.endswith("end of"):  # "before the end of X" = by X's end
             end = start - timedelta(days=1)
         start = today if today <= end else start
     elif start < today <= end:
@@ -298,7 +299,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"\b(?:asap|a\.s\.a\.p\.?|as soon as (?:possible|we can|we could)|immediately|right away|"
-            r"straight away|urgently)(?![\w])",
+            r"straight away|urgently|(?:need(?:ed)?|want(?:ed)?)\s+(?:it|this|that|one|something)\s+yesterday"
+            r"|^\s*yesterday(?=[\s!.]*$))(?![\w])",
             re.I,
         ),
         "asap",
@@ -352,6 +354,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
             r"(?P<unit>week|month|quarter|year)(?![\w])",
             re.I,
         ),
+        "end_of_current",
+    ),
+    (
+        re.compile(r"\bwithin\s+(?:the|this)\s+(?P<unit>week|month|quarter|year)(?![\w])", re.I),
         "end_of_current",
     ),
     (re.compile(r"\b(?P<by>by\s+)?(?P<part>)(?:year[- ]end|eoy)(?![\w])", re.I), "year_end"),
@@ -414,7 +420,13 @@ def _gated_ok(m: re.Match[str], text: str, kind: str) -> bool:
 
 
 def extract_timeline(text: str, now: datetime, date_order: str = "MDY") -> list[Entity]:
-    """Find timelines and resolve each to a date range.
+    """Find timelines and resolve each to a date range, with negations and commitment cues applied.
+
+    The expressions found by :func:`extract_spans` go through
+    :func:`leadgate.chat.nlu.timeline_cues.apply_cues`: a negated or ``after`` expression ("not before
+    March", "not this quarter", "after the summer") becomes the range that starts when the visitor will buy,
+    and of several expressions only the one the visitor commits to is kept ("sometime this year, ideally by
+    end of Q2" -> by end of Q2).
 
     Args:
         text: the message.
@@ -425,7 +437,25 @@ def extract_timeline(text: str, now: datetime, date_order: str = "MDY") -> list[
         ``timeline`` entities in text order, non-overlapping (the longest match wins); ``normalized``
         holds ``start`` and ``end`` (ISO dates, inclusive), ``grain`` (``asap``, ``duration``,
         ``day``, ``week``, ``month``, ``quarter``, ``half``, ``season``, ``year``) and ``time``
-        (``"HH:MM"`` or None).
+        (``"HH:MM"`` or None); ``grain`` ``after`` marks a range that starts at a negated bound.
+
+    """
+    from leadgate.chat.nlu.timeline_cues import apply_cues  # the cues re-read expressions with this module
+
+    return apply_cues(text, extract_spans(text, now, date_order), now, date_order)
+
+
+def extract_spans(text: str, now: datetime, date_order: str = "MDY") -> list[Entity]:
+    """Find time expressions and resolve each to a date range as written (no negation, no choice).
+
+    Args:
+        text: the message.
+        now: the reference time (naive or aware; its own calendar date is "today").
+        date_order: order of numeric dates: ``"MDY"`` or ``"DMY"``.
+
+    Returns:
+        ``timeline`` entities in text order, non-overlapping (the longest match wins); see
+        :func:`extract_timeline` for ``normalized``.
 
     """
     today = now.date()
