@@ -251,7 +251,7 @@ def roles() -> RoleExtractor:
             "head of marketing",
             "director",
             "marketing",
-            "influencer",
+            "decision_maker",
         ),
         ("I'm the IT director at a hospital", "IT director", "director", "it", "influencer"),
         (

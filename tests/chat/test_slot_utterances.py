@@ -78,7 +78,16 @@ def test_the_data_is_large_and_varied_enough() -> None:
     slots = {str(k).partition(".")[0] for r in rows for k in r["expect"]}
     flow = load_default_flow()
     assert slots <= {s.name for s in flow.slots}
-    assert {"person_name", "company", "role", "budget", "timeline", "company_size", "work_email", "phone"} <= slots
+    assert {
+        "person_name",
+        "company",
+        "role",
+        "budget",
+        "timeline",
+        "company_size",
+        "work_email",
+        "phone",
+    } <= slots
     assert sum(1 for r in rows if len(_expected(r["expect"])) >= 2) >= 40, "multi-slot messages"
     assert sum(1 for r in rows if r["pending"] is None) >= 20, "messages without a pending question"
 
@@ -104,7 +113,9 @@ def test_slot_extraction_exact_match_rate(nlu: NLU, capsys: pytest.CaptureFixtur
         if row_ok:
             exact += 1
         else:
-            failures.append(f"#{i} [{row['pending']}] {row['text']!r}: expected {row['expect']}, got {filled}")
+            failures.append(
+                f"#{i} [{row['pending']}] {row['text']!r}: expected {row['expect']}, got {filled}"
+            )
     rate = exact / len(rows)
     with capsys.disabled():
         print(f"\nslot utterances: {len(rows)} rows, overall exact {exact}/{len(rows)} = {rate:.3f}")

@@ -460,10 +460,20 @@ _NAME_STOP = (_COMMON - _MONTH_NAMES) | _PLACES | _LANGUAGES
 _NOT_A_COMPANY_ANSWER = _COMMON | _LANGUAGES | {"no", "none", "nothing", "skip", "n/a"}
 
 
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _keyboard_mash(token: str) -> bool:
+    """Whether a word is a run of neighbouring keys ("asdf", "qwerty"): typed to get past a question."""
+    low = token.lower()
+    return len(low) >= 4 and any(low in row or low in row[::-1] for row in _KEYBOARD_ROWS)
+
+
 def _expected_person(text: str, roles: Sequence[Entity]) -> Entity | None:
     """The name that answers "what's your name?": the message's leading one to four words, any case."""
     lead = _PERSON_LEAD.match(text)
     pos = lead.end() if lead else 0
+    lead_words = (lead.group(0) if lead else "").lower()
     tokens: list[str] = []
     start = end = -1
     for tm in re.finditer(r"[ \t]*([^\W\d_]+(?:['’.\-][^\W\d_]+)*)", text[pos:]):
@@ -483,6 +493,10 @@ def _expected_person(text: str, roles: Sequence[Entity]) -> Entity | None:
         tokens.pop()
     if not tokens or not _ANSWER_END.match(text, start + len(" ".join(tokens))):
         return None
+    if any(_keyboard_mash(t) for t in tokens):
+        return None
+    if all(t.islower() for t in tokens) and re.search(r"\b(?:this is|it'?s|it is)\s*$", lead_words):
+        return None  # "this is useless": a lowercase word after "this is" is not a name
     end = _span_end(text, start, tokens)
     if any(r.start < end and start < r.end for r in roles):
         return None
