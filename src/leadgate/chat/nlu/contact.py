@@ -19,6 +19,7 @@ import re
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from leadgate.chat.nlu.company import company_from_email
 from leadgate.chat.nlu.entity import Entity
 from leadgate.contracts.vocabulary import FREE_EMAIL_DOMAINS, is_free_provider
 
@@ -38,8 +39,10 @@ def extract_emails(text: str) -> list[Entity]:
 
     Returns:
         ``email`` entities; ``normalized`` holds ``email`` (normalized address, or None if invalid),
-        ``local_part``, ``domain``, ``valid`` (bool), ``free_provider`` (bool) and ``error`` (the
-        validator's message when invalid, else None).
+        ``local_part``, ``domain``, ``valid`` (bool), ``free_provider`` (bool), ``error`` (the
+        validator's message when invalid, else None) and ``company_proposal`` (the company name the
+        domain suggests, for the visitor to confirm: :func:`~leadgate.chat.nlu.company.company_from_email`;
+        None for free-mail and invalid addresses).
 
     """
     out = []
@@ -74,6 +77,7 @@ def _email_entity(
             "valid": error is None,
             "free_provider": is_free_provider(domain),
             "error": error,
+            "company_proposal": company_from_email(domain) if error is None else None,
         },
         confidence=1.0 if error is None else 0.5,
         extractor=EXTRACTOR_EMAIL,

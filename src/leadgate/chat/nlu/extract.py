@@ -70,7 +70,7 @@ class EntityExtractor:
         emails = extract_emails(text)
         phones = extract_phones(text, region)
         money = extract_money(text)
-        sizes = extract_company_size(text)
+        sizes = extract_company_size(text, expecting=expecting)
         date_order = "MDY" if region.upper() in MDY_REGIONS else "DMY"
         timelines = extract_timeline(text, now, date_order=date_order)
         role_like = self.roles.extract(text, expecting=expecting)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from leadgate.chat.nlu.company import COMPANY_WORDS
 from leadgate.chat.nlu.entity import Entity
 
 EXTRACTOR = "leadgate.names"
@@ -66,14 +67,7 @@ _LEGAL = (
     r"Co\.|PLC|plc|Pty(?:\.? Ltd\.?)?|Oy|AB|ASA|KG|SE|S\.L\.|S\.r\.l\.|Srl|S\.p\.A\.|SpA|LLP|LP|K\.K\.|KK|AS|ApS"
 )
 _LEGAL_RE = re.compile(r"^(?:" + _LEGAL + r")$")
-_COMPANY_WORDS = _words(
-    "Industries Labs Lab Technologies Technology Tech Systems Solutions Software Group Holdings Partners "
-    "Consulting Digital Media Health Healthcare Capital Ventures Analytics Networks AI Studio Studios Agency "
-    "Bank Insurance Logistics Foods Motors Energy Pharma Games Robotics Security Cloud Data Telecom Bio "
-    "Therapeutics Medical Hospitality Retail Brands Works Enterprises International Global Services "
-    "Dynamics Innovations Interactive Apps Platforms Finance Financial Payments Pay Labs Academy University "
-    "Institute College School Clinic Hospital Foundation Associates Collective Company Co Corp"
-)
+_COMPANY_WORDS = COMPANY_WORDS
 _PLACES = _words(
     "Berlin Munich Hamburg Frankfurt Cologne London Manchester Paris Lyon Madrid Barcelona Lisbon Rome Milan "
     "Amsterdam Rotterdam Brussels Vienna Zurich Geneva Stockholm Oslo Copenhagen Helsinki Dublin Warsaw Prague "
