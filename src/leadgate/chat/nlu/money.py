@@ -99,6 +99,8 @@ _PERIODS: dict[str, str] = {
     "yr": "year",
     "annum": "year",
     "annually": "year",
+    "annual": "year",
+    "per annum": "year",
     "yearly": "year",
     "pa": "year",
     "p.a.": "year",
@@ -157,13 +159,14 @@ _QUALIFIER_AFTER = re.compile(r"^\s*(?P<q>tops|max|maximum|or less|or so|or more
 _PERIOD_AFTER = re.compile(
     r"^(?:\s*(?:per|a|an|each|every|/)\s*(?P<unit>seat|user|licen[cs]e|lead)s?(?![\w]))?"
     r"(?:\s*(?:per|a|an|each|every|/|in)\s*(?P<period>months?|mo|mth|year|yr|annum|quarter|qtr|week|wk|day)(?![\w])"
-    r"|\s*(?P<adv>monthly|annually|yearly|quarterly|weekly|daily|p\.a\.?|pa|p\.m\.)(?![\w])"
+    r"|\s*(?P<adv>monthly|annually|yearly|quarterly|weekly|daily|p\.a\.?|pa|p\.m\.|"
+    r"annual(?=\s+(?:budget|spend|contract))|per annum)(?![\w])"
     r"|\s*(?P<fory>for the (?:whole |full |entire )?year)(?![\w]))?"
     r"(?:\s*(?:per|a|an|each|/)\s*(?P<unit2>seat|user|licen[cs]e|lead)s?(?![\w]))?",
     re.IGNORECASE,
 )
 _COUNT_NOUN_AFTER = re.compile(
-    r"^\s*\+?\s*(?:[a-z-]+\s+)?(?:people|persons?|employees?|staff|users?|visitors?|visits|leads?|customers?|"
+    r"^\s*\+?\s*(?:[a-z-]+\s+)?(?:people|ppl|persons?|employees?|staff|users?|visitors?|visits|leads?|customers?|"
     r"clients?|members?|contacts?|emails?|records?|rows?|chats?|conversations?|messages?|downloads?|followers?|"
     r"subscribers?|accounts?|companies|reps?|agents?|engineers?|developers?|workers?|fte?s?|seats?|licen[cs]es?|"
     r"sessions?|views?|pageviews?|calls?|tickets?|requests?|transactions?|orders?|units?|items?|hits|"

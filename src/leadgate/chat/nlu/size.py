@@ -30,7 +30,7 @@ EXTRACTOR = "leadgate.company_size"
 
 _COMPANY_NOUNS = (
     r"people|persons|employees|employes|staff|staffers|ftes?|full[- ]time employees|workers|"
-    r"team members|colleagues|headcount|heads|souls|folks|people globally|people worldwide"
+    r"team members|colleagues|headcount|heads|souls|folks|people globally|people worldwide|ppl|employes|emps"
 )
 _TEAM_NOUNS = (
     r"engineers|developers|devs|reps|sales reps|salespeople|sdrs|bdrs|aes|agents|marketers|designers"
