@@ -47,7 +47,8 @@ _LETTER = re.compile(r"[^\W\d_]")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_'’.\-]*(?:['’.\-][^\W\d_]*)*\.?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
-PERIODS_PER_YEAR: dict[str | None, int] = {None: 1, **BUDGET_PERIODS}
+PERIODS_PER_YEAR: dict[str | None, int] = {None: 1}
+PERIODS_PER_YEAR.update(BUDGET_PERIODS)
 """How many of each budget period make a year (the shared vocabulary's ``BUDGET_PERIODS``; a budget without
 a period is read as a yearly total)."""
 
