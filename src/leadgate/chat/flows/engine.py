@@ -253,7 +253,9 @@ class Assistant:
         if not text or not text.strip():
             raise ValueError("cannot handle an empty message")
         local_now = now.astimezone(_zone(st.visitor_tz)).replace(tzinfo=None)
-        u = self._understand(text, now, local_now, self.flow.slot(st.pending).sources[0] if st.pending else None)
+        u = self._understand(
+            text, now, local_now, self.flow.slot(st.pending).sources[0] if st.pending else None
+        )
         turn.event(
             "intent",
             name=u.intent,
