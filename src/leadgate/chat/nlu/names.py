@@ -449,6 +449,7 @@ _COMPANY_LEAD = re.compile(
     re.IGNORECASE,
 )
 _ANSWER_END = re.compile(r"\s*(?:$|[,.;!?(]|\s+here\b|\s+-\s|\s+–|\s+—)", re.IGNORECASE)
+_NAME_THEN_COMPANY = re.compile(r"\s+(?:from|at|with)\s+[A-Z0-9]")
 _MONTH_NAMES = frozenset({"april", "may", "june", "july", "august", "summer", "autumn", "winter"})
 _NAME_STOP = (_COMMON - _MONTH_NAMES) | _PLACES | _LANGUAGES
 _NOT_A_COMPANY_ANSWER = _COMMON | _LANGUAGES | {"no", "none", "nothing", "skip", "n/a"}
@@ -485,7 +486,10 @@ def _expected_person(text: str, roles: Sequence[Entity]) -> Entity | None:
         end = pos + tm.end(1)
     while tokens and tokens[-1].lower() in _PARTICLES:
         tokens.pop()
-    if not tokens or not _ANSWER_END.match(text, start + len(" ".join(tokens))):
+    if not tokens or not (
+        _ANSWER_END.match(text, start + len(" ".join(tokens)))
+        or _NAME_THEN_COMPANY.match(text, start + len(" ".join(tokens)))
+    ):
         return None
     if any(_keyboard_mash(t) for t in tokens):
         return None
