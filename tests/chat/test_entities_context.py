@@ -48,9 +48,22 @@ def test_an_answer_to_whats_your_name_is_a_person(nlu: NLU, text: str, name: str
     assert "company" not in _kinds(nlu, text, expecting="person")
 
 
-@pytest.mark.parametrize("text", ["asdf qwerty", "this is useless, I hate this", "no idea"])
+@pytest.mark.parametrize(
+    "text", ["asdf qwerty", "this is useless, I hate this", "no idea", "why?", "later", "Hello"]
+)
 def test_non_names_are_not_read_as_names_even_when_a_name_is_asked(nlu: NLU, text: str) -> None:
     assert "person" not in _kinds(nlu, text, expecting="person")
+
+
+@pytest.mark.parametrize("text", ["Pricing", "why do you need that?", "I'd rather not say", "n/a"])
+def test_refusals_and_questions_are_not_companies(nlu: NLU, text: str) -> None:
+    assert "company" not in _kinds(nlu, text, expecting="company")
+
+
+def test_a_name_then_from_company(nlu: NLU) -> None:
+    found = _kinds(nlu, "It's Joanna from Rivet Labs", expecting="person")
+    assert found["person"]["full"] == "Joanna"
+    assert found["company"]["name"] == "Rivet Labs"
 
 
 def test_the_expected_type_wins_an_overlap(nlu: NLU) -> None:

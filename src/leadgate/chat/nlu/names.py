@@ -159,7 +159,7 @@ def _take_name(
         low = tok.lower()
         particle = tokens and low in _PARTICLES and not _is_cap(tok)
         if not particle:
-            if low in _STOP:
+            if low in _STOP or low in _NOT_AN_ANSWER:
                 break
             if not allow_lower and not _is_cap(tok):
                 break
@@ -451,8 +451,15 @@ _COMPANY_LEAD = re.compile(
 _ANSWER_END = re.compile(r"\s*(?:$|[,.;!?(]|\s+here\b|\s+-\s|\s+–|\s+—)", re.IGNORECASE)
 _NAME_THEN_COMPANY = re.compile(r"\s+(?:from|at|with)\s+[A-Z0-9]")
 _MONTH_NAMES = frozenset({"april", "may", "june", "july", "august", "summer", "autumn", "winter"})
-_NAME_STOP = (_COMMON - _MONTH_NAMES) | _PLACES | _LANGUAGES
-_NOT_A_COMPANY_ANSWER = _COMMON | _LANGUAGES | {"no", "none", "nothing", "skip", "n/a"}
+_NOT_AN_ANSWER = _words(
+    "why what who whom whose how when where which whatever later skip pass none nothing nobody anonymous "
+    "idk dunno unknown test testing pricing price prices cost costs demo help support question questions "
+    "features feature integrations integration docs documentation trial plans plan info information details "
+    "n/a na tbd private confidential secret stealth"
+)
+"""Words that open an answer but never a name: question words, refusals, and what a visitor asks about."""
+_NAME_STOP = (_COMMON - _MONTH_NAMES) | _PLACES | _LANGUAGES | _NOT_AN_ANSWER
+_NOT_A_COMPANY_ANSWER = _COMMON | _LANGUAGES | _NOT_AN_ANSWER
 
 
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
@@ -466,6 +473,8 @@ def _keyboard_mash(token: str) -> bool:
 
 def _expected_person(text: str, roles: Sequence[Entity]) -> Entity | None:
     """The name that answers "what's your name?": the message's leading one to four words, any case."""
+    if text.rstrip().endswith("?"):
+        return None
     lead = _PERSON_LEAD.match(text)
     pos = lead.end() if lead else 0
     lead_words = (lead.group(0) if lead else "").lower()
@@ -503,6 +512,8 @@ def _expected_person(text: str, roles: Sequence[Entity]) -> Entity | None:
 
 def _expected_company(text: str, roles: Sequence[Entity]) -> Entity | None:
     """The company that answers "which company are you with?": the message's leading phrase, any case."""
+    if text.rstrip().endswith("?"):
+        return None
     lead = _COMPANY_LEAD.match(text)
     pos = lead.end() if lead else 0
     got = _take_company(text, pos, allow_lower=True)
