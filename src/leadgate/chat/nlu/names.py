@@ -102,7 +102,14 @@ _COMMON = _words(
     "gmail outlook yahoo hotmail icloud email phone mobile number website web www internet online "
     "lol haha ha hmm um uh yep yup nope nah sure cool awesome wow oh ah api crm sdk saas b2b b2c"
 )
-_STOP = _COMMON | _PLACES | _LANGUAGES
+NOT_AN_ANSWER = _words(
+    "why what who whom whose how when where which whatever later skip pass none nothing nobody anonymous "
+    "idk dunno unknown test testing pricing price prices cost costs demo help support question questions "
+    "features feature integrations integration docs documentation trial plans plan info information details "
+    "n/a na tbd private confidential secret stealth"
+)
+"""Words that open an answer but never a name: question words, refusals, and what a visitor asks about."""
+_STOP = _COMMON | _PLACES | _LANGUAGES | NOT_AN_ANSWER
 _LOWER_COMPANY_STOP = _COMMON | {
     "home", "large", "small", "big", "local", "tech", "software", "bank", "hospital", "school", "university",
     "firm", "shop", "store", "place", "site", "night", "weekend", "moment", "least", "most", "all", "as", "where",
@@ -159,7 +166,7 @@ def _take_name(
         low = tok.lower()
         particle = tokens and low in _PARTICLES and not _is_cap(tok)
         if not particle:
-            if low in _STOP or low in _NOT_AN_ANSWER:
+            if low in _STOP:
                 break
             if not allow_lower and not _is_cap(tok):
                 break
@@ -295,13 +302,15 @@ def extract_names(
         ``person`` and ``company`` entities in text order, non-overlapping with each other.
 
     """
+    from leadgate.chat.nlu.answers import expected_company, expected_person  # they reuse this module's tables
+
     people = _people(text, roles, emails)
     if expecting == "company":
         people = [p for p in people if p.confidence >= 1.0]
-    elif expecting == "person" and (answer := _expected_person(text, roles)) is not None:
+    elif expecting == "person" and (answer := expected_person(text, roles)) is not None:
         people.append(answer)
     companies = _companies(text, roles, people, emails)
-    if expecting == "company" and (named := _expected_company(text, roles)) is not None:
+    if expecting == "company" and (named := expected_company(text, roles)) is not None:
         companies.append(named)
     out: list[Entity] = []
     for e in sorted(people + companies, key=lambda e: (-e.confidence, e.start)):
@@ -432,96 +441,3 @@ def _companies(
         ):
             found.append(_company_entity(text, *got, confidence=0.7))
     return found
-
-
-_LEAD_IN = (
-    r"^\s*(?:(?:hi|hello|hey|ok|okay|sure|yes|yeah|yep|oh|sorry|oops|well|so|um|uh|right|of course)\b"
-    r"[\s,!.:;\-–—]*)*"
-)
-_PERSON_LEAD = re.compile(
-    _LEAD_IN + r"(?:(?:it'?s|it is|this is|i'?m|i am|im|name'?s|my name is|you can call me|call me)\s+)?",
-    re.IGNORECASE,
-)
-_COMPANY_LEAD = re.compile(
-    _LEAD_IN + r"(?:(?:it'?s called|it is called|we'?re called|we are called|it'?s|it is|we'?re|we are|"
-    r"i'?m (?:with|at|from)|i am (?:with|at|from)|i work (?:at|for|with)|the company is|our company is|"
-    r"company is|called)\s+)?",
-    re.IGNORECASE,
-)
-_ANSWER_END = re.compile(r"\s*(?:$|[,.;!?(]|\s+here\b|\s+-\s|\s+–|\s+—)", re.IGNORECASE)
-_NAME_THEN_COMPANY = re.compile(r"\s+(?:from|at|with)\s+[A-Z0-9]")
-_MONTH_NAMES = frozenset({"april", "may", "june", "july", "august", "summer", "autumn", "winter"})
-_NOT_AN_ANSWER = _words(
-    "why what who whom whose how when where which whatever later skip pass none nothing nobody anonymous "
-    "idk dunno unknown test testing pricing price prices cost costs demo help support question questions "
-    "features feature integrations integration docs documentation trial plans plan info information details "
-    "n/a na tbd private confidential secret stealth"
-)
-"""Words that open an answer but never a name: question words, refusals, and what a visitor asks about."""
-_NAME_STOP = (_COMMON - _MONTH_NAMES) | _PLACES | _LANGUAGES | _NOT_AN_ANSWER
-_NOT_A_COMPANY_ANSWER = _COMMON | _LANGUAGES | _NOT_AN_ANSWER
-
-
-_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-
-
-def _keyboard_mash(token: str) -> bool:
-    """Whether a word is a run of neighbouring keys ("asdf", "qwerty"): typed to get past a question."""
-    low = token.lower()
-    return len(low) >= 4 and any(low in row or low in row[::-1] for row in _KEYBOARD_ROWS)
-
-
-def _expected_person(text: str, roles: Sequence[Entity]) -> Entity | None:
-    """The name that answers "what's your name?": the message's leading one to four words, any case."""
-    if text.rstrip().endswith("?"):
-        return None
-    lead = _PERSON_LEAD.match(text)
-    pos = lead.end() if lead else 0
-    lead_words = (lead.group(0) if lead else "").lower()
-    tokens: list[str] = []
-    start = end = -1
-    for tm in re.finditer(r"[ \t]*([^\W\d_]+(?:['’.\-][^\W\d_]+)*)", text[pos:]):
-        if tm.start() != (end - pos if end >= 0 else 0):
-            break
-        tok = tm.group(1)
-        low = tok.lower()
-        if low in _NAME_STOP and not (tokens and low in _PARTICLES):
-            break
-        if len(tokens) == 4:
-            return None
-        if start < 0:
-            start = pos + tm.start(1)
-        tokens.append(tok)
-        end = pos + tm.end(1)
-    while tokens and tokens[-1].lower() in _PARTICLES:
-        tokens.pop()
-    if not tokens or not (
-        _ANSWER_END.match(text, start + len(" ".join(tokens)))
-        or _NAME_THEN_COMPANY.match(text, start + len(" ".join(tokens)))
-    ):
-        return None
-    if any(_keyboard_mash(t) for t in tokens):
-        return None
-    if all(t.islower() for t in tokens) and re.search(r"\b(?:this is|it'?s|it is)\s*$", lead_words):
-        return None  # "this is useless": a lowercase word after "this is" is not a name
-    end = _span_end(text, start, tokens)
-    if any(r.start < end and start < r.end for r in roles):
-        return None
-    return _person_entity(text, start, end, tokens, confidence=0.95)
-
-
-def _expected_company(text: str, roles: Sequence[Entity]) -> Entity | None:
-    """The company that answers "which company are you with?": the message's leading phrase, any case."""
-    if text.rstrip().endswith("?"):
-        return None
-    lead = _COMPANY_LEAD.match(text)
-    pos = lead.end() if lead else 0
-    got = _take_company(text, pos, allow_lower=True)
-    if got is None:
-        return None
-    start, end, tokens = got
-    if tokens[0].lower() in _NOT_A_COMPANY_ANSWER or not _ANSWER_END.match(text, end):
-        return None
-    if any(r.start < end and start < r.end for r in roles):
-        return None
-    return _company_entity(text, start, end, tokens, confidence=0.95)
