@@ -203,3 +203,25 @@ def test_role_validator_drops_values_outside_the_vocabulary() -> None:
     verdict = RoleValidator().check({"title": "Boss", "seniority": "overlord", "authority": "supreme"}, ctx)
     assert verdict.ok
     assert verdict.value == {"title": "Boss", "seniority": None, "department": None, "authority": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "currency"),
+    [
+        ("10 000 €", 10000, "EUR"),
+        ("€10 000", 10000, "EUR"),
+        ("CHF 30'000", 30000, "CHF"),
+        ("₹5,00,000", 500000, "INR"),
+        ("INR 12,34,567", 1234567, "INR"),
+        ("$1,500.50", 1500.5, "USD"),
+    ],
+)
+def test_thousands_grouped_with_spaces_apostrophes_or_the_indian_way(
+    nlu: NLU, text: str, amount: float, currency: str
+) -> None:
+    money = _kinds(nlu, text)["money"]
+    assert (money["amount"], money["currency"]) == (amount, currency)
+
+
+def test_an_annual_budget_has_a_yearly_period(nlu: NLU) -> None:
+    assert _kinds(nlu, "$150k annual budget")["money"]["period"] == "year"

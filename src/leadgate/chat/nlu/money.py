@@ -14,7 +14,8 @@ word) on either side, a multiplier (``k``, ``thousand``, ``grand``, ``million``;
 needs a currency or context), or a budget word shortly before it (``budget``, ``spend``, ``pay``...).
 A number followed by a count noun (``10k employees``, ``50k visitors``) is never money.
 
-Number formats are parsed by price-parser (``Price.fromstring``), which reads both ``1,500.50`` and
+Thousands may be grouped with commas or dots, spaces or apostrophes (``10 000 €``, ``CHF 30'000``) or in the
+Indian way (``₹5,00,000``). Number formats are parsed by price-parser (``Price.fromstring``), which reads both ``1,500.50`` and
 ``1.500,50``; a single separator followed by exactly three digits is a thousands separator
 (``20.000`` = 20000), as price-parser decides.
 """
@@ -121,7 +122,11 @@ _SYM_RE = r"(?:us\$|usd\$|a\$|au\$|c\$|ca\$|nz\$|s\$|hk\$|r\$|\$|€|£|¥|₹|�
 _CODE_RE = r"(?:" + "|".join(_CODES) + r")(?![a-z])"
 _WORD_RE = r"(?:" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")(?![a-z])"
 _MULT_RE = r"(?:thousand|grand|millions|million|billion|mil|mm|mn|bn|k|m|b)(?![a-z])"
-_NUM_RE = r"\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_NUM_RE = (
+    r"\d{1,2}(?:,\d\d)+,\d{3}(?!\d)"  # Indian grouping: 5,00,000 (lakh), 12,34,567
+    r"|\d{1,3}(?:[ \u00a0\u202f'’]\d{3})+(?![\d.,]\d)(?:[.,]\d{1,2})?"  # 10 000, CHF 30'000
+    r"|\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+)
 _WORDNUM_RE = (
     r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|"
     r"eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|a few|a couple of|"
