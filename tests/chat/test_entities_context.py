@@ -225,3 +225,21 @@ def test_thousands_grouped_with_spaces_apostrophes_or_the_indian_way(
 
 def test_an_annual_budget_has_a_yearly_period(nlu: NLU) -> None:
     assert _kinds(nlu, "$150k annual budget")["money"]["period"] == "year"
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("two hundred people", 200), ("about five thousand employees", 5000)]
+)
+def test_head_counts_in_words(nlu: NLU, text: str, size: int) -> None:
+    assert _kinds(nlu, text)["company_size"]["min"] == size
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"), [("20ish", 20, 20), ("~300 ppl", 300, 300), ("1-10", 1, 10)]
+)
+def test_bare_numbers_answer_the_size_question_only_when_asked(
+    nlu: NLU, text: str, low: int, high: int
+) -> None:
+    size = _kinds(nlu, text, expecting="company_size")["company_size"]
+    assert (size["min"], size["max"]) == (low, high)
+    assert "company_size" not in _kinds(nlu, text)

@@ -50,8 +50,16 @@ _VAGUE: dict[str, tuple[int, int]] = {
     "dozens of": (24, 99),
     "dozens": (24, 99),
 }
+_SCALED_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty)\s+"
+    r"(?:hundred|thousand)"
+)
 _WORD_NUM = (
-    r"(?:" + COMPOUND_WORD + r"|a dozen|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"(?:"
+    + _SCALED_WORD
+    + r"|"
+    + COMPOUND_WORD
+    + r"|a dozen|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
     r"eighty|ninety|a hundred|one hundred|a thousand)"
 )
@@ -139,7 +147,10 @@ def _num(text: str) -> int:
         value = parse_numeral(t)
     else:
         words = t.replace("-", " ").split()
-        if t in UNITS:
+        scale = {"hundred": 100, "thousand": 1000}.get(words[-1]) if len(words) == 2 else None
+        if scale is not None and words[0] in UNITS:
+            value = float(UNITS[words[0]] * scale)
+        elif t in UNITS:
             value = float(UNITS[t])
         elif len(words) == 2 and words[0] in UNITS and words[1] in UNITS:
             value = float(UNITS[words[0]] + UNITS[words[1]])
