@@ -114,6 +114,7 @@ _LOWER_COMPANY_STOP = _COMMON | {
     "home", "large", "small", "big", "local", "tech", "software", "bank", "hospital", "school", "university",
     "firm", "shop", "store", "place", "site", "night", "weekend", "moment", "least", "most", "all", "as", "where",
     "which", "who", "since", "because", "while", "until", "after", "before", "during", "like",
+    "present", "times", "work", "scale", "heart", "best", "first", "last", "once", "risk", "stake",
 }  # fmt: skip
 
 _PERSON_STRONG = re.compile(
@@ -393,6 +394,11 @@ def _companies(
         follow = rx.match(text[anchor.end :])
         if follow:
             got = _take_company(text, anchor.end + follow.end(), allow_lower=False)
+            if got is None and text == text.lower() and follow.group(0).strip().lower() in ("at", "@"):
+                # an all-lowercase typist: "i run sales at pinecrest" (one word, then the end or a comma)
+                got = _take_company(text, anchor.end + follow.end(), allow_lower=True)
+                if got and (len(got[2]) > 1 or not re.match(r"\s*(?:$|[,.;!])", text[got[1] :])):
+                    got = None
             if got:
                 found.append(_company_entity(text, *got, confidence=0.8))
     for anchor in roles:
