@@ -243,3 +243,30 @@ def test_bare_numbers_answer_the_size_question_only_when_asked(
     size = _kinds(nlu, text, expecting="company_size")["company_size"]
     assert (size["min"], size["max"]) == (low, high)
     assert "company_size" not in _kinds(nlu, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "seniority", "department"),
+    [
+        ("I'm leading RevOps", "manager", "revenue_operations"),
+        ("I'm heading the data team", "director", "data"),
+        ("I lead a team of eight engineers", "manager", "engineering"),
+        ("Account Manager", "individual_contributor", "sales"),
+    ],
+)
+def test_more_role_phrasings(nlu: NLU, text: str, seniority: str, department: str) -> None:
+    role = _kinds(nlu, text, expecting="role")["role"]
+    assert (role["seniority"], role["department"]) == (seniority, department)
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("no earlier than October", "2026-10-01"),
+        ("in the new year", "2027-01-01"),
+        ("not sooner than Q3", "2026-07-01"),
+    ],
+)
+def test_more_lower_bounds(text: str, start: str) -> None:
+    (timeline,) = extract_timeline(text, NOW)
+    assert (timeline.normalized["start"], timeline.normalized["grain"]) == (start, "after")

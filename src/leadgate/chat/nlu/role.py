@@ -97,6 +97,10 @@ director level (LinkedIn seniority "Director": leads a function); leading, manag
 platform is manager level; being on or part of a team is an individual contributor (a user in BANT terms);
 working "in" a department says nothing about seniority or authority. Heading a function keeps decision authority
 (see :data:`_DECIDING_HEAD`)."""
+for _verb, _ing in (("run", "running"), ("head", "heading"), ("oversee", "overseeing"), ("lead", "leading"),
+                   ("manage", "managing"), ("own", "owning"), ("handle", "handling")):  # fmt: skip
+    for _be in ("'m ", "am ", "m "):
+        _VERB_SENIORITY[_be + _ing] = _VERB_SENIORITY[_verb]
 
 _AUTHORITY: list[tuple[re.Pattern[str], str]] = [
     (
@@ -205,7 +209,8 @@ class RoleExtractor:
         verbs = "|".join(re.escape(v) for v in sorted(_VERB_SENIORITY, key=len, reverse=True))
         self._phrase = re.compile(
             r"\bi\s*(?P<verb>" + verbs + r")\s+(?:the\s+|our\s+|a\s+|an\s+|my\s+|their\s+)?"
-            r"(?:(?:small|whole|entire|global|local|new)\s+)?(?P<dept>" + dept_body + r")(?![\w-])"
+            r"(?:(?:small|whole|entire|global|local|new)\s+)?(?:team\s+of\s+(?:\d+|[a-z]+)\s+)?"
+            r"(?P<dept>" + dept_body + r")s?(?![\w-])"
             r"(?:\s+(?:team|department|dept|group|function|org|organization|platform|side|stack|there))?",
             re.I,
         )

@@ -7,7 +7,8 @@ Negation and ``after`` (the visitor names the time *before* which they will not 
 - ``not X``, ``not in X``, ``not during X``, ``not in the next 6 months``, ``after X`` -> the range starts the
   day after X ends (``not this quarter`` in May -> from 1 July; ``not in the next 6 months`` -> from six months
   after today, the day the excluded duration ends);
-- ``after the holidays`` -> from the next 1 January (the year-end holidays).
+- ``after the holidays``, ``in the new year`` -> from the next 1 January (the year-end holidays);
+- ``no earlier than X``, ``not sooner than X`` -> from the start of X.
 
 Such a range has ``grain`` ``after`` and lasts :data:`AFTER_MONTHS` months from its start: the visitor gave a
 lower bound only, and a quarter is the planning horizon of a B2B purchase.
@@ -36,11 +37,13 @@ _NEGATED_BOUND = re.compile(
     r"(?:\bnot|\bno sooner than|\b\w+n['’]t\b(?:\s+[\w'’]+){0,4})\s*$",
     re.IGNORECASE,
 )
-_SOONER = re.compile(r"\bno sooner than\s*$", re.IGNORECASE)
+_SOONER = re.compile(r"\b(?:no|not) (?:sooner|earlier) than\s*$", re.IGNORECASE)
 _NOT_IN = re.compile(r"\bnot\s+(?:(?:in|during|within|for|over)\s+)?$", re.IGNORECASE)
 _AFTER = re.compile(r"\b(?:after|once|following)\s+$", re.IGNORECASE)
 _BOUND_WORD = re.compile(r"^(?:before|until|till|prior to|by)\s+", re.IGNORECASE)
-_HOLIDAYS = re.compile(r"\bafter\s+(?:the\s+)?(?:holidays|christmas|new year(?:'s)?)\b", re.IGNORECASE)
+_HOLIDAYS = re.compile(
+    r"\bafter\s+(?:the\s+)?(?:holidays|christmas|new year(?:'s)?)\b|\bin\s+the\s+new\s+year\b", re.IGNORECASE
+)
 _COMMITTED = re.compile(
     r"\b(?:ideally|realistically|actually|definitely|really|must|need(?:s|ed)? (?:it|to)|latest|hard deadline|"
     r"deadline|but|target(?:ing)?|aim(?:ing)? for|plan(?:ning)? for)\b[\w\s,'’]{0,20}$",

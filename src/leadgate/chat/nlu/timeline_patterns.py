@@ -148,5 +148,5 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 _GATED = {"month", "season", "year"}
 _GATE_GROUPS = ("by", "inp", "part", "mrel", "srel", "y")
 _GATE_BEFORE = re.compile(
-    r"(?:\b(?:in|during|around|for|since|from|after|of|sometime|until|till|by)\s+)$", re.I
+    r"(?:\b(?:in|during|around|for|since|from|after|of|sometime|until|till|by|than)\s+)$", re.I
 )
