@@ -28,7 +28,9 @@ def main() -> None:
     t = time.perf_counter()
     nlu = default_nlu()
     nlu.parse("hello", now=now)
-    print(f"first use (load the NLU artifact, training it only when its data changed): {time.perf_counter() - t:.2f} s")
+    print(
+        f"first use (load the NLU artifact, training it only when its data changed): {time.perf_counter() - t:.2f} s"
+    )
     for text in MESSAGES:  # warm-up
         nlu.parse(text, now=now)
     timings = []

@@ -12,15 +12,12 @@ from sqlalchemy import Engine, func, select
 
 from leadgate.chat.nlu import NLU
 from leadgate.chat.ports import ChatDecision
-from leadgate.chat.qualify import (
-    ChatLeadQualifier,
-    SlotError,
-    build_chat_lead,
-    load_chat_qualifier,
-)
+from leadgate.chat.qualify import ChatLeadQualifier, load_chat_qualifier
 from leadgate.config import Settings
 from leadgate.db.models import DecisionRow, LeadRow
 from leadgate.defaults import default_path
+from leadgate.ingest.chat import SlotError
+from leadgate.ingest.chat import lead_from_chat_slots as build_chat_lead
 from leadgate.pipeline import latest_decision, verify_audit_log
 from leadgate.policy import load_policy_text
 

@@ -251,7 +251,7 @@ def roles() -> RoleExtractor:
             "head of marketing",
             "director",
             "marketing",
-            "influencer",
+            "decision_maker",
         ),
         ("I'm the IT director at a hospital", "IT director", "director", "it", "influencer"),
         (
@@ -341,9 +341,11 @@ def test_email_is_normalized_and_flagged() -> None:
         "valid": True,
         "free_provider": False,
         "error": None,
+        "company_proposal": "Northwind",
     }
     (free,) = extract_emails("sam.ortiz@gmail.com")
     assert free.normalized["free_provider"] is True
+    assert free.normalized["company_proposal"] is None
     (uk,) = extract_emails("mary@yahoo.co.uk")
     assert uk.normalized["free_provider"] is True
 

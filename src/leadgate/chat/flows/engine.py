@@ -253,7 +253,9 @@ class Assistant(OutcomesPart, FillingPart):
             understood = True
         elif u.intent == "greet" and not understood:
             turn.say(
-                self.flow.greeting_for(st.conversation_id, again=True) if greeted else self.flow.texts.greet_back
+                self.flow.greeting_for(st.conversation_id, again=True)
+                if greeted
+                else self.flow.texts.greet_back
             )
             understood = True
         elif u.intent == "goodbye" and not understood:

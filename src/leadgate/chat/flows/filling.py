@@ -27,6 +27,7 @@ from leadgate.chat.flows.understand import (
     looks_like_question,
 )
 from leadgate.chat.flows.validators import ValidationContext, Verdict
+from leadgate.chat.nlu.company import company_from_email
 
 _CHANGE = re.compile(
     r"^\s*(?:(?:please|pls|can you|could you)\s+)?(?:change|update|set|make|correct)\s+(?:my\s+|the\s+|our\s+)?"
@@ -221,8 +222,6 @@ class FillingPart(UnderstandingPart):
 
     def _propose_company(self, turn: Turn) -> None:
         """After a work email, propose the company its domain names (asked as "Is X the company you're with?")."""
-        from leadgate.chat.flows.understand import company_from_email
-
         st = turn.state
         if self._email is None or self._company is None or self._email.name not in turn.taken:
             return

@@ -19,7 +19,6 @@ from leadgate.chat.flows.sentiment import compound_sentiment
 from leadgate.chat.flows.state import ConversationState
 from leadgate.chat.flows.turn import EngineBase
 from leadgate.chat.nlu import Entity
-from leadgate.chat.nlu.contact import is_free_provider
 
 QUESTION_INTENTS = frozenset({"product_question", "pricing", "support"})
 """Intents answered from the knowledge base."""
@@ -61,21 +60,6 @@ SEEKS_INFO = re.compile(
 def looks_like_question(text: str) -> bool:
     """True when ``text`` ends in "?" or opens with an interrogative or auxiliary ("how", "do", "can")."""
     return text.rstrip().endswith("?") or _QUESTION_OPENING.match(text) is not None
-
-
-def company_from_email(address: str) -> str | None:
-    """A company name guessed from a work address's domain (``dana@corvex-logistics.com`` -> ``Corvex Logistics``).
-
-    A local stand-in for the NLU's own helper (task B): the registrable label of the domain, split on
-    hyphens and title-cased. None for free providers (gmail.com...) and malformed addresses.
-    """
-    _, at, domain = address.strip().lower().rpartition("@")
-    if not at or "." not in domain or is_free_provider(domain):
-        return None
-    labels = domain.split(".")
-    label = labels[-3] if len(labels) >= 3 and labels[-2] in {"co", "com", "org", "net", "ac"} else labels[-2]
-    words = [w for w in re.split(r"[-_]+", label) if w]
-    return " ".join(w.capitalize() for w in words) or None
 
 
 @dataclass

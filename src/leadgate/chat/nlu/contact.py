@@ -5,7 +5,7 @@ E-mail: every ``local@domain`` candidate is checked with ``email_validator.valid
 address is normalized (domain lowercased and IDNA-decoded, local part kept); an invalid one is still
 returned, with ``valid: False`` and the validator's reason, so the flow can explain the re-ask.
 ``free_provider`` flags consumer mailboxes (gmail.com, yahoo.*, outlook.*, hotmail.*, icloud.com,
-proton.me...) by the list in :data:`FREE_EMAIL_DOMAINS`.
+proton.me...) by the shared vocabulary (``leadgate.contracts.vocabulary.FREE_EMAIL_DOMAINS``).
 
 Phone: ``phonenumbers.PhoneNumberMatcher`` with leniency ``VALID`` (the number must be a valid
 number for its region by libphonenumber's metadata) and a default region for numbers written
@@ -19,36 +19,16 @@ import re
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from leadgate.chat.nlu.company import company_from_email
 from leadgate.chat.nlu.entity import Entity
+from leadgate.contracts.vocabulary import FREE_EMAIL_DOMAINS, is_free_provider
 
 EXTRACTOR_EMAIL = "leadgate.email"
 EXTRACTOR_PHONE = "leadgate.phone"
 
-FREE_EMAIL_DOMAINS: frozenset[str] = frozenset(
-    str.split(
-        "gmail.com googlemail.com yahoo.com ymail.com rocketmail.com outlook.com hotmail.com live.com msn.com "
-        "icloud.com me.com mac.com aol.com proton.me protonmail.com protonmail.ch pm.me gmx.com gmx.net gmx.de "
-        "gmx.at gmx.ch web.de mail.com email.com yandex.com yandex.ru mail.ru inbox.ru list.ru bk.ru "
-        "zoho.com zohomail.com tutanota.com tutanota.de tuta.io tuta.com fastmail.com fastmail.fm hey.com "
-        "qq.com 163.com 126.com sina.com naver.com daum.net hanmail.net t-online.de freenet.de orange.fr "
-        "wanadoo.fr free.fr laposte.net sfr.fr libero.it virgilio.it tiscali.it wp.pl o2.pl interia.pl onet.pl "
-        "seznam.cz rediffmail.com btinternet.com sky.com virginmedia.com comcast.net verizon.net att.net "
-        "sbcglobal.net bellsouth.net cox.net shaw.ca rogers.com sympatico.ca bigpond.com optusnet.com.au "
-        "hushmail.com mailfence.com posteo.de posteo.net disroot.org riseup.net"
-    )
-)
-"""Consumer e-mail domains (an address there is flagged ``free_provider``)."""
-
-_FREE_PREFIXES = ("yahoo.", "hotmail.", "outlook.", "live.", "gmx.", "yandex.", "aol.")
-"""Providers with many country domains (yahoo.co.uk, hotmail.fr...)."""
+__all__ = ["FREE_EMAIL_DOMAINS", "extract_emails", "extract_phones", "is_free_provider"]
 
 _EMAIL_CANDIDATE = re.compile(r"[^\s<>()\[\],;:\"'@]+@[^\s<>()\[\],;:\"'@]+")
-
-
-def is_free_provider(domain: str) -> bool:
-    """Whether ``domain`` (lowercase) is a consumer mailbox provider."""
-    d = domain.lower()
-    return d in FREE_EMAIL_DOMAINS or d.startswith(_FREE_PREFIXES)
 
 
 def extract_emails(text: str) -> list[Entity]:
@@ -59,8 +39,10 @@ def extract_emails(text: str) -> list[Entity]:
 
     Returns:
         ``email`` entities; ``normalized`` holds ``email`` (normalized address, or None if invalid),
-        ``local_part``, ``domain``, ``valid`` (bool), ``free_provider`` (bool) and ``error`` (the
-        validator's message when invalid, else None).
+        ``local_part``, ``domain``, ``valid`` (bool), ``free_provider`` (bool), ``error`` (the
+        validator's message when invalid, else None) and ``company_proposal`` (the company name the
+        domain suggests, for the visitor to confirm: :func:`~leadgate.chat.nlu.company.company_from_email`;
+        None for free-mail and invalid addresses).
 
     """
     out = []
@@ -95,6 +77,7 @@ def _email_entity(
             "valid": error is None,
             "free_provider": is_free_provider(domain),
             "error": error,
+            "company_proposal": company_from_email(domain) if error is None else None,
         },
         confidence=1.0 if error is None else 0.5,
         extractor=EXTRACTOR_EMAIL,

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from leadgate.contracts.vocabulary import AUTHORITIES, SENIORITIES
+
 INTENTS: tuple[str, ...] = (
     "greet",
     "goodbye",
@@ -45,20 +47,6 @@ INTENTS: tuple[str, ...] = (
     "out_of_scope",
 )
 """The intents leadgate's chat front door knows (issue 3, acceptance item 3)."""
-
-SENIORITIES: tuple[str, ...] = (
-    "c_level",
-    "vp",
-    "director",
-    "manager",
-    "individual_contributor",
-    "intern",
-    "student",
-)
-"""Seniority levels of the role lexicon, most senior first."""
-
-AUTHORITIES: tuple[str, ...] = ("decision_maker", "influencer", "user", "none")
-"""Buying-committee roles a seniority maps to."""
 
 DEFAULT_DATA_RESOURCE = "data/nlu.yml"
 """The training data shipped in the package, relative to ``leadgate.chat``."""

@@ -41,7 +41,9 @@ class EntityExtractor:
     def __init__(self, lexicon: RoleLexicon) -> None:
         self.roles = RoleExtractor(lexicon)
 
-    def extract(self, text: str, now: datetime, region: str = "US") -> list[Entity]:
+    def extract(
+        self, text: str, now: datetime, region: str = "US", expecting: str | None = None
+    ) -> list[Entity]:
         """Find entities.
 
         Args:
@@ -49,9 +51,16 @@ class EntityExtractor:
             now: reference time for timelines.
             region: ISO 3166-1 alpha-2 region for phone numbers without a country code and for the
                 order of numeric dates (month first in :data:`MDY_REGIONS`, else day first).
+            expecting: the entity type the pending question asks for (``"company"``, ``"person"``,
+                ``"role"``, ``"company_size"``, ``"timeline"``, ``"money"``...), or None. That type wins an
+                overlap with any other (``"around 3k"`` answering "how many people?" is a size, not money),
+                and the name, role and size extractors read a short answer as that type (see
+                :func:`~leadgate.chat.nlu.names.extract_names`, :meth:`RoleExtractor.extract`,
+                :func:`~leadgate.chat.nlu.size.extract_company_size`).
 
         Returns:
-            Entities ordered by ``start``; no two overlap (see :data:`PRIORITY`), except that an
+            Entities ordered by ``start``; no two overlap (see :data:`PRIORITY`, with ``expecting``
+            first), except that an
             ``authority`` statement may contain a ``role`` title.
 
         Raises:
@@ -61,14 +70,17 @@ class EntityExtractor:
         emails = extract_emails(text)
         phones = extract_phones(text, region)
         money = extract_money(text)
-        sizes = extract_company_size(text)
+        sizes = extract_company_size(text, expecting=expecting)
         date_order = "MDY" if region.upper() in MDY_REGIONS else "DMY"
         timelines = extract_timeline(text, now, date_order=date_order)
-        role_like = self.roles.extract(text)
+        role_like = self.roles.extract(text, expecting=expecting)
         roles = [e for e in role_like if e.entity == "role"]
         authority = [e for e in role_like if e.entity == "authority"]
-        names = extract_names(text, roles=roles, emails=emails)
-        ranked = {name: i for i, name in enumerate(PRIORITY)}
+        names = extract_names(text, roles=roles, emails=emails, expecting=expecting)
+        order = (
+            PRIORITY if expecting not in PRIORITY else (expecting, *(p for p in PRIORITY if p != expecting))
+        )
+        ranked = {name: i for i, name in enumerate(order)}
         candidates = emails + phones + money + sizes + timelines + roles + names
         candidates.sort(key=lambda e: (ranked[e.entity], e.start))
         kept: list[Entity] = []

@@ -94,8 +94,10 @@ class NLU:
             text: the visitor's message.
             now: reference time for relative dates; None means the current UTC time.
             region: ISO 3166-1 alpha-2 default region for phone numbers and numeric dates.
-            expecting: the entity type the pending question asks for (e.g. ``company``), or None; a hint
-                for the extractors (accepted and not used yet).
+            expecting: the entity type the pending question asks for (``"company"``, ``"person"``,
+                ``"role"``, ``"company_size"``, ``"timeline"``...), or None. It settles ambiguous spans
+                (a bare capitalized phrase answering "which company?" is a company, not a person); see
+                :meth:`EntityExtractor.extract`.
 
         Returns:
             The intent, its ranking and the entities.
@@ -113,7 +115,7 @@ class NLU:
             )
         reference = now if now is not None else datetime.now(UTC)
         prediction = self.classifier.predict(text)
-        entities = self.extractor.extract(text, reference, region=region)
+        entities = self.extractor.extract(text, reference, region=region, expecting=expecting)
         return ParseResult(
             text=text,
             intent=IntentScore(prediction.name, prediction.confidence),

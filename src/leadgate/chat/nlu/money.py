@@ -14,7 +14,8 @@ word) on either side, a multiplier (``k``, ``thousand``, ``grand``, ``million``;
 needs a currency or context), or a budget word shortly before it (``budget``, ``spend``, ``pay``...).
 A number followed by a count noun (``10k employees``, ``50k visitors``) is never money.
 
-Number formats are parsed by price-parser (``Price.fromstring``), which reads both ``1,500.50`` and
+Thousands may be grouped with commas or dots, spaces or apostrophes (``10 000 €``, ``CHF 30'000``) or in the
+Indian way (``₹5,00,000``). Number formats are parsed by price-parser (``Price.fromstring``), which reads both ``1,500.50`` and
 ``1.500,50``; a single separator followed by exactly three digits is a thousands separator
 (``20.000`` = 20000), as price-parser decides.
 """
@@ -28,6 +29,7 @@ from price_parser import Price
 
 from leadgate.chat.nlu.entity import Entity
 from leadgate.chat.nlu.numbers import UNITS, as_number
+from leadgate.contracts.vocabulary import BUDGET_PERIODS
 
 EXTRACTOR = "leadgate.money"
 
@@ -98,6 +100,8 @@ _PERIODS: dict[str, str] = {
     "yr": "year",
     "annum": "year",
     "annually": "year",
+    "annual": "year",
+    "per annum": "year",
     "yearly": "year",
     "pa": "year",
     "p.a.": "year",
@@ -111,13 +115,18 @@ _PERIODS: dict[str, str] = {
     "day": "day",
     "daily": "day",
 }
+assert set(_PERIODS.values()) <= BUDGET_PERIODS.keys(), "money periods must be shared-vocabulary periods"
 _UNITS = {"seat": "seat", "user": "user", "license": "license", "licence": "license", "lead": "lead"}
 
 _SYM_RE = r"(?:us\$|usd\$|a\$|au\$|c\$|ca\$|nz\$|s\$|hk\$|r\$|\$|€|£|¥|₹|₩|₽)"
 _CODE_RE = r"(?:" + "|".join(_CODES) + r")(?![a-z])"
 _WORD_RE = r"(?:" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")(?![a-z])"
 _MULT_RE = r"(?:thousand|grand|millions|million|billion|mil|mm|mn|bn|k|m|b)(?![a-z])"
-_NUM_RE = r"\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_NUM_RE = (
+    r"\d{1,2}(?:,\d\d)+,\d{3}(?!\d)"  # Indian grouping: 5,00,000 (lakh), 12,34,567
+    r"|\d{1,3}(?:[ \u00a0\u202f'’]\d{3})+(?![\d.,]\d)(?:[.,]\d{1,2})?"  # 10 000, CHF 30'000
+    r"|\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+)
 _WORDNUM_RE = (
     r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|"
     r"eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|a few|a couple of|"
@@ -155,13 +164,14 @@ _QUALIFIER_AFTER = re.compile(r"^\s*(?P<q>tops|max|maximum|or less|or so|or more
 _PERIOD_AFTER = re.compile(
     r"^(?:\s*(?:per|a|an|each|every|/)\s*(?P<unit>seat|user|licen[cs]e|lead)s?(?![\w]))?"
     r"(?:\s*(?:per|a|an|each|every|/|in)\s*(?P<period>months?|mo|mth|year|yr|annum|quarter|qtr|week|wk|day)(?![\w])"
-    r"|\s*(?P<adv>monthly|annually|yearly|quarterly|weekly|daily|p\.a\.?|pa|p\.m\.)(?![\w])"
+    r"|\s*(?P<adv>monthly|annually|yearly|quarterly|weekly|daily|p\.a\.?|pa|p\.m\.|"
+    r"annual(?=\s+(?:budget|spend|contract))|per annum)(?![\w])"
     r"|\s*(?P<fory>for the (?:whole |full |entire )?year)(?![\w]))?"
     r"(?:\s*(?:per|a|an|each|/)\s*(?P<unit2>seat|user|licen[cs]e|lead)s?(?![\w]))?",
     re.IGNORECASE,
 )
 _COUNT_NOUN_AFTER = re.compile(
-    r"^\s*\+?\s*(?:[a-z-]+\s+)?(?:people|persons?|employees?|staff|users?|visitors?|visits|leads?|customers?|"
+    r"^\s*\+?\s*(?:[a-z-]+\s+)?(?:people|ppl|persons?|employees?|staff|users?|visitors?|visits|leads?|customers?|"
     r"clients?|members?|contacts?|emails?|records?|rows?|chats?|conversations?|messages?|downloads?|followers?|"
     r"subscribers?|accounts?|companies|reps?|agents?|engineers?|developers?|workers?|fte?s?|seats?|licen[cs]es?|"
     r"sessions?|views?|pageviews?|calls?|tickets?|requests?|transactions?|orders?|units?|items?|hits|"

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from leadgate.chat.nlu.company import COMPANY_WORDS
 from leadgate.chat.nlu.entity import Entity
 
 EXTRACTOR = "leadgate.names"
@@ -58,20 +59,15 @@ _PARTICLES = {
     "ter",
     "ten",
     "dos",
+    "der",
+    "den",
 }
 _LEGAL = (
     r"Inc\.?|LLC|L\.L\.C\.|Ltd\.?|Limited|GmbH|gGmbH|AG|S\.A\.|SA|SAS|SARL|B\.V\.|BV|N\.V\.|NV|Corp\.?|Corporation|"
     r"Co\.|PLC|plc|Pty(?:\.? Ltd\.?)?|Oy|AB|ASA|KG|SE|S\.L\.|S\.r\.l\.|Srl|S\.p\.A\.|SpA|LLP|LP|K\.K\.|KK|AS|ApS"
 )
 _LEGAL_RE = re.compile(r"^(?:" + _LEGAL + r")$")
-_COMPANY_WORDS = _words(
-    "Industries Labs Lab Technologies Technology Tech Systems Solutions Software Group Holdings Partners "
-    "Consulting Digital Media Health Healthcare Capital Ventures Analytics Networks AI Studio Studios Agency "
-    "Bank Insurance Logistics Foods Motors Energy Pharma Games Robotics Security Cloud Data Telecom Bio "
-    "Therapeutics Medical Hospitality Retail Brands Works Enterprises International Global Services "
-    "Dynamics Innovations Interactive Apps Platforms Finance Financial Payments Pay Labs Academy University "
-    "Institute College School Clinic Hospital Foundation Associates Collective Company Co Corp"
-)
+_COMPANY_WORDS = COMPANY_WORDS
 _PLACES = _words(
     "Berlin Munich Hamburg Frankfurt Cologne London Manchester Paris Lyon Madrid Barcelona Lisbon Rome Milan "
     "Amsterdam Rotterdam Brussels Vienna Zurich Geneva Stockholm Oslo Copenhagen Helsinki Dublin Warsaw Prague "
@@ -106,11 +102,19 @@ _COMMON = _words(
     "gmail outlook yahoo hotmail icloud email phone mobile number website web www internet online "
     "lol haha ha hmm um uh yep yup nope nah sure cool awesome wow oh ah api crm sdk saas b2b b2c"
 )
-_STOP = _COMMON | _PLACES | _LANGUAGES
+NOT_AN_ANSWER = _words(
+    "why what who whom whose how when where which whatever later skip pass none nothing nobody anonymous "
+    "idk dunno unknown test testing pricing price prices cost costs demo help support question questions "
+    "features feature integrations integration docs documentation trial plans plan info information details "
+    "n/a na tbd private confidential secret stealth"
+)
+"""Words that open an answer but never a name: question words, refusals, and what a visitor asks about."""
+_STOP = _COMMON | _PLACES | _LANGUAGES | NOT_AN_ANSWER
 _LOWER_COMPANY_STOP = _COMMON | {
     "home", "large", "small", "big", "local", "tech", "software", "bank", "hospital", "school", "university",
     "firm", "shop", "store", "place", "site", "night", "weekend", "moment", "least", "most", "all", "as", "where",
     "which", "who", "since", "because", "while", "until", "after", "before", "during", "like",
+    "present", "times", "work", "scale", "heart", "best", "first", "last", "once", "risk", "stake",
 }  # fmt: skip
 
 _PERSON_STRONG = re.compile(
@@ -135,7 +139,7 @@ _COMPANY_STRONG = re.compile(
 )
 _COMPANY_AFTER_PERSON = re.compile(r"^\s*(?:,\s*)?(?:from|at|with|of|@)\s+", re.IGNORECASE)
 _COMPANY_AFTER_ROLE = re.compile(r"^\s*(?:at|@|of|with|for|,)\s+(?:the\s+)?", re.IGNORECASE)
-_COMPANY_IM_WITH = re.compile(r"\b(?:i'?m|i am|we'?re|we are)\s+(?:with|from)\s+", re.IGNORECASE)
+_COMPANY_IM_WITH = re.compile(r"\b(?:i'?m|i am|we'?re|we are)\s+(?:with|from|at)\s+", re.IGNORECASE)
 _WE_ARE = re.compile(r"\b(?:we'?re|we are)\s+", re.IGNORECASE)
 _LEGAL_ANYWHERE = re.compile(
     r"(?<![\w&])((?:[A-Z0-9][\w&'’\-]*\s+){1,4}(?:" + _LEGAL + r"))(?![\w])",
@@ -280,6 +284,7 @@ def extract_names(
     text: str,
     roles: Sequence[Entity] = (),
     emails: Sequence[Entity] = (),
+    expecting: str | None = None,
 ) -> list[Entity]:
     """Find person and company names.
 
@@ -288,13 +293,26 @@ def extract_names(
         roles: ``role`` entities already found in ``text`` (a company may follow a title: ``CTO at X``).
         emails: ``email`` entities already found (their local parts confirm lowercase first names and
             their domains confirm company names).
+        expecting: the entity type the pending question asks for. ``"company"``: the answer's leading
+            phrase (after lead-ins such as ``we're``, ``it's called``, ``I'm at``) is a company, in any case,
+            and only an explicit cue (``my name is``) makes a person. ``"person"``: the leading one to four
+            words (after ``hi``, ``it's``, ``I'm``...) are a name, in any case, including words that are
+            also months or common words (``April Chen``, ``Grace``).
 
     Returns:
         ``person`` and ``company`` entities in text order, non-overlapping with each other.
 
     """
+    from leadgate.chat.nlu.answers import expected_company, expected_person  # they reuse this module's tables
+
     people = _people(text, roles, emails)
+    if expecting == "company":
+        people = [p for p in people if p.confidence >= 1.0]
+    elif expecting == "person" and (answer := expected_person(text, roles)) is not None:
+        people.append(answer)
     companies = _companies(text, roles, people, emails)
+    if expecting == "company" and (named := expected_company(text, roles)) is not None:
+        companies.append(named)
     out: list[Entity] = []
     for e in sorted(people + companies, key=lambda e: (-e.confidence, e.start)):
         if all(not e.overlaps(o) for o in out) and all(not e.overlaps(r) for r in list(roles) + list(emails)):
@@ -338,6 +356,8 @@ def _people(text: str, roles: Sequence[Entity], emails: Sequence[Entity]) -> lis
             continue
         if cue.startswith("it") and len(got[2]) < 2:
             continue
+        if re.search(r"['’]s$", got[2][-1]):
+            continue  # "I'm Northwind's marketing director": a company's possessive, not a name
         if any(t.lower() in _COMPANY_WORDS for t in got[2]) or _LEGAL_RE.match(got[2][-1]):
             continue
         found.append(_person_entity(text, *got, confidence=0.9))
@@ -374,8 +394,23 @@ def _companies(
         follow = rx.match(text[anchor.end :])
         if follow:
             got = _take_company(text, anchor.end + follow.end(), allow_lower=False)
+            if got is None and text == text.lower() and follow.group(0).strip().lower() in ("at", "@"):
+                # an all-lowercase typist: "i run sales at pinecrest" (one word, then the end or a comma)
+                got = _take_company(text, anchor.end + follow.end(), allow_lower=True)
+                if got and (len(got[2]) > 1 or not re.match(r"\s*(?:$|[,.;!])", text[got[1] :])):
+                    got = None
             if got:
                 found.append(_company_entity(text, *got, confidence=0.8))
+    for anchor in roles:
+        possessive = re.search(
+            r"(?<![\w'’])((?:[A-Z0-9][\w&.\-]*\s+){0,3}[A-Z0-9][\w&.\-]*)['’]s\s+$", text[: anchor.start]
+        )
+        if possessive:
+            words = possessive.group(1).split()
+            if words[0].lower() not in _STOP:
+                found.append(
+                    _company_entity(text, possessive.start(1), possessive.end(1), words, confidence=0.95)
+                )
     for m in _COMPANY_IM_WITH.finditer(text):
         got = _take_company(text, m.end(), allow_lower=False)
         if got:

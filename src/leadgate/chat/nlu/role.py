@@ -37,11 +37,12 @@ _MODIFIERS = (
 _SELF = re.compile(
     r"(?:\b(?:i'?m|i am|im|i work as|i'?m working as|working as|i serve as|i act as|here as|as|"
     r"my (?:job |current |official )?(?:title|role|position|job)(?: is|:)|i'?m currently)\s+"
-    r"(?:(?:currently|also|now|just|the|a|an|one of the|one of|your|their)\s+)*)$",
+    r"(?:(?:currently|also|now|just|the|a|an|one of the|one of|your|their|our)\s+)*"
+    r"(?:[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*){0,2}['’]s\s+)?)$",
     re.IGNORECASE,
 )
 _NAME_COMMA = re.compile(
-    r"(?:^|[.!?]\s*)(?:(?:i'?m|i am|this is|it'?s|hi|hello|hey)[\s,]+)?"
+    r"(?:^|[.!?]\s*)(?:(?i:i'?m|i am|this is|it'?s|hi|hello|hey)[\s,]+)?"
     r"(?:[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}(?:\s+here)?\s*[,–—-]\s*){1,3}(?:(?:the|a|an|and)\s+)?$"
 )
 _START = re.compile(r"^\s*(?:(?:hi|hello|hey)\b[\s,!]*)?(?:(?:the|a|an)\s+)?$", re.IGNORECASE)
@@ -60,6 +61,47 @@ _LEAD_TEAM = re.compile(
     r"|\bi'?m\s+in\s+charge\s+of\s+(?:the\s+|our\s+)?(?P<dept2>[a-z&/ -]{2,40}?)\s*(?=$|[,.;!?]|\s+(?:team|at|for)\b)",
     re.IGNORECASE,
 )
+_DECIDING_HEAD = re.compile(r"head(?:\s+of\b.*)?|department head", re.IGNORECASE)
+"""Director-level titles that keep decision authority: a "Head of X" owns the function's budget (LinkedIn files
+it under Director; in BANT practice the head of the buying function signs)."""
+
+_VERB_SENIORITY: dict[str, tuple[str | None, str | None]] = {
+    "run": ("director", "influencer"),
+    "head": ("director", "decision_maker"),
+    "head up": ("director", "decision_maker"),
+    "oversee": ("director", "influencer"),
+    "lead": ("manager", "influencer"),
+    "manage": ("manager", "influencer"),
+    "own": ("manager", "influencer"),
+    "look after": ("manager", "influencer"),
+    "handle": ("manager", "influencer"),
+    "am responsible for": ("manager", "influencer"),
+    "'m responsible for": ("manager", "influencer"),
+    "m responsible for": ("manager", "influencer"),
+    "'m in charge of": ("manager", "influencer"),
+    "am in charge of": ("manager", "influencer"),
+    "m in charge of": ("manager", "influencer"),
+    "'m on": ("individual_contributor", "user"),
+    "am on": ("individual_contributor", "user"),
+    "m on": ("individual_contributor", "user"),
+    "'m part of": ("individual_contributor", "user"),
+    "am part of": ("individual_contributor", "user"),
+    "m part of": ("individual_contributor", "user"),
+    "work in": (None, None),
+    "'m in": (None, None),
+    "am in": (None, None),
+    "m in": (None, None),
+}
+"""Role phrases without a title word -> (seniority, authority). Running, heading or overseeing a function is
+director level (LinkedIn seniority "Director": leads a function); leading, managing or owning a team or a
+platform is manager level; being on or part of a team is an individual contributor (a user in BANT terms);
+working "in" a department says nothing about seniority or authority. Heading a function keeps decision authority
+(see :data:`_DECIDING_HEAD`)."""
+for _verb, _ing in (("run", "running"), ("head", "heading"), ("oversee", "overseeing"), ("lead", "leading"),
+                   ("manage", "managing"), ("own", "owning"), ("handle", "handling")):  # fmt: skip
+    for _be in ("'m ", "am ", "m "):
+        _VERB_SENIORITY[_be + _ing] = _VERB_SENIORITY[_verb]
+
 _AUTHORITY: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
@@ -118,6 +160,7 @@ class _Title:
     end: int
     seniority: str | None
     department: str | None
+    head: str = ""
 
 
 class RoleExtractor:
@@ -148,7 +191,7 @@ class RoleExtractor:
         word = r"(?:(?:" + _MODIFIERS + r")|" + dept_body + r")"
         self._left = re.compile(r"(?:\b" + word + r"\s+)+$", re.I)
         self._right_of = re.compile(
-            r"^\s+(?:of|for)\s+(?:the\s+)?(?:(?:"
+            r"^\s+(?:of|for|in)\s+(?:the\s+)?(?:(?:"
             + _MODIFIERS
             + r")\s+)?"
             + dept_body
@@ -158,6 +201,25 @@ class RoleExtractor:
             re.I,
         )
         self._right_bare = re.compile(r"^\s+" + dept_body + r"(?![\w-])", re.I)
+        self._right_comma = re.compile(
+            r"^\s*[,–—-]\s*(?:the\s+)?" + dept_body + r"(?:\s+(?:and|&)\s+" + dept_body + r")?(?![\w-])"
+            r"(?=\s*(?:$|[,.;!?]|at\b|@|for\b|with\b))",
+            re.I,
+        )
+        verbs = "|".join(re.escape(v) for v in sorted(_VERB_SENIORITY, key=len, reverse=True))
+        self._phrase = re.compile(
+            r"\bi\s*(?P<verb>" + verbs + r")\s+(?:the\s+|our\s+|a\s+|an\s+|my\s+|their\s+)?"
+            r"(?:(?:small|whole|entire|global|local|new)\s+)?(?:team\s+of\s+(?:\d+|[a-z]+)\s+)?"
+            r"(?P<dept>" + dept_body + r")s?(?![\w-])"
+            r"(?:\s+(?:team|department|dept|group|function|org|organization|platform|side|stack|there))?",
+            re.I,
+        )
+        self._dept_answer = re.compile(
+            r"^\s*(?:(?:in|on)\s+)?(?:the\s+)?(?P<dept>"
+            + dept_body
+            + r")(?:\s+(?:team|department|dept))?[\s.!]*$",
+            re.I,
+        )
         self._gap = re.compile(
             r"^\s*(?:,|&|and|/|\+)?\s*(?:(?:" + _MODIFIERS + r"|" + dept_body + r")\s+)*$", re.I
         )
@@ -207,20 +269,27 @@ class RoleExtractor:
             head = group[-1]
             if right and self._case_ok(right.group(0).split()[-1]):
                 end += right.end()
+            elif (comma := self._right_comma.match(text[end:])) and self._case_ok(comma.group(0).split()[-1]):
+                end += comma.end()
             elif (
                 (bare := self._right_bare.match(text[end:]))
                 and self.seniority_of(head.group(0)) in ("c_level", "vp", "director")
                 and self._case_ok(bare.group(0).strip())
             ):
                 end += bare.end()
+            if head.group(0).lower().startswith("head of") and (
+                wider := self._right_of.match(text[head.start() + 4 :])
+            ):  # "head of customer success": the lexicon's "head of [a-z]+" stops after one word
+                end = max(end, head.start() + 4 + wider.end())
             phrase = text[start:end]
-            of = re.search(r"\s(?:of|for)\s", phrase, re.I)
+            of = re.search(r"\s(?:of|for|in)\s|,", phrase, re.I)
             if of:
                 before_of = [m for m in group if m.end() <= start + of.start()]
                 head = before_of[-1] if before_of else head
             seniority = self.seniority_of(head.group(0))
             department = self.department_of(phrase) or self.department_of(head.group(0))
-            titles.append(_Title(start, end, seniority, department))
+            head_text = text[head.start() : end] if _DECIDING_HEAD.match(head.group(0)) else head.group(0)
+            titles.append(_Title(start, end, seniority, department, head_text))
         return titles
 
     def _about_visitor(self, text: str, title: _Title) -> bool:
@@ -230,11 +299,13 @@ class RoleExtractor:
             return True
         return bool(_START.match(before) and _AFTER_OK.match(after))
 
-    def extract(self, text: str) -> list[Entity]:
+    def extract(self, text: str, expecting: str | None = None) -> list[Entity]:
         """Find the visitor's role and statements of buying authority.
 
         Args:
             text: the message.
+            expecting: the entity type the pending question asks for; with ``"role"`` a bare department
+                (``"marketing"``) answers "what's your role?".
 
         Returns:
             ``role`` entities (``normalized``: ``title``, ``seniority``, ``department``, ``authority``;
@@ -242,12 +313,45 @@ class RoleExtractor:
 
         """
         out: list[Entity] = []
+        taken: list[tuple[int, int]] = []
+        for m in self._phrase.finditer(text):
+            dept = self.department_of(m.group("dept"))
+            if (
+                dept is None
+                or not self._case_ok(m.group("dept"))
+                or any(s < m.end() and m.start() < e for s, e in taken)
+            ):
+                continue
+            seniority, authority = _VERB_SENIORITY[m.group("verb").lower()]
+            out.append(
+                self._role(
+                    m.group(0), m.start(), m.end(), seniority, dept, 0.8, title=False, authority=authority
+                )
+            )
+            taken.append((m.start(), m.end()))
+        short_answer = expecting == "role" and len(text.split()) <= 6
         for title in self._titles(text):
-            if not self._about_visitor(text, title):
+            if any(s < title.end and title.start < e for s, e in taken):
+                continue
+            if not self._about_visitor(text, title) and not (short_answer and not out):
                 continue
             value = text[title.start : title.end]
-            out.append(self._role(value, title.start, title.end, title.seniority, title.department, 1.0))
-        taken = [(e.start, e.end) for e in out]
+            taken.append((title.start, title.end))
+            authority = "decision_maker" if _DECIDING_HEAD.fullmatch(title.head) else None
+            out.append(
+                self._role(
+                    value, title.start, title.end, title.seniority, title.department, 1.0, authority=authority
+                )
+            )
+        if expecting == "role" and not out and (bare := self._dept_answer.match(text)):
+            dept = self.department_of(bare.group("dept"))
+            if dept is not None and self._case_ok(bare.group("dept")):
+                out.append(
+                    self._role(
+                        bare.group(0).strip(" .!"), 0, len(text.rstrip(" .!")), None, dept, 0.7, title=False
+                    )
+                )
+                taken.append((0, len(text)))
         for m in _LEAD_TEAM.finditer(text):
             dept_text = m.group("dept") or m.group("dept2") or ""
             dept = self.department_of(dept_text)
@@ -289,8 +393,10 @@ class RoleExtractor:
         department: str | None,
         confidence: float,
         title: bool = True,
+        authority: str | None = None,
     ) -> Entity:
-        authority = self.lexicon.authority.get(seniority) if seniority else None
+        if authority is None:
+            authority = self.lexicon.authority.get(seniority) if seniority else None
         return Entity(
             "role",
             value,

@@ -30,7 +30,7 @@ EXTRACTOR = "leadgate.company_size"
 
 _COMPANY_NOUNS = (
     r"people|persons|employees|employes|staff|staffers|ftes?|full[- ]time employees|workers|"
-    r"team members|colleagues|headcount|heads|souls|folks|people globally|people worldwide"
+    r"team members|colleagues|headcount|heads|souls|folks|people globally|people worldwide|ppl|employes|emps"
 )
 _TEAM_NOUNS = (
     r"engineers|developers|devs|reps|sales reps|salespeople|sdrs|bdrs|aes|agents|marketers|designers"
@@ -50,8 +50,16 @@ _VAGUE: dict[str, tuple[int, int]] = {
     "dozens of": (24, 99),
     "dozens": (24, 99),
 }
+_SCALED_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty)\s+"
+    r"(?:hundred|thousand)"
+)
 _WORD_NUM = (
-    r"(?:" + COMPOUND_WORD + r"|a dozen|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"(?:"
+    + _SCALED_WORD
+    + r"|"
+    + COMPOUND_WORD
+    + r"|a dozen|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
     r"eighty|ninety|a hundred|one hundred|a thousand)"
 )
@@ -139,7 +147,10 @@ def _num(text: str) -> int:
         value = parse_numeral(t)
     else:
         words = t.replace("-", " ").split()
-        if t in UNITS:
+        scale = {"hundred": 100, "thousand": 1000}.get(words[-1]) if len(words) == 2 else None
+        if scale is not None and words[0] in UNITS:
+            value = float(UNITS[words[0]] * scale)
+        elif t in UNITS:
             value = float(UNITS[t])
         elif len(words) == 2 and words[0] in UNITS and words[1] in UNITS:
             value = float(UNITS[words[0]] + UNITS[words[1]])
@@ -148,11 +159,15 @@ def _num(text: str) -> int:
     return round(value * (1000 if k else 1))
 
 
-def extract_company_size(text: str) -> list[Entity]:
+def extract_company_size(text: str, expecting: str | None = None) -> list[Entity]:
     """Find head counts.
 
     Args:
         text: the message.
+        expecting: the entity type the pending question asks for. With ``"company_size"`` a number that
+            opens the answer needs no head noun (``"20ish"``, ``"~300 ppl"``, ``"8,000 globally"``,
+            ``"two hundred or so"``): it is read as if ``people`` followed it; ``~``, ``-ish`` and ``or so``
+            make it approximate.
 
     Returns:
         ``company_size`` entities in text order, non-overlapping; ``normalized`` holds ``min`` and
@@ -175,10 +190,43 @@ def extract_company_size(text: str) -> list[Entity]:
         if all(f[1] <= c[0] or c[1] <= f[0] for c in chosen):
             chosen.append(f)
     chosen.sort(key=lambda f: f[0])
-    return [
+    out = [
         Entity("company_size", text[s:e], s, e, norm, confidence=1.0, extractor=EXTRACTOR)
         for s, e, norm in chosen
     ]
+    if not out and expecting == "company_size":
+        out = _bare_answer(text)
+    return out
+
+
+_BARE = re.compile(
+    r"^\s*(?:(?:we'?re|we are|it'?s|it is|maybe|probably|hmm|um|ok)[\s,]+)*"
+    r"(?P<phrase>(?P<tilde>[~≈]\s*)?(?:(?:about|around|roughly|approx\.?|approximately|just under|just over|"
+    r"over|under|less than|more than|at least|nearly|almost|close to)\s+)?"
+    r"(?:" + _NUM + r")(?:\s*(?:-|to|–)\s*(?:" + _NUM + r"))?)"
+    r"(?P<ish>\s*-?ish|\s+or so)?"
+    r"(?=\s*(?:$|[,.;!?]|ppl\b|globally\b|worldwide\b|in total\b|total\b|of us\b|across\b|and\b))",
+    re.IGNORECASE,
+)
+
+
+def _bare_answer(text: str) -> list[Entity]:
+    """A number that opens the answer to "how many people?", read as a head count."""
+    m = _BARE.match(text)
+    if m is None:
+        return []
+    phrase = m.group("phrase")
+    if m.group("tilde"):
+        phrase = "about " + phrase[len(m.group("tilde")) :]
+    elif m.group("ish"):
+        phrase = "about " + phrase
+    found = extract_company_size(phrase + " people")
+    if len(found) != 1:
+        return []
+    end = m.end("ish") if m.group("ish") else m.end("phrase")
+    start = m.start("phrase")
+    norm = dict(found[0].normalized)
+    return [Entity("company_size", text[start:end], start, end, norm, confidence=0.9, extractor=EXTRACTOR)]
 
 
 def _normalize(m: re.Match[str], kind: str) -> dict[str, object] | None:

@@ -36,39 +36,20 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from leadgate.chat.nlu.entity import Entity
-from leadgate.chat.nlu.numbers import COMPOUND_WORD, NUMBER_WORD, parse_quantity
+from leadgate.chat.nlu.numbers import parse_quantity
+from leadgate.chat.nlu.timeline_patterns import (
+    _GATE_BEFORE,
+    _GATE_GROUPS,
+    _GATED,
+    _MONTHS,
+    _ORDINALS,
+    _PATTERNS,
+    _SEASONS,
+)
 
 EXTRACTOR = "leadgate.timeline"
 ASAP_DAYS = 30
 """Length of the range an urgency word (``ASAP``) resolves to, in days."""
-
-_MONTHS: dict[str, int] = {}
-for _i, _name in enumerate(calendar.month_name):
-    if _name:
-        _MONTHS[_name.lower()] = _i
-        _MONTHS[_name[:3].lower()] = _i
-_MONTHS["sept"] = 9
-_MONTH_RE = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")"
-_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-
-_BY = r"(?:(?P<by>by|before|until|till|no later than|not later than|latest by|prior to|within)\s+)?"
-_PART = (
-    r"(?:(?P<part>early|mid|late|the end of|end of|the beginning of|beginning of|the start of|start of|"
-    r"the middle of|middle of|towards the end of|toward the end of)[\s-]+)?"
-)
-_IN = r"(?P<inp>(?:sometime |some time )?(?:in|during|around|for)\s+)?"
-_THE = r"(?:the\s+)?"
-
-
-def _year_ref(name: str = "y") -> str:
-    return rf"(?P<{name}>(?:19|20)\d\d|'\d\d|next year|this year|the next year|the following year)"
-
-
-_YEAR_REF = _year_ref()
-_PREFIX = _BY + _IN + _PART + _THE
-
-_SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
-_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 
 Span = tuple[date, date]
 
@@ -148,7 +129,8 @@ def _finish(m: re.Match[str], span: Span, grain: str, today: date, time: str | N
     start, end = span
     by = (g.get("by") or "").lower()
     if by:
-        if by in ("before", "prior to"):
+        part = (g.get("part") or "").lower()
+        if by in ("before", "prior to") and not part.endswith("end of"):  # "before the end of X" = by X's end
             end = start - timedelta(days=1)
         start = today if today <= end else start
     elif start < today <= end:
@@ -291,112 +273,6 @@ def _resolve_day(m: re.Match[str], today: date, now: datetime, date_order: str) 
     return _finish(m, (day, day), "day", today, time)
 
 
-_TIME = r"(?:\s+(?:at\s+)?(?P<tod>\d{1,2}(?::\d\d)?\s?(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d\d|morning|afternoon|evening))?"
-_YEAR_NUM = r"(?P<year>(?:19|20)\d\d)"
-
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (
-        re.compile(
-            r"\b(?:asap|a\.s\.a\.p\.?|as soon as (?:possible|we can|we could)|immediately|right away|"
-            r"straight away|urgently)(?![\w])",
-            re.I,
-        ),
-        "asap",
-    ),
-    (
-        re.compile(
-            r"\b(?:(?P<prep>within|in|over|during|inside(?: of)?)\s+(?:the\s+)?(?P<next>next|coming|following)?\s*"
-            r"|(?:the\s+)?(?P<bare>next)\s+)"
-            r"(?:(?:about|around|roughly|approximately|approx\.?|~)\s*)?"
-            r"(?P<n>\d+(?:\.\d+)?|" + COMPOUND_WORD + "|" + NUMBER_WORD + r")?\s*"
-            r"(?P<unit>days?|weeks?|months?|quarters?|years?)\b(?!\s+ago)",
-            re.I,
-        ),
-        "duration",
-    ),
-    (
-        re.compile(
-            r"\b" + _PREFIX + r"(?:"
-            r"q(?P<qn>[1-4])(?:\s*(?:of\s+)?" + _YEAR_REF + r")?"
-            r"|(?P<qord>first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter(?:\s+of\s+"
-            + _year_ref("y2")
-            + r")?"
-            r")(?![\w])",
-            re.I,
-        ),
-        "quarter",
-    ),
-    (
-        re.compile(
-            r"\b" + _PREFIX + r"(?:h(?P<hn>[12])(?:\s*" + _YEAR_REF + r")?"
-            r"|(?P<hord>first|second|1st|2nd)\s+half(?:\s+of\s+(?:the\s+year|" + _year_ref("y2") + r"))?"
-            r")(?![\w])",
-            re.I,
-        ),
-        "half",
-    ),
-    (
-        re.compile(
-            r"\b"
-            + _PREFIX
-            + r"(?P<rel>this|next|the current|current|the coming|coming|the following|following)\s+"
-            r"(?P<unit>week|month|quarter|year)(?![\w])",
-            re.I,
-        ),
-        "relative",
-    ),
-    (re.compile(r"\b(?:by\s+)?(?:later|sometime later) this year(?![\w])", re.I), "later_this_year"),
-    (
-        re.compile(
-            r"\b" + _BY + r"(?:the\s+)?(?P<part>end of|the end of)\s+(?:the\s+)?(?P<rel>this|current)?\s*"
-            r"(?P<unit>week|month|quarter|year)(?![\w])",
-            re.I,
-        ),
-        "end_of_current",
-    ),
-    (re.compile(r"\b(?P<by>by\s+)?(?P<part>)(?:year[- ]end|eoy)(?![\w])", re.I), "year_end"),
-    (
-        re.compile(
-            r"\b" + _PREFIX + r"(?:(?P<mrel>next|this)\s+)?(?P<month>" + _MONTH_RE + r")\.?"
-            r"(?:,?\s+(?:of\s+)?" + _YEAR_REF + r")?(?![\w])(?!\s*\d)",
-            re.I,
-        ),
-        "month",
-    ),
-    (
-        re.compile(
-            r"\b"
-            + _PREFIX
-            + r"(?:(?P<srel>this|next|the coming|coming)\s+)?(?P<season>spring|summer|autumn|fall|winter)"
-            r"(?![\w])",
-            re.I,
-        ),
-        "season",
-    ),
-    (re.compile(r"\b" + _PREFIX + _YEAR_NUM + r"(?![\w])", re.I), "year"),
-    (
-        re.compile(
-            r"\b" + _BY + r"(?:on\s+)?(?P<day>"
-            r"(?:" + _MONTH_RE + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?"
-            r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:" + _MONTH_RE + r")\.?(?:,?\s+(?:19|20)\d\d)?"
-            r"|(?:19|20)\d\d-\d{1,2}-\d{1,2}"
-            r"|\d{1,2}/\d{1,2}/(?:19|20)?\d\d"
-            r"|(?:the day after )?tomorrow"
-            r"|(?:(?:next|this|coming)\s+)?(?:" + _WEEKDAYS + r")"
-            r")" + _TIME + r"(?![\w])",
-            re.I,
-        ),
-        "day",
-    ),
-]
-
-_GATED = {"month", "season", "year"}
-_GATE_GROUPS = ("by", "inp", "part", "mrel", "srel", "y")
-_GATE_BEFORE = re.compile(
-    r"(?:\b(?:in|during|around|for|since|from|after|of|sometime|until|till|by)\s+)$", re.I
-)
-
-
 def _gated_ok(m: re.Match[str], text: str, kind: str) -> bool:
     """Months, seasons and bare years need a cue, so "may" or "march" as words are not dates.
 
@@ -414,7 +290,13 @@ def _gated_ok(m: re.Match[str], text: str, kind: str) -> bool:
 
 
 def extract_timeline(text: str, now: datetime, date_order: str = "MDY") -> list[Entity]:
-    """Find timelines and resolve each to a date range.
+    """Find timelines and resolve each to a date range, with negations and commitment cues applied.
+
+    The expressions found by :func:`extract_spans` go through
+    :func:`leadgate.chat.nlu.timeline_cues.apply_cues`: a negated or ``after`` expression ("not before
+    March", "not this quarter", "after the summer") becomes the range that starts when the visitor will buy,
+    and of several expressions only the one the visitor commits to is kept ("sometime this year, ideally by
+    end of Q2" -> by end of Q2).
 
     Args:
         text: the message.
@@ -425,7 +307,25 @@ def extract_timeline(text: str, now: datetime, date_order: str = "MDY") -> list[
         ``timeline`` entities in text order, non-overlapping (the longest match wins); ``normalized``
         holds ``start`` and ``end`` (ISO dates, inclusive), ``grain`` (``asap``, ``duration``,
         ``day``, ``week``, ``month``, ``quarter``, ``half``, ``season``, ``year``) and ``time``
-        (``"HH:MM"`` or None).
+        (``"HH:MM"`` or None); ``grain`` ``after`` marks a range that starts at a negated bound.
+
+    """
+    from leadgate.chat.nlu.timeline_cues import apply_cues  # the cues re-read expressions with this module
+
+    return apply_cues(text, extract_spans(text, now, date_order), now, date_order)
+
+
+def extract_spans(text: str, now: datetime, date_order: str = "MDY") -> list[Entity]:
+    """Find time expressions and resolve each to a date range as written (no negation, no choice).
+
+    Args:
+        text: the message.
+        now: the reference time (naive or aware; its own calendar date is "today").
+        date_order: order of numeric dates: ``"MDY"`` or ``"DMY"``.
+
+    Returns:
+        ``timeline`` entities in text order, non-overlapping (the longest match wins); see
+        :func:`extract_timeline` for ``normalized``.
 
     """
     today = now.date()

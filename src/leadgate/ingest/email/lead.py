@@ -3,7 +3,7 @@
 Pure (the clock is passed in). The body (subject and text) is parsed by the chat NLU
 (``leadgate.chat.nlu``, what ``leadgate nlu parse`` prints): its intent, and its entities turned into the
 chat's slots (``role``/``authority``, ``company_size``, ``money`` -> budget, ``timeline``, ``company``,
-``phone``), which ``leadgate.chat.qualify.build_chat_lead`` turns into the same BANT attributes a chat lead
+``phone``), which ``leadgate.ingest.chat.lead_from_chat_slots`` turns into the same BANT attributes a chat lead
 carries (``docs/chat-qualification.md``), so an email lead is qualified like a chat lead. The sender's
 address goes through the contract's email validation; the first and last name come from the display name
 ("José Núñez", Outlook's "Núñez, José"), else from a name the NLU found in the text.
@@ -18,9 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from leadgate.chat.nlu.interpreter import NLU, ParseResult
-from leadgate.chat.qualify import SlotError, build_chat_lead
 from leadgate.contracts.errors import ContractError, FieldError
 from leadgate.contracts.lead import Lead
+from leadgate.ingest.chat import SlotError, lead_from_chat_slots
 from leadgate.ingest.email.parse import EmailLead
 
 SOURCE = "email"
@@ -123,7 +123,7 @@ def build_email_lead(mail: EmailLead, key: str, nlu: NLU, now: datetime, region:
     conversation_id = key[:32]
     while True:
         try:
-            chat_lead = build_chat_lead(conversation_id, slots, now)
+            chat_lead = lead_from_chat_slots(conversation_id, slots, now)
             break
         except SlotError as exc:
             if exc.slot in OPTIONAL_SLOTS and exc.slot in slots:
