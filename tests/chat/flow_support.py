@@ -9,6 +9,7 @@ real knowledge base, scheduler, qualifier and database.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,7 +117,9 @@ class SlotRuleQualifier:
 
     calls: list[dict[str, Any]] = field(default_factory=list)
 
-    def qualify(self, *, conversation_id: str, slots: dict[str, Any], now: datetime) -> ChatDecision:
+    def qualify(
+        self, *, conversation_id: str, slots: dict[str, Any], now: datetime, notes: Sequence[str] = ()
+    ) -> ChatDecision:
         self.calls.append({"conversation_id": conversation_id, "slots": slots, "now": now})
         role = slots.get("role") or {}
         size = (slots.get("company_size") or {}).get("min") or 0

@@ -5,7 +5,7 @@ while the commands are carried out; a turn answered meanwhile by another process
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -82,7 +82,9 @@ class CheckingQualifier(SlotRuleQualifier):
     conversation_id: str = ""
     checks: list[bool] = field(default_factory=list)
 
-    def qualify(self, *, conversation_id: str, slots: dict[str, Any], now: datetime) -> ChatDecision:
+    def qualify(
+        self, *, conversation_id: str, slots: dict[str, Any], now: datetime, notes: Sequence[str] = ()
+    ) -> ChatDecision:
         assert self.engine is not None
         self.checks.append(lock_is_free(self.engine, conversation_id))
         return super().qualify(conversation_id=conversation_id, slots=slots, now=now)
@@ -122,7 +124,9 @@ class RaisingQualifier(SlotRuleQualifier):
 
     inside = False
 
-    def qualify(self, *, conversation_id: str, slots: dict[str, Any], now: datetime) -> ChatDecision:
+    def qualify(
+        self, *, conversation_id: str, slots: dict[str, Any], now: datetime, notes: Sequence[str] = ()
+    ) -> ChatDecision:
         if RaisingQualifier.inside:
             raise AssertionError("the qualifier was called from inside the engine")
         return super().qualify(conversation_id=conversation_id, slots=slots, now=now)

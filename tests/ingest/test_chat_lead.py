@@ -81,3 +81,21 @@ def test_the_chat_qualifier_uses_the_ingest_builder() -> None:
     from leadgate.chat import qualify
 
     assert qualify.build_chat_lead is lead_from_chat_slots
+
+
+def test_statements_that_answered_no_slot_are_kept_with_the_lead_as_visitor_notes() -> None:
+    slots = {
+        "person_name": {"full": "Dana Whitfield", "first": "Dana"},
+        "work_email": "dana@corvexlogistics.com",
+    }
+    notes = [
+        "we need to understand feature adoption across our enterprise accounts",
+        "  ",
+        "our current tool can't segment by account",
+    ]
+    lead = lead_from_chat_slots("conv-notes", slots, NOW, notes=notes)
+    assert lead.attributes["visitor_notes"] == (
+        "we need to understand feature adoption across our enterprise accounts | "
+        "our current tool can't segment by account"
+    )
+    assert "visitor_notes" not in lead_from_chat_slots("conv-plain", slots, NOW).attributes

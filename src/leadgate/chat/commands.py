@@ -101,7 +101,7 @@ class CommandRunner:
             if self.qualifier is None:
                 return None
             return self.qualifier.qualify(
-                conversation_id=command.conversation_id, slots=command.slots, now=now
+                conversation_id=command.conversation_id, slots=command.slots, now=now, notes=command.notes
             )
         if isinstance(command, OfferSlots):
             if self.scheduler is None:

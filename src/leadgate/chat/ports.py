@@ -143,8 +143,13 @@ class ChatDecision(_Frozen):
 class LeadQualifier(Protocol):
     """Turns a conversation's filled slots into a stored lead and an audited decision."""
 
-    def qualify(self, *, conversation_id: str, slots: dict[str, Any], now: datetime) -> ChatDecision:
-        """Store the lead built from ``slots`` (slot name -> normalized value) and decide it."""
+    def qualify(
+        self, *, conversation_id: str, slots: dict[str, Any], now: datetime, notes: Sequence[str] = ()
+    ) -> ChatDecision:
+        """Store the lead built from ``slots`` (slot name -> normalized value) and decide it.
+
+        ``notes`` are what the visitor said that answered no slot, kept with the lead (``visitor_notes``).
+        """
         ...
 
 

@@ -17,6 +17,7 @@ an action. The slot -> attribute mapping, the points and the policy are explaine
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -151,13 +152,16 @@ class ChatLeadQualifier:
         policy = load_policy(settings.chat_policy_file) if settings.chat_policy_file is not None else None
         return cls(engine, load_chat_qualifier(policy))
 
-    def qualify(self, *, conversation_id: str, slots: dict[str, Any], now: datetime) -> ChatDecision:
+    def qualify(
+        self, *, conversation_id: str, slots: dict[str, Any], now: datetime, notes: Sequence[str] = ()
+    ) -> ChatDecision:
         """Store the lead built from ``slots`` and its decision; return the decision.
 
         Args:
             conversation_id: the conversation (the lead is ``chat-<conversation_id>``).
             slots: slot name -> normalized value (see ``build_chat_lead``).
             now: time of qualification (``received_at``; the timeline's days are counted from it).
+            notes: statements of the visitor that answered no slot, kept as the lead's ``visitor_notes``.
 
         Returns:
             The decision: tier, action (``route_to_sales`` for hot: offer demo slots; ``nurture``: offer
@@ -169,7 +173,7 @@ class ChatLeadQualifier:
             ValueError, TypeError: see ``build_chat_lead``.
             sqlalchemy.exc.SQLAlchemyError: the store cannot be written (nothing is stored then).
         """
-        lead = lead_from_chat_slots(conversation_id, slots, now)
+        lead = lead_from_chat_slots(conversation_id, slots, now, notes=notes)
         row = lead_row(lead, None)
         with self._lock:
             previous = self._unchanged_decision(lead.lead_id, row["content_hash"], row["input_hash"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -332,7 +332,9 @@ def _consent(value: Any) -> bool | None:
     raise SlotError("consent", f"expected true or false, got {value!r}")
 
 
-def lead_from_chat_slots(conversation_id: str, slots: Mapping[str, Any], now: datetime) -> Lead:
+def lead_from_chat_slots(
+    conversation_id: str, slots: Mapping[str, Any], now: datetime, *, notes: Sequence[str] = ()
+) -> Lead:
     """The ``Lead`` of a conversation from its filled slots.
 
     Slot -> lead mapping (full table in ``docs/chat-qualification.md``): ``person_name`` -> first and
@@ -352,6 +354,9 @@ def lead_from_chat_slots(conversation_id: str, slots: Mapping[str, Any], now: da
         slots: slot name -> value, as the NLU normalizes them (``leadgate nlu parse``) or plain values
             (a string email, a number of people, an ISO date...).
         now: the time of qualification (aware, or naive UTC): ``received_at`` and the timeline's reference.
+        notes: what the visitor said that answered no slot ("we need to understand feature adoption..."),
+            in order; kept as the attribute ``visitor_notes`` (joined by " | ", at most the free-text limit).
+            Context for the rep, not a feature of any shipped feature set.
 
     Returns:
         The ``lead/v1`` lead; attributes are only those stated (no None values).
@@ -384,6 +389,9 @@ def lead_from_chat_slots(conversation_id: str, slots: Mapping[str, Any], now: da
     if need is not None:
         attrs["need"] = need
     attrs["need_stated"] = need is not None
+    kept = [n.strip() for n in notes if isinstance(n, str) and n.strip()]
+    if kept:
+        attrs["visitor_notes"] = " | ".join(kept)[:_MAX_TEXT]
     attrs["consent"] = _consent(slots.get("consent"))
     phone = _text("phone", slots.get("phone"), keys=("e164", "national"), max_len=40)
     fields = {
