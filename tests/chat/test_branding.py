@@ -158,7 +158,7 @@ def test_greetings_rotate_by_conversation_id(quillstack_flow: Any) -> None:
 
 
 def test_the_engine_greets_with_the_rotated_greeting(quillstack_flow: Any, nlu: NLU) -> None:
-    assistant = Assistant(quillstack_flow, kb=TwoPassageKb(), scheduler=None, qualifier=None, nlu=nlu)
+    assistant = Assistant(quillstack_flow, kb=TwoPassageKb(), nlu=nlu)
     for cid in ("conv-1", "conv-2", "conv-3", "conv-4"):
         first = assistant.start(conversation_id=cid, now=NOW, visitor_tz="Europe/Berlin")
         assert first.replies[0].text == quillstack_flow.greeting_for(cid)

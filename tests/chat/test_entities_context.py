@@ -127,6 +127,18 @@ def test_negated_timelines_start_at_the_bound(text: str, start: str) -> None:
     assert timeline.normalized["end"] > start
 
 
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("not before August, ideally by end of Q3", "2026-08-01", "2026-09-30"),
+        ("we can't start until july but we must be live by september", "2026-07-01", "2026-09-30"),
+    ],
+)
+def test_a_lower_bound_next_to_the_committed_expression_still_applies(text: str, start: str, end: str) -> None:
+    (timeline,) = extract_timeline(text, NOW)
+    assert (timeline.normalized["start"], timeline.normalized["end"]) == (start, end)
+
+
 def test_before_without_negation_still_ends_before() -> None:
     (timeline,) = extract_timeline("before March", NOW)
     assert timeline.normalized["end"] == "2027-02-28"

@@ -94,7 +94,7 @@ def test_the_data_is_large_and_varied_enough() -> None:
 
 def test_slot_extraction_exact_match_rate(nlu: NLU, capsys: pytest.CaptureFixture[str]) -> None:
     flow = load_default_flow()
-    assistant = Assistant(flow, kb=TwoPassageKb(), scheduler=None, qualifier=None, nlu=nlu)
+    assistant = Assistant(flow, kb=TwoPassageKb(), nlu=nlu)
     first = assistant.start(conversation_id="utterances", now=NOW, visitor_tz="UTC").state
     rows = _rows()
     per_slot: dict[str, list[bool]] = defaultdict(list)

@@ -84,9 +84,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 # One answer per message, as a finance lead would type them (matched on the question asked).
 ANSWERS: list[tuple[re.Pattern[str], str]] = [
+    # first: the consent question comes after a summary that repeats every answer (e-mail, company...)
+    (re.compile(r"contact you", re.I), "Yes"),
     (re.compile(r"work e-?mail", re.I), "priya.raman@brightwater-foods.com"),
     (re.compile(r"your name", re.I), "Priya Raman"),
     (re.compile(r"which company", re.I), "Brightwater Foods"),
+    (re.compile(r"the company you're with", re.I), "Yes, that's right"),
     (re.compile(r"your role", re.I), "I'm the VP of Finance"),
     (re.compile(r"how many people", re.I), "about 300 people"),
     (
@@ -96,7 +99,6 @@ ANSWERS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"budget", re.I), "Around 30k USD a year"),
     (re.compile(r"when would you like", re.I), "Within the next two months"),
     (re.compile(r"phone number", re.I), "skip"),
-    (re.compile(r"contact you", re.I), "Yes"),
 ]
 
 

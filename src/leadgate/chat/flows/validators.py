@@ -249,10 +249,18 @@ class TimelineValidator(BaseModel):
         )
 
     def describe(self, value: Any) -> str:
-        """Return e.g. ``2026-07-01 to 2026-09-30``."""
-        if value["start"] == value["end"]:
-            return str(value["start"])
-        return f"{value['start']} to {value['end']}"
+        """Return e.g. ``1 Jul 2026 to 30 Sep 2026``, ``on 19 May 2026`` or ``from 1 Mar 2027`` (an ``after`` bound)."""
+        start, end = date.fromisoformat(str(value["start"])), date.fromisoformat(str(value["end"]))
+        if start == end:
+            return f"on {_day(start)}"
+        if value.get("grain") == "after":
+            return f"from {_day(start)}"
+        return f"{_day(start)} to {_day(end)}"
+
+
+def _day(d: date) -> str:
+    """A date as visitors read it: ``3 Feb 2027``."""
+    return f"{d.day} {d.strftime('%b %Y')}"
 
 
 class PhoneValidator(BaseModel):
@@ -301,8 +309,8 @@ class ConsentValidator(BaseModel):
         return Verdict(ok=True, value=value)
 
     def describe(self, value: Any) -> str:
-        """Return ``yes`` or ``no``."""
-        return "yes" if value else "no"
+        """Return ``given`` or ``declined`` (read after the slot's label: "consent to be contacted given")."""
+        return "given" if value else "declined"
 
 
 class FreeTextValidator(BaseModel):
@@ -331,9 +339,12 @@ class FreeTextValidator(BaseModel):
         return Verdict(ok=True, value=text)
 
     def describe(self, value: Any) -> str:
-        """Return the text in quotes, shortened to 60 characters."""
+        """Return the text in quotes, shortened at a word boundary to about 60 characters ("…" marks a cut)."""
         text = str(value)
-        return f'"{text if len(text) <= 60 else text[:57] + "..."}"'
+        if len(text) > 60:
+            cut = text[:60].rsplit(" ", 1)[0] if " " in text[:60] else text[:59]
+            text = cut.rstrip(" ,;:.") + "…"
+        return f'"{text}"'
 
 
 def _validator_kind(value: Any) -> str | None:

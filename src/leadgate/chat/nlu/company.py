@@ -10,12 +10,15 @@ How the name is made from the domain:
    ``mail.corvexlogistics.com``; ``northwind-traders`` in ``northwind-traders.co.uk``; two-level country
    suffixes in :data:`SECOND_LEVEL_SUFFIXES`).
 3. Hyphens and dots split words (``sakura-robotics`` -> ``Sakura Robotics``).
-4. Inside a word, the words of :data:`COMPANY_WORDS` (the category words brand names end with: ``logistics``,
-   ``labs``, ``health``, ``analytics``...) are split off the end, repeatedly, and a domain prefix in
+4. Inside a word, one word of :data:`COMPANY_WORDS` (the category words brand names end with: ``logistics``,
+   ``labs``, ``health``, ``analytics``...; the longest that fits) is split off the end, and a domain prefix in
    :data:`DOMAIN_PREFIXES` (``get``, ``try``, ``use``...) off the start, as long as at least
    :data:`MIN_CORE` letters remain (``corvexlogistics`` -> ``corvex`` + ``logistics``; ``getstackyard`` ->
    ``stackyard``). The remaining core is kept whole: brand names fuse words on purpose (``Northwind``,
-   ``Crestview``), and splitting a core with a general word list would break them (``North Wind``).
+   ``Crestview``, ``Tidewater``), and splitting a core with a general word list would break them
+   (``North Wind``). For the same reason only one category word is split off, and words that brands often
+   fuse (:data:`FUSED_WORDS`: ``water``, ``power``, ``bank``, ``co``...) are never split off
+   (``brightwaterfoods`` -> ``Brightwater Foods``, ``tidewater`` -> ``Tidewater``).
 5. Each word is capitalized (``AI``, ``HQ``, ``IT``, ``IO`` in upper case).
 
 The word list is leadgate's own (written for this module and used by the name extractor too); a general
@@ -41,6 +44,17 @@ COMPANY_WORDS: frozenset[str] = frozenset(
     )
 )
 """Category words company names end with (lowercase); the name extractor reads them as company words too."""
+
+FUSED_WORDS: frozenset[str] = frozenset(
+    str.split(
+        "bank pay co corp inc works hq solar power water farms cloud design food lab tech data it ai apps brands "
+        "homes law school bio"
+    )
+)
+"""Company words that brand names often fuse into one word (``Tidewater``, ``Citibank``, ``Costco``): never split
+off a domain label."""
+
+_SPLIT_WORDS = sorted(COMPANY_WORDS - FUSED_WORDS, key=len, reverse=True)
 
 DOMAIN_PREFIXES: tuple[str, ...] = ("get", "try", "use", "join", "meet")
 """Prefixes companies add to a domain when the plain name was taken (``getcorvex.com``)."""
@@ -74,17 +88,10 @@ def _split_word(word: str) -> list[str]:
         if word.startswith(prefix) and len(rest) >= MIN_CORE + 1 and rest not in COMPANY_WORDS:
             word = word[len(prefix) :]
             break
-    tail: list[str] = []
-    changed = True
-    while changed:
-        changed = False
-        for cw in sorted(COMPANY_WORDS, key=len, reverse=True):
-            if word.endswith(cw) and len(word) - len(cw) >= MIN_CORE:
-                tail.insert(0, cw)
-                word = word[: -len(cw)]
-                changed = True
-                break
-    return [word, *tail]
+    for cw in _SPLIT_WORDS:
+        if word.endswith(cw) and len(word) - len(cw) >= MIN_CORE:
+            return [word[: -len(cw)], cw]
+    return [word]
 
 
 def company_from_email(address: str) -> str | None:

@@ -17,7 +17,8 @@ Several expressions in one message ("sometime this year, ideally by end of Q2"; 
 Q4"): the one the visitor commits to wins. An expression preceded by a commitment cue (``ideally``,
 ``realistically``, ``actually``, ``definitely``, ``at the latest``, ``but``...) beats one preceded by a hedge
 (``maybe``, ``sometime``, ``possibly``...); between equals the narrower range wins (the more specific one).
-Only the winner is returned, so every consumer reads the same timeline.
+Only the winner is returned, so every consumer reads the same timeline; a lower bound said next to it still
+applies ("not before March, ideally by end of Q2" -> 1 March to 30 June).
 """
 
 from __future__ import annotations
@@ -133,4 +134,28 @@ def apply_cues(text: str, entities: list[Entity], now: datetime, date_order: str
         ).days
         return cue, -width
 
-    return [max(out, key=rank)]
+    winner = max(out, key=rank)
+    return [_with_lower_bound(text, winner, out)]
+
+
+def _with_lower_bound(text: str, winner: Entity, found: list[Entity]) -> Entity:
+    """The winner, starting at the latest ``after`` bound of the message when that bound falls inside it.
+
+    "not before March, ideally by end of Q2" -> from 1 March to 30 June: the commitment picks the end, and the
+    negation still says when the visitor will not buy.
+    """
+    if winner.normalized.get("grain") == "after":
+        return winner
+    end = date.fromisoformat(str(winner.normalized["end"]))
+    bounds = [
+        date.fromisoformat(str(e.normalized["start"]))
+        for e in found
+        if e is not winner and e.normalized.get("grain") == "after"
+    ]
+    lower = max((b for b in bounds if b <= end), default=None)
+    if lower is None or lower <= date.fromisoformat(str(winner.normalized["start"])):
+        return winner
+    first = min(e.start for e in found)
+    last = max(e.end for e in found)
+    grain = str(winner.normalized.get("grain") or "range")
+    return _entity(first, last, text[first:last], (lower, end), grain)
