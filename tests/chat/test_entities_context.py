@@ -134,7 +134,9 @@ def test_negated_timelines_start_at_the_bound(text: str, start: str) -> None:
         ("we can't start until july but we must be live by september", "2026-07-01", "2026-09-30"),
     ],
 )
-def test_a_lower_bound_next_to_the_committed_expression_still_applies(text: str, start: str, end: str) -> None:
+def test_a_lower_bound_next_to_the_committed_expression_still_applies(
+    text: str, start: str, end: str
+) -> None:
     (timeline,) = extract_timeline(text, NOW)
     assert (timeline.normalized["start"], timeline.normalized["end"]) == (start, end)
 
