@@ -66,7 +66,8 @@ class Assistant(OutcomesPart, FillingPart):
         flow: the qualification flow.
         kb: answers product, pricing and support questions (``grounded=False`` means "I don't know");
             in-memory retrieval, no I/O per question.
-        nlu: the NLU; None means ``default_nlu()`` (loaded from its prebuilt artifact).
+        nlu: the NLU; None means ``default_nlu()`` (loaded from its prebuilt artifact; its warm-up runs in
+            the background, so a server starts without waiting for it).
         llm: an optional language model: extracts slots (validated like NLU values) and rephrases plain
             replies; a None answer falls back to the NLU and the flow's own text.
         region: ISO 3166-1 alpha-2 default region for phone numbers and numeric dates.
@@ -86,7 +87,7 @@ class Assistant(OutcomesPart, FillingPart):
     ) -> None:
         self.flow = flow
         self.kb = kb
-        self.nlu = nlu if nlu is not None else default_nlu()
+        self.nlu = nlu if nlu is not None else default_nlu(warm_up="background")
         self.llm = llm
         self.region = region
         self._slots = flow.ordered_slots()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from leadgate.chat.nlu.data import NLUData, load_nlu_data
 from leadgate.chat.nlu.entity import Entity
 from leadgate.chat.nlu.extract import EntityExtractor
 from leadgate.chat.nlu.intent import IntentClassifier, IntentModel, IntentScore, default_intent_classifier
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 5000
 """Longest message parsed, in characters. The chat API's own size limit is lower; this bound keeps the
@@ -124,7 +128,7 @@ class NLU:
         )
 
 
-def default_nlu(*, warm_up: bool = True) -> NLU:
+def default_nlu(*, warm_up: bool | Literal["background"] = True) -> NLU:
     """Return the NLU of leadgate's shipped data, loaded at first call and shared by the process.
 
     The intent model comes from the artifact cache (``nlu_cache_dir``; see
@@ -135,23 +139,42 @@ def default_nlu(*, warm_up: bool = True) -> NLU:
     Args:
         warm_up: parse one message with a date, an e-mail and a phone number first (once per process),
             so that dateparser's and phonenumbers' lazy tables are loaded before the first visitor's
-            message (0.2 s on an idle 2-core machine). A one-shot command such as ``leadgate nlu parse``
-            passes False: its own message pays only for what it uses.
+            message (0.2-0.5 s of CPU). ``True`` does it now; ``"background"`` does it in a daemon thread
+            and returns at once (a server's start-up does not wait; a message parsed meanwhile waits for
+            dateparser's lock, ``leadgate.chat.nlu.timeline.DATEPARSER_LOCK``, at most the warm-up's
+            length); ``False`` skips it (a one-shot command such as ``leadgate nlu parse``: its own message
+            pays only for what it uses).
 
     Returns:
         The shared NLU instance.
 
     """
     nlu = _shared_nlu()
-    if warm_up and not _WARMED:
-        nlu.parse(
-            "I'm the CTO at Acme, jane@acme.com, +1 415 555 0132, $20k by March 15", now=datetime(2026, 1, 1)
-        )
+    if warm_up is False:
+        return nlu
+    with _WARM_GUARD:
+        if _WARMED:
+            return nlu
         _WARMED.append(True)
+    if warm_up == "background":
+        threading.Thread(target=_warm, args=(nlu,), name="leadgate-nlu-warm-up", daemon=True).start()
+    else:
+        _warm(nlu)
     return nlu
 
 
 _WARMED: list[bool] = []
+_WARM_GUARD = threading.Lock()
+
+
+def _warm(nlu: NLU) -> None:
+    """Parse one message that loads dateparser's and phonenumbers' lazy tables; log (never raise) a failure."""
+    try:
+        nlu.parse(
+            "I'm the CTO at Acme, jane@acme.com, +1 415 555 0132, $20k by March 15", now=datetime(2026, 1, 1)
+        )
+    except Exception:  # pragma: no cover - the shipped message parses; a failure must not kill a server
+        log.exception("NLU warm-up failed; the first message will load what it needs")
 
 
 @lru_cache(maxsize=1)

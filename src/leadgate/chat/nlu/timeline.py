@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -48,6 +49,10 @@ from leadgate.chat.nlu.timeline_patterns import (
 )
 
 EXTRACTOR = "leadgate.timeline"
+
+DATEPARSER_LOCK = threading.Lock()
+"""Serializes ``dateparser.parse``: it is not thread-safe (scrapinghub/dateparser#441), and the chat API's
+sync routes run in a thread pool. Calls take about a millisecond, so the lock costs nothing visible."""
 ASAP_DAYS = 30
 """Length of the range an urgency word (``ASAP``) resolves to, in days."""
 
@@ -263,7 +268,8 @@ def _resolve_day(m: re.Match[str], today: date, now: datetime, date_order: str) 
         "DATE_ORDER": date_order,
         "PREFER_DAY_OF_MONTH": "first",
     }
-    parsed = dateparser.parse(text, languages=["en"], settings=settings)
+    with DATEPARSER_LOCK:
+        parsed = dateparser.parse(text, languages=["en"], settings=settings)
     if parsed is None:
         return None
     day = parsed.date()
