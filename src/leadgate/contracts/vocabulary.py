@@ -113,3 +113,9 @@ def budget_period(word: str | None) -> str | None:
     if key not in BUDGET_PERIODS:
         raise ValueError(f"budget period must be one of {list(BUDGET_PERIODS)}, got {word!r}")
     return key
+
+
+NAME_PARTICLES: frozenset[str] = frozenset(
+    str.split("al bin da de del della den der di dos du el la le ten ter van von")
+)
+"""Lowercase words inside a name that stay lowercase (``Lars van der Berg``, ``Ana de la Cruz``, ``bin``)."""

@@ -11,12 +11,11 @@ from leadgate.chat.flows.verdicts import (
     _LETTER,
     _MODEL,
     _NAME_WORD,
-    NAME_PARTICLES,
     ValidationContext,
     Verdict,
     _refuse,
 )
-from leadgate.contracts.vocabulary import AUTHORITIES, SENIORITIES, is_free_provider
+from leadgate.contracts.vocabulary import AUTHORITIES, NAME_PARTICLES, SENIORITIES, is_free_provider
 
 
 class PersonNameValidator(BaseModel):

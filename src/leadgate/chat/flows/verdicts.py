@@ -22,31 +22,6 @@ PERIODS_PER_YEAR.update(BUDGET_PERIODS)
 a period is read as a yearly total)."""
 
 
-NAME_PARTICLES = frozenset(
-    {
-        "van",
-        "von",
-        "der",
-        "den",
-        "de",
-        "da",
-        "del",
-        "della",
-        "di",
-        "du",
-        "le",
-        "la",
-        "bin",
-        "al",
-        "el",
-        "ter",
-        "ten",
-        "dos",
-    }
-)
-"""Lowercase words inside a name that stay lowercase (``Lars van der Berg``, ``Ana de la Cruz``)."""
-
-
 @dataclass(frozen=True)
 class ValidationContext:
     """What a validator may depend on besides the value.

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 from leadgate.chat.nlu.company import COMPANY_WORDS
 from leadgate.chat.nlu.entity import Entity
+from leadgate.contracts.vocabulary import NAME_PARTICLES
 
 EXTRACTOR = "leadgate.names"
 
@@ -42,26 +43,7 @@ def _words(text: str) -> frozenset[str]:
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _COMPANY_TOKEN = re.compile(r"[^\W_][\w&'’.\-]*|&")
-_PARTICLES = {
-    "van",
-    "von",
-    "de",
-    "da",
-    "del",
-    "della",
-    "di",
-    "du",
-    "le",
-    "la",
-    "bin",
-    "al",
-    "el",
-    "ter",
-    "ten",
-    "dos",
-    "der",
-    "den",
-}
+_PARTICLES = NAME_PARTICLES
 _LEGAL = (
     r"Inc\.?|LLC|L\.L\.C\.|Ltd\.?|Limited|GmbH|gGmbH|AG|S\.A\.|SA|SAS|SARL|B\.V\.|BV|N\.V\.|NV|Corp\.?|Corporation|"
     r"Co\.|PLC|plc|Pty(?:\.? Ltd\.?)?|Oy|AB|ASA|KG|SE|S\.L\.|S\.r\.l\.|Srl|S\.p\.A\.|SpA|LLP|LP|K\.K\.|KK|AS|ApS"
