@@ -173,8 +173,20 @@ def by_type(
         skip = set(kb._bm25.query_tokens(verb)) if verb else set()
         known = [t for t in tokens if kb._bm25.idf(t) < kb._bm25.idf("\x00") and t not in skip]
         if known:
-            thing = max(known, key=kb._bm25.idf)
-            return kb._best(ranking, similarities, tokens, prefer=thing, numbers=numbers)
+            # the asked-about thing: the rarest known word; on a tie the later one, as English puts the object
+            # of a closed question last ("does the mobile app run on windows phone?" -> "phone")
+            thing = max(reversed(known), key=kb._bm25.idf)
+            # ... and it must be in the quoted sentence or its heading (issue 10, item 4): a closed question
+            # about something the documents do not pair with the rest ("Windows phone" next to "iOS and
+            # Android") gets "I don't know", not a sentence that merely shares the other words
+            return kb._best(
+                ranking,
+                similarities,
+                tokens,
+                prefer=thing,
+                numbers=numbers,
+                allowed=lambda _sentence, stems: thing in stems,
+            )
     term = defined_term(query.text)
     if term is not None:
         best = definition(kb, term, tokens, similarities)
