@@ -30,11 +30,12 @@ SETS = {
 TEAM_SETS = ("lumenly", "quillstack")
 
 CORRECT_TARGET = 0.90
-"""Issue 10: correct and cited >= 90% over the team's two question sets (measured 108/118 = 0.915)."""
+"""Issue 10: correct and cited >= 90% over the team's two question sets (measured 109/118 = 0.924) and over all
+three sets (measured 141/156 = 0.904)."""
 
-PER_KB_FLOOR = {"lumenly": 0.90, "quillstack": 0.86, "fernhollow": 0.80}
-"""Per knowledge base, just under the measured figures: Lumenly 69/74 = 0.932, Quillstack 39/44 = 0.886,
-Fernhollow 31/38 = 0.816. The issue asks 0.90 of the foreign set too; it is NOT reached (it was 20/38 = 0.526
+PER_KB_FLOOR = {"lumenly": 0.90, "quillstack": 0.88, "fernhollow": 0.82}
+"""Per knowledge base, just under the measured figures: Lumenly 69/74 = 0.932, Quillstack 40/44 = 0.909,
+Fernhollow 32/38 = 0.842. The issue asks 0.90 of the foreign set too; it is NOT reached (it was 20/38 = 0.526
 before item 4's general fixes; the remaining misses are listed in docs/kb.md and were not fitted one by one)."""
 
 HIT_AT_1_FLOOR = 0.93
@@ -87,6 +88,7 @@ def test_correct_and_cited_reaches_the_target(reports: dict[str, Report]) -> Non
         print(f"{name} misses:", [q for q, _why in reports[name].misses])
         assert reports[name].correct_rate >= PER_KB_FLOOR[name], reports[name].summary()
     assert reports["team"].correct_rate >= CORRECT_TARGET, reports["team"].summary()
+    assert reports["overall"].correct_rate >= CORRECT_TARGET, reports["overall"].summary()
 
 
 @pytest.mark.parametrize("name", sorted(SETS))
