@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=src python bench/kb_quality.py             # the three development sets (Lumenly, Quillstack, Fernhollow), per KB and overall
+    PYTHONPATH=src python bench/kb_quality.py             # Lumenly, Quillstack and Fernhollow sets, overall
     PYTHONPATH=src python bench/kb_quality.py --heldout   # also the held-out set (run it only at the end)
     PYTHONPATH=src python bench/kb_quality.py -v          # also list misses and fabrications
 

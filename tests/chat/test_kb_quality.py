@@ -110,7 +110,8 @@ def test_the_foreign_set_has_near_misses() -> None:
     near = [
         i.q
         for i in items
-        if not i.answerable and any(w in kb_text for w in ("sap", "sso", "rate limit", "discount", "mobile app"))
+        if not i.answerable
+        and any(w in kb_text for w in ("sap", "sso", "rate limit", "discount", "mobile app"))
         and any(w in i.q.lower() for w in ("sap", "sso", "rate limit", "discount", "mobile app"))
     ]
     assert len(near) >= 5, near

@@ -62,7 +62,9 @@ def test_words_that_are_only_related_stay_apart() -> None:
 
 
 def test_percent_off_keeps_its_number_and_reads_as_a_discount() -> None:
-    assert _tokens("Registered charities receive 25% off") == _tokens("registered charities receive 25 discount")
+    assert _tokens("Registered charities receive 25% off") == _tokens(
+        "registered charities receive 25 discount"
+    )
 
 
 def test_spelling_variants_and_glued_standards() -> None:
@@ -110,7 +112,9 @@ def test_a_column_row_reads_as_a_sentence_of_the_tables_own_words() -> None:
         "The API access is Included for Pro and Included for Enterprise."
     )
     assert render_row(header, ["Custom roles", "", "", "Yes"]) == "The custom roles are Yes for Enterprise."
-    assert render_row(["", "Basic", "Plus"], ["Dashboards", "3", "Unlimited"]).startswith("The dashboards are 3")
+    assert render_row(["", "Basic", "Plus"], ["Dashboards", "3", "Unlimited"]).startswith(
+        "The dashboards are 3"
+    )
 
 
 def test_rows_as_plans_still_read_as_before() -> None:

@@ -74,7 +74,16 @@ SYNONYMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # refunds
     (
         "refund",
-        ("refund", "refunds", "refunded", "refundable", "money back", "money-back", "reimburse", "reimbursed"),
+        (
+            "refund",
+            "refunds",
+            "refunded",
+            "refundable",
+            "money back",
+            "money-back",
+            "reimburse",
+            "reimbursed",
+        ),
     ),
     # getting started
     (
@@ -254,6 +263,7 @@ _PATTERN = re.compile(
     r"|%\s*off\b",
     re.IGNORECASE,
 )
+
 
 def fold(text: str) -> str:
     """``text`` with every phrase of :data:`SYNONYMS` replaced by its concept token (for tokenizing only).
