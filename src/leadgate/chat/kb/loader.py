@@ -12,7 +12,8 @@
 * Text (``.txt``): blocks are paragraphs separated by blank lines; a one-line paragraph of at most 80
   characters that does not end in sentence punctuation is a heading and starts a section. A FAQ paragraph
   (a ``Q:`` or ``Question:`` line, then an ``A:`` or ``Answer:`` line) is a section of its own: the question is
-  its heading and the answer, without the ``A:``, its text.
+  its heading and the answer, without the ``A:``, its text. So is a plain FAQ entry (issue 10, item 4): a
+  paragraph whose first line is a question ending in "?", its answer on the next lines or in the next paragraph.
 
 The document title is the first level-1 heading (Markdown), the first ``h1`` or else the ``<title>`` (HTML), or the
 first heading line (text); failing those, the file name. A section longer than :data:`MAX_PASSAGE_WORDS`
