@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=src python bench/kb_quality.py             # the two development sets, per KB and overall
+    PYTHONPATH=src python bench/kb_quality.py             # Lumenly, Quillstack and Fernhollow sets, overall
     PYTHONPATH=src python bench/kb_quality.py --heldout   # also the held-out set (run it only at the end)
     PYTHONPATH=src python bench/kb_quality.py -v          # also list misses and fabrications
 
@@ -21,7 +21,16 @@ from leadgate.chat.kb.evaluate import Item, Report, evaluate, load_question_set
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "chat" / "data"
-KB_DIRS = {"lumenly": None, "quillstack": ROOT / "examples" / "quillstack" / "kb"}
+KB_DIRS = {
+    "lumenly": None,
+    "quillstack": ROOT / "examples" / "quillstack" / "kb",
+    "fernhollow": DATA / "kb_fernhollow",
+}
+SETS = {
+    "lumenly": "kb_questions.yml",
+    "quillstack": "kb_questions_quillstack.yml",
+    "fernhollow": "kb_questions_fernhollow.yml",
+}
 
 
 def _print(report: Report, verbose: bool) -> None:
@@ -43,10 +52,12 @@ def main() -> None:
     kbs = {name: KnowledgeBase.load(path) for name, path in KB_DIRS.items()}
     started = time.perf_counter()
     reports = []
-    for name, file in (("lumenly", "kb_questions.yml"), ("quillstack", "kb_questions_quillstack.yml")):
+    for name, file in SETS.items():
         items, _meta = load_question_set(DATA / file)
         reports.append(evaluate(kbs[name], items, name))
-    overall = reports[0].merge(reports[1], "overall")
+    overall = reports[0]
+    for report in reports[1:]:
+        overall = overall.merge(report, "overall")
     for report in [*reports, overall]:
         _print(report, args.verbose)
     n = overall.answerable + overall.unanswerable
@@ -57,6 +68,8 @@ def main() -> None:
         data = yaml.safe_load((DATA / "kb_questions_heldout.yml").read_text(encoding="utf-8"))
         held: Report | None = None
         for name, kb in kbs.items():
+            if not any(r["kb"] == name for r in data["answerable"] + data["unanswerable"]):
+                continue
             items = [
                 Item(
                     q=r["q"],

@@ -12,7 +12,8 @@
 * Text (``.txt``): blocks are paragraphs separated by blank lines; a one-line paragraph of at most 80
   characters that does not end in sentence punctuation is a heading and starts a section. A FAQ paragraph
   (a ``Q:`` or ``Question:`` line, then an ``A:`` or ``Answer:`` line) is a section of its own: the question is
-  its heading and the answer, without the ``A:``, its text.
+  its heading and the answer, without the ``A:``, its text. So is a plain FAQ entry (issue 10, item 4): a
+  paragraph whose first line is a question ending in "?", its answer on the next lines or in the next paragraph.
 
 The document title is the first level-1 heading (Markdown), the first ``h1`` or else the ``<title>`` (HTML), or the
 first heading line (text); failing those, the file name. A section longer than :data:`MAX_PASSAGE_WORDS`
@@ -235,6 +236,67 @@ def _verb(header: str) -> str:
     return "are" if last.endswith("s") and not last.endswith(("ss", "us", "is")) else "is"
 
 
+COLUMN_LABELS = frozenset(
+    {
+        "",
+        "feature",
+        "features",
+        "plan feature",
+        "plan features",
+        "compare",
+        "compare plans",
+        "comparison",
+        "capability",
+        "capabilities",
+        "what's included",
+        "what you get",
+        "included",
+        "details",
+        "option",
+        "options",
+    }
+)
+"""First header cells that say a table has its plans (or editions) as COLUMNS and features as rows: an empty
+corner cell, or a word that names the rows ("Feature", "Compare plans"). Such a row is rendered by
+:func:`render_column_row`."""
+
+_NO_VALUE = frozenset({"-", "\u2013", "\u2014", "n/a", "\u2212"})
+
+
+def is_column_table(header: list[str] | None) -> bool:
+    """True when ``header`` is that of a table with plans as columns (:data:`COLUMN_LABELS`, 2+ columns)."""
+    if header is None or len(header) < 3:
+        return False
+    return header[0].strip().rstrip(":").lower() in COLUMN_LABELS and all(h.strip() for h in header[1:])
+
+
+def render_column_row(header: list[str], cells: list[str]) -> str:
+    """One row of a table with plans as columns as a sentence: "The <row label> is <cell> for <column>, ...".
+
+    Only the header's and the cells' words are used. Empty cells and dashes ("-", "—", "n/a") are left out.
+
+    Example: header ``| Starter | Pro``, row ``Price per technician per month | $29 | $59`` -> "The price per
+    technician per month is $29 for Starter and $59 for Pro."
+
+    Args:
+        header: the table's header cells (the first one is the corner: empty or a word such as "Feature").
+        cells: the row's cells, whitespace collapsed; the first one names the feature.
+
+    Returns:
+        The row's text block (the cells joined by `` | `` when the row has no label or no value).
+    """
+    label = cells[0]
+    parts = [
+        f"{c} for {h.strip()}"
+        for h, c in zip(header[1:], cells[1:], strict=False)
+        if c and c.lower() not in _NO_VALUE
+    ]
+    if not label or not parts:
+        return " | ".join(cells)
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"The {_lower_first(label)} {_verb(label)} {listed}."
+
+
 def render_row(header: list[str] | None, cells: list[str]) -> str:
     """One table row as a sentence that reads on its own, made only of the header's and the cells' words.
 
@@ -243,6 +305,7 @@ def render_row(header: list[str] | None, cells: list[str]) -> str:
     header when that is one word the cell does not already contain (header "Plan", cell "Growth" -> "the
     Growth plan"; cell "Gold tier" under "Tier" -> "the Gold tier"). Empty cells are left out. Without a
     header (or when the row is the header itself, or has a single cell) the cells are joined by `` | ``.
+    A table with plans as columns (:func:`is_column_table`) is read by :func:`render_column_row`.
 
     Example: header ``Plan | Monthly price | Invoices included per month``, row ``Growth | $1,200 | up to 1,000``
     -> "For the Growth plan, the monthly price is $1,200 and the invoices included per month is up to 1,000."
@@ -257,6 +320,8 @@ def render_row(header: list[str] | None, cells: list[str]) -> str:
     cells = [c.rstrip(_TRAILING_PUNCT).strip() for c in cells]
     if header is None or len(cells) < 2 or cells == header:
         return " | ".join(cells)
+    if is_column_table(header):
+        return render_column_row(header, cells)
     subject = cells[0]
     first = header[0].strip() if header else ""
     if first and " " not in first:
@@ -436,6 +501,15 @@ _FAQ = re.compile(
 )
 
 
+MAX_FAQ_QUESTION = 200
+"""Longest first line (characters) read as a FAQ question when it ends with "?" (:func:`_text_sections`)."""
+
+
+def _question_line(line: str) -> bool:
+    line = line.strip()
+    return line.endswith("?") and len(line) <= MAX_FAQ_QUESTION
+
+
 def _text_sections(content: str) -> tuple[str, list[_Section]]:
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", content.replace("\r\n", "\n")) if p.strip()]
     title = ""
@@ -444,6 +518,13 @@ def _text_sections(content: str) -> tuple[str, list[_Section]]:
         faq = _FAQ.match(paragraph)
         if faq is not None:
             sections.append(_Section(heading=_clean(faq["q"]), blocks=[_clean(faq["a"])]))
+            continue
+        first, _, rest = paragraph.partition("\n")
+        if _question_line(first) and title:
+            # a plain FAQ: the question on its own line, its answer below it (same paragraph or the next)
+            sections.append(_Section(heading=_clean(first)))
+            if rest.strip():
+                sections[-1].blocks.append(_clean(rest))
             continue
         if _is_text_heading(paragraph):
             text = _clean(paragraph)

@@ -141,7 +141,7 @@ PRICE_WORDS = re.compile(
 )
 """A price question: one of these words or phrases."""
 
-PRICE_TYPE_TERMS = frozenset({"much", "cost", "price", "pricing", "expens", "fee", "charg"})
+PRICE_TYPE_TERMS = frozenset({"much", "cost", "price", "pricing", "expens", "fee", "charg", "pay", "paid"})
 """Snowball stems of the words that only say "a price is asked" (dropped from the focus of a price question:
 any currency amount answers them)."""
 
@@ -186,10 +186,11 @@ number covers them."""
 
 NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
-    r"thousand|million|dozen|once|twice|daily|weekly|monthly|hourly|unlimited)\b",
+    r"thousand|million|dozen|once|twice|daily|weekly|monthly|hourly|unlimited)\b(?!-\w)",
     re.IGNORECASE,
 )
-"""A number in a sentence: a digit, or a number word ("two to three weeks", "twice a year", "unlimited")."""
+"""A number in a sentence: a digit, or a number word ("two to three weeks", "twice a year", "unlimited"); a number
+word in a compound is none ("two-way integration", "one-time fee")."""
 
 _HOW_MANY = re.compile(r"\bhow many\s+(?P<noun>[a-z][\w-]*)", re.IGNORECASE)
 _WORD = re.compile(r"[\w$€£][\w,.$€£%-]*\w|\w")

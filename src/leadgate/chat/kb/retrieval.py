@@ -40,12 +40,6 @@ class Embedder(Protocol):
         ...
 
 
-MIN_VARIANT_PREFIX = 5
-"""Least length (characters) of a prefix for an out-of-vocabulary query token to be read as an indexed token's
-variant (:meth:`Bm25Index.variant`). Five characters keep unrelated words apart ("workday" / "work": four)
-while joining word forms the Snowball stemmer leaves apart ("compliant" / "compli" from "complies")."""
-
-
 class Bm25Index:
     """BM25 over token lists with bm25s (Lucene variant, k1 = 1.5, b = 0.75: bm25s's defaults).
 
@@ -98,17 +92,12 @@ class Bm25Index:
     def variant(self, token: str) -> str:
         """The indexed token that an out-of-vocabulary ``token`` is a spelling or word-form variant of.
 
-        A visitor writes "compliant" where the documents say "complies", "1099s" for "1099", "nonprofits" for
-        "non-profit". Rules, in order, for a token in no document (an indexed token is returned unchanged):
+        A visitor writes "1099s" for "1099", "nonprofits" for "non-profit". Rules, in order, for a token in no
+        document (an indexed token is returned unchanged):
 
         1. a number with a plural "s" ("1099s") -> the number, when indexed;
         2. a compound of two indexed tokens of 3+ characters ("nonprofit" -> "non" + "profit") -> the rarer
            part, the longer one on a tie (the compound's topic is carried by its rarer half);
-        3. the longest indexed token of at least :data:`MIN_VARIANT_PREFIX` characters that is a prefix of
-           the token, or that the token (of as many characters) is a prefix of ("compliant" / "compli" from
-           "complies"); ties: the more frequent token. Tokens that only share a prefix are not variants
-           ("extension" / "extend" stem to "extens" / "extend").
-
         Otherwise the token itself (it then counts with the largest idf, which is what makes the answerer
         abstain on "Zapier" or "Kubernetes").
         """
@@ -120,12 +109,10 @@ class Bm25Index:
             head, tail = token[:cut], token[cut:]
             if head in self._df and tail in self._df:
                 return min((head, tail), key=lambda t: (self._df[t], -len(t)))
-        best, best_key = token, (0, 0)
-        for known, df in self._df.items():
-            short, long_ = (known, token) if len(known) <= len(token) else (token, known)
-            if len(short) >= MIN_VARIANT_PREFIX and long_.startswith(short) and (len(short), df) > best_key:
-                best, best_key = known, (len(short), df)
-        return best
+        # No prefix rule (issue 10, item 4): "compliant" / "complies" now meet through the synonym table
+        # (leadgate.chat.kb.synonyms), and a shared prefix joined unrelated words on a new knowledge base
+        # ("German" -> "Germany": "do you offer support in German?" was answered with the hosting sentence).
+        return token
 
     def rank(self, query: str) -> Ranking:
         """Documents with a positive BM25 score for ``query``, best first (ties: lower index first)."""

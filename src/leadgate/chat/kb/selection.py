@@ -171,10 +171,26 @@ def by_type(
     if query.kind is QuestionType.YES_NO:
         verb = main_verb(query.text)
         skip = set(kb._bm25.query_tokens(verb)) if verb else set()
-        known = [t for t in tokens if kb._bm25.idf(t) < kb._bm25.idf("\x00") and t not in skip]
+        unseen = kb._bm25.idf("\x00")
+        known = [t for t in tokens if kb._bm25.idf(t) < unseen and t not in skip]
+        # the closed question's verb, when no document uses it, only frames the question ("do you *support*
+        # SSO?", "can we *pay* yearly?"): it is left out of the coverage rather than counted as unknown
+        tokens = [t for t in tokens if not (t in skip and kb._bm25.idf(t) >= unseen)] or tokens
         if known:
-            thing = max(known, key=kb._bm25.idf)
-            return kb._best(ranking, similarities, tokens, prefer=thing, numbers=numbers)
+            # the asked-about thing: the rarest known word; on a tie the later one, as English puts the object
+            # of a closed question last ("does the mobile app run on windows phone?" -> "phone")
+            thing = max(reversed(known), key=kb._bm25.idf)
+            # ... and it must be in the quoted sentence or its heading (issue 10, item 4): a closed question
+            # about something the documents do not pair with the rest ("Windows phone" next to "iOS and
+            # Android") gets "I don't know", not a sentence that merely shares the other words
+            return kb._best(
+                ranking,
+                similarities,
+                tokens,
+                prefer=thing,
+                numbers=numbers,
+                allowed=lambda _sentence, stems: thing in stems,
+            )
     term = defined_term(query.text)
     if term is not None:
         best = definition(kb, term, tokens, similarities)

@@ -104,7 +104,7 @@ class Thresholds:
         """
         if support.score < self.min_score:
             return False
-        if support.coverage >= self.min_coverage:
+        if support.coverage > self.min_coverage:
             return True
         return (
             support.similarity is not None

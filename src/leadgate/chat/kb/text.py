@@ -14,6 +14,8 @@ import bm25s
 import Stemmer as _pystemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
+from leadgate.chat.kb.synonyms import fold
+
 Stemmer = Callable[[list[str]], list[str]]
 """Maps a list of tokens to their stems, one for one (e.g. PyStemmer's ``Stemmer("english").stemWords``)."""
 
@@ -142,6 +144,9 @@ def snowball_stem_words(words: list[str]) -> list[str]:
 def tokenize(texts: Sequence[str], stemmer: Stemmer | None = None) -> list[list[str]]:
     """Content tokens of each text.
 
+    Synonyms and abbreviations are folded to one concept token first (:func:`leadgate.chat.kb.synonyms.fold`:
+    "SSO", "single sign-on" and "SAML" all give ``sso``), in documents and questions alike.
+
     Args:
         texts: n texts.
         stemmer: optional stemmer applied to every token.
@@ -152,7 +157,7 @@ def tokenize(texts: Sequence[str], stemmer: Stemmer | None = None) -> list[list[
     if not texts:
         return []
     tokens = bm25s.tokenize(
-        list(texts),
+        [fold(t) for t in texts],
         stopwords=list(STOPWORDS),
         stemmer=stemmer,
         return_ids=False,
