@@ -213,26 +213,9 @@ def parse_nlu_data(text: str, source: str = "<string>") -> NLUData:
             :data:`INTENTS` without examples, or a bad ``roles`` section.
 
     """
-    try:
-        doc = yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        raise NLUDataError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("nlu"), list):
-        raise NLUDataError(f"{source}: expected a mapping with an 'nlu' list")
-    examples: list[TrainingExample] = []
-    seen: set[str] = set()
-    for index, block in enumerate(doc["nlu"]):
-        if not isinstance(block, Mapping) or "intent" not in block:
-            raise NLUDataError(f"{source}: nlu[{index}] must be a mapping with 'intent' and 'examples'")
-        intent = str(block["intent"])
-        if intent not in INTENTS:
-            raise NLUDataError(
-                f"{source}: nlu[{index}]: unknown intent {intent!r}; expected one of {INTENTS}"
-            )
-        if intent in seen:
-            raise NLUDataError(f"{source}: nlu[{index}]: intent {intent!r} appears twice")
-        seen.add(intent)
-        examples.extend(TrainingExample(t, intent) for t in _examples_block(block, index))
+    doc = _load_nlu_doc(text, source)
+    examples = _examples_from_doc(doc, source)
+    seen = {example.intent for example in examples}
     empty = [name for name in INTENTS if name not in seen]
     if empty:
         raise NLUDataError(f"{source}: no examples for intents {empty}")
@@ -303,6 +286,36 @@ def split_examples(
     return train, held_out
 
 
+def _load_nlu_doc(text: str, source: str) -> Mapping[str, Any]:
+    """The YAML document of an NLU file; a mapping with an ``nlu`` list, else ``NLUDataError``."""
+    try:
+        doc = yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        raise NLUDataError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("nlu"), list):
+        raise NLUDataError(f"{source}: expected a mapping with an 'nlu' list")
+    return doc
+
+
+def _examples_from_doc(doc: Mapping[str, Any], source: str) -> list[TrainingExample]:
+    """The examples of an NLU document's ``nlu`` blocks: known intents only, each at most once."""
+    examples: list[TrainingExample] = []
+    seen: set[str] = set()
+    for index, block in enumerate(doc["nlu"]):
+        if not isinstance(block, Mapping) or "intent" not in block:
+            raise NLUDataError(f"{source}: nlu[{index}] must be a mapping with 'intent' and 'examples'")
+        intent = str(block["intent"])
+        if intent not in INTENTS:
+            raise NLUDataError(
+                f"{source}: nlu[{index}]: unknown intent {intent!r}; expected one of {INTENTS}"
+            )
+        if intent in seen:
+            raise NLUDataError(f"{source}: nlu[{index}]: intent {intent!r} appears twice")
+        seen.add(intent)
+        examples.extend(TrainingExample(t, intent) for t in _examples_block(block, index))
+    return examples
+
+
 def parse_example_file(text: str, source: str = "<string>") -> list[TrainingExample]:
     """Parse an extra example file: an ``nlu:`` list of ``intent`` / ``examples`` blocks, nothing else required.
 
@@ -320,27 +333,7 @@ def parse_example_file(text: str, source: str = "<string>") -> list[TrainingExam
         NLUDataError: on malformed YAML, an unknown or duplicated intent, or a bad examples block.
 
     """
-    try:
-        doc = yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        raise NLUDataError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("nlu"), list):
-        raise NLUDataError(f"{source}: expected a mapping with an 'nlu' list")
-    examples: list[TrainingExample] = []
-    seen: set[str] = set()
-    for index, block in enumerate(doc["nlu"]):
-        if not isinstance(block, Mapping) or "intent" not in block:
-            raise NLUDataError(f"{source}: nlu[{index}] must be a mapping with 'intent' and 'examples'")
-        intent = str(block["intent"])
-        if intent not in INTENTS:
-            raise NLUDataError(
-                f"{source}: nlu[{index}]: unknown intent {intent!r}; expected one of {INTENTS}"
-            )
-        if intent in seen:
-            raise NLUDataError(f"{source}: nlu[{index}]: intent {intent!r} appears twice")
-        seen.add(intent)
-        examples.extend(TrainingExample(t, intent) for t in _examples_block(block, index))
-    return examples
+    return _examples_from_doc(_load_nlu_doc(text, source), source)
 
 
 def public_data_files() -> list[str]:
