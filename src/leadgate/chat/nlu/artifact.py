@@ -41,10 +41,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODEL_CODE_MODULES: tuple[str, ...] = ("data", "features", "model", "compiled", "artifact")
-"""Modules of ``leadgate.chat.nlu`` whose source is part of the key: a change to the parsing of the
-training files, the featurization, the training or the compiled format retrains the model (so does any
-other edit of these files, which costs one retraining)."""
+MODEL_CODE_MODULES: tuple[str, ...] = (
+    "leadgate.chat.nlu.data",
+    "leadgate.chat.nlu.features",
+    "leadgate.chat.nlu.model",
+    "leadgate.chat.nlu.compiled",
+    "leadgate.chat.nlu.artifact",
+    "leadgate.chat.nlu.minilm",
+)
+"""Modules whose source is part of the key: a change to the parsing of the training files, the featurization, the embedding, the
+training or the compiled format retrains the model (so does any other edit of these files, which costs
+one retraining)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,8 @@ class TrainingSource:
 def _code_digest() -> str:
     h = hashlib.sha256()
     for name in MODEL_CODE_MODULES:
-        h.update(resources.files("leadgate.chat.nlu").joinpath(f"{name}.py").read_bytes())
+        package, _, module = name.rpartition(".")
+        h.update(resources.files(package).joinpath(f"{module}.py").read_bytes())
     return h.hexdigest()
 
 

@@ -28,6 +28,7 @@ from leadgate.chat.nlu.features import (
     as_matrix,
     char_wb_ngrams,
     embedding_block,
+    neighbour_block,
     preprocess,
     softmax,
     word_ngrams,
@@ -37,8 +38,9 @@ from leadgate.chat.nlu.model import IntentClassifier, IntentPrediction, IntentSc
 if TYPE_CHECKING:
     from leadgate.chat.kb.retrieval import Embedder
 
-COMPILED_FORMAT = 1
-"""Version of the ``.npz`` layout written by :meth:`CompiledIntentModel.save`."""
+COMPILED_FORMAT = 2
+"""Version of the ``.npz`` layout written by :meth:`CompiledIntentModel.save` (2 adds the neighbour memory;
+a file of format 1 is refused, and the artifact store retrains)."""
 
 
 class CompiledModelError(ValueError):
@@ -87,6 +89,8 @@ class CompiledIntentModel:
         embedding_dim_: width of the embedding block (None without one).
         embedder: the sentence embedder for the embedding block (not saved; pass it to :meth:`load`).
         embedding_weight: scale of the embedding block.
+        neighbours: ``k`` of the neighbour block (0: no such block).
+        neighbour_weight: scale of the neighbour block.
         metadata: free-form facts saved with the model (the artifact store keeps its cache key there).
 
     """
@@ -102,6 +106,10 @@ class CompiledIntentModel:
         embedding_dim: int | None = None,
         embedding_weight: float = 1.0,
         embedder: Embedder | None = None,
+        neighbours: int = 0,
+        neighbour_weight: float = 1.0,
+        memory: np.ndarray | None = None,
+        memory_labels: np.ndarray | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         self._blocks = list(blocks)
@@ -112,12 +120,27 @@ class CompiledIntentModel:
         self.embedding_dim_ = embedding_dim
         self.embedding_weight = embedding_weight
         self.embedder = embedder
+        self.neighbours = int(neighbours)
+        self.neighbour_weight = float(neighbour_weight)
+        self._memory = None if memory is None else np.asarray(memory, dtype=np.float32)
+        self._memory_labels = None if memory_labels is None else np.asarray(memory_labels, dtype=np.int32)
         self.metadata: dict[str, Any] = dict(metadata or {})
         offsets = [0]
         for block in self._blocks:
             offsets.append(offsets[-1] + len(block.terms))
         self._offsets = offsets
-        width = offsets[-1] + (embedding_dim or 0)
+        if self.neighbours and (embedding_dim is None or self._memory is None or self._memory_labels is None):
+            raise CompiledModelError("a neighbour block needs an embedding block and the training memory")
+        if (
+            self._memory is not None
+            and self._memory_labels is not None
+            and (self._memory.shape != (len(self._memory_labels), embedding_dim))
+        ):
+            raise CompiledModelError(
+                f"neighbour memory of shape {self._memory.shape} for {len(self._memory_labels)} labels "
+                f"and {embedding_dim}-d embeddings"
+            )
+        width = offsets[-1] + (embedding_dim or 0) + (len(self.intents_) if self.neighbours else 0)
         if self._coef.ndim != 2 or self._coef.shape[1] != width:
             raise CompiledModelError(f"coefficients of shape {self._coef.shape}; expected (k, {width})")
         if embedding_dim is not None and embedder is None:
@@ -164,6 +187,10 @@ class CompiledIntentModel:
             embedding_dim=classifier.embedding_dim_,
             embedding_weight=classifier.embedding_weight,
             embedder=classifier.embedder,
+            neighbours=classifier.neighbours if classifier.memory_ is not None else 0,
+            neighbour_weight=classifier.neighbour_weight,
+            memory=classifier.memory_,
+            memory_labels=classifier.memory_labels_,
             metadata=metadata,
         )
 
@@ -200,12 +227,24 @@ class CompiledIntentModel:
                     score += self._coef[:, offset + index] @ values
             out[row] = score
         if self.embedder is not None and self.embedding_dim_ is not None and len(texts):
-            dense = embedding_block(self.embedder, texts, self.embedding_weight)
-            if dense.shape[1] != self.embedding_dim_:
+            unit = embedding_block(self.embedder, texts, 1.0)
+            if unit.shape[1] != self.embedding_dim_:
                 raise ValueError(
-                    f"the embedder gives {dense.shape[1]}-d vectors; this model was trained on {self.embedding_dim_}-d"
+                    f"the embedder gives {unit.shape[1]}-d vectors; this model was trained on {self.embedding_dim_}-d"
                 )
-            out += dense @ self._coef[:, self._offsets[-1] :].T
+            start = self._offsets[-1]
+            end = start + self.embedding_dim_
+            out += self.embedding_weight * unit @ self._coef[:, start:end].T
+            if self.neighbours and self._memory is not None and self._memory_labels is not None:
+                near = neighbour_block(
+                    unit,
+                    self._memory,
+                    self._memory_labels,
+                    len(self.intents_),
+                    self.neighbours,
+                    self.neighbour_weight,
+                )
+                out += near @ self._coef[:, end:].T
         return as_matrix(out[:, 0]) if self._coef.shape[0] == 1 else out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -240,6 +279,8 @@ class CompiledIntentModel:
             "temperature": self.temperature_,
             "embedding_dim": self.embedding_dim_,
             "embedding_weight": self.embedding_weight,
+            "neighbours": self.neighbours,
+            "neighbour_weight": self.neighbour_weight,
             "blocks": [{"kind": b.kind, "ngram_range": list(b.ngram_range)} for b in self._blocks],
             "metadata": self.metadata,
         }
@@ -251,6 +292,9 @@ class CompiledIntentModel:
         for i, block in enumerate(self._blocks):
             arrays[f"terms_{i}"] = np.array(block.terms, dtype=str)
             arrays[f"idf_{i}"] = block.idf
+        if self._memory is not None and self._memory_labels is not None:
+            arrays["memory"] = self._memory
+            arrays["memory_labels"] = self._memory_labels
         if isinstance(file, str | Path):
             with open(file, "wb") as fh:
                 np.savez(fh, allow_pickle=False, **arrays)
@@ -289,6 +333,8 @@ class CompiledIntentModel:
                 ]
                 coef = npz["coef"]
                 intercept = npz["intercept"]
+                memory = npz["memory"] if "memory" in npz.files else None
+                memory_labels = npz["memory_labels"] if "memory_labels" in npz.files else None
         except CompiledModelError:
             raise
         except OSError:
@@ -307,5 +353,9 @@ class CompiledIntentModel:
             embedding_dim=None if dim is None else int(dim),
             embedding_weight=float(header.get("embedding_weight", 1.0)),
             embedder=embedder,
+            neighbours=int(header.get("neighbours", 0)),
+            neighbour_weight=float(header.get("neighbour_weight", 1.0)),
+            memory=memory,
+            memory_labels=memory_labels,
             metadata=header.get("metadata") or {},
         )

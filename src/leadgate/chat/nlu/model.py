@@ -24,9 +24,12 @@ the log-loss of out-of-fold scores from a stratified 5-fold cross-validation on 
 ``C``, the class weights, the n-gram ranges and the markers were chosen by the same kind of
 cross-validation on the shipped training data only (see docs/nlu.md, "Tuning").
 
-Optional sentence embeddings: given an ``embedder`` (any :class:`~leadgate.chat.kb.retrieval.Embedder`),
-the L2-normalized embedding of the raw message is appended to the TF-IDF features as a third block,
-scaled by ``embedding_weight``.
+Sentence embeddings: given an ``embedder`` (any :class:`~leadgate.chat.kb.retrieval.Embedder`; the
+default model uses all-MiniLM-L6-v2, :mod:`leadgate.chat.nlu.minilm`), the L2-normalized embedding of the
+raw message is appended to the TF-IDF features as a third block, scaled by ``embedding_weight``, and a
+fourth block follows: per intent, the mean cosine similarity of the ``neighbours`` closest training
+examples (:func:`~leadgate.chat.nlu.features.neighbour_block`). The training embeddings are kept with
+the model for that block.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from leadgate.chat.nlu.features import (
     embedding_block,
     fit_temperature,
     mark_words,
+    neighbour_block,
     preprocess,
     softmax,
 )
@@ -51,9 +55,9 @@ from leadgate.chat.nlu.features import (
 if TYPE_CHECKING:
     from leadgate.chat.kb.retrieval import Embedder
 
-PERSIST_FORMAT = 2
-"""Version of the file layout written by :meth:`IntentClassifier.persist` (2 adds the embedding block; files
-of format 1, which have none, are still read)."""
+PERSIST_FORMAT = 3
+"""Version of the file layout written by :meth:`IntentClassifier.persist` (2 adds the embedding block, 3 the
+neighbour memory; files of formats 1 and 2 are still read)."""
 
 
 class IntentScore(NamedTuple):
@@ -102,6 +106,12 @@ class IntentClassifier:
             model. It is not saved by :meth:`persist`; pass it again to :meth:`load`.
         embedding_weight: scale of the embedding block (1.0 was best in cross-validation on the shipped
             data, against 0.5, 1.5, 2 and 3; see docs/nlu.md).
+        neighbours: ``k`` of the neighbour block (only with an embedder; 0 leaves the block out). 5 was
+            best in own-data cross-validation against 1, 3 and 10 (docs/nlu.md).
+        neighbour_weight: scale of the neighbour block (1.0, against 0.5 and 1.5).
+
+    Raises:
+        ValueError: ``neighbours`` is negative.
 
     Attributes:
         pipeline_: scikit-learn ``Pipeline`` of the TF-IDF ``features`` and the SVM ``model``. With an
@@ -110,6 +120,9 @@ class IntentClassifier:
         intents_: the classes, in the column order of :meth:`predict_proba`.
         temperature_: the softmax temperature.
         embedding_dim_: width of the embedding block (None without an embedder).
+        memory_: ``(n_examples, embedding_dim_)`` float32 unit embeddings of the training examples, the
+            neighbour block's memory (None without an embedder or with ``neighbours=0``).
+        memory_labels_: ``(n_examples,)`` int32 index into ``intents_`` of each memory row.
 
     """
 
@@ -123,6 +136,8 @@ class IntentClassifier:
         calibration_folds: int = 5,
         embedder: Embedder | None = None,
         embedding_weight: float = 1.0,
+        neighbours: int = 5,
+        neighbour_weight: float = 1.0,
     ) -> None:
         self.C = C
         self.word_ngram_range = word_ngram_range
@@ -131,6 +146,12 @@ class IntentClassifier:
         self.calibration_folds = calibration_folds
         self.embedder = embedder
         self.embedding_weight = embedding_weight
+        if neighbours < 0:
+            raise ValueError(f"neighbours must be 0 (no neighbour block) or more, got {neighbours}")
+        self.neighbours = neighbours
+        self.neighbour_weight = neighbour_weight
+        self.memory_: np.ndarray | None = None
+        self.memory_labels_: np.ndarray | None = None
         self.pipeline_: Any = None
         self.intents_: tuple[str, ...] = ()
         self.temperature_: float = 1.0
@@ -144,6 +165,8 @@ class IntentClassifier:
             "class_weight": self.class_weight,
             "calibration_folds": self.calibration_folds,
             "embedding_weight": self.embedding_weight,
+            "neighbours": self.neighbours,
+            "neighbour_weight": self.neighbour_weight,
         }
 
     def _build(self) -> Any:
@@ -179,18 +202,38 @@ class IntentClassifier:
         model = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=0)
         return Pipeline([("features", features), ("model", model)])
 
-    def _features(self, raw: Sequence[str], tfidf: Any) -> Any:
-        """The model's input: TF-IDF block(s), then the embedding block when there is an embedder."""
+    def _features(self, raw: Sequence[str], tfidf: Any, *, training: bool = False) -> Any:
+        """The model's input: TF-IDF block(s), then the embedding and neighbour blocks when there is an embedder.
+
+        With ``training`` the texts are the training examples: their embeddings become the neighbour
+        memory, and each example's similarity to itself is left out of its neighbour features.
+        """
         if self.embedder is None:
             return tfidf
         import scipy.sparse as sp
 
-        dense = embedding_block(self.embedder, raw, self.embedding_weight)
-        if self.embedding_dim_ is not None and dense.shape[1] != self.embedding_dim_:
+        unit = embedding_block(self.embedder, raw, 1.0)
+        if self.embedding_dim_ is not None and unit.shape[1] != self.embedding_dim_:
             raise ValueError(
-                f"the embedder gives {dense.shape[1]}-d vectors; this model was trained on {self.embedding_dim_}-d"
+                f"the embedder gives {unit.shape[1]}-d vectors; this model was trained on {self.embedding_dim_}-d"
             )
-        return sp.hstack([tfidf, sp.csr_matrix(dense)], format="csr")
+        blocks = [tfidf, sp.csr_matrix(self.embedding_weight * unit)]
+        if self.neighbours:
+            if training:
+                self.memory_ = unit.astype(np.float32)
+            if self.memory_ is None or self.memory_labels_ is None:
+                raise RuntimeError("the neighbour block needs the training memory: train() first")
+            block = neighbour_block(
+                unit,
+                self.memory_,
+                self.memory_labels_,
+                len(self.intents_),
+                self.neighbours,
+                self.neighbour_weight,
+                exclude_self=training,
+            )
+            blocks.append(sp.csr_matrix(block))
+        return sp.hstack(blocks, format="csr")
 
     def train(self, examples: Iterable[TrainingExample]) -> IntentClassifier:
         """Fit on labelled examples, then fit the probability temperature by cross-validation.
@@ -221,8 +264,10 @@ class IntentClassifier:
         folds = min(self.calibration_folds, *(labels.count(c) for c in classes))
         pipeline = self._build()
         self.embedding_dim_ = None
+        self.intents_ = tuple(classes)
+        self.memory_labels_ = np.array([classes.index(y) for y in labels], dtype=np.int32)
         tfidf = pipeline.named_steps["features"].fit_transform(texts)
-        features = self._features([e.text for e in items], tfidf)
+        features = self._features([e.text for e in items], tfidf, training=True)
         temperature = 1.0
         if folds >= 2:
             # The TF-IDF vocabulary and IDF weights are fitted once on all texts (they use no labels; nor
@@ -237,7 +282,13 @@ class IntentClassifier:
         self.pipeline_ = pipeline
         self.intents_ = tuple(str(c) for c in pipeline.classes_)
         self.temperature_ = temperature
-        self.embedding_dim_ = None if self.embedder is None else features.shape[1] - tfidf.shape[1]
+        self.embedding_dim_ = (
+            None
+            if self.embedder is None
+            else features.shape[1] - tfidf.shape[1] - (len(classes) if self.neighbours else 0)
+        )
+        if self.embedder is None:
+            self.memory_ = self.memory_labels_ = None
         return self
 
     @property
@@ -342,6 +393,8 @@ class IntentClassifier:
             "intents": self.intents_,
             "temperature": self.temperature_,
             "embedding_dim": self.embedding_dim_,
+            "memory": self.memory_,
+            "memory_labels": self.memory_labels_,
             "pipeline": self.pipeline_,
         }
         joblib.dump(payload, Path(path))
@@ -371,7 +424,7 @@ class IntentClassifier:
         import sklearn
 
         payload = joblib.load(Path(path))
-        if not isinstance(payload, dict) or payload.get("format") not in (1, PERSIST_FORMAT):
+        if not isinstance(payload, dict) or payload.get("format") not in (1, 2, PERSIST_FORMAT):
             raise ValueError(f"{path}: not a leadgate intent model (format {PERSIST_FORMAT})")
         if payload.get("sklearn") != sklearn.__version__:
             raise ValueError(
@@ -392,9 +445,14 @@ class IntentClassifier:
             calibration_folds=int(params["calibration_folds"]),
             embedder=embedder,
             embedding_weight=float(params.get("embedding_weight", 1.0)),
+            # files of format 1 and 2 have no neighbour block
+            neighbours=int(params.get("neighbours", 0)),
+            neighbour_weight=float(params.get("neighbour_weight", 1.0)),
         )
         clf.pipeline_ = payload["pipeline"]
         clf.intents_ = tuple(payload["intents"])
         clf.temperature_ = float(payload["temperature"])
         clf.embedding_dim_ = None if dim is None else int(dim)
+        clf.memory_ = payload.get("memory")
+        clf.memory_labels_ = payload.get("memory_labels")
         return clf
