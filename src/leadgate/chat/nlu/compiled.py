@@ -27,7 +27,7 @@ import numpy as np
 from leadgate.chat.nlu.features import (
     as_matrix,
     char_wb_ngrams,
-    embedding_block,
+    embedding_views,
     neighbour_block,
     preprocess,
     softmax,
@@ -89,6 +89,7 @@ class CompiledIntentModel:
         embedding_dim_: width of the embedding block (None without one).
         embedder: the sentence embedder for the embedding block (not saved; pass it to :meth:`load`).
         embedding_weight: scale of the embedding block.
+        layers: the embedder's intermediate layers that are embedding blocks after the sentence block.
         neighbours: ``k`` of the neighbour block (0: no such block).
         neighbour_weight: scale of the neighbour block.
         metadata: free-form facts saved with the model (the artifact store keeps its cache key there).
@@ -106,6 +107,7 @@ class CompiledIntentModel:
         embedding_dim: int | None = None,
         embedding_weight: float = 1.0,
         embedder: Embedder | None = None,
+        layers: Sequence[int] = (),
         neighbours: int = 0,
         neighbour_weight: float = 1.0,
         memory: np.ndarray | None = None,
@@ -120,6 +122,7 @@ class CompiledIntentModel:
         self.embedding_dim_ = embedding_dim
         self.embedding_weight = embedding_weight
         self.embedder = embedder
+        self.layers = tuple(int(layer) for layer in layers)
         self.neighbours = int(neighbours)
         self.neighbour_weight = float(neighbour_weight)
         self._memory = None if memory is None else np.asarray(memory, dtype=np.float32)
@@ -140,7 +143,13 @@ class CompiledIntentModel:
                 f"neighbour memory of shape {self._memory.shape} for {len(self._memory_labels)} labels "
                 f"and {embedding_dim}-d embeddings"
             )
-        width = offsets[-1] + (embedding_dim or 0) + (len(self.intents_) if self.neighbours else 0)
+        if self.layers and embedding_dim is None:
+            raise CompiledModelError("layer blocks need an embedding block")
+        width = (
+            offsets[-1]
+            + (embedding_dim or 0) * (1 + len(self.layers))
+            + (len(self.intents_) if self.neighbours else 0)
+        )
         if self._coef.ndim != 2 or self._coef.shape[1] != width:
             raise CompiledModelError(f"coefficients of shape {self._coef.shape}; expected (k, {width})")
         if embedding_dim is not None and embedder is None:
@@ -187,6 +196,7 @@ class CompiledIntentModel:
             embedding_dim=classifier.embedding_dim_,
             embedding_weight=classifier.embedding_weight,
             embedder=classifier.embedder,
+            layers=classifier.layers_,
             neighbours=classifier.neighbours if classifier.memory_ is not None else 0,
             neighbour_weight=classifier.neighbour_weight,
             memory=classifier.memory_,
@@ -227,14 +237,17 @@ class CompiledIntentModel:
                     score += self._coef[:, offset + index] @ values
             out[row] = score
         if self.embedder is not None and self.embedding_dim_ is not None and len(texts):
-            unit = embedding_block(self.embedder, texts, 1.0)
-            if unit.shape[1] != self.embedding_dim_:
+            views = embedding_views(self.embedder, texts, self.layers)
+            unit = views[0]
+            if unit.shape[1] != self.embedding_dim_ or len(views) != 1 + len(self.layers):
                 raise ValueError(
-                    f"the embedder gives {unit.shape[1]}-d vectors; this model was trained on {self.embedding_dim_}-d"
+                    f"the embedder gives {len(views)} views of {unit.shape[1]}-d vectors; this model was "
+                    f"trained on {1 + len(self.layers)} of {self.embedding_dim_}-d"
                 )
-            start = self._offsets[-1]
-            end = start + self.embedding_dim_
-            out += self.embedding_weight * unit @ self._coef[:, start:end].T
+            end = self._offsets[-1]
+            for view in views:
+                start, end = end, end + self.embedding_dim_
+                out += self.embedding_weight * view @ self._coef[:, start:end].T
             if self.neighbours and self._memory is not None and self._memory_labels is not None:
                 near = neighbour_block(
                     unit,
@@ -279,6 +292,7 @@ class CompiledIntentModel:
             "temperature": self.temperature_,
             "embedding_dim": self.embedding_dim_,
             "embedding_weight": self.embedding_weight,
+            "layers": list(self.layers),
             "neighbours": self.neighbours,
             "neighbour_weight": self.neighbour_weight,
             "blocks": [{"kind": b.kind, "ngram_range": list(b.ngram_range)} for b in self._blocks],
@@ -353,6 +367,7 @@ class CompiledIntentModel:
             embedding_dim=None if dim is None else int(dim),
             embedding_weight=float(header.get("embedding_weight", 1.0)),
             embedder=embedder,
+            layers=tuple(header.get("layers", ())),
             neighbours=int(header.get("neighbours", 0)),
             neighbour_weight=float(header.get("neighbour_weight", 1.0)),
             memory=memory,

@@ -167,6 +167,39 @@ def embedding_block(embedder: Embedder, texts: Sequence[str], weight: float) -> 
     return np.asarray(weight * vectors / np.where(norms > 0, norms, 1.0))
 
 
+def embedding_views(
+    embedder: Embedder, texts: Sequence[str], layers: Sequence[int]
+) -> tuple[np.ndarray, ...]:
+    """The sentence embedding and, when the embedder offers them, mean-pooled intermediate layers.
+
+    Args:
+        embedder: an embedder; one with an ``embed_layers(texts, layers)`` method (the MiniLM encoder,
+            :meth:`leadgate.chat.nlu.minilm.MiniLMEmbedder.embed_layers`) also gives the layers.
+        texts: the raw messages.
+        layers: the intermediate layers wanted; ignored (no layer views) for an embedder without
+            ``embed_layers``.
+
+    Returns:
+        ``(sentence, layer_1, ...)``: arrays of shape ``(n, d)`` with L2-normalized rows (zero rows stay
+        zero); only ``(sentence,)`` when no layers are given or the embedder has no ``embed_layers``.
+
+    Raises:
+        ValueError: if the embedder does not return one row per text.
+
+    """
+    embed_layers = getattr(embedder, "embed_layers", None)
+    if not layers or embed_layers is None:
+        return (embedding_block(embedder, texts, 1.0),)
+    stacked = np.asarray(embed_layers(list(texts), tuple(layers)), dtype=np.float64)
+    if stacked.shape[:2] != (len(texts), 1 + len(layers)):
+        raise ValueError(
+            f"embedder returned shape {stacked.shape} for {len(texts)} texts and layers {layers}"
+        )
+    norms = np.linalg.norm(stacked, axis=2, keepdims=True)
+    unit = stacked / np.where(norms > 0, norms, 1.0)
+    return tuple(unit[:, j] for j in range(stacked.shape[1]))
+
+
 def neighbour_block(
     query: np.ndarray,
     memory: np.ndarray,

