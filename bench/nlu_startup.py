@@ -4,10 +4,12 @@ python bench/nlu_startup.py [--rounds 5]
 
 Prints, all measured in one run with the two paths alternated (so machine load hits both alike):
 
-1. in-process: train the classifier on the shipped data (the old ``default_nlu`` path) against loading
-   the compiled artifact (the new one); medians and their ratio;
-2. cold processes: ``leadgate nlu parse "..."`` wall time with the artifact in the cache, and with an
-   empty cache (the old cost: the process trains before it answers);
+1. in-process: train the default classifier on the shipped data (the old ``default_nlu`` path) against
+   loading the compiled artifact (the new one); medians and their ratio;
+2. cold processes: ``leadgate nlu parse "..."`` wall time with the default artifact (TF-IDF, MiniLM
+   encoder and neighbour blocks) in the cache, with the TF-IDF-only artifact (``LEADGATE_NLU_EMBEDDINGS=off``,
+   the default before the encoder: what the encoder adds), and with an empty cache (the old cost: the
+   process trains before it answers);
 3. serve's share: in a cold process that has already imported the chat runtime (``leadgate.chat.runtime``,
    what ``serve`` builds its assistant from), the time ``default_nlu()`` holds up start-up: new = artifact
    cached and the warm-up parse in the background (what ``Assistant`` does), old = empty cache (trains) and
@@ -74,27 +76,35 @@ def _fmt(xs: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    from leadgate.chat.nlu.artifact import ArtifactStore, TrainingSource
+    from leadgate.chat.nlu.artifact import TrainingSource
     from leadgate.chat.nlu.compiled import CompiledIntentModel
+    from leadgate.chat.nlu.intent import build_default_model, use_embeddings
+    from leadgate.chat.nlu.minilm import load_default_embedder
     from leadgate.chat.nlu.model import IntentClassifier
 
     with tempfile.TemporaryDirectory(prefix="leadgate-bench-nlu-") as tmp:
         warm_cache = Path(tmp) / "warm"
         source = TrainingSource.shipped()
-        _, info = ArtifactStore(warm_cache).load_or_build(source)
+        with_encoder = use_embeddings("auto")
+        embedder = load_default_embedder() if with_encoder else None
+        _, info = build_default_model(with_encoder, warm_cache)
+        _, tfidf_info = build_default_model(False, warm_cache)
         print(f"artifact: {info.path} ({info.path.stat().st_size / 1e6:.1f} MB), key {info.key[:16]}...")
-        print(f"training examples: {len(source.examples())}")
+        print(f"TF-IDF-only artifact: {tfidf_info.path} ({tfidf_info.path.stat().st_size / 1e6:.1f} MB)")
+        print(
+            f"training examples: {len(source.examples())}; MiniLM encoder: {'yes' if with_encoder else 'NOT INSTALLED'}"
+        )
 
         train_s, load_s = [], []
         for _ in range(args.rounds):
             t = time.perf_counter()
-            IntentClassifier().train(source.examples())
+            IntentClassifier(embedder=embedder).train(source.examples())
             train_s.append(time.perf_counter() - t)
             t = time.perf_counter()
-            CompiledIntentModel.load(info.path)
+            CompiledIntentModel.load(info.path, embedder=embedder)
             load_s.append(time.perf_counter() - t)
         ratio = statistics.median(train_s) / statistics.median(load_s)
         print("\n1. in-process, alternated")
@@ -103,7 +113,10 @@ def main() -> None:
         print(f"   ratio old/new: {ratio:.0f}x")
 
         env_warm = {**os.environ, "LEADGATE_NLU_CACHE_DIR": str(warm_cache)}
+        env_tfidf = {**env_warm, "LEADGATE_NLU_EMBEDDINGS": "off"}
         cold_new, cold_old, serve_new, serve_old, cpu_new, cpu_old = [], [], [], [], [], []
+        cold_tfidf: list[float] = []
+        serve_tfidf: list[float] = []
         serve_load: list[float] = []
         serve_done: list[float] = []
         for i in range(args.rounds):
@@ -112,6 +125,7 @@ def main() -> None:
             cmd = [*_leadgate(), "nlu", "parse", MESSAGE]
             cold_new.append(_wall(cmd, env_warm)[0])
             cpu_new.append(_CPU[-1])
+            cold_tfidf.append(_wall(cmd, env_tfidf)[0])
             cold_old.append(_wall(cmd, env_empty)[0])
             cpu_old.append(_CPU[-1])
             env_bg = {**env_warm, "WARM_UP": "background"}
@@ -119,11 +133,22 @@ def main() -> None:
             serve_new.append(float(total))
             serve_load.append(float(load))
             serve_done.append(float(done))
+            serve_tfidf.append(
+                float(
+                    _wall([sys.executable, "-c", _SERVE_SHARE], {**env_tfidf, "WARM_UP": "background"})[
+                        1
+                    ].split()[0]
+                )
+            )
             empty2 = Path(tmp) / f"empty2-{i}"
             env_empty2 = {**os.environ, "LEADGATE_NLU_CACHE_DIR": str(empty2), "WARM_UP": "now"}
             serve_old.append(float(_wall([sys.executable, "-c", _SERVE_SHARE], env_empty2)[1].split()[0]))
         print("\n2. cold process: leadgate nlu parse, wall time (target < 2 s)")
         print(f"   new, artifact cached:       {_fmt(cold_new)}")
+        print(
+            f"   TF-IDF only, cached:        {_fmt(cold_tfidf)}  (what the encoder adds: "
+            f"{statistics.median(cold_new) - statistics.median(cold_tfidf):+.2f} s)"
+        )
         print(f"   old, empty cache (trains):  {_fmt(cold_old)}")
         print(f"   ratio old/new: {statistics.median(cold_old) / statistics.median(cold_new):.1f}x")
         print(f"   CPU time (user+sys), new: {_fmt(cpu_new)}")
@@ -134,6 +159,7 @@ def main() -> None:
         print(f"   new, artifact cached, warm-up in the background: {_fmt(serve_new)}")
         print(f"     of which the model and extractor load:         {_fmt(serve_load)}")
         print(f"     background warm-up finished after (not waited): {_fmt(serve_done)}")
+        print(f"   TF-IDF only, cached, warm-up in the background:  {_fmt(serve_tfidf)}")
         print(f"   old, empty cache (trains), warm-up blocking:     {_fmt(serve_old)}")
         print(f"   ratio old/new: {statistics.median(serve_old) / statistics.median(serve_new):.1f}x")
         print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  cpus: {os.cpu_count()}")

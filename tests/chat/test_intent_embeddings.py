@@ -99,7 +99,10 @@ def test_embedding_features_are_appended_to_the_tfidf_features(
     clf = small_with_embeddings
     assert clf.embedding_dim_ == DIM
     tfidf_width = sum(len(t.vocabulary_) for _, t in clf.pipeline_.named_steps["features"].transformer_list)
-    assert clf.pipeline_.named_steps["model"].coef_.shape == (3, tfidf_width + DIM)
+    # TF-IDF, the embedding block, then one neighbour column per intent (no layer blocks: this embedder
+    # has no embed_layers)
+    assert clf.layers_ == ()
+    assert clf.pipeline_.named_steps["model"].coef_.shape == (3, tfidf_width + DIM + 3)
     proba = clf.predict_proba(PROBES)
     assert proba.shape == (len(PROBES), 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -133,7 +136,7 @@ def test_embedding_scale_does_not_matter_because_rows_are_normalized(
 
 
 def test_embedding_weight_scales_the_block() -> None:
-    clf = IntentClassifier(embedder=HashingEmbedder(), embedding_weight=3.0)
+    clf = IntentClassifier(embedder=HashingEmbedder(), embedding_weight=3.0, neighbours=0)
     tfidf = sp.csr_matrix((2, 5))
     features = clf._features(["hello", "bye"], tfidf)
     np.testing.assert_allclose(sp.linalg.norm(features, axis=1), [3.0, 3.0])

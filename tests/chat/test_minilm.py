@@ -100,3 +100,12 @@ def test_a_model_directory_of_another_shape_is_refused(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 768}))
     with pytest.raises(ValueError, match="not a 384-wide BERT encoder"):
         MiniLMEmbedder(tmp_path)
+
+
+def test_the_error_function_matches_the_standard_library() -> None:
+    import math
+
+    xs = np.linspace(-6, 6, 241, dtype=np.float32)
+    got = minilm._erf(xs)
+    assert max(abs(float(g) - math.erf(float(x))) for g, x in zip(got, xs, strict=True)) < 1e-6
+    assert float(minilm._gelu(np.array([0.0], dtype=np.float32))[0]) == 0.0

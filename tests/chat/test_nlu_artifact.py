@@ -296,7 +296,8 @@ def test_leadgate_nlu_build(small_data: Path, tmp_path: Path, monkeypatch: pytes
     first = runner.invoke(cli_nlu.nlu_app, ["build", "--cache-dir", str(cache)])
     assert first.exit_code == 0, first.output
     lines = dict(line.split(": ", 1) for line in first.output.strip().splitlines())
-    assert lines["path"] == str(cache / "intent-tfidf.npz")
+    # the default install has the all-MiniLM-L6-v2 weights (scripts/setup.sh), so `auto` takes them
+    assert lines["path"] == str(cache / "intent-embeddings.npz")
     assert len(lines["key"]) == 64 and lines["status"] == "built (missing)"
     assert float(lines["seconds"]) > 0 and lines["intents"] == "13"
     second = runner.invoke(cli_nlu.nlu_app, ["build", "--cache-dir", str(cache)])
