@@ -326,7 +326,7 @@ def test_the_classifier_keeps_its_training_embeddings_as_the_neighbour_memory(
 ) -> None:
     clf = small_with_embeddings
     assert clf.neighbours == 5
-    assert clf.memory_ is not None and clf.memory_.shape == (len(SMALL), DIM)
+    assert clf.memory_ is not None and clf.memory_.shape == (1, len(SMALL), DIM)  # one view: no embed_layers
     assert clf.memory_labels_ is not None
     assert [clf.intents_[i] for i in clf.memory_labels_] == [e.intent for e in SMALL]
     # tf-idf columns, then the embedding block, then one neighbour column per intent
@@ -362,3 +362,42 @@ def test_compiled_and_reloaded_models_keep_the_neighbour_block(
     small_with_embeddings.persist(tmp_path / "m.joblib")
     loaded = IntentClassifier.load(tmp_path / "m.joblib", embedder=HashingEmbedder())
     np.testing.assert_array_equal(loaded.predict_proba(PROBES), small_with_embeddings.predict_proba(PROBES))
+
+
+class LayeredEmbedder(HashingEmbedder):
+    """Offers ``embed_layers`` like the MiniLM encoder: each "layer" hashes character n-grams of another length."""
+
+    def embed_layers(self, texts: Sequence[str], layers: Sequence[int]) -> npt.NDArray[np.float32]:
+        views = [self.embed(texts)]
+        for layer in layers:
+            other = HashingVectorizer(
+                analyzer="char_wb",
+                ngram_range=(layer, layer),
+                n_features=DIM,
+                alternate_sign=False,
+                norm=None,
+            )
+            views.append(np.asarray(other.transform(list(texts)).toarray(), dtype=np.float32))
+        return np.stack(views, axis=1)
+
+
+def test_layer_views_get_their_own_embedding_and_neighbour_blocks(tmp_path: Path) -> None:
+    from leadgate.chat.nlu.compiled import CompiledIntentModel
+
+    clf = IntentClassifier(embedder=LayeredEmbedder(), layers=(1, 3)).train(SMALL)
+    assert clf.layers_ == (1, 3) and clf.embedding_dim_ == DIM
+    assert clf.memory_ is not None and clf.memory_.shape == (3, len(SMALL), DIM)
+    width = clf.pipeline_.named_steps["model"].coef_.shape[1]
+    tfidf = clf.pipeline_.named_steps["features"].transform(["x"]).shape[1]
+    assert width == tfidf + 3 * (DIM + len(clf.intents_))
+    compiled = CompiledIntentModel.from_classifier(clf)
+    np.testing.assert_allclose(
+        compiled.predict_proba(PROBES), clf.predict_proba(PROBES), rtol=1e-6, atol=1e-9
+    )
+    compiled.save(tmp_path / "layers.npz")
+    again = CompiledIntentModel.load(tmp_path / "layers.npz", embedder=LayeredEmbedder())
+    assert again.layers == (1, 3)
+    np.testing.assert_allclose(again.predict_proba(PROBES), clf.predict_proba(PROBES), rtol=1e-6, atol=1e-9)
+    # without embed_layers the same settings give the sentence view only
+    plain = IntentClassifier(embedder=HashingEmbedder(), layers=(1, 3)).train(SMALL)
+    assert plain.layers_ == () and plain.memory_ is not None and plain.memory_.shape[0] == 1

@@ -134,22 +134,20 @@ class CompiledIntentModel:
         self._offsets = offsets
         if self.neighbours and (embedding_dim is None or self._memory is None or self._memory_labels is None):
             raise CompiledModelError("a neighbour block needs an embedding block and the training memory")
+        views = 1 + len(self.layers)
         if (
             self._memory is not None
             and self._memory_labels is not None
-            and (self._memory.shape != (len(self._memory_labels), embedding_dim))
+            and (self._memory.shape != (views, len(self._memory_labels), embedding_dim))
         ):
             raise CompiledModelError(
-                f"neighbour memory of shape {self._memory.shape} for {len(self._memory_labels)} labels "
-                f"and {embedding_dim}-d embeddings"
+                f"neighbour memory of shape {self._memory.shape}; expected ({views}, "
+                f"{len(self._memory_labels)}, {embedding_dim})"
             )
         if self.layers and embedding_dim is None:
             raise CompiledModelError("layer blocks need an embedding block")
-        width = (
-            offsets[-1]
-            + (embedding_dim or 0) * (1 + len(self.layers))
-            + (len(self.intents_) if self.neighbours else 0)
-        )
+        per_view = (embedding_dim or 0) + (len(self.intents_) if self.neighbours else 0)
+        width = offsets[-1] + (per_view * views if embedding_dim else 0)
         if self._coef.ndim != 2 or self._coef.shape[1] != width:
             raise CompiledModelError(f"coefficients of shape {self._coef.shape}; expected (k, {width})")
         if embedding_dim is not None and embedder is None:
@@ -249,15 +247,17 @@ class CompiledIntentModel:
                 start, end = end, end + self.embedding_dim_
                 out += self.embedding_weight * view @ self._coef[:, start:end].T
             if self.neighbours and self._memory is not None and self._memory_labels is not None:
-                near = neighbour_block(
-                    unit,
-                    self._memory,
-                    self._memory_labels,
-                    len(self.intents_),
-                    self.neighbours,
-                    self.neighbour_weight,
-                )
-                out += near @ self._coef[:, end:].T
+                for view, memory in zip(views, self._memory, strict=True):
+                    near = neighbour_block(
+                        view,
+                        memory,
+                        self._memory_labels,
+                        len(self.intents_),
+                        self.neighbours,
+                        self.neighbour_weight,
+                    )
+                    start, end = end, end + len(self.intents_)
+                    out += near @ self._coef[:, start:end].T
         return as_matrix(out[:, 0]) if self._coef.shape[0] == 1 else out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -27,10 +27,11 @@ cross-validation on the shipped training data only (see docs/nlu.md, "Tuning").
 Sentence embeddings: given an ``embedder`` (any :class:`~leadgate.chat.kb.retrieval.Embedder`; the
 default model uses all-MiniLM-L6-v2, :mod:`leadgate.chat.nlu.minilm`), the L2-normalized embedding of the
 raw message is appended to the TF-IDF features as a third block, scaled by ``embedding_weight``; the
-MiniLM encoder adds the mean-pooled vector of its third layer as one more block (``layers``); and a
-last block follows: per intent, the mean cosine similarity of the ``neighbours`` closest training
-examples (:func:`~leadgate.chat.nlu.features.neighbour_block`). The training embeddings are kept with
-the model for that block.
+MiniLM encoder adds the mean-pooled vector of its third layer as one more block (``layers``); and for
+each of these embedding views a neighbour block follows: per intent, the mean cosine similarity of the
+``neighbours`` closest training examples in that view
+(:func:`~leadgate.chat.nlu.features.neighbour_block`). The training embeddings are kept with the model
+for those blocks.
 """
 
 from __future__ import annotations
@@ -107,9 +108,9 @@ class IntentClassifier:
             model. It is not saved by :meth:`persist`; pass it again to :meth:`load`.
         embedding_weight: scale of the embedding block (1.0 was best in cross-validation on the shipped
             data, against 0.5, 1.5, 2 and 3; see docs/nlu.md).
-        neighbours: ``k`` of the neighbour block (only with an embedder; 0 leaves the block out). 5 was
-            best in own-data cross-validation against 1, 3 and 10 (docs/nlu.md).
-        neighbour_weight: scale of the neighbour block (1.0, against 0.5 and 1.5).
+        neighbours: ``k`` of the neighbour blocks, one per embedding view (only with an embedder; 0
+            leaves them out). 5 was best in own-data cross-validation against 1, 3 and 10 (docs/nlu.md).
+        neighbour_weight: scale of the neighbour blocks (1.0, against 0.5 and 1.5).
         layers: intermediate encoder layers whose mean-pooled vectors are further embedding blocks (same
             weight as the sentence block), for an embedder with ``embed_layers``. ``(3,)`` was chosen
             by own-data cross-validation against layers 1, 2, 4, CLS and max pooling (docs/nlu.md).
@@ -124,8 +125,9 @@ class IntentClassifier:
         intents_: the classes, in the column order of :meth:`predict_proba`.
         temperature_: the softmax temperature.
         embedding_dim_: width of the embedding block (None without an embedder).
-        memory_: ``(n_examples, embedding_dim_)`` float32 unit embeddings of the training examples, the
-            neighbour block's memory (None without an embedder or with ``neighbours=0``).
+        memory_: ``(1 + len(layers_), n_examples, embedding_dim_)`` float32 unit embeddings of the
+            training examples, one slice per embedding view (the sentence vector, then each layer): the
+            neighbour blocks' memory (None without an embedder or with ``neighbours=0``).
         memory_labels_: ``(n_examples,)`` int32 index into ``intents_`` of each memory row.
         layers_: the layers actually used (empty for an embedder without ``embed_layers``).
 
@@ -228,22 +230,24 @@ class IntentClassifier:
             raise ValueError(
                 f"the embedder gives {unit.shape[1]}-d vectors; this model was trained on {self.embedding_dim_}-d"
             )
-        blocks = [tfidf, *(sp.csr_matrix(self.embedding_weight * view) for view in (unit, *lower))]
+        views = (unit, *lower)
+        blocks = [tfidf, *(sp.csr_matrix(self.embedding_weight * view) for view in views)]
         if self.neighbours:
             if training:
-                self.memory_ = unit.astype(np.float32)
+                self.memory_ = np.stack(views).astype(np.float32)
             if self.memory_ is None or self.memory_labels_ is None:
                 raise RuntimeError("the neighbour block needs the training memory: train() first")
-            block = neighbour_block(
-                unit,
-                self.memory_,
-                self.memory_labels_,
-                len(self.intents_),
-                self.neighbours,
-                self.neighbour_weight,
-                exclude_self=training,
-            )
-            blocks.append(sp.csr_matrix(block))
+            for view, memory in zip(views, self.memory_, strict=True):
+                block = neighbour_block(
+                    view,
+                    memory,
+                    self.memory_labels_,
+                    len(self.intents_),
+                    self.neighbours,
+                    self.neighbour_weight,
+                    exclude_self=training,
+                )
+                blocks.append(sp.csr_matrix(block))
         return sp.hstack(blocks, format="csr")
 
     def train(self, examples: Iterable[TrainingExample]) -> IntentClassifier:
@@ -296,8 +300,8 @@ class IntentClassifier:
         self.embedding_dim_ = (
             None
             if self.embedder is None
-            else (features.shape[1] - tfidf.shape[1] - (len(classes) if self.neighbours else 0))
-            // (1 + len(self.layers_))
+            else (features.shape[1] - tfidf.shape[1]) // (1 + len(self.layers_))
+            - (len(classes) if self.neighbours else 0)
         )
         if self.embedder is None:
             self.memory_ = self.memory_labels_ = None
