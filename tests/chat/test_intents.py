@@ -203,6 +203,53 @@ def test_accuracy_on_hard_negatives(nlu: NLU) -> None:
     assert accuracy >= HARD_NEGATIVES_MIN_ACCURACY, f"accuracy {accuracy:.3f}; wrong: {wrong}"
 
 
+FOREIGN_SOCIAL: list[tuple[str, str]] = [
+    # A one-word or two-word social turn in another language is the social intent (the assistant answers
+    # in English); a whole sentence in another language stays out of scope. Written for issue 10 item 7,
+    # after the training examples, in languages and phrasings that are not in the training YAML.
+    ("guten abend", "greet"),
+    ("god dag", "greet"),
+    ("dobry wieczór", "greet"),
+    ("hyvää huomenta", "greet"),
+    ("bonjour à tous", "greet"),
+    ("bis bald", "goodbye"),
+    ("à plus tard", "goodbye"),
+    ("hasta pronto", "goodbye"),
+    ("tot later", "goodbye"),
+    ("vi ses", "goodbye"),
+    ("arrivederci e grazie", "goodbye"),
+    ("oui, bien sûr", "affirm"),
+    ("ja, klar", "affirm"),
+    ("sí, perfecto", "affirm"),
+    ("ja, das passt", "affirm"),
+    ("nein, danke schön", "deny"),
+    ("non, pas maintenant", "deny"),
+    ("nee hoor", "deny"),
+    ("não, obrigada", "deny"),
+    ("können Sie mir bei meiner Steuererklärung helfen?", "out_of_scope"),
+    ("¿dónde está la estación de tren?", "out_of_scope"),
+    ("je cherche une recette de crêpes", "out_of_scope"),
+    ("wie wird das Wetter morgen?", "out_of_scope"),
+]
+
+FOREIGN_SOCIAL_MIN_ACCURACY = 0.75
+"""The shipped model scored 19 of 23 when this list was written (it misses "god dag", "hyvää huomenta",
+"vi ses" and "à plus tard": languages or phrasings it has no example of); 0.75 allows one more miss."""
+
+
+def test_social_turns_in_other_languages(nlu: NLU) -> None:
+    training = {dedupe_key(e.text) for e in load_training_examples()}
+    assert not [text for text, _ in FOREIGN_SOCIAL if dedupe_key(text) in training]
+    predictions = nlu.classifier.predict_many([text for text, _ in FOREIGN_SOCIAL])
+    wrong = [
+        (text, gold, p.name)
+        for (text, gold), p in zip(FOREIGN_SOCIAL, predictions, strict=True)
+        if p.name != gold
+    ]
+    accuracy = 1 - len(wrong) / len(FOREIGN_SOCIAL)
+    assert accuracy >= FOREIGN_SOCIAL_MIN_ACCURACY, f"accuracy {accuracy:.3f}; wrong: {wrong}"
+
+
 @pytest.mark.parametrize(
     ("text", "intent"),
     [
