@@ -1,6 +1,6 @@
 """Benchmark: the intent model's start-up cost, old path (train at start) against new (load the artifact).
 
-python bench/nlu_startup.py [--rounds 5]
+python bench/nlu_startup.py [--rounds 3] [--old]
 
 Prints, all measured in one run with the two paths alternated (so machine load hits both alike):
 
@@ -8,8 +8,8 @@ Prints, all measured in one run with the two paths alternated (so machine load h
    loading the compiled artifact (the new one); medians and their ratio;
 2. cold processes: ``leadgate nlu parse "..."`` wall time with the default artifact (TF-IDF, MiniLM
    encoder and neighbour blocks) in the cache, with the TF-IDF-only artifact (``LEADGATE_NLU_EMBEDDINGS=off``,
-   the default before the encoder: what the encoder adds), and with an empty cache (the old cost: the
-   process trains before it answers);
+   the default before the encoder: what the encoder adds), and with ``--old`` with an empty cache (the
+   old cost: the process trains before it answers; 40-90 s each with the encoder, so off by default);
 3. serve's share: in a cold process that has already imported the chat runtime (``leadgate.chat.runtime``,
    what ``serve`` builds its assistant from), the time ``default_nlu()`` holds up start-up: new = artifact
    cached and the warm-up parse in the background (what ``Assistant`` does), old = empty cache (trains) and
@@ -77,6 +77,11 @@ def _fmt(xs: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--old",
+        action="store_true",
+        help="also time cold processes with an empty cache (each trains: 40-90 s with the encoder)",
+    )
     args = parser.parse_args()
 
     from leadgate.chat.nlu.artifact import TrainingSource
@@ -99,10 +104,11 @@ def main() -> None:
         )
 
         train_s, load_s = [], []
-        for _ in range(args.rounds):
-            t = time.perf_counter()
-            IntentClassifier(embedder=embedder).train(source.examples())
-            train_s.append(time.perf_counter() - t)
+        for i in range(args.rounds):
+            if i == 0 or args.old:  # training takes 40-90 s with the encoder: once unless --old
+                t = time.perf_counter()
+                IntentClassifier(embedder=embedder).train(source.examples())
+                train_s.append(time.perf_counter() - t)
             t = time.perf_counter()
             CompiledIntentModel.load(info.path, embedder=embedder)
             load_s.append(time.perf_counter() - t)
@@ -126,8 +132,9 @@ def main() -> None:
             cold_new.append(_wall(cmd, env_warm)[0])
             cpu_new.append(_CPU[-1])
             cold_tfidf.append(_wall(cmd, env_tfidf)[0])
-            cold_old.append(_wall(cmd, env_empty)[0])
-            cpu_old.append(_CPU[-1])
+            if args.old:
+                cold_old.append(_wall(cmd, env_empty)[0])
+                cpu_old.append(_CPU[-1])
             env_bg = {**env_warm, "WARM_UP": "background"}
             total, load, done = _wall([sys.executable, "-c", _SERVE_SHARE], env_bg)[1].split()
             serve_new.append(float(total))
@@ -140,19 +147,21 @@ def main() -> None:
                     ].split()[0]
                 )
             )
-            empty2 = Path(tmp) / f"empty2-{i}"
-            env_empty2 = {**os.environ, "LEADGATE_NLU_CACHE_DIR": str(empty2), "WARM_UP": "now"}
-            serve_old.append(float(_wall([sys.executable, "-c", _SERVE_SHARE], env_empty2)[1].split()[0]))
+            if args.old:
+                empty2 = Path(tmp) / f"empty2-{i}"
+                env_empty2 = {**os.environ, "LEADGATE_NLU_CACHE_DIR": str(empty2), "WARM_UP": "now"}
+                serve_old.append(float(_wall([sys.executable, "-c", _SERVE_SHARE], env_empty2)[1].split()[0]))
         print("\n2. cold process: leadgate nlu parse, wall time (target < 2 s)")
         print(f"   new, artifact cached:       {_fmt(cold_new)}")
         print(
             f"   TF-IDF only, cached:        {_fmt(cold_tfidf)}  (what the encoder adds: "
             f"{statistics.median(cold_new) - statistics.median(cold_tfidf):+.2f} s)"
         )
-        print(f"   old, empty cache (trains):  {_fmt(cold_old)}")
-        print(f"   ratio old/new: {statistics.median(cold_old) / statistics.median(cold_new):.1f}x")
         print(f"   CPU time (user+sys), new: {_fmt(cpu_new)}")
-        print(f"   CPU time (user+sys), old: {_fmt(cpu_old)}")
+        if args.old:
+            print(f"   old, empty cache (trains):  {_fmt(cold_old)}")
+            print(f"   ratio old/new: {statistics.median(cold_old) / statistics.median(cold_new):.1f}x")
+            print(f"   CPU time (user+sys), old: {_fmt(cpu_old)}")
         print(
             "\n3. NLU's share of serve's start-up: default_nlu() after the chat runtime's imports (target < 0.5 s)"
         )
@@ -160,8 +169,9 @@ def main() -> None:
         print(f"     of which the model and extractor load:         {_fmt(serve_load)}")
         print(f"     background warm-up finished after (not waited): {_fmt(serve_done)}")
         print(f"   TF-IDF only, cached, warm-up in the background:  {_fmt(serve_tfidf)}")
-        print(f"   old, empty cache (trains), warm-up blocking:     {_fmt(serve_old)}")
-        print(f"   ratio old/new: {statistics.median(serve_old) / statistics.median(serve_new):.1f}x")
+        if args.old:
+            print(f"   old, empty cache (trains), warm-up blocking:     {_fmt(serve_old)}")
+            print(f"   ratio old/new: {statistics.median(serve_old) / statistics.median(serve_new):.1f}x")
         print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  cpus: {os.cpu_count()}")
 
 

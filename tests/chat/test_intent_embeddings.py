@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -284,14 +285,21 @@ def test_require_default_embedder_explains_how_to_install(monkeypatch: pytest.Mo
 # --- the nearest-neighbour block -----------------------------------------------------------------------------
 
 
+def neighbour_block(
+    query: np.ndarray, memory: np.ndarray, labels: np.ndarray, n: int, **kw: Any
+) -> np.ndarray:
+    """One view through :func:`neighbour_blocks`."""
+    from leadgate.chat.nlu.features import neighbour_blocks
+
+    return neighbour_blocks([query], memory[None], labels, n, **kw)[0]
+
+
 def _unit(rows: list[list[float]]) -> np.ndarray:
     a = np.array(rows, dtype=np.float64)
     return a / np.linalg.norm(a, axis=1, keepdims=True)
 
 
 def test_neighbour_block_averages_the_k_closest_examples_of_each_class() -> None:
-    from leadgate.chat.nlu.features import neighbour_block
-
     memory = _unit([[1, 0], [0.8, 0.6], [0, 1], [-1, 0]])
     labels = np.array([0, 0, 1, 1])
     query = _unit([[1, 0]])
@@ -305,8 +313,6 @@ def test_neighbour_block_averages_the_k_closest_examples_of_each_class() -> None
 
 
 def test_neighbour_block_leaves_each_training_example_out_of_its_own_features() -> None:
-    from leadgate.chat.nlu.features import neighbour_block
-
     memory = _unit([[1, 0], [0.8, 0.6], [0, 1], [-0.6, 0.8]])
     labels = np.array([0, 0, 1, 1])
     own = neighbour_block(memory, memory, labels, 2, k=1, weight=1.0, exclude_self=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from leadgate.chat.nlu.minilm import (
     MODEL_PACKAGE,
     EmbeddingsUnavailableError,
+    LazyMiniLMEmbedder,
     MiniLMEmbedder,
     load_default_embedder,
     missing_extra_error,
@@ -21,6 +22,7 @@ from leadgate.chat.nlu.minilm import minilm_available as embeddings_available
 __all__ = [
     "MODEL_PACKAGE",
     "EmbeddingsUnavailableError",
+    "LazyMiniLMEmbedder",
     "MiniLMEmbedder",
     "embeddings_available",
     "load_default_embedder",

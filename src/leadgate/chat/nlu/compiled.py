@@ -28,7 +28,7 @@ from leadgate.chat.nlu.features import (
     as_matrix,
     char_wb_ngrams,
     embedding_views,
-    neighbour_block,
+    neighbour_blocks,
     preprocess,
     softmax,
     word_ngrams,
@@ -247,17 +247,17 @@ class CompiledIntentModel:
                 start, end = end, end + self.embedding_dim_
                 out += self.embedding_weight * view @ self._coef[:, start:end].T
             if self.neighbours and self._memory is not None and self._memory_labels is not None:
-                for view, memory in zip(views, self._memory, strict=True):
-                    near = neighbour_block(
-                        view,
-                        memory,
-                        self._memory_labels,
-                        len(self.intents_),
-                        self.neighbours,
-                        self.neighbour_weight,
-                    )
+                near = neighbour_blocks(
+                    views,
+                    self._memory,
+                    self._memory_labels,
+                    len(self.intents_),
+                    self.neighbours,
+                    self.neighbour_weight,
+                )
+                for near_block in near:
                     start, end = end, end + len(self.intents_)
-                    out += near @ self._coef[:, start:end].T
+                    out += near_block @ self._coef[:, start:end].T
         return as_matrix(out[:, 0]) if self._coef.shape[0] == 1 else out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

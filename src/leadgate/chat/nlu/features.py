@@ -200,8 +200,8 @@ def embedding_views(
     return tuple(unit[:, j] for j in range(stacked.shape[1]))
 
 
-def neighbour_block(
-    query: np.ndarray,
+def neighbour_blocks(
+    views: Sequence[np.ndarray],
     memory: np.ndarray,
     memory_labels: np.ndarray,
     n_classes: int,
@@ -209,29 +209,30 @@ def neighbour_block(
     weight: float,
     *,
     exclude_self: bool = False,
-) -> np.ndarray:
-    """Nearest-neighbour similarity features: per intent, the mean cosine of the ``k`` closest examples.
+) -> list[np.ndarray]:
+    """Nearest-neighbour similarity features: per view and intent, the mean cosine of the ``k`` closest examples.
 
     A k-nearest-neighbour vote (Cover and Hart, "Nearest neighbor pattern classification", IEEE Trans.
     Inf. Theory 13(1), 1967) made into one feature per class, so that the linear model can weigh it
     against the TF-IDF and embedding blocks. It lets a message that sits close to a few training
     examples of an intent count for that intent even where the intent's examples, taken together, lie
     on no hyperplane. ``k = 5`` and ``weight = 1`` were chosen by own-data cross-validation
-    (docs/nlu.md, "Nearest-neighbour block").
+    (docs/nlu.md, "Torch-free encoder"). Each view (the sentence vector, then each encoder layer) is
+    compared with its own slice of the memory.
 
     Args:
-        query: ``(n, d)`` L2-normalized embeddings of the messages to describe.
-        memory: ``(m, d)`` L2-normalized embeddings of the training examples.
+        views: the messages' views, each ``(n, d)`` with L2-normalized rows.
+        memory: ``(len(views), m, d)``: the training examples' views, L2-normalized, in the same order.
         memory_labels: ``(m,)`` integer class index of each training example, in ``[0, n_classes)``.
-        n_classes: number of classes (columns of the result).
+        n_classes: number of classes (columns of each result).
         k: neighbours averaged per class (a class with fewer examples averages all of them).
-        weight: factor applied to the result.
-        exclude_self: ``query`` is ``memory`` (the training matrix itself); each example's similarity
+        weight: factor applied to the results.
+        exclude_self: the views are the memory itself (the training matrix); each example's similarity
             to itself is left out, as it would be for an unseen message.
 
     Returns:
-        Array of shape ``(n, n_classes)`` with values in ``[-weight, weight]``; a class without examples
-        gets 0.
+        One array of shape ``(n, n_classes)`` per view, values in ``[-weight, weight]``; a class without
+        examples gets 0.
 
     Raises:
         ValueError: if the shapes do not agree or ``k < 1``.
@@ -239,28 +240,30 @@ def neighbour_block(
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    if memory.shape[0] != memory_labels.shape[0] or (len(query) and query.shape[1] != memory.shape[1]):
-        raise ValueError(
-            f"shapes disagree: query {query.shape}, memory {memory.shape}, labels {memory_labels.shape}"
-        )
-    if exclude_self and query.shape[0] != memory.shape[0]:
-        raise ValueError("exclude_self needs the memory itself as the query")
-    out = np.zeros((len(query), n_classes))
-    if not len(query):
-        return out
-    sims = np.asarray(query, dtype=np.float32) @ np.asarray(memory, dtype=np.float32).T
-    if exclude_self:
-        np.fill_diagonal(sims, -np.inf)
-    for c in range(n_classes):
-        cols = sims[:, memory_labels == c]
-        if not cols.shape[1]:
-            continue
-        top = min(k, cols.shape[1] - (1 if exclude_self else 0))
-        if top < 1:
-            continue
-        best = np.partition(cols, cols.shape[1] - top, axis=1)[:, -top:]
-        out[:, c] = best.mean(axis=1)
-    return weight * out
+    if len(memory) != len(views):
+        raise ValueError(f"shapes disagree: {len(views)} views but a memory of {len(memory)}")
+    blocks = []
+    for query, mem in zip(views, memory, strict=True):
+        if mem.shape[0] != memory_labels.shape[0] or (len(query) and query.shape[1] != mem.shape[1]):
+            raise ValueError(
+                f"shapes disagree: query {query.shape}, memory {mem.shape}, labels {memory_labels.shape}"
+            )
+        if exclude_self and query.shape[0] != mem.shape[0]:
+            raise ValueError("exclude_self needs the memory itself as the query")
+        out = np.zeros((len(query), n_classes))
+        if len(query):
+            sims = np.asarray(query, dtype=np.float32) @ np.asarray(mem, dtype=np.float32).T
+            if exclude_self:
+                np.fill_diagonal(sims, -np.inf)
+            for c in range(n_classes):
+                cols = sims[:, memory_labels == c]
+                top = min(k, cols.shape[1] - (1 if exclude_self else 0))
+                if top < 1:
+                    continue
+                best = np.partition(cols, cols.shape[1] - top, axis=1)[:, -top:]
+                out[:, c] = best.mean(axis=1)
+        blocks.append(weight * out)
+    return blocks
 
 
 def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:

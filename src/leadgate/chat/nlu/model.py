@@ -49,7 +49,7 @@ from leadgate.chat.nlu.features import (
     embedding_views,
     fit_temperature,
     mark_words,
-    neighbour_block,
+    neighbour_blocks,
     preprocess,
     softmax,
 )
@@ -237,17 +237,16 @@ class IntentClassifier:
                 self.memory_ = np.stack(views).astype(np.float32)
             if self.memory_ is None or self.memory_labels_ is None:
                 raise RuntimeError("the neighbour block needs the training memory: train() first")
-            for view, memory in zip(views, self.memory_, strict=True):
-                block = neighbour_block(
-                    view,
-                    memory,
-                    self.memory_labels_,
-                    len(self.intents_),
-                    self.neighbours,
-                    self.neighbour_weight,
-                    exclude_self=training,
-                )
-                blocks.append(sp.csr_matrix(block))
+            near = neighbour_blocks(
+                views,
+                self.memory_,
+                self.memory_labels_,
+                len(self.intents_),
+                self.neighbours,
+                self.neighbour_weight,
+                exclude_self=training,
+            )
+            blocks.extend(sp.csr_matrix(block) for block in near)
         return sp.hstack(blocks, format="csr")
 
     def train(self, examples: Iterable[TrainingExample]) -> IntentClassifier:
