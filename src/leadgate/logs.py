@@ -162,8 +162,20 @@ class JsonFormatter(OrjsonFormatter):
 
 
 #: Third-party loggers that stay at WARNING whatever the level asked: at INFO or DEBUG they would write
-#: request URLs and bodies, or SQL statements with their parameters (personal data).
-LOGGERS_KEPT_QUIET = ("sqlalchemy", "httpx", "httpcore", "multipart", "python_multipart", "asyncio")
+#: request URLs and bodies, or SQL statements with their parameters (personal data). ``httpx2`` and
+#: ``httpcore2`` are httpx's successor, which huggingface_hub (a dependency of ``tokenizers``) installs and
+#: Starlette's test client then prefers; it logs every request URL at INFO.
+LOGGERS_KEPT_QUIET = (
+    "sqlalchemy",
+    "httpx",
+    "httpcore",
+    "httpx2",
+    "httpcore2",
+    "huggingface_hub",
+    "multipart",
+    "python_multipart",
+    "asyncio",
+)
 
 _HANDLER_NAME = "leadgate-json"
 

@@ -139,11 +139,12 @@ def default_nlu(*, warm_up: bool | Literal["background"] = True) -> NLU:
     Args:
         warm_up: parse one message with a date, an e-mail and a phone number first (once per process),
             so that dateparser's and phonenumbers' lazy tables and the sentence encoder's weights are
-            loaded before the first visitor's message (0.4-1 s of CPU). ``True`` does it now; ``"background"`` does it in a daemon thread
-            and returns at once (a server's start-up does not wait; a message parsed meanwhile waits for
-            dateparser's lock, ``leadgate.chat.nlu.timeline.DATEPARSER_LOCK``, at most the warm-up's
-            length); ``False`` skips it (a one-shot command such as ``leadgate nlu parse``: its own message
-            pays only for what it uses).
+            loaded before the first visitor's message (0.4-1 s of CPU). ``True`` does it now;
+            ``"background"`` does it in a daemon thread and returns at once (a server's start-up does
+            not wait; a message parsed meanwhile waits for dateparser's lock,
+            ``leadgate.chat.nlu.timeline.DATEPARSER_LOCK``, or for the encoder's weights, at most the
+            warm-up's length); ``False`` skips it (a one-shot command such as ``leadgate nlu parse``: its
+            own message pays only for what it uses).
 
     Returns:
         The shared NLU instance.
