@@ -79,6 +79,9 @@ _COMMON = _words(
     "person customer client user visitor student developer engineer manager director founder owner "
     "ceo cto cfo coo cmo vp head chief lead president partner consultant freelancer designer analyst "
     "hi hello hey thanks thank please sir madam mr mrs ms dr prof team company business startup agency "
+    # greetings and farewells in other languages (issue 10: "bonjour" at "what's your name?" is not a name)
+    "bonjour bonsoir salut hola buenos buenas hallo moin servus grüezi hej goedemorgen goedendag buongiorno "
+    "buonasera ciao olá cześć ahoj merhaba namaste konnichiwa tschüss adiós adios arrivederci "
     "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
     "august september october november december today tomorrow tonight asap q1 q2 q3 q4 "
     "gmail outlook yahoo hotmail icloud email phone mobile number website web www internet online "
